@@ -1,0 +1,50 @@
+//! The admin frame: header, navigation, the signed-in user and sign-out.
+
+use crate::error::AppError;
+use crate::model::UserView;
+use leptos::prelude::*;
+use leptos_router::components::{Outlet, A};
+
+/// The signed-in user, for the header and for pages that adapt to the role.
+#[server(endpoint = "whoami")]
+pub async fn whoami() -> Result<UserView, AppError> {
+    Ok(crate::server::auth::require_user().await?.view())
+}
+
+#[component]
+pub fn AdminLayout() -> impl IntoView {
+    let me = Resource::new(|| (), |_| whoami());
+    view! {
+        <a class="skip-link" href="#main">"Skip to content"</a>
+        <header class="topbar">
+            <a class="brand" href="/admin/feature-flags">
+                <span class="brand-mark" aria-hidden="true">"◆"</span>
+                "Rollgate"
+            </a>
+            <nav class="mainnav" aria-label="Main">
+                <A href="/admin/feature-flags">"Feature flags"</A>
+                <A href="/admin/audit">"Audit log"</A>
+                <A href="/admin/users">"Users"</A>
+            </nav>
+            <div class="usermenu">
+                <Suspense fallback=|| ()>
+                    {move || Suspend::new(async move {
+                        match me.await {
+                            Ok(user) => view! {
+                                <span class="user-name" data-testid="current-user">{user.name.clone()}</span>
+                                <span class="role-badge">{user.role.as_str()}</span>
+                            }.into_any(),
+                            Err(_) => ().into_any(),
+                        }
+                    })}
+                </Suspense>
+                <form method="post" action="/logout" class="logout-form">
+                    <button type="submit" class="btn btn-quiet">"Sign out"</button>
+                </form>
+            </div>
+        </header>
+        <main id="main" class="content">
+            <Outlet />
+        </main>
+    }
+}

@@ -1,0 +1,6 @@
+//! Widgets shared by several pages.
+
+pub mod badges;
+pub mod layout;
+pub mod status;
+pub mod toggle;

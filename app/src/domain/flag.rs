@@ -1,0 +1,232 @@
+//! Flags: keys, names and kinds.
+
+use super::{text_enum, InvalidValue};
+use serde::{Deserialize, Serialize};
+
+/// A flag's stable key: letters, digits, `_`, `.` and `-`, 1 to 100 characters. Never reused.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct FlagKey(String);
+
+impl FlagKey {
+    /// The longest key accepted.
+    pub const MAX_LEN: usize = 100;
+
+    /// Checks a key typed by a person or sent by a client.
+    pub fn parse(raw: &str) -> Result<Self, InvalidValue> {
+        let key = raw.trim();
+        if key.is_empty() {
+            return Err(InvalidValue::new("key", "the key is required"));
+        }
+        let len = key.chars().count();
+        if len > Self::MAX_LEN {
+            return Err(InvalidValue::new(
+                "key",
+                format!("the key is {len} characters long; the limit is {}", Self::MAX_LEN),
+            ));
+        }
+        if let Some(bad) = key.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))) {
+            return Err(InvalidValue::new(
+                "key",
+                format!("the key may hold only letters, digits, '_', '.' and '-'; {bad:?} is not allowed"),
+            ));
+        }
+        Ok(Self(key.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for FlagKey {
+    type Error = InvalidValue;
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        Self::parse(&value)
+    }
+}
+
+impl From<FlagKey> for String {
+    fn from(key: FlagKey) -> Self {
+        key.0
+    }
+}
+
+impl std::fmt::Display for FlagKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// An environment's key, e.g. `production`: lowercase letters, digits, `_` and `-`, up to 50 characters.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct EnvKey(String);
+
+impl EnvKey {
+    pub fn parse(raw: &str) -> Result<Self, InvalidValue> {
+        let key = raw.trim();
+        let valid_start = key.chars().next().is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+        let valid_rest = key.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');
+        if !valid_start || !valid_rest || key.len() > 50 {
+            return Err(InvalidValue::new(
+                "environment",
+                format!("{key:?} is not an environment key (lowercase letters, digits, '_' and '-', up to 50)"),
+            ));
+        }
+        Ok(Self(key.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for EnvKey {
+    type Error = InvalidValue;
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        Self::parse(&value)
+    }
+}
+
+impl From<EnvKey> for String {
+    fn from(key: EnvKey) -> Self {
+        key.0
+    }
+}
+
+/// A flag's display name: 1 to 200 characters, trimmed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FlagName(String);
+
+impl FlagName {
+    pub fn parse(raw: &str) -> Result<Self, InvalidValue> {
+        let name = raw.trim();
+        match name.chars().count() {
+            0 => Err(InvalidValue::new("name", "the name is required")),
+            n if n > 200 => Err(InvalidValue::new("name", format!("the name is {n} characters long; the limit is 200"))),
+            _ => Ok(Self(name.to_owned())),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A flag's description: up to 2,000 characters, may be empty.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Description(String);
+
+impl Description {
+    pub fn parse(raw: &str) -> Result<Self, InvalidValue> {
+        let text = raw.trim();
+        let n = text.chars().count();
+        if n > 2000 {
+            return Err(InvalidValue::new("description", format!("the description is {n} characters long; the limit is 2000")));
+        }
+        Ok(Self(text.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+text_enum!(
+    /// What a flag is for; it decides, among other things, when a flag counts as stale.
+    FlagKind, "kind", {
+        /// Ships a change; removed once fully rolled out.
+        Release => "release",
+        /// A long-lived operational switch.
+        Operational => "operational",
+        /// Turns a feature off in an emergency; never stale.
+        KillSwitch => "kill_switch",
+        /// An A/B test with variants.
+        Experiment => "experiment",
+        /// Gates access for some customers; never stale.
+        Permission => "permission",
+    }
+);
+
+text_enum!(
+    /// The type of the values a flag serves.
+    ValueType, "value type", {
+        Boolean => "boolean",
+        String => "string",
+        Number => "number",
+        Json => "json",
+    }
+);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_key_with_letters_digits_and_separators_is_accepted() {
+        for key in ["parentStorage", "phase2_tab_sync", "ENABLE_UI_REFRESH", "a.b-c_d", "x"] {
+            assert_eq!(FlagKey::parse(key).map(|k| k.as_str().to_owned()), Ok(key.to_owned()));
+        }
+    }
+
+    #[test]
+    fn a_key_is_trimmed() {
+        assert_eq!(FlagKey::parse("  autoRestore ").map(String::from), Ok("autoRestore".to_owned()));
+    }
+
+    #[test]
+    fn an_empty_key_is_refused_with_a_message() {
+        let err = FlagKey::parse("   ").unwrap_err();
+        assert_eq!(err.field, "key");
+        assert_eq!(err.message, "the key is required");
+    }
+
+    #[test]
+    fn a_key_of_101_characters_is_refused_and_100_is_accepted() {
+        assert!(FlagKey::parse(&"a".repeat(100)).is_ok());
+        let err = FlagKey::parse(&"a".repeat(101)).unwrap_err();
+        assert!(err.message.contains("101 characters"), "{}", err.message);
+    }
+
+    #[test]
+    fn a_key_with_a_space_or_slash_names_the_bad_character() {
+        let err = FlagKey::parse("my flag").unwrap_err();
+        assert!(err.message.contains("' '"), "{}", err.message);
+        let err = FlagKey::parse("a/b").unwrap_err();
+        assert!(err.message.contains("'/'"), "{}", err.message);
+        assert!(FlagKey::parse("clé").is_err());
+    }
+
+    #[test]
+    fn a_key_deserializes_only_when_valid() {
+        assert!(serde_json::from_str::<FlagKey>("\"ok_key\"").is_ok());
+        assert!(serde_json::from_str::<FlagKey>("\"not ok\"").is_err());
+    }
+
+    #[test]
+    fn environment_keys_are_lowercase() {
+        assert!(EnvKey::parse("production").is_ok());
+        assert!(EnvKey::parse("Production").is_err());
+        assert!(EnvKey::parse("").is_err());
+        assert!(EnvKey::parse("-dev").is_err());
+    }
+
+    #[test]
+    fn names_are_required_and_bounded() {
+        assert_eq!(FlagName::parse(" Tab sync ").map(|n| n.as_str().to_owned()), Ok("Tab sync".to_owned()));
+        assert_eq!(FlagName::parse("").unwrap_err().field, "name");
+        assert!(FlagName::parse(&"n".repeat(201)).is_err());
+        assert!(Description::parse("").is_ok());
+        assert!(Description::parse(&"d".repeat(2001)).is_err());
+    }
+
+    #[test]
+    fn kinds_round_trip_through_text_and_reject_unknown_ones() {
+        for kind in FlagKind::ALL {
+            assert_eq!(kind.as_str().parse::<FlagKind>(), Ok(*kind));
+        }
+        let err = "feature".parse::<FlagKind>().unwrap_err();
+        assert!(err.message.contains("release, operational, kill_switch, experiment, permission"), "{}", err.message);
+    }
+}

@@ -1,0 +1,69 @@
+//! Pure types and rules of the domain. No I/O: this module builds for the server and the browser alike,
+//! so the browser can validate a form with the very rules the server enforces.
+
+pub mod flag;
+pub mod user;
+
+pub use flag::{Description, EnvKey, FlagKey, FlagKind, FlagName, ValueType};
+pub use user::{Email, Role, SignoffRole};
+
+/// A value that failed validation at the edge, with a message fit to show next to the field.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct InvalidValue {
+    /// The form field or JSON property the message is about.
+    pub field: &'static str,
+    /// What is wrong, in words a user can act on.
+    pub message: String,
+}
+
+impl InvalidValue {
+    pub(crate) fn new(field: &'static str, message: impl Into<String>) -> Self {
+        Self { field, message: message.into() }
+    }
+}
+
+/// Generates `as_str`, `ALL`, `Display` and `FromStr` for a fieldless enum stored as text.
+macro_rules! text_enum {
+    ($(#[$meta:meta])* $name:ident, $field:literal, { $($(#[$vmeta:meta])* $variant:ident => $text:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+        #[serde(rename_all = "snake_case")]
+        pub enum $name { $($(#[$vmeta])* $variant),+ }
+
+        impl $name {
+            /// Every value, in display order.
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            /// The stored and serialized spelling.
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text),+ }
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl std::str::FromStr for $name {
+            type Err = $crate::domain::InvalidValue;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                match s {
+                    $($text => Ok($name::$variant),)+
+                    other => Err($crate::domain::InvalidValue::new(
+                        $field,
+                        format!(
+                            "unknown {} {:?}: expected one of {}",
+                            $field,
+                            other,
+                            [$($text),+].join(", ")
+                        ),
+                    )),
+                }
+            }
+        }
+    };
+}
+pub(crate) use text_enum;

@@ -1,0 +1,55 @@
+//! Rollgate's pages, server functions and domain, shared by the server (feature `ssr`) and the browser
+//! bundle (feature `hydrate`).
+
+pub mod components;
+pub mod domain;
+pub mod error;
+pub mod model;
+pub mod pages;
+#[cfg(feature = "ssr")]
+pub mod server;
+
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, MetaTags, Title};
+use leptos_router::components::{ParentRoute, Route, Router, Routes};
+use leptos_router::path;
+
+/// The HTML document around every page.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8" />
+                <meta name="viewport" content="width=device-width, initial-scale=1" />
+                <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
+                <link rel="stylesheet" href="/pkg/rollgate.css" />
+                <HydrationScripts options />
+                <MetaTags />
+            </head>
+            <body>
+                <App />
+            </body>
+        </html>
+    }
+}
+
+/// The routes.
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    view! {
+        <Title formatter=|text: String| if text.is_empty() { "Rollgate".to_owned() } else { format!("{text} · Rollgate") } />
+        <Router>
+            <Routes fallback=pages::not_found::NotFound>
+                <Route path=path!("/login") view=pages::login::LoginPage />
+                <ParentRoute path=path!("/admin") view=components::layout::AdminLayout>
+                    <Route path=path!("feature-flags") view=pages::flags::list::FlagListPage />
+                    <Route path=path!("feature-flags/:key") view=pages::flags::detail::FlagPage />
+                    <Route path=path!("audit") view=pages::audit::AuditPage />
+                    <Route path=path!("users") view=pages::users::UsersPage />
+                </ParentRoute>
+            </Routes>
+        </Router>
+    }
+}

@@ -1,0 +1,264 @@
+//! `/admin/feature-flags`: flags grouped by phase, with their state in every environment.
+
+use super::new_flag::{CreateFlag, NewFlagForm};
+use crate::components::badges::KindBadge;
+use crate::components::status::{Empty, ErrorBox, Loading};
+use crate::components::toggle::{FlagToggle, ToggleFlag};
+use crate::error::AppError;
+use crate::model::{FlagListPage, FlagListQuery, FlagRow, StateFilter};
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::use_query_map;
+use leptos_router::params::ParamsMap;
+
+/// One page of flags matching the filters. Filtering and paging happen in the database.
+#[server(endpoint = "list_flags")]
+pub async fn list_flags(query: FlagListQuery) -> Result<FlagListPage, AppError> {
+    use crate::server::{flags, to_app_error, AppState};
+    let user = crate::server::auth::require_user().await?;
+    let state = expect_context::<AppState>();
+    flags::list(&state.pool, &query, user.role.can_edit_flags()).await.map_err(to_app_error)
+}
+
+fn query_from(params: &ParamsMap) -> FlagListQuery {
+    let text = |k: &str| params.get(k).filter(|v| !v.trim().is_empty());
+    FlagListQuery {
+        q: text("q"),
+        phase: text("phase"),
+        env: text("env"),
+        state: match params.get("state").as_deref() {
+            Some("on") => Some(StateFilter::On),
+            Some("off") => Some(StateFilter::Off),
+            _ => None,
+        },
+        page: params.get("page").and_then(|p| p.parse().ok()),
+        per_page: params.get("per_page").and_then(|p| p.parse().ok()),
+    }
+}
+
+/// The query string for another page of the same filters.
+fn page_href(query: &FlagListQuery, page: u32) -> String {
+    let mut parts = Vec::new();
+    for (k, v) in [("q", &query.q), ("phase", &query.phase), ("env", &query.env)] {
+        if let Some(v) = v {
+            parts.push(format!("{k}={}", urlencode(v)));
+        }
+    }
+    if let Some(state) = query.state {
+        parts.push(format!("state={}", if state == StateFilter::On { "on" } else { "off" }));
+    }
+    if let Some(per_page) = query.per_page {
+        parts.push(format!("per_page={per_page}"));
+    }
+    parts.push(format!("page={page}"));
+    format!("/admin/feature-flags?{}", parts.join("&"))
+}
+
+fn urlencode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+#[component]
+pub fn FlagListPage() -> impl IntoView {
+    let params = use_query_map();
+    let toggle = ServerAction::<ToggleFlag>::new();
+    let create = ServerAction::<CreateFlag>::new();
+    let flags = Resource::new(
+        move || (params.with(query_from), toggle.version().get(), create.version().get()),
+        |(query, _, _)| list_flags(query),
+    );
+
+    view! {
+        <Title text="Feature flags" />
+        <div class="page-head">
+            <h1>"Feature flags"</h1>
+            <p class="muted">"Grouped by rollout phase. A switch is the flag's kill switch in that environment."</p>
+        </div>
+        {move || toggle.value().get().and_then(Result::err).map(|error| view! { <ErrorBox error /> })}
+        <Transition fallback=|| view! { <Loading what="flags" /> }>
+            {move || Suspend::new(async move {
+                match flags.await {
+                    Ok(page) => view! { <FlagListBody page toggle create params=params.get_untracked() /> }.into_any(),
+                    Err(error) => view! { <ErrorBox error /> }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+fn FlagListBody(
+    page: FlagListPage,
+    toggle: ServerAction<ToggleFlag>,
+    create: ServerAction<CreateFlag>,
+    params: ParamsMap,
+) -> impl IntoView {
+    let query = query_from(&params);
+    let FlagListPage { environments, phases, flags, total, page: page_no, per_page, can_edit } = page;
+    let pages = u32::try_from((total + i64::from(per_page) - 1) / i64::from(per_page)).unwrap_or(1).max(1);
+    let selected = |current: &Option<String>, value: &str| current.as_deref() == Some(value);
+    let state_value = match query.state {
+        Some(StateFilter::On) => "on",
+        Some(StateFilter::Off) => "off",
+        None => "",
+    };
+    let groups = group_by_phase(flags);
+    let first = (u64::from(page_no) - 1) * u64::from(per_page) + 1;
+    let shown = groups.iter().map(|(_, _, rows)| rows.len()).sum::<usize>() as u64;
+    let phases_for_form = phases.clone();
+
+    view! {
+        {can_edit.then(|| view! { <NewFlagForm action=create phases=phases_for_form /> })}
+        <form method="get" action="/admin/feature-flags" class="filters" role="search" aria-label="Filter flags">
+            <div class="field field-grow">
+                <label for="filter-q">"Search"</label>
+                <input id="filter-q" type="search" name="q" placeholder="Key, name or description" value=query.q.clone().unwrap_or_default() />
+            </div>
+            <div class="field">
+                <label for="filter-phase">"Phase"</label>
+                <select id="filter-phase" name="phase">
+                    <option value="">"All phases"</option>
+                    {phases.iter().map(|p| view! {
+                        <option value=p.key.clone() selected=selected(&query.phase, &p.key)>{p.name.clone()}</option>
+                    }).collect_view()}
+                </select>
+            </div>
+            <div class="field">
+                <label for="filter-env">"Environment"</label>
+                <select id="filter-env" name="env">
+                    <option value="">"All environments"</option>
+                    {environments_all_options(&environments, &query)}
+                </select>
+            </div>
+            <div class="field">
+                <label for="filter-state">"State"</label>
+                <select id="filter-state" name="state">
+                    <option value="" selected=state_value.is_empty()>"Any state"</option>
+                    <option value="on" selected=state_value == "on">"On"</option>
+                    <option value="off" selected=state_value == "off">"Off"</option>
+                </select>
+            </div>
+            <button type="submit" class="btn">"Apply"</button>
+            <a class="btn btn-quiet" href="/admin/feature-flags">"Clear"</a>
+        </form>
+        <p class="result-count" data-testid="flag-count">
+            {if total == 0 { "No flags match.".to_owned() } else {
+                format!("Showing {}–{} of {} flags", first, first + shown - 1, total)
+            }}
+        </p>
+        {if groups.is_empty() {
+            view! { <Empty message="No flags match these filters. Clear the filters, or create a flag." /> }.into_any()
+        } else {
+            groups.into_iter().map(|(phase_key, phase_name, rows)| {
+                let envs = environments.clone();
+                let heading_id = format!("phase-{}", phase_key.clone().unwrap_or_else(|| "none".into()));
+                let labelled_by = heading_id.clone();
+                let test_id = heading_id.clone();
+                view! {
+                    <section class="phase" aria-labelledby=labelled_by data-testid=test_id>
+                        <h2 id=heading_id>{phase_name.unwrap_or_else(|| "No phase".to_owned())}</h2>
+                        <div class="table-wrap">
+                            <table class="table flags-table">
+                                <thead>
+                                    <tr>
+                                        <th scope="col">"Flag"</th>
+                                        <th scope="col">"Kind"</th>
+                                        {envs.iter().map(|e| view! { <th scope="col" class="col-env">{e.name.clone()}</th> }).collect_view()}
+                                    </tr>
+                                </thead>
+                                <tbody>
+                                    {rows.into_iter().map(|row| view! { <FlagListRow row toggle can_edit /> }).collect_view()}
+                                </tbody>
+                            </table>
+                        </div>
+                    </section>
+                }
+            }).collect_view().into_any()
+        }}
+        {(pages > 1).then(|| view! {
+            <nav class="pager" aria-label="Pages">
+                {(page_no > 1).then(|| view! { <a class="btn" href=page_href(&query, page_no - 1) rel="prev">"← Previous"</a> })}
+                <span>{format!("Page {page_no} of {pages}")}</span>
+                {(page_no < pages).then(|| view! { <a class="btn" href=page_href(&query, page_no + 1) rel="next">"Next →"</a> })}
+            </nav>
+        })}
+    }
+}
+
+fn environments_all_options(environments: &[crate::model::EnvironmentView], query: &FlagListQuery) -> impl IntoView {
+    environments
+        .iter()
+        .map(|e| {
+            view! { <option value=e.key.clone() selected=query.env.as_deref() == Some(e.key.as_str())>{e.name.clone()}</option> }
+        })
+        .collect_view()
+}
+
+#[component]
+fn FlagListRow(row: FlagRow, toggle: ServerAction<ToggleFlag>, can_edit: bool) -> impl IntoView {
+    let href = format!("/admin/feature-flags/{}", row.key);
+    let test_id = format!("flag-row-{}", row.key);
+    let key = row.key.clone();
+    view! {
+        <tr data-testid=test_id>
+            <td class="col-flag">
+                <a class="flag-key" href=href>{row.key.clone()}</a>
+                <div class="flag-name">{row.name}</div>
+                {(!row.description.is_empty()).then(|| view! { <div class="flag-desc">{row.description}</div> })}
+            </td>
+            <td><KindBadge kind=row.kind /></td>
+            {row.states.into_iter().map(|state| {
+                let key = key.clone();
+                view! { <td class="col-env"><FlagToggle action=toggle flag=key state can_edit /></td> }
+            }).collect_view()}
+        </tr>
+    }
+}
+
+/// Consecutive rows of the same phase, in the order the database returned them (phase order).
+fn group_by_phase(rows: Vec<FlagRow>) -> Vec<(Option<String>, Option<String>, Vec<FlagRow>)> {
+    let mut groups: Vec<(Option<String>, Option<String>, Vec<FlagRow>)> = Vec::new();
+    for row in rows {
+        match groups.last_mut() {
+            Some((key, _, rows)) if *key == row.phase_key => rows.push(row),
+            _ => groups.push((row.phase_key.clone(), row.phase_name.clone(), vec![row])),
+        }
+    }
+    groups
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::FlagKind;
+
+    fn row(key: &str, phase: Option<&str>) -> FlagRow {
+        FlagRow {
+            key: key.into(),
+            name: key.into(),
+            description: String::new(),
+            kind: FlagKind::Release,
+            phase_key: phase.map(Into::into),
+            phase_name: phase.map(Into::into),
+            states: vec![],
+        }
+    }
+
+    #[test]
+    fn rows_are_grouped_by_consecutive_phase() {
+        let groups = group_by_phase(vec![row("a", Some("p1")), row("b", Some("p1")), row("c", Some("p2")), row("d", None)]);
+        let shape: Vec<(Option<String>, usize)> = groups.iter().map(|(k, _, r)| (k.clone(), r.len())).collect();
+        assert_eq!(shape, vec![(Some("p1".into()), 2), (Some("p2".into()), 1), (None, 1)]);
+    }
+
+    #[test]
+    fn page_links_keep_the_filters() {
+        let query = FlagListQuery { q: Some("tab sync".into()), env: Some("staging".into()), state: Some(StateFilter::On), ..Default::default() };
+        assert_eq!(page_href(&query, 2), "/admin/feature-flags?q=tab%20sync&env=staging&state=on&page=2");
+    }
+}

@@ -1,0 +1,5 @@
+//! The flag manager: the list at `/admin/feature-flags` and each flag's page.
+
+pub mod detail;
+pub mod list;
+pub mod new_flag;

@@ -1,0 +1,162 @@
+//! The audit trail: every state change appends an event in the transaction that makes the change.
+
+use super::auth::CurrentUser;
+use super::ServiceError;
+use crate::domain::Role;
+use crate::model::{AuditEventView, AuditPage, AuditQuery};
+use sqlx::{PgConnection, PgPool};
+
+/// Who performs an action: a signed-in user (or their admin token), or a system process.
+#[derive(Debug, Clone)]
+pub struct Actor {
+    pub kind: ActorKind,
+    pub user_id: Option<i64>,
+    /// As shown in the audit trail: an email, or `system:guardrail` and the like.
+    pub label: String,
+    /// What the actor may do; system actors act with the admin role.
+    pub role: Role,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ActorKind {
+    User,
+    Token,
+    System,
+}
+
+impl ActorKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            ActorKind::User => "user",
+            ActorKind::Token => "token",
+            ActorKind::System => "system",
+        }
+    }
+}
+
+impl Actor {
+    /// A person acting through a session.
+    pub fn user(user: &CurrentUser) -> Self {
+        Self { kind: ActorKind::User, user_id: Some(user.id), label: user.email.clone(), role: user.role }
+    }
+
+    /// A background process such as `system:guardrail` or `system:demo`.
+    pub fn system(name: &str) -> Self {
+        Self { kind: ActorKind::System, user_id: None, label: format!("system:{name}"), role: Role::Admin }
+    }
+}
+
+/// One event to append.
+#[derive(Debug, Clone, Default)]
+pub struct NewEvent<'a> {
+    /// `entity.verb`, e.g. `flag.toggled`.
+    pub action: &'a str,
+    pub entity_kind: &'a str,
+    pub entity_key: &'a str,
+    pub flag_key: Option<&'a str>,
+    pub environment_key: Option<&'a str>,
+    pub before: Option<serde_json::Value>,
+    pub after: Option<serde_json::Value>,
+    pub reason: Option<&'a str>,
+}
+
+/// Appends an event. Takes a connection, not a pool, so that it runs inside the caller's transaction.
+pub async fn record(conn: &mut PgConnection, actor: &Actor, event: NewEvent<'_>) -> Result<i64, ServiceError> {
+    let reason = event.reason.map(str::trim).filter(|r| !r.is_empty());
+    let id = sqlx::query_scalar!(
+        r#"insert into audit_events
+             (actor_kind, actor_user_id, actor_label, action, entity_kind, entity_key,
+              flag_key, environment_key, before, after, reason)
+           values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+           returning id"#,
+        actor.kind.as_str(),
+        actor.user_id,
+        actor.label,
+        event.action,
+        event.entity_kind,
+        event.entity_key,
+        event.flag_key,
+        event.environment_key,
+        event.before,
+        event.after,
+        reason,
+    )
+    .fetch_one(conn)
+    .await?;
+    Ok(id)
+}
+
+/// Tells every server process that the configuration changed. Postgres delivers it at commit, and not at
+/// all if the transaction rolls back.
+pub async fn notify_change(conn: &mut PgConnection, entity: &str, key: &str) -> Result<(), ServiceError> {
+    let payload = serde_json::json!({ "entity": entity, "key": key }).to_string();
+    sqlx::query!("select pg_notify('rollgate_config', $1)", payload).execute(conn).await?;
+    Ok(())
+}
+
+/// Events newest first, filtered, a page at a time.
+pub async fn list(pool: &PgPool, query: &AuditQuery, limit: i64) -> Result<AuditPage, ServiceError> {
+    let blank_to_none = |v: &Option<String>| v.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned);
+    let actor = blank_to_none(&query.actor).map(|a| format!("%{}%", escape_like(&a)));
+    let flag = blank_to_none(&query.flag);
+    let action = blank_to_none(&query.action);
+    let rows = sqlx::query_as!(
+        AuditEventView,
+        r#"select id as "id!", occurred_at as "occurred_at!: chrono::DateTime<chrono::Utc>", actor_label as "actor!", action as "action!",
+                  entity_kind as "entity_kind!", entity_key as "entity_key!", flag_key, environment_key,
+                  before, after, reason
+           from audit_events
+           where ($1::bigint is null or id < $1)
+             and ($2::text is null or actor_label ilike $2)
+             and ($3::text is null or flag_key = $3)
+             and ($4::text is null or action = $4)
+           order by id desc
+           limit $5"#,
+        query.before,
+        actor,
+        flag,
+        action,
+        limit + 1,
+    )
+    .fetch_all(pool)
+    .await?;
+    let mut events = rows;
+    let next_before = if events.len() as i64 > limit {
+        events.truncate(usize::try_from(limit).unwrap_or(0));
+        events.last().map(|e| e.id)
+    } else {
+        None
+    };
+    let actions = sqlx::query_scalar!("select distinct action from audit_events order by action")
+        .fetch_all(pool)
+        .await?;
+    Ok(AuditPage { events, next_before, actions })
+}
+
+/// The events about one flag, newest first.
+pub async fn for_flag(pool: &PgPool, flag_key: &str, limit: i64) -> Result<Vec<AuditEventView>, ServiceError> {
+    Ok(sqlx::query_as!(
+        AuditEventView,
+        r#"select id as "id!", occurred_at as "occurred_at!: chrono::DateTime<chrono::Utc>", actor_label as "actor!", action as "action!",
+                  entity_kind as "entity_kind!", entity_key as "entity_key!", flag_key, environment_key,
+                  before, after, reason
+           from audit_events where flag_key = $1
+           order by id desc limit $2"#,
+        flag_key,
+        limit
+    )
+    .fetch_all(pool)
+    .await?)
+}
+
+/// Escapes `%`, `_` and `\` so user text matches literally inside a LIKE pattern.
+pub fn escape_like(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}

@@ -1,0 +1,31 @@
+//! Server-only code (feature `ssr`): the shared state, Postgres access, authentication and the service
+//! layer through which every write goes.
+
+pub mod audit;
+pub mod auth;
+pub mod flags;
+pub mod password;
+pub mod service_error;
+pub mod state;
+pub mod users;
+
+pub use service_error::ServiceError;
+pub use state::{AppState, SecurityConfig};
+
+use crate::error::AppError;
+
+/// Turns a service error into the error a server function returns, setting the HTTP status and logging
+/// unexpected failures once, with their cause chain.
+pub fn to_app_error(err: ServiceError) -> AppError {
+    respond_with(err.into())
+}
+
+/// Sets the response status of the current server function to the error's, and returns the error.
+pub fn respond_with(err: AppError) -> AppError {
+    if let Some(options) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
+        if let Ok(status) = http::StatusCode::from_u16(err.status()) {
+            options.set_status(status);
+        }
+    }
+    err
+}

@@ -1,0 +1,46 @@
+//! Errors of the service layer.
+
+use crate::error::AppError;
+
+/// What a service call can fail with. Database errors stay inside the server: they become an opaque
+/// `AppError::Internal` at the edge and are logged there.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error("not allowed: {0}")]
+    Forbidden(String),
+    #[error("{0} not found")]
+    NotFound(String),
+    #[error("{message}")]
+    Invalid { field: &'static str, message: String },
+    #[error("{message}")]
+    Conflict { message: String, current_version: i32 },
+    #[error("database error")]
+    Database(#[from] sqlx::Error),
+    #[error("{0}")]
+    Other(String),
+}
+
+impl From<crate::domain::InvalidValue> for ServiceError {
+    fn from(err: crate::domain::InvalidValue) -> Self {
+        ServiceError::Invalid { field: err.field, message: err.message }
+    }
+}
+
+impl From<ServiceError> for AppError {
+    fn from(err: ServiceError) -> Self {
+        match err {
+            ServiceError::Forbidden(why) => AppError::Forbidden(why),
+            ServiceError::NotFound(what) => AppError::NotFound(what),
+            ServiceError::Invalid { field, message } => AppError::Invalid { field: field.to_owned(), message },
+            ServiceError::Conflict { message, current_version } => AppError::Conflict { message, current_version },
+            ServiceError::Database(source) => {
+                tracing::error!(error = %source, cause = ?source, "database error");
+                AppError::Internal
+            }
+            ServiceError::Other(message) => {
+                tracing::error!(%message, "unexpected error");
+                AppError::Internal
+            }
+        }
+    }
+}

@@ -1,0 +1,46 @@
+//! The one state every handler and server function reads.
+
+use leptos::config::LeptosOptions;
+use sqlx::PgPool;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Shared by the axum router and, through context, by every server function.
+#[derive(Clone, axum::extract::FromRef)]
+pub struct AppState {
+    pub leptos_options: LeptosOptions,
+    pub pool: PgPool,
+    pub security: Arc<SecurityConfig>,
+}
+
+/// Session and login settings.
+#[derive(Debug, Clone)]
+pub struct SecurityConfig {
+    /// A session unused for this long ends.
+    pub idle_timeout: Duration,
+    /// A session ends this long after login, however busy.
+    pub absolute_timeout: Duration,
+    /// Failed logins per account within `throttle_window` before 429.
+    pub max_failures_per_account: i32,
+    /// Failed logins per client address within `throttle_window` before 429.
+    pub max_failures_per_ip: i32,
+    pub throttle_window: Duration,
+    /// Mark cookies `Secure` (set when Rollgate is served over HTTPS).
+    pub secure_cookies: bool,
+    /// Take the client address from `X-Forwarded-For` (only behind a proxy that sets it).
+    pub trust_forwarded_for: bool,
+}
+
+impl Default for SecurityConfig {
+    fn default() -> Self {
+        Self {
+            idle_timeout: Duration::from_secs(60 * 60 * 8),
+            absolute_timeout: Duration::from_secs(60 * 60 * 24),
+            max_failures_per_account: 10,
+            max_failures_per_ip: 50,
+            throttle_window: Duration::from_secs(15 * 60),
+            secure_cookies: false,
+            trust_forwarded_for: false,
+        }
+    }
+}

@@ -1,0 +1,80 @@
+# Shared helpers for the scripts in this folder. Sourced, not run.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+WASM_BINDGEN_VERSION="0.2.130"   # must equal the wasm-bindgen crate version pinned in Cargo.toml
+
+log() { printf '\033[1;34m==>\033[0m %s\n' "$*" >&2; }
+die() { printf '\033[1;31merror:\033[0m %s\n' "$*" >&2; exit 1; }
+
+# Runs a command as root: directly when we are root, through sudo otherwise.
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else
+    die "need root to run: $* (install it by hand, then re-run)"; fi
+}
+
+APT_UPDATED=0
+apt_install() {
+  command -v apt-get >/dev/null || die "apt-get not found: install $* with your package manager, then re-run"
+  if [ "$APT_UPDATED" -eq 0 ]; then as_root apt-get update -qq; APT_UPDATED=1; fi
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+}
+
+have_pg_binaries() {
+  command -v initdb >/dev/null 2>&1 && return 0
+  compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null
+}
+
+# What building and running Rollgate needs: the wasm target, the wasm-bindgen CLI and PostgreSQL.
+setup_build_tools() {
+  command -v cargo >/dev/null || die "cargo not found: install Rust from https://rustup.rs first"
+  if command -v rustup >/dev/null && ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+    log "adding the wasm32-unknown-unknown target"
+    rustup target add wasm32-unknown-unknown
+  fi
+  if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$WASM_BINDGEN_VERSION" ]; then
+    log "installing wasm-bindgen-cli $WASM_BINDGEN_VERSION (a few minutes, once)"
+    # Not --locked: its lock file names a crate version the registry no longer serves.
+    cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --quiet
+  fi
+  if ! have_pg_binaries; then
+    log "installing PostgreSQL (server binaries only; Rollgate runs its own private cluster)"
+    apt_install postgresql
+  fi
+  # The Debian package starts a system cluster we do not use; it does no harm either way.
+}
+
+# What the browser tests need on top: Chromium and Node.js with Playwright.
+setup_test_tools() {
+  if [ ! -x /usr/bin/chromium ]; then
+    log "installing Chromium for the browser tests"
+    apt_install chromium
+  fi
+  if ! command -v npm >/dev/null; then
+    log "installing Node.js and npm"
+    apt_install nodejs npm
+  fi
+  if [ ! -d "$ROOT/end2end/node_modules/@playwright/test" ]; then
+    log "installing Playwright (no browser download; it drives /usr/bin/chromium)"
+    (cd "$ROOT/end2end" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error)
+  fi
+}
+
+# Builds the browser bundle into target/site and the server binary. $1: debug or release.
+build_all() {
+  local mode="$1" wasm_profile cargo_flags=() wasm_dir
+  if [ "$mode" = release ]; then
+    wasm_profile=(--profile wasm-release); wasm_dir=wasm-release; cargo_flags=(--release)
+  else
+    wasm_profile=(); wasm_dir=debug
+  fi
+  log "building the browser bundle ($mode)"
+  (cd "$ROOT" && cargo build --quiet -p frontend --lib --target wasm32-unknown-unknown "${wasm_profile[@]}")
+  mkdir -p "$ROOT/target/site/pkg"
+  wasm-bindgen --target web --no-typescript --out-dir "$ROOT/target/site/pkg" --out-name rollgate \
+    "$ROOT/target/wasm32-unknown-unknown/$wasm_dir/frontend.wasm"
+  cp "$ROOT/style/main.css" "$ROOT/target/site/pkg/rollgate.css"
+  cp -r "$ROOT/public/." "$ROOT/target/site/"
+  log "building the server ($mode)"
+  (cd "$ROOT" && cargo build --quiet -p server --bin rollgate "${cargo_flags[@]}")
+}

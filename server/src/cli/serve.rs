@@ -1,0 +1,70 @@
+//! `rollgate serve`.
+
+use crate::config::{DbArgs, ServeArgs};
+use crate::db::Database;
+use anyhow::Context;
+use std::net::SocketAddr;
+use tokio::signal::unix::{signal, SignalKind};
+
+pub async fn run(db_args: &DbArgs, args: ServeArgs) -> anyhow::Result<()> {
+    let mut db = Database::open(db_args).await?;
+    let result = serve(&db, db_args, &args).await;
+    // Stop the private cluster however serving ended.
+    db.close().await;
+    result
+}
+
+async fn serve(db: &Database, db_args: &DbArgs, args: &ServeArgs) -> anyhow::Result<()> {
+    if db.freshly_initialized() && !args.no_demo {
+        let logins = crate::demo::load(&db.pool).await.context("loading the demo data")?;
+        crate::demo::announce(&logins, &db_args.data_dir);
+    }
+    let (state, trusted) = crate::build_state(db.pool.clone(), args);
+    let pool = db.pool.clone();
+    let sweeper = tokio::spawn(async move {
+        // Expired sessions are refused on read; this only keeps the table small.
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(300));
+        loop {
+            tick.tick().await;
+            if let Err(err) = sqlx::query("delete from tower_sessions.session where expiry_date < now()").execute(&pool).await {
+                tracing::warn!(error = %err, "could not delete expired sessions");
+            }
+        }
+    });
+    let router = crate::app(state, trusted);
+    let listener = tokio::net::TcpListener::bind(args.addr).await.with_context(|| format!("listening on {}", args.addr))?;
+    let shown = if args.addr.ip().is_unspecified() || args.addr.ip().is_loopback() {
+        format!("http://localhost:{}", args.addr.port())
+    } else {
+        format!("http://{}", args.addr)
+    };
+    tracing::info!("Rollgate is serving {shown}");
+    println!("Rollgate is serving {shown}/admin/feature-flags  (Ctrl-C stops it)");
+    let served = axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .context("serving HTTP");
+    sweeper.abort();
+    tracing::info!("stopped serving");
+    served
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let term = async {
+        match signal(SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(err) => {
+                tracing::error!(error = %err, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down");
+}

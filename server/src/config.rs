@@ -1,0 +1,102 @@
+//! The command line and its environment-variable fallbacks: one typed configuration for every command.
+
+use clap::{Args, Parser, Subcommand};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// Rollgate: feature flags and staged rollouts, self-hosted.
+#[derive(Debug, Parser)]
+#[command(name = "rollgate", version, about)]
+pub struct Cli {
+    #[command(flatten)]
+    pub db: DbArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Where the data lives. Every command takes these, so every command uses the same database as `serve`.
+#[derive(Debug, Clone, Args)]
+pub struct DbArgs {
+    /// PostgreSQL URL. Without it, Rollgate runs a private PostgreSQL cluster in --data-dir.
+    #[arg(long, env = "DATABASE_URL", global = true, hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// Folder of the private PostgreSQL cluster used when no DATABASE_URL is given.
+    #[arg(long, env = "ROLLGATE_DATA_DIR", default_value = ".rollgate/pg", global = true)]
+    pub data_dir: PathBuf,
+    /// Folder holding initdb, pg_ctl and postgres (default: PATH, then /usr/lib/postgresql/*/bin).
+    #[arg(long, env = "ROLLGATE_PG_BIN_DIR", global = true)]
+    pub pg_bin_dir: Option<PathBuf>,
+    /// OS user that runs the private cluster when Rollgate is started as root.
+    #[arg(long, env = "ROLLGATE_PG_USER", default_value = "postgres", global = true)]
+    pub pg_user: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the admin UI and the APIs.
+    Serve(ServeArgs),
+    /// Manage users.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Load the demo data (environments, phases, flags, organizations, customers, users). Idempotent.
+    Demo,
+    /// Apply the database migrations and exit.
+    Migrate,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "ROLLGATE_ADDR", default_value = "127.0.0.1:3000")]
+    pub addr: SocketAddr,
+    /// Folder with the built browser assets (pkg/rollgate.js, .wasm, .css).
+    #[arg(long, env = "ROLLGATE_SITE_ROOT", default_value = "target/site")]
+    pub site_root: String,
+    /// Mark session cookies Secure. Turn on whenever Rollgate is reached over HTTPS.
+    #[arg(long, env = "ROLLGATE_SECURE_COOKIES", default_value_t = false)]
+    pub secure_cookies: bool,
+    /// Minutes of inactivity after which a session ends.
+    #[arg(long, env = "ROLLGATE_SESSION_IDLE_MINUTES", default_value_t = 480)]
+    pub session_idle_minutes: u64,
+    /// Hours after login after which a session ends, however active.
+    #[arg(long, env = "ROLLGATE_SESSION_MAX_HOURS", default_value_t = 24)]
+    pub session_max_hours: u64,
+    /// Failed logins per account in the throttle window before further attempts get 429.
+    #[arg(long, env = "ROLLGATE_LOGIN_MAX_FAILURES", default_value_t = 10)]
+    pub login_max_failures: i32,
+    /// Failed logins per client address in the throttle window before further attempts get 429.
+    #[arg(long, env = "ROLLGATE_LOGIN_MAX_FAILURES_PER_IP", default_value_t = 50)]
+    pub login_max_failures_per_ip: i32,
+    /// Length of the login throttle window, in minutes.
+    #[arg(long, env = "ROLLGATE_LOGIN_WINDOW_MINUTES", default_value_t = 15)]
+    pub login_window_minutes: u64,
+    /// Take the client address from X-Forwarded-For (only behind a proxy that sets it).
+    #[arg(long, env = "ROLLGATE_TRUST_FORWARDED_FOR", default_value_t = false)]
+    pub trust_forwarded_for: bool,
+    /// Extra origins allowed to send state-changing requests (e.g. https://flags.example.com when a proxy
+    /// rewrites the Host header). Comma-separated.
+    #[arg(long, env = "ROLLGATE_TRUSTED_ORIGINS", value_delimiter = ',')]
+    pub trusted_origins: Vec<String>,
+    /// Do not load the demo data on the first start of the private cluster.
+    #[arg(long, env = "ROLLGATE_NO_DEMO", default_value_t = false)]
+    pub no_demo: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Add a user, or update the one with this email. The password comes from ROLLGATE_PASSWORD or a prompt.
+    Add {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        name: String,
+        /// viewer, editor or admin.
+        #[arg(long)]
+        role: String,
+        /// Sign-off roles, comma-separated: dev_lead, ops_oncall, product_owner, qa.
+        #[arg(long, default_value = "")]
+        signoff: String,
+    },
+    /// List the users.
+    List,
+}

@@ -1,0 +1,107 @@
+//! The `rollgate` server: the axum router around the Leptos app, login and logout, CSRF protection, the
+//! private PostgreSQL, the demo data and the command line. `main.rs` only parses arguments and dispatches.
+
+pub mod auth_routes;
+pub mod cli;
+pub mod config;
+pub mod csrf;
+pub mod db;
+pub mod demo;
+pub mod embedded_pg;
+
+use app::server::AppState;
+use axum::extract::{Request, State};
+use axum::http::StatusCode;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use leptos::prelude::provide_context;
+use leptos_axum::{generate_route_list, LeptosRoutes};
+use std::sync::Arc;
+use tower_http::trace::TraceLayer;
+use tower_sessions::cookie::SameSite;
+use tower_sessions::{Expiry, SessionManagerLayer};
+use tower_sessions_sqlx_store::PostgresStore;
+
+/// The name of the session cookie.
+pub const SESSION_COOKIE: &str = "rollgate_session";
+
+/// Builds the whole HTTP application. Tests call it and drive it with `tower::ServiceExt::oneshot`.
+pub fn app(state: AppState, trusted_origins: csrf::TrustedOrigins) -> Router {
+    let routes = generate_route_list(app::App);
+    let idle = time::Duration::seconds(i64::try_from(state.security.idle_timeout.as_secs()).unwrap_or(i64::MAX));
+    let sessions = SessionManagerLayer::new(PostgresStore::new(state.pool.clone()))
+        .with_name(SESSION_COOKIE)
+        .with_http_only(true)
+        .with_same_site(SameSite::Strict)
+        .with_secure(state.security.secure_cookies)
+        .with_expiry(Expiry::OnInactivity(idle));
+
+    let context_state = state.clone();
+    let shell_options = state.leptos_options.clone();
+    Router::new()
+        .route("/", get(|| async { Redirect::to("/admin/feature-flags") }))
+        .route("/login", post(auth_routes::login))
+        .route("/logout", post(auth_routes::logout))
+        .route("/healthz", get(|| async { "ok" }))
+        .leptos_routes_with_context(
+            &state,
+            routes,
+            move || provide_context(context_state.clone()),
+            move || app::shell(shell_options.clone()),
+        )
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(app::shell))
+        .layer(middleware::from_fn_with_state(state.clone(), require_login_for_admin))
+        .layer(sessions)
+        .layer(middleware::from_fn_with_state(trusted_origins, csrf::reject_cross_site))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// Sends anyone not signed in from an admin page to the login page. Server functions check the session
+/// themselves; this only keeps pages from rendering for nobody.
+async fn require_login_for_admin(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let path = request.uri().path();
+    if !(path == "/admin" || path.starts_with("/admin/")) {
+        return next.run(request).await;
+    }
+    let Some(session) = request.extensions().get::<tower_sessions::Session>().cloned() else {
+        return (StatusCode::INTERNAL_SERVER_ERROR, "session layer missing").into_response();
+    };
+    match app::server::auth::session_user(&session, &state).await {
+        Ok(Some(_)) => next.run(request).await,
+        Ok(None) => {
+            let target = request.uri().path_and_query().map_or(path, |pq| pq.as_str());
+            let next_param = percent_encoding::utf8_percent_encode(target, percent_encoding::NON_ALPHANUMERIC);
+            Redirect::to(&format!("/login?next={next_param}")).into_response()
+        }
+        Err(err) => {
+            tracing::error!(error = %err, "could not read the session");
+            (StatusCode::INTERNAL_SERVER_ERROR, "something went wrong on the server; it has been logged").into_response()
+        }
+    }
+}
+
+/// Everything `serve` needs besides the database.
+pub fn build_state(pool: sqlx::PgPool, args: &config::ServeArgs) -> (AppState, csrf::TrustedOrigins) {
+    let leptos_options = leptos::config::LeptosOptions::builder()
+        .output_name("rollgate")
+        .site_root(args.site_root.clone())
+        .site_pkg_dir("pkg")
+        .site_addr(args.addr)
+        .build();
+    let security = app::server::SecurityConfig {
+        idle_timeout: std::time::Duration::from_secs(args.session_idle_minutes * 60),
+        absolute_timeout: std::time::Duration::from_secs(args.session_max_hours * 3600),
+        max_failures_per_account: args.login_max_failures,
+        max_failures_per_ip: args.login_max_failures_per_ip,
+        throttle_window: std::time::Duration::from_secs(args.login_window_minutes * 60),
+        secure_cookies: args.secure_cookies,
+        trust_forwarded_for: args.trust_forwarded_for,
+    };
+    (
+        AppState { leptos_options, pool, security: Arc::new(security) },
+        csrf::TrustedOrigins(Arc::new(args.trusted_origins.clone())),
+    )
+}

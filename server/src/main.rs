@@ -1,0 +1,29 @@
+//! `rollgate`: parse the command line and dispatch.
+
+use clap::Parser;
+use server::config::{Cli, Command};
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,sqlx=warn,tower_http=warn,tower_sessions=warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Serve(args) => server::cli::serve::run(&cli.db, args).await,
+        Command::User(command) => server::cli::users::run(&cli.db, command).await,
+        Command::Demo => server::cli::demo::run(&cli.db).await,
+        Command::Migrate => server::cli::migrate(&cli.db).await,
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,125 @@
+//! Test helpers: fixtures written as plain SQL, a router over the test's database, and a tiny cookie jar.
+#![allow(dead_code, clippy::unwrap_used)]
+
+use app::server::password::hash_password;
+use app::server::{AppState, SecurityConfig};
+use axum::body::Body;
+use axum::http::{header, Request, Response, StatusCode};
+use axum::Router;
+use http_body_util::BodyExt;
+use sqlx::PgPool;
+use std::sync::Arc;
+use tower::ServiceExt;
+
+pub const PASSWORD: &str = "a long test password";
+pub const HOST: &str = "rollgate.test";
+pub const ORIGIN: &str = "http://rollgate.test";
+
+/// The router over the test's database, with default security settings.
+pub fn router(pool: &PgPool) -> Router {
+    router_with(pool, SecurityConfig::default())
+}
+
+pub fn router_with(pool: &PgPool, security: SecurityConfig) -> Router {
+    let leptos_options = leptos::config::LeptosOptions::builder().output_name("rollgate").build();
+    let state = AppState { leptos_options, pool: pool.clone(), security: Arc::new(security) };
+    server::app(state, server::csrf::TrustedOrigins::default())
+}
+
+/// Environments and one phase with one flag, off everywhere.
+pub async fn seed_flag(pool: &PgPool, key: &str) {
+    sqlx::query(
+        "insert into environments (key, name, position) values
+           ('development', 'Development', 0), ('staging', 'Staging', 1), ('production', 'Production', 2)
+         on conflict do nothing",
+    )
+    .execute(pool)
+    .await
+    .unwrap();
+    sqlx::query("insert into phases (key, name, position) values ('phase-1', 'Phase 1', 1) on conflict do nothing")
+        .execute(pool)
+        .await
+        .unwrap();
+    sqlx::query("insert into flags (key, name, phase_id) select $1, $1, id from phases where key = 'phase-1'")
+        .bind(key)
+        .execute(pool)
+        .await
+        .unwrap();
+    sqlx::query(
+        "insert into flag_environments (flag_id, environment_id, enabled)
+         select f.id, e.id, false from flags f, environments e where f.key = $1",
+    )
+    .bind(key)
+    .execute(pool)
+    .await
+    .unwrap();
+}
+
+/// A user with `PASSWORD`.
+pub async fn seed_user(pool: &PgPool, email: &str, role: &str) -> i64 {
+    let hash = hash_password(PASSWORD).unwrap();
+    sqlx::query_scalar("insert into users (email, name, role, password_hash) values ($1, $1, $2, $3) returning id")
+        .bind(email)
+        .bind(role)
+        .bind(hash)
+        .fetch_one(pool)
+        .await
+        .unwrap()
+}
+
+pub async fn flag_enabled(pool: &PgPool, key: &str, env: &str) -> bool {
+    sqlx::query_scalar(
+        "select fe.enabled from flag_environments fe join flags f on f.id = fe.flag_id
+         join environments e on e.id = fe.environment_id where f.key = $1 and e.key = $2",
+    )
+    .bind(key)
+    .bind(env)
+    .fetch_one(pool)
+    .await
+    .unwrap()
+}
+
+pub async fn audit_count(pool: &PgPool, action: &str) -> i64 {
+    sqlx::query_scalar("select count(*) from audit_events where action = $1").bind(action).fetch_one(pool).await.unwrap()
+}
+
+pub async fn send(router: &Router, request: Request<Body>) -> Response<Body> {
+    router.clone().oneshot(request).await.unwrap()
+}
+
+pub async fn body_text(response: Response<Body>) -> String {
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+/// A same-origin form POST, as a browser sends it.
+pub fn form_post(path: &str, body: &str, cookie: Option<&str>) -> Request<Body> {
+    let mut builder = Request::post(path)
+        .header(header::HOST, HOST)
+        .header(header::ORIGIN, ORIGIN)
+        .header("sec-fetch-site", "same-origin")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+    if let Some(cookie) = cookie {
+        builder = builder.header(header::COOKIE, cookie);
+    }
+    builder.body(Body::from(body.to_owned())).unwrap()
+}
+
+/// The `name=value` of the session cookie a response sets.
+pub fn session_cookie(response: &Response<Body>) -> Option<String> {
+    response
+        .headers()
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with(server::SESSION_COOKIE))
+        .and_then(|v| v.split(';').next())
+        .map(str::to_owned)
+}
+
+pub async fn login(router: &Router, email: &str) -> String {
+    let body = format!("email={}&password={}", email.replace('@', "%40"), PASSWORD.replace(' ', "+"));
+    let response = send(router, form_post("/login", &body, None)).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER, "login of {email} should redirect");
+    session_cookie(&response).expect("login sets a session cookie")
+}
