@@ -1,3 +1,4 @@
+#![recursion_limit = "512"]
 //! Rollgate's pages, server functions and domain, shared by the server (feature `ssr`) and the browser
 //! bundle (feature `hydrate`).
 
@@ -12,7 +13,7 @@ pub mod server;
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Title};
 use leptos_router::components::{ParentRoute, Route, Router, Routes};
-use leptos_router::path;
+use leptos_router::{path, SsrMode};
 
 /// The HTML document around every page.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -44,10 +45,12 @@ pub fn App() -> impl IntoView {
             <Routes fallback=pages::not_found::NotFound>
                 <Route path=path!("/login") view=pages::login::LoginPage />
                 <ParentRoute path=path!("/admin") view=components::layout::AdminLayout>
-                    <Route path=path!("feature-flags") view=pages::flags::list::FlagListPage />
-                    <Route path=path!("feature-flags/:key") view=pages::flags::detail::FlagPage />
-                    <Route path=path!("audit") view=pages::audit::AuditPage />
-                    <Route path=path!("users") view=pages::users::UsersPage />
+                    // Async: the server waits for the data and sends whole pages, so they work without
+                    // JavaScript (streamed Suspense content needs a script to be swapped in).
+                    <Route path=path!("feature-flags") view=pages::flags::list::FlagListPage ssr=SsrMode::Async />
+                    <Route path=path!("feature-flags/:key") view=pages::flags::detail::FlagPage ssr=SsrMode::Async />
+                    <Route path=path!("audit") view=pages::audit::AuditPage ssr=SsrMode::Async />
+                    <Route path=path!("users") view=pages::users::UsersPage ssr=SsrMode::Async />
                 </ParentRoute>
             </Routes>
         </Router>

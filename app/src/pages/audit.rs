@@ -9,7 +9,7 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 use leptos_router::params::ParamsMap;
 
-#[server(endpoint = "list_audit")]
+#[server(endpoint = "list_audit", input = server_fn::codec::Json)]
 pub async fn list_audit(query: AuditQuery) -> Result<AuditPageData, AppError> {
     use crate::server::{audit, to_app_error, AppState};
     const PAGE_SIZE: i64 = 50;

@@ -12,7 +12,7 @@ use leptos_router::hooks::use_query_map;
 use leptos_router::params::ParamsMap;
 
 /// One page of flags matching the filters. Filtering and paging happen in the database.
-#[server(endpoint = "list_flags")]
+#[server(endpoint = "list_flags", input = server_fn::codec::Json)]
 pub async fn list_flags(query: FlagListQuery) -> Result<FlagListPage, AppError> {
     use crate::server::{flags, to_app_error, AppState};
     let user = crate::server::auth::require_user().await?;

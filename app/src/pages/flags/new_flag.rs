@@ -55,6 +55,9 @@ pub fn NewFlagForm(action: ServerAction<CreateFlag>, phases: Vec<PhaseView>) -> 
         }
     };
     view! {
+        {move || created().map(|key| view! {
+            <p class="state state-info" role="status">{format!("Created {key}. It is off in every environment.")}</p>
+        })}
         <details class="card new-flag" open=move || result.with(|r| matches!(r, Some(Err(_))))>
             <summary class="btn btn-primary">"New flag"</summary>
             <ActionForm action=action attr:class="form-grid" attr:aria-label="New flag">
@@ -82,7 +85,6 @@ pub fn NewFlagForm(action: ServerAction<CreateFlag>, phases: Vec<PhaseView>) -> 
                 <div class="form-actions">
                     <button type="submit" class="btn btn-primary" disabled=move || action.pending().get()>"Create flag"</button>
                     {move || other_error().map(|e| view! { <p class="field-error" role="alert">{e}</p> })}
-                    {move || created().map(|key| view! { <p class="state state-info" role="status">{format!("Created {key}. It is off in every environment.")}</p> })}
                 </div>
             </ActionForm>
         </details>
