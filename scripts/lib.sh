@@ -78,3 +78,31 @@ build_all() {
   log "building the server ($mode)"
   (cd "$ROOT" && cargo build --quiet -p server --bin rollgate "${cargo_flags[@]}")
 }
+
+# Starts a throwaway PostgreSQL cluster in $1 (trust auth, loopback only, fsync off) and exports
+# DATABASE_URL for its `postgres` database. Call stop_test_pg (e.g. from an EXIT trap) to stop it.
+TEST_PG=""
+PG_BIN=""
+RUN_AS=()
+start_test_pg() {
+  TEST_PG="$1"
+  PG_BIN="$(dirname "$(command -v initdb 2>/dev/null || ls -d /usr/lib/postgresql/*/bin/initdb | sort -V | tail -1)")"
+  RUN_AS=()
+  if [ "$(id -u)" -eq 0 ]; then RUN_AS=(runuser -u postgres --); fi
+  stop_test_pg
+  rm -rf "$TEST_PG"; mkdir -p "$TEST_PG"
+  if [ "$(id -u)" -eq 0 ]; then chown postgres "$TEST_PG"; fi
+  local port
+  port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
+  log "starting a throwaway PostgreSQL on port $port"
+  "${RUN_AS[@]}" "$PG_BIN/initdb" -D "$TEST_PG/data" -U postgres -A trust -E UTF8 --locale=C.UTF-8 >/dev/null
+  "${RUN_AS[@]}" "$PG_BIN/pg_ctl" -D "$TEST_PG/data" -l "$TEST_PG/log" -w \
+    -o "-p $port -k $TEST_PG -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200" start >/dev/null
+  export DATABASE_URL="postgres://postgres@127.0.0.1:$port/postgres"
+}
+
+stop_test_pg() {
+  if [ -n "$TEST_PG" ] && [ -f "$TEST_PG/data/postmaster.pid" ]; then
+    "${RUN_AS[@]}" "$PG_BIN/pg_ctl" -D "$TEST_PG/data" -m fast -w stop >/dev/null || true
+  fi
+}

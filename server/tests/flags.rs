@@ -1,4 +1,5 @@
 //! The flag manager's writes: the kill switch, creating flags, and the append-only audit trail.
+#![allow(clippy::unwrap_used)]
 
 mod common;
 

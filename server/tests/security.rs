@@ -1,4 +1,5 @@
 //! Sessions, login throttling, CSRF and authorization, through the real router and a real PostgreSQL.
+#![allow(clippy::unwrap_used)]
 
 mod common;
 

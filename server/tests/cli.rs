@@ -1,0 +1,88 @@
+//! The `rollgate` binary's user commands and the demo data, against the test's own database.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::*;
+use sqlx::PgPool;
+use std::process::Command;
+
+/// The URL of the database `#[sqlx::test]` made for this test.
+fn url_of(pool: &PgPool) -> String {
+    let base = std::env::var("DATABASE_URL").expect("DATABASE_URL");
+    let db = pool.connect_options().get_database().expect("a database name").to_owned();
+    format!("{}/{}", base.rsplit_once('/').expect("a URL with a path").0, db)
+}
+
+fn rollgate(pool: &PgPool, args: &[&str], password: Option<&str>) -> std::process::Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_rollgate"));
+    command.env("DATABASE_URL", url_of(pool)).env("RUST_LOG", "warn").args(args);
+    match password {
+        Some(p) => command.env("ROLLGATE_PASSWORD", p),
+        None => command.env_remove("ROLLGATE_PASSWORD"),
+    };
+    command.output().expect("run rollgate")
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn user_add_creates_an_account_that_can_sign_in_and_user_list_shows_it(pool: PgPool) {
+    let added = rollgate(
+        &pool,
+        &["user", "add", "--email", "po@example.com", "--name", "Pat Owner", "--role", "viewer", "--signoff", "product_owner,qa"],
+        Some(PASSWORD),
+    );
+    assert!(added.status.success(), "{}", String::from_utf8_lossy(&added.stderr));
+
+    let listed = rollgate(&pool, &["user", "list"], None);
+    let out = String::from_utf8_lossy(&listed.stdout);
+    assert!(listed.status.success());
+    assert!(out.contains("po@example.com") && out.contains("viewer") && out.contains("product_owner,qa"), "{out}");
+
+    let router = router(&pool);
+    login(&router, "po@example.com").await;
+    let stored: String = sqlx::query_scalar("select password_hash from users where email = 'po@example.com'").fetch_one(&pool).await.unwrap();
+    assert!(stored.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
+    let audited: i64 = sqlx::query_scalar("select count(*) from audit_events where action = 'user.created' and actor_label = 'system:cli'")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(audited, 1);
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn user_add_refuses_bad_input_with_a_message_naming_the_option(pool: PgPool) {
+    let bad_role = rollgate(&pool, &["user", "add", "--email", "a@example.com", "--name", "A", "--role", "owner"], Some(PASSWORD));
+    let bad_signoff = rollgate(&pool, &["user", "add", "--email", "a@example.com", "--name", "A", "--role", "viewer", "--signoff", "ceo"], Some(PASSWORD));
+    let short_password = rollgate(&pool, &["user", "add", "--email", "a@example.com", "--name", "A", "--role", "viewer"], Some("short"));
+
+    for (output, expected) in [(bad_role, "--role"), (bad_signoff, "--signoff"), (short_password, "at least 12")] {
+        assert!(!output.status.success());
+        let err = String::from_utf8_lossy(&output.stderr);
+        assert!(err.contains(expected), "expected {expected:?} in {err}");
+    }
+    let users: i64 = sqlx::query_scalar("select count(*) from users").fetch_one(&pool).await.unwrap();
+    assert_eq!(users, 0);
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn the_demo_data_loads_once_and_a_second_load_changes_nothing(pool: PgPool) {
+    std::env::set_var("ROLLGATE_DEMO_PASSWORD", "demo password for tests");
+    let first = server::demo::load(&pool).await.unwrap();
+    let count = |sql: &'static str| {
+        let pool = pool.clone();
+        async move { sqlx::query_scalar::<_, i64>(sql).fetch_one(&pool).await.unwrap() }
+    };
+    let before = (count("select count(*) from flags").await, count("select count(*) from customers").await, count("select count(*) from users").await);
+
+    let second = server::demo::load(&pool).await.unwrap();
+
+    assert_eq!(first.len(), 4, "admin, editor, viewer and product owner");
+    assert!(second.is_empty(), "existing demo users keep their passwords");
+    let after = (count("select count(*) from flags").await, count("select count(*) from customers").await, count("select count(*) from users").await);
+    assert_eq!(before, after);
+    assert_eq!(before.0, 19);
+    assert_eq!(before.1, 300);
+    // Phase 1 is on everywhere; priority_urls_enabled serves true for one account only.
+    assert_eq!(count("select count(*) from flag_environments fe join flags f on f.id = fe.flag_id where f.key = 'autoRestore' and fe.enabled").await, 3);
+    assert_eq!(count("select count(distinct organization_id) from overrides").await, 1);
+}
