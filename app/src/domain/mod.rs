@@ -1,11 +1,18 @@
 //! Pure types and rules of the domain. No I/O: this module builds for the server and the browser alike,
 //! so the browser can validate a form with the very rules the server enforces.
 
+pub mod bucketing;
+pub mod evaluation;
 pub mod flag;
+pub mod percent;
 pub mod user;
+pub mod variant;
 
+pub use evaluation::{evaluate, EnvConfig, EvalContext, EvalError, Evaluation, FlagConfig, OnValue, Reason, RolloutConfig, Stickiness};
 pub use flag::{Description, EnvKey, FlagKey, FlagKind, FlagName, ValueType};
+pub use percent::Percent;
 pub use user::{Email, Role, SignoffRole};
+pub use variant::{Variant, Variants};
 
 /// A value that failed validation at the edge, with a message fit to show next to the field.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
