@@ -150,6 +150,22 @@ test('the new flag form shows errors next to the field, then creates the flag', 
   await expect(flags.phase('ui-features').getByTestId('flag-row-checkout.v2')).toBeVisible();
 });
 
+test('without JavaScript the new flag form still shows the error next to the field', async ({ browser }) => {
+  const context = await browser.newContext({ javaScriptEnabled: false });
+  const page = await context.newPage();
+  await new LoginPage(page).goto();
+  await new LoginPage(page).signIn(USERS.editor);
+  await page.getByText('New flag', { exact: true }).click();
+  const form = page.getByRole('form', { name: 'New flag' });
+
+  await form.getByLabel('Key').fill('autoRestore');
+  await form.getByLabel('Name').fill('Duplicate');
+  await form.getByRole('button', { name: 'Create flag' }).click();
+
+  await expect(page.locator('#new-key-error')).toHaveText('a flag with the key "autoRestore" already exists');
+  await context.close();
+});
+
 test('the audit log lists changes newest first and filters by flag', async ({ page }) => {
   await new LoginPage(page).goto();
   await new LoginPage(page).signIn(USERS.admin);
