@@ -38,6 +38,9 @@ pub enum Command {
     /// Manage users.
     #[command(subcommand)]
     User(UserCommand),
+    /// Manage API tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
     /// Load the demo data (environments, phases, flags, organizations, customers, users). Idempotent.
     Demo,
     /// Apply the database migrations and exit.
@@ -99,4 +102,26 @@ pub enum UserCommand {
     },
     /// List the users.
     List,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create a token and print it once. Evaluate tokens serve one environment; admin tokens act as a user.
+    Create {
+        #[arg(long)]
+        name: String,
+        /// evaluate or admin.
+        #[arg(long)]
+        scope: String,
+        /// The environment an evaluate token serves.
+        #[arg(long)]
+        env: Option<String>,
+        /// The user an admin token acts as (with exactly that user's permissions and sign-off roles).
+        #[arg(long)]
+        user: Option<String>,
+    },
+    /// List the tokens (prefix, scope, last use; never the secret).
+    List,
+    /// Revoke a token by its prefix (rgt_XXXXXXXX).
+    Revoke { prefix: String },
 }

@@ -16,6 +16,7 @@ async fn main() -> std::process::ExitCode {
     let result = match cli.command {
         Command::Serve(args) => server::cli::serve::run(&cli.db, args).await,
         Command::User(command) => server::cli::users::run(&cli.db, command).await,
+        Command::Token(command) => server::cli::tokens::run(&cli.db, command).await,
         Command::Demo => server::cli::demo::run(&cli.db).await,
         Command::Migrate => server::cli::migrate(&cli.db).await,
     };

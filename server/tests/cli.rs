@@ -86,3 +86,54 @@ async fn the_demo_data_loads_once_and_a_second_load_changes_nothing(pool: PgPool
     assert_eq!(count("select count(*) from flag_environments fe join flags f on f.id = fe.flag_id where f.key = 'autoRestore' and fe.enabled").await, 3);
     assert_eq!(count("select count(distinct organization_id) from overrides").await, 1);
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_token_is_shown_once_stored_as_a_hash_listed_by_prefix_and_revocable(pool: PgPool) {
+    seed_flag(&pool, "checkout").await;
+    seed_user(&pool, "ops@example.com", "admin").await;
+
+    let created = rollgate(&pool, &["token", "create", "--name", "web app", "--scope", "evaluate", "--env", "production"], None);
+    assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stderr));
+    let secret = String::from_utf8_lossy(&created.stdout).trim().to_owned();
+    let prefix = app::server::tokens::prefix_of(&secret).expect("a well-formed token").to_owned();
+
+    let (stored_hash, scope): (String, String) = sqlx::query_as("select secret_hash, scope from api_tokens where prefix = $1")
+        .bind(&prefix)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert!(app::server::tokens::matches(&secret, &stored_hash));
+    assert_eq!(scope, "evaluate");
+    let leaked: i64 = sqlx::query_scalar("select count(*) from audit_events where after::text like '%' || $1 || '%'")
+        .bind(&secret[13..])
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(leaked, 0, "the secret never reaches the audit trail");
+
+    let listed = String::from_utf8_lossy(&rollgate(&pool, &["token", "list"], None).stdout).into_owned();
+    assert!(listed.contains(&prefix) && listed.contains("production") && listed.contains("active") && !listed.contains(&secret), "{listed}");
+
+    assert!(rollgate(&pool, &["token", "revoke", &prefix], None).status.success());
+    let again = rollgate(&pool, &["token", "revoke", &prefix], None);
+    assert!(!again.status.success(), "revoking twice is refused");
+    let listed = String::from_utf8_lossy(&rollgate(&pool, &["token", "list"], None).stdout).into_owned();
+    assert!(listed.contains("revoked"), "{listed}");
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn token_create_says_what_is_missing(pool: PgPool) {
+    seed_flag(&pool, "checkout").await;
+
+    let no_env = rollgate(&pool, &["token", "create", "--name", "x", "--scope", "evaluate"], None);
+    let no_user = rollgate(&pool, &["token", "create", "--name", "x", "--scope", "admin"], None);
+    let unknown_env = rollgate(&pool, &["token", "create", "--name", "x", "--scope", "evaluate", "--env", "moon"], None);
+
+    for (output, expected) in [(no_env, "--env"), (no_user, "--user"), (unknown_env, "no environment \"moon\"")] {
+        assert!(!output.status.success());
+        let err = String::from_utf8_lossy(&output.stderr);
+        assert!(err.contains(expected), "expected {expected:?} in {err}");
+    }
+    let tokens: i64 = sqlx::query_scalar("select count(*) from api_tokens").fetch_one(&pool).await.unwrap();
+    assert_eq!(tokens, 0);
+}

@@ -86,12 +86,16 @@ pub async fn record(conn: &mut PgConnection, actor: &Actor, event: NewEvent<'_>)
     Ok(id)
 }
 
-/// Tells every server process that the configuration changed. Postgres delivers it at commit, and not at
-/// all if the transaction rolls back.
-pub async fn notify_change(conn: &mut PgConnection, entity: &str, key: &str) -> Result<(), ServiceError> {
-    let payload = serde_json::json!({ "entity": entity, "key": key }).to_string();
-    sqlx::query!("select pg_notify('rollgate_config', $1)", payload).execute(conn).await?;
-    Ok(())
+/// Advances the configuration version and tells every server process that the configuration changed.
+/// Postgres delivers the notification at commit, and not at all if the transaction rolls back. The row lock
+/// on `config_state` makes versions commit in increasing order. Returns the new version.
+pub async fn notify_change(conn: &mut PgConnection, entity: &str, key: &str) -> Result<i64, ServiceError> {
+    let version = sqlx::query_scalar!("update config_state set version = version + 1 returning version")
+        .fetch_one(&mut *conn)
+        .await?;
+    let payload = serde_json::json!({ "entity": entity, "key": key, "version": version }).to_string();
+    sqlx::query!("select pg_notify('rollgate_config', $1)", payload).execute(&mut *conn).await?;
+    Ok(version)
 }
 
 /// Events newest first, filtered, a page at a time.

@@ -7,6 +7,7 @@ pub mod flags;
 pub mod password;
 pub mod service_error;
 pub mod state;
+pub mod tokens;
 pub mod users;
 
 pub use service_error::ServiceError;

@@ -2,6 +2,7 @@
 
 pub mod demo;
 pub mod serve;
+pub mod tokens;
 pub mod users;
 
 use crate::config::DbArgs;

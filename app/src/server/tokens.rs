@@ -1,0 +1,255 @@
+//! API tokens: `evaluate` tokens for applications (one environment) and `admin` tokens for scripts (acting
+//! as one user). Only a SHA-256 of the secret is stored; the secret is shown once, at creation.
+//!
+//! A token reads `rgt_<8 chars>_<32 chars>`. The part before the second underscore is its prefix: unique,
+//! not secret, shown in lists and used to find the row, after which the hashes are compared in constant
+//! time so that response timing says nothing about how much of a guess was right.
+
+use super::audit::{self, Actor, NewEvent};
+use super::ServiceError;
+use crate::domain::{Email, EnvKey};
+use chrono::{DateTime, Utc};
+use rand::distributions::{Alphanumeric, DistString};
+use sha2::{Digest, Sha256};
+use sqlx::PgPool;
+use subtle::ConstantTimeEq;
+
+/// What a token may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenScope {
+    /// Evaluate flags in one environment.
+    Evaluate,
+    /// Call the admin API as the user the token was made for.
+    Admin,
+}
+
+impl TokenScope {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenScope::Evaluate => "evaluate",
+            TokenScope::Admin => "admin",
+        }
+    }
+}
+
+impl std::str::FromStr for TokenScope {
+    type Err = crate::domain::InvalidValue;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "evaluate" => Ok(TokenScope::Evaluate),
+            "admin" => Ok(TokenScope::Admin),
+            other => Err(crate::domain::InvalidValue {
+                field: "scope",
+                message: format!("unknown scope {other:?}: expected evaluate or admin"),
+            }),
+        }
+    }
+}
+
+/// A token to create, validated at the edge.
+#[derive(Debug, Clone)]
+pub struct NewToken {
+    pub name: String,
+    pub scope: TokenScope,
+    /// Required for `evaluate`, refused for `admin`.
+    pub environment: Option<EnvKey>,
+    /// Required for `admin` (the user the token acts as), refused for `evaluate`.
+    pub user: Option<Email>,
+}
+
+/// A token just created: the only time its secret is known.
+#[derive(Debug, Clone)]
+pub struct CreatedToken {
+    pub prefix: String,
+    pub secret: String,
+}
+
+/// A token as listed (never its secret).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct TokenRow {
+    pub name: String,
+    pub prefix: String,
+    pub scope: String,
+    pub environment: Option<String>,
+    pub user: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub last_used_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+/// SHA-256 of the whole token, in lowercase hex.
+pub fn hash_secret(token: &str) -> String {
+    let digest = Sha256::digest(token.as_bytes());
+    let mut out = String::with_capacity(64);
+    for byte in digest {
+        out.push_str(&format!("{byte:02x}"));
+    }
+    out
+}
+
+/// The prefix of a well-formed token, `rgt_XXXXXXXX`.
+pub fn prefix_of(token: &str) -> Option<&str> {
+    let rest = token.strip_prefix("rgt_")?;
+    let (id, secret) = rest.split_once('_')?;
+    let well_formed = id.len() == 8
+        && secret.len() == 32
+        && id.bytes().chain(secret.bytes()).all(|b| b.is_ascii_alphanumeric());
+    well_formed.then(|| &token[..12])
+}
+
+/// Compares a presented token with a stored hash in constant time.
+pub fn matches(token: &str, stored_hash: &str) -> bool {
+    hash_secret(token).as_bytes().ct_eq(stored_hash.as_bytes()).into()
+}
+
+/// Creates a token. Admins only; audited (without the secret).
+pub async fn create(pool: &PgPool, actor: &Actor, new: &NewToken) -> Result<CreatedToken, ServiceError> {
+    if !actor.role.can_manage_users() {
+        return Err(ServiceError::Forbidden(format!("a {} cannot create API tokens; ask an admin", actor.role)));
+    }
+    let name = new.name.trim();
+    if name.is_empty() || name.chars().count() > 100 {
+        return Err(ServiceError::Invalid { field: "name", message: "the token name is required (up to 100 characters)".into() });
+    }
+    match (new.scope, &new.environment, &new.user) {
+        (TokenScope::Evaluate, None, _) => {
+            return Err(ServiceError::Invalid { field: "environment", message: "an evaluate token needs an environment (--env)".into() })
+        }
+        (TokenScope::Evaluate, Some(_), Some(_)) => {
+            return Err(ServiceError::Invalid { field: "user", message: "an evaluate token acts for no user; leave out --user".into() })
+        }
+        (TokenScope::Admin, None, None) | (TokenScope::Admin, Some(_), None) => {
+            return Err(ServiceError::Invalid { field: "user", message: "an admin token acts as a user; name them with --user EMAIL".into() })
+        }
+        (TokenScope::Admin, Some(_), Some(_)) => {
+            return Err(ServiceError::Invalid { field: "environment", message: "an admin token is not tied to an environment; leave out --env".into() })
+        }
+        _ => {}
+    }
+    let mut tx = pool.begin().await?;
+    let environment_id = match &new.environment {
+        Some(env) => Some(
+            sqlx::query_scalar!("select id from environments where key = $1", env.as_str())
+                .fetch_optional(&mut *tx)
+                .await?
+                .ok_or_else(|| ServiceError::Invalid { field: "environment", message: format!("there is no environment {:?}", env.as_str()) })?,
+        ),
+        None => None,
+    };
+    let user_id = match &new.user {
+        Some(email) => Some(
+            sqlx::query_scalar!("select id from users where lower(email) = lower($1) and not disabled", email.as_str())
+                .fetch_optional(&mut *tx)
+                .await?
+                .ok_or_else(|| ServiceError::Invalid { field: "user", message: format!("there is no active user {:?}", email.as_str()) })?,
+        ),
+        None => None,
+    };
+    let mut rng = rand::thread_rng();
+    let secret = format!("rgt_{}_{}", Alphanumeric.sample_string(&mut rng, 8), Alphanumeric.sample_string(&mut rng, 32));
+    let prefix = secret[..12].to_owned();
+    sqlx::query!(
+        "insert into api_tokens (name, prefix, secret_hash, scope, environment_id, user_id, created_by)
+         values ($1, $2, $3, $4, $5, $6, $7)",
+        name,
+        prefix,
+        hash_secret(&secret),
+        new.scope.as_str(),
+        environment_id,
+        user_id,
+        actor.user_id,
+    )
+    .execute(&mut *tx)
+    .await?;
+    audit::record(
+        &mut tx,
+        actor,
+        NewEvent {
+            action: "token.created",
+            entity_kind: "api_token",
+            entity_key: &prefix,
+            environment_key: new.environment.as_ref().map(EnvKey::as_str),
+            after: Some(serde_json::json!({
+                "name": name, "prefix": prefix, "scope": new.scope.as_str(),
+                "environment": new.environment.as_ref().map(EnvKey::as_str), "user": new.user.as_ref().map(Email::as_str),
+            })),
+            ..NewEvent::default()
+        },
+    )
+    .await?;
+    // Evaluation servers hold the tokens in their snapshot: tell them.
+    audit::notify_change(&mut tx, "api_token", &prefix).await?;
+    tx.commit().await?;
+    Ok(CreatedToken { prefix, secret })
+}
+
+/// Revokes a token by its prefix. Admins only; audited. Revoking twice is refused.
+pub async fn revoke(pool: &PgPool, actor: &Actor, prefix: &str) -> Result<(), ServiceError> {
+    if !actor.role.can_manage_users() {
+        return Err(ServiceError::Forbidden(format!("a {} cannot revoke API tokens; ask an admin", actor.role)));
+    }
+    let mut tx = pool.begin().await?;
+    let revoked = sqlx::query_scalar!(
+        "update api_tokens set revoked_at = now() where prefix = $1 and revoked_at is null returning name",
+        prefix
+    )
+    .fetch_optional(&mut *tx)
+    .await?
+    .ok_or_else(|| ServiceError::NotFound(format!("active token {prefix:?}")))?;
+    audit::record(
+        &mut tx,
+        actor,
+        NewEvent {
+            action: "token.revoked",
+            entity_kind: "api_token",
+            entity_key: prefix,
+            before: Some(serde_json::json!({ "name": revoked, "revoked": false })),
+            after: Some(serde_json::json!({ "name": revoked, "revoked": true })),
+            ..NewEvent::default()
+        },
+    )
+    .await?;
+    audit::notify_change(&mut tx, "api_token", prefix).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Every token, newest first.
+pub async fn list(pool: &PgPool) -> Result<Vec<TokenRow>, ServiceError> {
+    Ok(sqlx::query_as!(
+        TokenRow,
+        r#"select t.name, t.prefix, t.scope, e.key as "environment?", u.email as "user?",
+                  t.created_at as "created_at: DateTime<Utc>", t.last_used_at as "last_used_at: DateTime<Utc>",
+                  t.revoked_at as "revoked_at: DateTime<Utc>"
+           from api_tokens t
+           left join environments e on e.id = t.environment_id
+           left join users u on u.id = t.user_id
+           order by t.id desc"#
+    )
+    .fetch_all(pool)
+    .await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_token_hash_is_64_lowercase_hex_and_matches_only_its_token() {
+        let token = "rgt_AbCdEfGh_0123456789abcdefghijABCDEFGHIJkl";
+        let hash = hash_secret(token);
+        assert_eq!(hash.len(), 64);
+        assert!(hash.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)));
+        assert!(matches(token, &hash));
+        assert!(!matches("rgt_AbCdEfGh_0123456789abcdefghijABCDEFGHIJkm", &hash));
+    }
+
+    #[test]
+    fn the_prefix_is_found_only_in_well_formed_tokens() {
+        assert_eq!(prefix_of("rgt_AbCdEfGh_0123456789abcdefghijABCDEFGHIJkl"), Some("rgt_AbCdEfGh"));
+        for bad in ["", "rgt_", "rgt_short_0123456789abcdefghijABCDEFGHIJkl", "xyz_AbCdEfGh_0123456789abcdefghijABCDEFGHIJkl", "rgt_AbCdEfGh_tooshort", "rgt_AbCd-fGh_0123456789abcdefghijABCDEFGHIJkl"] {
+            assert_eq!(prefix_of(bad), None, "{bad}");
+        }
+    }
+}
