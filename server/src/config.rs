@@ -80,6 +80,9 @@ pub struct ServeArgs {
     /// rewrites the Host header). Comma-separated.
     #[arg(long, env = "ROLLGATE_TRUSTED_ORIGINS", value_delimiter = ',')]
     pub trusted_origins: Vec<String>,
+    /// Seconds between checks that the evaluation snapshot is current (besides NOTIFY).
+    #[arg(long, env = "ROLLGATE_SNAPSHOT_CHECK_SECONDS", default_value_t = 5)]
+    pub snapshot_check_seconds: u64,
     /// Do not load the demo data on the first start of the private cluster.
     #[arg(long, env = "ROLLGATE_NO_DEMO", default_value_t = false)]
     pub no_demo: bool,

@@ -1,6 +1,7 @@
 //! The `rollgate` server: the axum router around the Leptos app, login and logout, CSRF protection, the
 //! private PostgreSQL, the demo data and the command line. `main.rs` only parses arguments and dispatches.
 
+pub mod api;
 pub mod auth_routes;
 pub mod cli;
 pub mod config;
@@ -8,6 +9,7 @@ pub mod csrf;
 pub mod db;
 pub mod demo;
 pub mod embedded_pg;
+pub mod workers;
 
 use app::server::AppState;
 use axum::extract::{Request, State};
@@ -45,6 +47,9 @@ pub fn app(state: AppState, trusted_origins: csrf::TrustedOrigins) -> Router {
         .route("/login", post(auth_routes::login))
         .route("/logout", post(auth_routes::logout))
         .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(api::evaluate::readyz))
+        .route("/api/v1/evaluate", post(api::evaluate::evaluate_all).layer(axum::extract::DefaultBodyLimit::max(1024 * 1024)))
+        .route("/api/v1/flags/{key}", get(api::evaluate::evaluate_one))
         .leptos_routes_with_context(
             &state,
             routes,
@@ -101,7 +106,7 @@ pub fn build_state(pool: sqlx::PgPool, args: &config::ServeArgs) -> (AppState, c
         trust_forwarded_for: args.trust_forwarded_for,
     };
     (
-        AppState { leptos_options, pool, security: Arc::new(security) },
+        AppState { leptos_options, pool, security: Arc::new(security), snapshot: Arc::default() },
         csrf::TrustedOrigins(Arc::new(args.trusted_origins.clone())),
     )
 }

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod flags;
 pub mod password;
 pub mod service_error;
+pub mod snapshot;
 pub mod state;
 pub mod tokens;
 pub mod users;

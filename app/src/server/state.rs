@@ -11,6 +11,8 @@ pub struct AppState {
     pub leptos_options: LeptosOptions,
     pub pool: PgPool,
     pub security: Arc<SecurityConfig>,
+    /// The configuration every evaluation reads; never Postgres per request.
+    pub snapshot: Arc<super::snapshot::SnapshotHolder>,
 }
 
 /// Session and login settings.

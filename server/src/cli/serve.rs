@@ -31,6 +31,11 @@ async fn serve(db: &Database, db_args: &DbArgs, args: &ServeArgs) -> anyhow::Res
             }
         }
     });
+    let snapshot_worker = tokio::spawn(crate::workers::snapshot::run(
+        db.pool.clone(),
+        state.snapshot.clone(),
+        std::time::Duration::from_secs(args.snapshot_check_seconds.max(1)),
+    ));
     let router = crate::app(state, trusted);
     let listener = tokio::net::TcpListener::bind(args.addr).await.with_context(|| format!("listening on {}", args.addr))?;
     let shown = if args.addr.ip().is_unspecified() || args.addr.ip().is_loopback() {
@@ -45,6 +50,7 @@ async fn serve(db: &Database, db_args: &DbArgs, args: &ServeArgs) -> anyhow::Res
         .await
         .context("serving HTTP");
     sweeper.abort();
+    snapshot_worker.abort();
     tracing::info!("stopped serving");
     served
 }

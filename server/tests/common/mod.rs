@@ -22,7 +22,7 @@ pub fn router(pool: &PgPool) -> Router {
 
 pub fn router_with(pool: &PgPool, security: SecurityConfig) -> Router {
     let leptos_options = leptos::config::LeptosOptions::builder().output_name("rollgate").build();
-    let state = AppState { leptos_options, pool: pool.clone(), security: Arc::new(security) };
+    let state = AppState { leptos_options, pool: pool.clone(), security: Arc::new(security), snapshot: Arc::default() };
     server::app(state, server::csrf::TrustedOrigins::default())
 }
 

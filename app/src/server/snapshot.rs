@@ -1,0 +1,212 @@
+//! The evaluation snapshot: the whole configuration, immutable, held by every server process and swapped
+//! atomically when it changes. Evaluation reads it and never Postgres, so it keeps answering from the last
+//! snapshot when Postgres is down.
+
+use super::tokens::TokenScope;
+use crate::domain::{
+    EnvConfig, FlagConfig, FlagKey, OnValue, Percent, RolloutConfig, Stickiness, ValueType,
+};
+use arc_swap::ArcSwapOption;
+use sqlx::PgPool;
+use std::collections::{HashMap, HashSet};
+use std::str::FromStr;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
+
+/// The flags of one environment.
+#[derive(Debug, Default)]
+pub struct EnvSnapshot {
+    pub flags: HashMap<String, (FlagConfig, EnvConfig)>,
+    /// Flag keys in order, for bulk answers that come out the same every time.
+    pub keys: Vec<String>,
+}
+
+/// An API token as the evaluation path checks it.
+#[derive(Debug, Clone)]
+pub struct TokenEntry {
+    pub secret_hash: String,
+    pub scope: TokenScope,
+    pub environment: Option<String>,
+    pub user_id: Option<i64>,
+    pub usable: bool,
+}
+
+/// Everything evaluation needs, as of one configuration version.
+#[derive(Debug, Default)]
+pub struct Snapshot {
+    /// `config_state.version` when the snapshot was read; also the version every answer reports.
+    pub version: i64,
+    pub environments: HashMap<String, EnvSnapshot>,
+    /// By token prefix.
+    pub tokens: HashMap<String, TokenEntry>,
+}
+
+/// The current snapshot and how fresh it is.
+#[derive(Debug, Default)]
+pub struct SnapshotHolder {
+    current: ArcSwapOption<Snapshot>,
+    /// Unix milliseconds of the last time Postgres confirmed the snapshot is current (0: never).
+    confirmed_at_ms: AtomicI64,
+}
+
+impl SnapshotHolder {
+    /// The current snapshot; `None` until the first load succeeded.
+    pub fn get(&self) -> Option<Arc<Snapshot>> {
+        self.current.load_full()
+    }
+
+    pub fn version(&self) -> Option<i64> {
+        self.current.load().as_ref().map(|s| s.version)
+    }
+
+    pub fn replace(&self, snapshot: Snapshot) {
+        self.current.store(Some(Arc::new(snapshot)));
+        self.confirm();
+    }
+
+    /// Records that Postgres was reached and the snapshot is current.
+    pub fn confirm(&self) {
+        self.confirmed_at_ms.store(chrono::Utc::now().timestamp_millis(), Ordering::Relaxed);
+    }
+
+    /// Milliseconds since Postgres last confirmed the snapshot, if it ever did.
+    pub fn age_ms(&self) -> Option<i64> {
+        match self.confirmed_at_ms.load(Ordering::Relaxed) {
+            0 => None,
+            at => Some(chrono::Utc::now().timestamp_millis() - at),
+        }
+    }
+}
+
+fn bad(what: &str, detail: impl std::fmt::Display) -> sqlx::Error {
+    sqlx::Error::Decode(format!("{what}: {detail}").into())
+}
+
+/// Reads the whole configuration in one repeatable-read transaction, so the snapshot is consistent and its
+/// version is the one it was read at.
+pub async fn load(pool: &PgPool) -> Result<Snapshot, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    sqlx::query!("set transaction isolation level repeatable read, read only").execute(&mut *tx).await?;
+    let version = sqlx::query_scalar!("select version from config_state").fetch_one(&mut *tx).await?;
+
+    let flag_rows = sqlx::query!("select id, key, archived_at is not null as \"archived!\", value_type, variants from flags")
+        .fetch_all(&mut *tx)
+        .await?;
+    let mut flags: HashMap<i64, FlagConfig> = HashMap::with_capacity(flag_rows.len());
+    for row in flag_rows {
+        let key = FlagKey::parse(&row.key).map_err(|e| bad("flag key", e))?;
+        let value_type = ValueType::from_str(&row.value_type).map_err(|e| bad("value type", e))?;
+        let mut config = FlagConfig::boolean(key, version);
+        config.archived = row.archived;
+        config.value_type = value_type;
+        if value_type != ValueType::Boolean {
+            let list: Vec<crate::domain::variant::Variant> =
+                serde_json::from_value(row.variants).map_err(|e| bad(&format!("variants of {}", row.key), e))?;
+            let variants = crate::domain::variant::Variants::parse(list).map_err(|e| bad(&format!("variants of {}", row.key), e))?;
+            config.on = OnValue::Variants(variants);
+            config.off_value = serde_json::Value::Null;
+        }
+        flags.insert(row.id, config);
+    }
+
+    let env_rows = sqlx::query!(
+        "select fe.flag_id, fe.environment_id, e.key as env_key, fe.enabled, fe.default_value
+         from flag_environments fe join environments e on e.id = fe.environment_id"
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    let mut states: HashMap<(i64, i64), (String, EnvConfig)> = HashMap::with_capacity(env_rows.len());
+    for row in env_rows {
+        states.insert((row.flag_id, row.environment_id), (row.env_key, EnvConfig::new(row.enabled, row.default_value)));
+    }
+
+    let overrides = sqlx::query!(
+        r#"select o.flag_id, o.environment_id, c.key as "customer?", g.key as "organization?", o.value
+           from overrides o left join customers c on c.id = o.customer_id left join organizations g on g.id = o.organization_id"#
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    for row in overrides {
+        if let Some((_, env)) = states.get_mut(&(row.flag_id, row.environment_id)) {
+            match (row.customer, row.organization) {
+                (Some(customer), _) => {
+                    env.customer_overrides.insert(customer, row.value);
+                }
+                (None, Some(organization)) => {
+                    env.organization_overrides.insert(organization, row.value);
+                }
+                (None, None) => {}
+            }
+        }
+    }
+
+    // Per flag and environment: the live rollout if there is one, else the latest finished one.
+    let rollouts = sqlx::query!(
+        r#"select distinct on (r.flag_id, r.environment_id)
+                  r.id, r.flag_id, r.environment_id, r.status, r.stickiness, coalesce(s.basis_points, 0) as "basis_points!"
+           from rollouts r left join rollout_stages s on s.rollout_id = r.id and s.position = r.current_stage
+           order by r.flag_id, r.environment_id, (r.status in ('planned', 'active', 'paused')) desc, r.id desc"#
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    let allow = sqlx::query!(
+        r#"select a.rollout_id, c.key as "customer?", g.key as "organization?"
+           from rollout_allow_list a left join customers c on c.id = a.customer_id left join organizations g on g.id = a.organization_id"#
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    let mut allow_by_rollout: HashMap<i64, (HashSet<String>, HashSet<String>)> = HashMap::new();
+    for row in allow {
+        let entry = allow_by_rollout.entry(row.rollout_id).or_default();
+        if let Some(c) = row.customer {
+            entry.0.insert(c);
+        }
+        if let Some(o) = row.organization {
+            entry.1.insert(o);
+        }
+    }
+    for row in rollouts {
+        if let Some((_, env)) = states.get_mut(&(row.flag_id, row.environment_id)) {
+            let basis_points = u16::try_from(row.basis_points).map_err(|e| bad("stage percentage", e))?;
+            let (allow_customers, allow_organizations) = allow_by_rollout.remove(&row.id).unwrap_or_default();
+            env.rollout = Some(RolloutConfig {
+                status: row.status.parse().map_err(|e| bad("rollout status", e))?,
+                percent: Percent::from_basis_points(basis_points).map_err(|e| bad("stage percentage", e))?,
+                stickiness: Stickiness::parse(&row.stickiness).map_err(|e| bad("stickiness", e))?,
+                allow_customers,
+                allow_organizations,
+            });
+        }
+    }
+
+    let mut environments: HashMap<String, EnvSnapshot> = HashMap::new();
+    for ((flag_id, _), (env_key, env)) in states {
+        if let Some(flag) = flags.get(&flag_id) {
+            let key = flag.key.as_str().to_owned();
+            environments.entry(env_key).or_default().flags.insert(key, (flag.clone(), env));
+        }
+    }
+    for env in environments.values_mut() {
+        let mut keys: Vec<String> = env.flags.iter().filter(|(_, (f, _))| !f.archived).map(|(k, _)| k.clone()).collect();
+        keys.sort();
+        env.keys = keys;
+    }
+
+    let token_rows = sqlx::query!(
+        r#"select t.prefix, t.secret_hash, t.scope, e.key as "environment?", t.user_id,
+                  (t.revoked_at is null and (t.expires_at is null or t.expires_at > now())) as "usable!"
+           from api_tokens t left join environments e on e.id = t.environment_id"#
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    let mut tokens = HashMap::with_capacity(token_rows.len());
+    for row in token_rows {
+        let scope = TokenScope::from_str(&row.scope).map_err(|e| bad("token scope", e))?;
+        tokens.insert(
+            row.prefix,
+            TokenEntry { secret_hash: row.secret_hash, scope, environment: row.environment, user_id: row.user_id, usable: row.usable },
+        );
+    }
+    tx.commit().await?;
+    Ok(Snapshot { version, environments, tokens })
+}

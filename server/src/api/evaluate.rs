@@ -1,0 +1,167 @@
+//! `POST /api/v1/evaluate` (every flag for one context) and `GET /api/v1/flags/{key}` (one flag), for
+//! applications holding an `evaluate` token. Answers come from the in-memory snapshot only.
+
+use super::error::ApiError;
+use app::domain::{evaluate, EvalContext, EvalError};
+use app::server::snapshot::Snapshot;
+use app::server::tokens::{self, TokenScope};
+use app::server::AppState;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+/// The caller, once its token checks out: the snapshot it was checked against and its environment.
+pub struct Caller {
+    pub snapshot: Arc<Snapshot>,
+    pub environment: String,
+}
+
+/// Checks `Authorization: Bearer <token>` against the snapshot: an unrevoked, unexpired evaluate token.
+pub fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Caller, ApiError> {
+    let snapshot = state.snapshot.get().ok_or_else(|| {
+        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "NOT_READY", "no configuration loaded yet; retry shortly")
+    })?;
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", "send an API token as `Authorization: Bearer <token>`"))?;
+    let invalid = || ApiError::new(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", "the API token is unknown, revoked or expired");
+    let entry = tokens::prefix_of(token).and_then(|prefix| snapshot.tokens.get(prefix)).ok_or_else(invalid)?;
+    if !tokens::matches(token, &entry.secret_hash) || !entry.usable {
+        return Err(invalid());
+    }
+    if entry.scope != TokenScope::Evaluate {
+        return Err(ApiError::new(StatusCode::FORBIDDEN, "FORBIDDEN", "this endpoint takes an evaluate token; this one is an admin token"));
+    }
+    let environment = entry.environment.clone().ok_or_else(invalid)?;
+    Ok(Caller { snapshot, environment })
+}
+
+/// The context, as applications send it.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ContextIn {
+    pub customer_id: Option<String>,
+    pub organization_id: Option<String>,
+    #[serde(default)]
+    pub attributes: BTreeMap<String, String>,
+}
+
+impl From<ContextIn> for EvalContext {
+    fn from(c: ContextIn) -> Self {
+        EvalContext { customer_id: c.customer_id, organization_id: c.organization_id, attributes: c.attributes }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EvaluateRequest {
+    #[serde(default)]
+    pub context: ContextIn,
+}
+
+#[derive(Debug, Serialize)]
+pub struct FlagAnswer {
+    pub value: serde_json::Value,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub variant: Option<String>,
+    pub reason: &'static str,
+}
+
+#[derive(Debug, Serialize)]
+pub struct EvaluateResponse {
+    pub environment: String,
+    pub version: i64,
+    pub flags: BTreeMap<String, FlagAnswer>,
+}
+
+pub async fn evaluate_all(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Json<EvaluateRequest>, JsonRejection>,
+) -> Result<Json<EvaluateResponse>, ApiError> {
+    let caller = authenticate(&state, &headers)?;
+    let Json(request) = body.map_err(|e| ApiError::new(e.status(), "INVALID_CONTEXT", e.body_text()))?;
+    let ctx: EvalContext = request.context.into();
+    let mut flags = BTreeMap::new();
+    if let Some(env) = caller.snapshot.environments.get(&caller.environment) {
+        for key in &env.keys {
+            let found = env.flags.get(key).map(|(f, e)| (f, e));
+            if let Ok(answer) = evaluate(found, &ctx) {
+                flags.insert(
+                    key.clone(),
+                    FlagAnswer { value: answer.value.clone(), variant: answer.variant.map(str::to_owned), reason: answer.reason.as_str() },
+                );
+            }
+        }
+    }
+    Ok(Json(EvaluateResponse { environment: caller.environment, version: caller.snapshot.version, flags }))
+}
+
+#[derive(Debug, Serialize)]
+pub struct OneFlagResponse {
+    pub key: String,
+    pub environment: String,
+    pub version: i64,
+    #[serde(flatten)]
+    pub answer: FlagAnswer,
+}
+
+/// The context from the query string: `customer_id`, `organization_id`, and `attr.NAME=value`.
+fn context_from_query(query: HashMap<String, String>) -> EvalContext {
+    let mut ctx = EvalContext::default();
+    for (k, v) in query {
+        match k.as_str() {
+            "customer_id" => ctx.customer_id = Some(v),
+            "organization_id" => ctx.organization_id = Some(v),
+            other => {
+                if let Some(name) = other.strip_prefix("attr.") {
+                    ctx.attributes.insert(name.to_owned(), v);
+                }
+            }
+        }
+    }
+    ctx
+}
+
+pub async fn evaluate_one(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(key): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<Json<OneFlagResponse>, ApiError> {
+    let caller = authenticate(&state, &headers)?;
+    if key.len() > app::domain::FlagKey::MAX_LEN {
+        return Err(ApiError::new(StatusCode::BAD_REQUEST, "INVALID_KEY", format!("a flag key has at most {} characters; this one has {}", app::domain::FlagKey::MAX_LEN, key.len())));
+    }
+    let ctx = context_from_query(query);
+    let found = caller.snapshot.environments.get(&caller.environment).and_then(|env| env.flags.get(&key)).map(|(f, e)| (f, e));
+    match evaluate(found, &ctx) {
+        Ok(answer) => Ok(Json(OneFlagResponse {
+            key,
+            environment: caller.environment,
+            version: answer.version,
+            answer: FlagAnswer { value: answer.value.clone(), variant: answer.variant.map(str::to_owned), reason: answer.reason.as_str() },
+        })),
+        Err(EvalError::FlagNotFound) => Err(ApiError::new(StatusCode::NOT_FOUND, "FLAG_NOT_FOUND", format!("no flag {key:?} in {}", caller.environment))),
+    }
+}
+
+/// `/readyz`: ready once a snapshot is loaded; says `stale` when Postgres has not confirmed it lately (the
+/// snapshot is still served, so the process stays in rotation).
+pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<serde_json::Value>) {
+    let stale_after_ms = 30_000;
+    match (state.snapshot.version(), state.snapshot.age_ms()) {
+        (Some(version), Some(age)) => {
+            let status = if age > stale_after_ms { "stale" } else { "ready" };
+            (StatusCode::OK, Json(serde_json::json!({ "status": status, "snapshot_version": version, "snapshot_age_ms": age })))
+        }
+        _ => (StatusCode::SERVICE_UNAVAILABLE, Json(serde_json::json!({ "status": "no_snapshot" }))),
+    }
+}

@@ -1,0 +1,4 @@
+//! The HTTP APIs for applications and scripts.
+
+pub mod error;
+pub mod evaluate;

@@ -1,0 +1,3 @@
+//! Background tasks of a server process.
+
+pub mod snapshot;

@@ -1,0 +1,78 @@
+//! Keeps this process's evaluation snapshot current: reloads it on every `NOTIFY rollgate_config`, and
+//! checks `config_state.version` every `check_every` in case a notification was missed (a dropped
+//! connection loses the ones sent meanwhile). When Postgres is unreachable it keeps the last snapshot and
+//! retries; readiness then reports the snapshot as stale.
+
+use app::server::snapshot::{self, SnapshotHolder};
+use sqlx::postgres::PgListener;
+use sqlx::PgPool;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The channel every configuration change notifies.
+pub const CHANNEL: &str = "rollgate_config";
+
+/// Loads the snapshot if Postgres has a newer version than the one held (or none is held).
+pub async fn refresh(pool: &PgPool, holder: &SnapshotHolder) -> Result<(), sqlx::Error> {
+    let latest = sqlx::query_scalar!("select version from config_state").fetch_one(pool).await?;
+    if holder.version() == Some(latest) {
+        holder.confirm();
+        return Ok(());
+    }
+    let loaded = snapshot::load(pool).await?;
+    tracing::debug!(version = loaded.version, "loaded the configuration snapshot");
+    holder.replace(loaded);
+    Ok(())
+}
+
+/// Runs until the process ends.
+pub async fn run(pool: PgPool, holder: Arc<SnapshotHolder>, check_every: Duration) {
+    loop {
+        let mut listener = match PgListener::connect_with(&pool).await {
+            Ok(listener) => listener,
+            Err(err) => {
+                tracing::warn!(error = %err, "cannot listen for configuration changes; retrying");
+                tokio::time::sleep(check_every).await;
+                continue;
+            }
+        };
+        if let Err(err) = listener.listen(CHANNEL).await {
+            tracing::warn!(error = %err, "LISTEN failed; retrying");
+            tokio::time::sleep(check_every).await;
+            continue;
+        }
+        // Anything changed before LISTEN took effect is picked up here.
+        if let Err(err) = refresh(&pool, &holder).await {
+            tracing::warn!(error = %err, "could not load the configuration snapshot; serving the last one");
+        }
+        let mut tick = tokio::time::interval(check_every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                received = listener.try_recv() => match received {
+                    Ok(Some(_notification)) => {
+                        if let Err(err) = refresh(&pool, &holder).await {
+                            tracing::warn!(error = %err, "could not reload the configuration snapshot");
+                        }
+                    }
+                    // The connection dropped; `try_recv` reconnects on the next call. Notifications sent
+                    // in between are lost, so check the version once it is back.
+                    Ok(None) => {
+                        tokio::time::sleep(Duration::from_millis(200)).await;
+                        let _ = refresh(&pool, &holder).await;
+                    }
+                    Err(err) => {
+                        tracing::warn!(error = %err, "lost the configuration listener; reconnecting");
+                        tokio::time::sleep(check_every).await;
+                        break;
+                    }
+                },
+                _ = tick.tick() => {
+                    if let Err(err) = refresh(&pool, &holder).await {
+                        tracing::warn!(error = %err, "configuration check failed; serving the last snapshot");
+                    }
+                }
+            }
+        }
+    }
+}
