@@ -16,12 +16,15 @@ use serde_json::json;
 
 const GOLDEN: &str = include_str!("../testdata/bucketing_golden.json");
 
+/// flag_key, id, basis_points, hash (seed 0), bucket, in, variant: the file's `columns`.
+type Row = (String, String, u16, u32, u16, bool, String);
+
 #[derive(Deserialize)]
 struct Golden {
     bucket_seed: u32,
     variant_seed: u32,
     variants: Vec<(String, u32)>,
-    rows: Vec<(String, String, u16, u32, u16, bool, String)>,
+    rows: Vec<Row>,
 }
 
 fn golden() -> Golden {
@@ -37,9 +40,7 @@ fn the_golden_file_covers_every_kind_of_case() {
     );
     let rows = &golden.rows;
     assert!(rows.len() >= 1_000, "{} rows", rows.len());
-    let count = |keep: &dyn Fn(&(String, String, u16, u32, u16, bool, String)) -> bool| {
-        rows.iter().filter(|r| keep(r)).count()
-    };
+    let count = |keep: &dyn Fn(&Row) -> bool| rows.iter().filter(|r| keep(r)).count();
     assert!(count(&|r| r.2 == 0) > 0 && count(&|r| r.2 == 10_000) > 0);
     assert!(
         count(&|r| r.2 % 100 == 0 && r.2 != 0 && r.2 != 10_000) > 100,
