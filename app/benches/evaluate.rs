@@ -37,7 +37,11 @@ fn environment() -> (HashMap<String, (FlagConfig, EnvConfig)>, Vec<String>) {
 
 fn bench(c: &mut Criterion) {
     let (flags, keys) = environment();
-    let ctx = EvalContext { customer_id: Some("cust-0042".into()), organization_id: Some("org-3".into()), attributes: Default::default() };
+    let ctx = EvalContext {
+        customer_id: Some("cust-0042".into()),
+        organization_id: Some("org-3".into()),
+        attributes: Default::default(),
+    };
     let rollout_flag = "flag_0002";
 
     c.bench_function("one flag (active rollout) for one context", |b| {

@@ -28,8 +28,12 @@ async fn setup() -> (axum::Router, String) {
     // 10 phases of 100 flags, each flag in 3 environments, half of them on.
     sqlx::query("insert into environments (key, name, position) values ('development','Development',0),('staging','Staging',1),('production','Production',2)")
         .execute(&pool).await.unwrap();
-    sqlx::query("insert into phases (key, name, position) select 'phase-' || i, 'Phase ' || i, i from generate_series(1, 10) i")
-        .execute(&pool).await.unwrap();
+    sqlx::query(
+        "insert into phases (key, name, position) select 'phase-' || i, 'Phase ' || i, i from generate_series(1, 10) i",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
     sqlx::query(
         "insert into flags (key, name, description, phase_id, kind)
          select format('flag_%s', lpad(i::text, 4, '0')), format('Flag number %s', i),
@@ -37,16 +41,24 @@ async fn setup() -> (axum::Router, String) {
          from generate_series(1, $1) i join phases p on p.position = 1 + (i - 1) / ($1 / 10)",
     )
     .bind(FLAGS as i32)
-    .execute(&pool).await.unwrap();
+    .execute(&pool)
+    .await
+    .unwrap();
     sqlx::query("insert into flag_environments (flag_id, environment_id, enabled) select f.id, e.id, (f.id + e.id) % 2 = 0 from flags f, environments e")
         .execute(&pool).await.unwrap();
     let hash = app::server::password::hash_password(PASSWORD).unwrap();
-    sqlx::query("insert into users (email, name, role, password_hash) values ('bench@example.com', 'Bench', 'editor', $1)")
-        .bind(hash).execute(&pool).await.unwrap();
+    sqlx::query(
+        "insert into users (email, name, role, password_hash) values ('bench@example.com', 'Bench', 'editor', $1)",
+    )
+    .bind(hash)
+    .execute(&pool)
+    .await
+    .unwrap();
     sqlx::query("analyze").execute(&pool).await.unwrap();
 
     let leptos_options = leptos::config::LeptosOptions::builder().output_name("rollgate").build();
-    let state = AppState { leptos_options, pool, security: Arc::new(SecurityConfig::default()), snapshot: Arc::default() };
+    let state =
+        AppState { leptos_options, pool, security: Arc::new(SecurityConfig::default()), snapshot: Arc::default() };
     let router = server::app(state, server::csrf::TrustedOrigins::default());
     let login = Request::post("/login")
         .header(header::HOST, "bench")
@@ -60,7 +72,8 @@ async fn setup() -> (axum::Router, String) {
 }
 
 async fn render(router: &axum::Router, cookie: &str, path: &str) -> usize {
-    let request = Request::get(path).header(header::HOST, "bench").header(header::COOKIE, cookie).body(Body::empty()).unwrap();
+    let request =
+        Request::get(path).header(header::HOST, "bench").header(header::COOKIE, cookie).body(Body::empty()).unwrap();
     let response = router.clone().oneshot(request).await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     response.into_body().collect().await.unwrap().to_bytes().len()
@@ -72,7 +85,11 @@ fn flag_list(c: &mut Criterion) {
     let all = "/admin/feature-flags?per_page=1000";
     let bytes = runtime.block_on(render(&router, &cookie, all));
     let rows = runtime.block_on(async {
-        let request = Request::get(all).header(header::HOST, "bench").header(header::COOKIE, &cookie).body(Body::empty()).unwrap();
+        let request = Request::get(all)
+            .header(header::HOST, "bench")
+            .header(header::COOKIE, &cookie)
+            .body(Body::empty())
+            .unwrap();
         let body = router.clone().oneshot(request).await.unwrap().into_body().collect().await.unwrap().to_bytes();
         String::from_utf8_lossy(&body).matches("data-testid=\"flag-row-").count()
     });
@@ -88,7 +105,8 @@ fn flag_list(c: &mut Criterion) {
         b.to_async(&runtime).iter(|| render(&router, &cookie, "/admin/feature-flags"));
     });
     group.bench_function("search filter", |b| {
-        b.to_async(&runtime).iter(|| render(&router, &cookie, "/admin/feature-flags?q=flag_09&state=on&env=production"));
+        b.to_async(&runtime)
+            .iter(|| render(&router, &cookie, "/admin/feature-flags?q=flag_09&state=on&env=production"));
     });
     group.finish();
 }

@@ -63,7 +63,8 @@ pub async fn login(
         Ok(outcome) => outcome,
         Err(err) => {
             tracing::error!(error = %err, "login failed on the server");
-            return (StatusCode::INTERNAL_SERVER_ERROR, "something went wrong on the server; it has been logged").into_response();
+            return (StatusCode::INTERNAL_SERVER_ERROR, "something went wrong on the server; it has been logged")
+                .into_response();
         }
     };
     match outcome {
@@ -76,7 +77,8 @@ pub async fn login(
             };
             if let Err(err) = stored.await {
                 tracing::error!(error = %err, "could not store the session");
-                return (StatusCode::INTERNAL_SERVER_ERROR, "something went wrong on the server; it has been logged").into_response();
+                return (StatusCode::INTERNAL_SERVER_ERROR, "something went wrong on the server; it has been logged")
+                    .into_response();
             }
             tracing::info!(user_id, "signed in");
             Redirect::to(safe_next(form.next.as_deref())).into_response()
@@ -116,7 +118,8 @@ pub async fn login(
 pub async fn logout(session: Session) -> Response {
     if let Err(err) = session.flush().await {
         tracing::error!(error = %err, "could not end the session");
-        return (StatusCode::INTERNAL_SERVER_ERROR, "something went wrong on the server; it has been logged").into_response();
+        return (StatusCode::INTERNAL_SERVER_ERROR, "something went wrong on the server; it has been logged")
+            .into_response();
     }
     Redirect::to("/login?signed_out=1").into_response()
 }

@@ -23,7 +23,13 @@ const PHASES: &[DemoPhase] = &[
         requires_previous: false,
         flags: &[
             ("parentStorage", "Parent storage", "Keep session state in the parent frame's storage.", "release", true),
-            ("crossDomainMessaging", "Cross-domain messaging", "postMessage bridge between the widget and the host page.", "release", true),
+            (
+                "crossDomainMessaging",
+                "Cross-domain messaging",
+                "postMessage bridge between the widget and the host page.",
+                "release",
+                true,
+            ),
             ("autoRestore", "Auto restore", "Restore the last session when the widget reloads.", "release", true),
         ],
     },
@@ -33,7 +39,13 @@ const PHASES: &[DemoPhase] = &[
         requires_previous: true,
         flags: &[
             ("phase2_enhanced_storage", "Enhanced storage", "IndexedDB storage with quota handling.", "release", false),
-            ("phase2_connection_monitoring", "Connection monitoring", "Detect offline/online transitions and report them.", "release", false),
+            (
+                "phase2_connection_monitoring",
+                "Connection monitoring",
+                "Detect offline/online transitions and report them.",
+                "release",
+                false,
+            ),
             ("phase2_retry_logic", "Retry logic", "Retry failed saves with exponential backoff.", "release", false),
         ],
     },
@@ -43,7 +55,13 @@ const PHASES: &[DemoPhase] = &[
         requires_previous: true,
         flags: &[
             ("phase3_tab_sync", "Tab sync", "Synchronise session state across browser tabs.", "release", false),
-            ("phase3_performance_mode", "Performance mode", "Batch writes and defer non-critical work.", "release", false),
+            (
+                "phase3_performance_mode",
+                "Performance mode",
+                "Batch writes and defer non-critical work.",
+                "release",
+                false,
+            ),
             ("phase3_analytics", "Analytics", "Session analytics events.", "experiment", false),
         ],
     },
@@ -53,8 +71,20 @@ const PHASES: &[DemoPhase] = &[
         name: "API features",
         requires_previous: true,
         flags: &[
-            ("ENABLE_CAR_NUMBER", "Car number", "Accept and return the car registration number in the orders API.", "release", false),
-            ("ENABLE_PART_CATEGORIES", "Part categories", "Category tree for spare parts in the catalogue API.", "release", false),
+            (
+                "ENABLE_CAR_NUMBER",
+                "Car number",
+                "Accept and return the car registration number in the orders API.",
+                "release",
+                false,
+            ),
+            (
+                "ENABLE_PART_CATEGORIES",
+                "Part categories",
+                "Category tree for spare parts in the catalogue API.",
+                "release",
+                false,
+            ),
         ],
     },
     DemoPhase {
@@ -71,8 +101,20 @@ const PHASES: &[DemoPhase] = &[
         name: "Notifications",
         requires_previous: true,
         flags: &[
-            ("ENABLE_TG_ADMIN_NOTIFS", "Telegram admin notifications", "Notify admins on Telegram about new orders.", "release", false),
-            ("ENABLE_TG_MECH_NOTIFS", "Telegram mechanic notifications", "Notify mechanics on Telegram about assigned jobs.", "release", false),
+            (
+                "ENABLE_TG_ADMIN_NOTIFS",
+                "Telegram admin notifications",
+                "Notify admins on Telegram about new orders.",
+                "release",
+                false,
+            ),
+            (
+                "ENABLE_TG_MECH_NOTIFS",
+                "Telegram mechanic notifications",
+                "Notify mechanics on Telegram about assigned jobs.",
+                "release",
+                false,
+            ),
         ],
     },
     DemoPhase {
@@ -92,15 +134,33 @@ const PHASES: &[DemoPhase] = &[
         name: "Job hardening",
         requires_previous: false,
         flags: &[
-            ("FEATURE_FLAG_DLQ_ENABLED", "Dead-letter queue", "Send failing jobs to a dead-letter queue instead of dropping them.", "operational", false),
-            ("FEATURE_FLAG_JOB_HEARTBEAT", "Job heartbeat", "Workers report a heartbeat; stuck jobs are re-queued.", "operational", false),
+            (
+                "FEATURE_FLAG_DLQ_ENABLED",
+                "Dead-letter queue",
+                "Send failing jobs to a dead-letter queue instead of dropping them.",
+                "operational",
+                false,
+            ),
+            (
+                "FEATURE_FLAG_JOB_HEARTBEAT",
+                "Job heartbeat",
+                "Workers report a heartbeat; stuck jobs are re-queued.",
+                "operational",
+                false,
+            ),
         ],
     },
     DemoPhase {
         key: "seo",
         name: "SEO",
         requires_previous: false,
-        flags: &[("priority_urls_enabled", "Priority URLs", "Priority badges from imported URL metadata, per account.", "permission", false)],
+        flags: &[(
+            "priority_urls_enabled",
+            "Priority URLs",
+            "Priority badges from imported URL metadata, per account.",
+            "permission",
+            false,
+        )],
     },
 ];
 
@@ -136,7 +196,9 @@ pub struct DemoLogin {
 pub async fn load(pool: &PgPool) -> anyhow::Result<Vec<DemoLogin>> {
     let shared_password = std::env::var("ROLLGATE_DEMO_PASSWORD").ok().filter(|p| !p.is_empty());
     let mut tx = pool.begin().await?;
-    for (position, (key, name)) in [("development", "Development"), ("staging", "Staging"), ("production", "Production")].iter().enumerate() {
+    for (position, (key, name)) in
+        [("development", "Development"), ("staging", "Staging"), ("production", "Production")].iter().enumerate()
+    {
         sqlx::query!(
             "insert into environments (key, name, position) values ($1, $2, $3) on conflict (key) do nothing",
             key,
@@ -171,8 +233,11 @@ pub async fn load(pool: &PgPool) -> anyhow::Result<Vec<DemoLogin>> {
             .await?;
             if let Some(flag_id) = inserted {
                 // The SEO flag is on but serves false unless an account override says true.
-                let (enabled, default_value) =
-                    if *key == "priority_urls_enabled" { (true, serde_json::json!(false)) } else { (*on, serde_json::json!(true)) };
+                let (enabled, default_value) = if *key == "priority_urls_enabled" {
+                    (true, serde_json::json!(false))
+                } else {
+                    (*on, serde_json::json!(true))
+                };
                 sqlx::query!(
                     "insert into flag_environments (flag_id, environment_id, enabled, default_value)
                      select $1, id, $2, $3 from environments",
@@ -191,7 +256,8 @@ pub async fn load(pool: &PgPool) -> anyhow::Result<Vec<DemoLogin>> {
             .await?;
     }
     let customer_keys: Vec<String> = (1..=CUSTOMERS).map(|i| format!("cust-{i:04}")).collect();
-    let customer_orgs: Vec<String> = (0..CUSTOMERS).map(|i| ORGANIZATIONS[i % ORGANIZATIONS.len()].0.to_owned()).collect();
+    let customer_orgs: Vec<String> =
+        (0..CUSTOMERS).map(|i| ORGANIZATIONS[i % ORGANIZATIONS.len()].0.to_owned()).collect();
     sqlx::query!(
         "insert into customers (key, name, organization_id)
          select c.key, 'Customer ' || c.key, o.id
@@ -222,7 +288,8 @@ pub async fn load(pool: &PgPool) -> anyhow::Result<Vec<DemoLogin>> {
         if exists {
             continue;
         }
-        let password = shared_password.clone().unwrap_or_else(|| Alphanumeric.sample_string(&mut rand::thread_rng(), 16));
+        let password =
+            shared_password.clone().unwrap_or_else(|| Alphanumeric.sample_string(&mut rand::thread_rng(), 16));
         let for_hash = password.clone();
         let hash = tokio::task::spawn_blocking(move || hash_password(&for_hash))
             .await
@@ -238,9 +305,13 @@ pub async fn load(pool: &PgPool) -> anyhow::Result<Vec<DemoLogin>> {
         .fetch_one(&mut *tx)
         .await?;
         let roles: Vec<String> = signoff.iter().map(|s| (*s).to_owned()).collect();
-        sqlx::query!("insert into user_signoff_roles (user_id, role) select $1, unnest($2::text[])", user_id, &roles[..])
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query!(
+            "insert into user_signoff_roles (user_id, role) select $1, unnest($2::text[])",
+            user_id,
+            &roles[..]
+        )
+        .execute(&mut *tx)
+        .await?;
         logins.push(DemoLogin { email, role, password });
     }
     audit::record(

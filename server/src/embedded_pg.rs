@@ -92,7 +92,11 @@ pub struct EmbeddedPg {
 impl std::fmt::Debug for EmbeddedPg {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // Not derived: the password must not reach a log.
-        f.debug_struct("EmbeddedPg").field("data_dir", &self.data_dir).field("port", &self.port).field("owned", &self.owned).finish_non_exhaustive()
+        f.debug_struct("EmbeddedPg")
+            .field("data_dir", &self.data_dir)
+            .field("port", &self.port)
+            .field("owned", &self.owned)
+            .finish_non_exhaustive()
     }
 }
 
@@ -105,7 +109,16 @@ impl EmbeddedPg {
         prepare_data_dir(&data_dir, owner, &config.run_as)?;
         // Concurrent starts (rollgate serve plus a CLI command, say) would race to initdb and start.
         let _lock = lock_dir(&data_dir).await?;
-        let mut pg = EmbeddedPg { data_dir, bin_dir, owner, port: 0, password: String::new(), fresh: false, owned: false, stopped: false };
+        let mut pg = EmbeddedPg {
+            data_dir,
+            bin_dir,
+            owner,
+            port: 0,
+            password: String::new(),
+            fresh: false,
+            owned: false,
+            stopped: false,
+        };
         if pg.data_dir.join("PG_VERSION").exists() {
             pg.password = pg.read_password()?;
         } else {
@@ -206,7 +219,8 @@ impl EmbeddedPg {
         let pwarg = format!("--pwfile={}", pwfile.display());
         // macOS has no C.UTF-8 locale.
         let locale = if cfg!(target_os = "linux") { "--locale=C.UTF-8" } else { "--locale=C" };
-        let args: &Args = &[&"-D", &self.data_dir, &"-U", &DB_USER, &"--auth=scram-sha-256", &pwarg, &"-E", &"UTF8", &locale];
+        let args: &Args =
+            &[&"-D", &self.data_dir, &"-U", &DB_USER, &"--auth=scram-sha-256", &pwarg, &"-E", &"UTF8", &locale];
         let out = self.output("initdb", args, false).await;
         let _ = std::fs::remove_file(&pwfile);
         let out = out?;
@@ -221,8 +235,12 @@ impl EmbeddedPg {
     fn read_password(&self) -> Result<String, EmbeddedPgError> {
         let path = self.data_dir.join(CREDENTIALS_FILE);
         let bad = |reason: String| EmbeddedPgError::BadCluster { dir: self.data_dir.clone(), reason };
-        let text = std::fs::read_to_string(&path)
-            .map_err(|e| bad(format!("cannot read {} ({e}); if the cluster holds nothing you need, delete the folder", path.display())))?;
+        let text = std::fs::read_to_string(&path).map_err(|e| {
+            bad(format!(
+                "cannot read {} ({e}); if the cluster holds nothing you need, delete the folder",
+                path.display()
+            ))
+        })?;
         let password = text.lines().find_map(|l| l.strip_prefix("password="));
         password.map(str::to_owned).ok_or_else(|| bad(format!("{} has no password= line", path.display())))
     }
@@ -253,7 +271,10 @@ impl EmbeddedPg {
             // Starting up, or shutting down (then the file goes away and we start it ourselves).
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        Err(EmbeddedPgError::BadCluster { dir: self.data_dir.clone(), reason: "a server runs on it but did not become ready in 60 s".into() })
+        Err(EmbeddedPgError::BadCluster {
+            dir: self.data_dir.clone(),
+            reason: "a server runs on it but did not become ready in 60 s".into(),
+        })
     }
 
     fn attach(&mut self, port: u16) -> Result<(), EmbeddedPgError> {
@@ -261,7 +282,10 @@ impl EmbeddedPg {
         let owner_pid = std::fs::read_to_string(self.data_dir.join(OWNER_FILE)).unwrap_or_default();
         // A rollgate that was killed could not stop its server; whoever comes next takes that duty
         // over, else nobody ever would. Only where /proc can tell that the starter is gone (or a zombie).
-        if !owner_pid.trim().is_empty() && Path::new("/proc/self").exists() && proc_stat(&owner_pid).is_none_or(|(_, state)| state == 'Z') {
+        if !owner_pid.trim().is_empty()
+            && Path::new("/proc/self").exists()
+            && proc_stat(&owner_pid).is_none_or(|(_, state)| state == 'Z')
+        {
             tracing::info!("taking over PostgreSQL on port {port}, left running by a rollgate process that exited");
             self.take_ownership()
         } else {
@@ -273,7 +297,8 @@ impl EmbeddedPg {
     fn take_ownership(&mut self) -> Result<(), EmbeddedPgError> {
         self.owned = true;
         let path = self.data_dir.join(OWNER_FILE);
-        std::fs::write(&path, format!("{}\n", std::process::id())).map_err(io_err(format!("writing {}", path.display())))
+        std::fs::write(&path, format!("{}\n", std::process::id()))
+            .map_err(io_err(format!("writing {}", path.display())))
     }
 
     async fn start_server(&mut self) -> Result<(), EmbeddedPgError> {
@@ -388,23 +413,33 @@ fn pid_is_stale(pid: &str) -> bool {
 
 fn find_bin_dir(explicit: Option<&Path>, data_dir: &Path) -> Result<PathBuf, EmbeddedPgError> {
     let complete = |dir: &Path| {
-        ["initdb", "pg_ctl", "postgres"].iter().all(|b| std::fs::metadata(dir.join(b)).is_ok_and(|m| m.is_file() && m.mode() & 0o111 != 0))
+        ["initdb", "pg_ctl", "postgres"]
+            .iter()
+            .all(|b| std::fs::metadata(dir.join(b)).is_ok_and(|m| m.is_file() && m.mode() & 0o111 != 0))
     };
     if let Some(dir) = explicit {
         // An explicit choice that doesn't work is a mistake to report, not to paper over.
-        return complete(dir).then(|| dir.to_path_buf()).ok_or_else(|| EmbeddedPgError::BinariesNotFound { searched: dir.display().to_string() });
+        return complete(dir)
+            .then(|| dir.to_path_buf())
+            .ok_or_else(|| EmbeddedPgError::BinariesNotFound { searched: dir.display().to_string() });
     }
     let mut candidates = Vec::new();
     // An existing cluster needs its own major version, which Debian keeps installed beside newer ones.
     if let Ok(version) = std::fs::read_to_string(data_dir.join("PG_VERSION")) {
         candidates.push(PathBuf::from(format!("/usr/lib/postgresql/{}/bin", version.trim())));
     }
-    candidates.extend(std::env::var_os("PATH").map(|p| std::env::split_paths(&p).collect::<Vec<_>>()).unwrap_or_default());
+    candidates
+        .extend(std::env::var_os("PATH").map(|p| std::env::split_paths(&p).collect::<Vec<_>>()).unwrap_or_default());
     let mut versioned: Vec<(Vec<u32>, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
         .into_iter()
         .flatten()
         .flatten()
-        .filter_map(|e| Some((e.file_name().to_str()?.split('.').map(|n| n.parse().ok()).collect::<Option<_>>()?, e.path().join("bin"))))
+        .filter_map(|e| {
+            Some((
+                e.file_name().to_str()?.split('.').map(|n| n.parse().ok()).collect::<Option<_>>()?,
+                e.path().join("bin"),
+            ))
+        })
         .collect();
     versioned.sort_by(|a, b| b.0.cmp(&a.0));
     candidates.extend(versioned.into_iter().map(|(_, dir)| dir));
@@ -432,7 +467,8 @@ fn chown_to(path: &Path, owner: Option<(u32, u32)>) -> Result<(), EmbeddedPgErro
 
 fn write_private(path: &Path, contents: &str, owner: Option<(u32, u32)>) -> Result<(), EmbeddedPgError> {
     let context = || format!("writing {}", path.display());
-    let mut file = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path).map_err(io_err(context()))?;
+    let mut file =
+        std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path).map_err(io_err(context()))?;
     chown_to(path, owner)?;
     file.write_all(contents.as_bytes()).map_err(io_err(context()))
 }
@@ -451,8 +487,18 @@ fn prepare_data_dir(dir: &Path, owner: Option<(u32, u32)>, run_as: &str) -> Resu
         let Some((uid, gid)) = owner else { return Ok(()) };
         for ancestor in dir.ancestors().skip(1).filter(|a| a.exists()) {
             let m = meta(ancestor)?;
-            let in_group = m.gid() == gid || Group::from_gid(Gid::from_raw(m.gid())).ok().flatten().is_some_and(|g| g.mem.iter().any(|u| u == run_as));
-            let bit = if m.uid() == uid { 0o100 } else if in_group { 0o010 } else { 0o001 };
+            let in_group = m.gid() == gid
+                || Group::from_gid(Gid::from_raw(m.gid()))
+                    .ok()
+                    .flatten()
+                    .is_some_and(|g| g.mem.iter().any(|u| u == run_as));
+            let bit = if m.uid() == uid {
+                0o100
+            } else if in_group {
+                0o010
+            } else {
+                0o001
+            };
             if m.mode() & bit == 0 {
                 return Err(EmbeddedPgError::NotTraversable { user: run_as.into(), dir: ancestor.to_path_buf() });
             }
@@ -469,14 +515,19 @@ fn prepare_data_dir(dir: &Path, owner: Option<(u32, u32)>, run_as: &str) -> Resu
     let dir_meta = meta(dir)?;
     if let Some((uid, _)) = owner.filter(|(uid, _)| dir_meta.uid() != *uid) {
         if dir.join("PG_VERSION").exists() {
-            let reason = format!("it belongs to uid {}, but PostgreSQL runs as `{run_as}` (uid {uid}): run `chown -R {run_as}: {}`", dir_meta.uid(), dir.display());
+            let reason = format!(
+                "it belongs to uid {}, but PostgreSQL runs as `{run_as}` (uid {uid}): run `chown -R {run_as}: {}`",
+                dir_meta.uid(),
+                dir.display()
+            );
             return Err(EmbeddedPgError::BadCluster { dir: dir.to_path_buf(), reason });
         }
         chown_to(dir, owner)?;
     }
     // PostgreSQL refuses a data folder that others can read.
     if dir_meta.mode() & 0o077 != 0 {
-        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(io_err(format!("making {} private", dir.display())))?;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+            .map_err(io_err(format!("making {} private", dir.display())))?;
     }
     Ok(())
 }

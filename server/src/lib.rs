@@ -48,7 +48,10 @@ pub fn app(state: AppState, trusted_origins: csrf::TrustedOrigins) -> Router {
         .route("/logout", post(auth_routes::logout))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(api::evaluate::readyz))
-        .route("/api/v1/evaluate", post(api::evaluate::evaluate_all).layer(axum::extract::DefaultBodyLimit::max(1024 * 1024)))
+        .route(
+            "/api/v1/evaluate",
+            post(api::evaluate::evaluate_all).layer(axum::extract::DefaultBodyLimit::max(1024 * 1024)),
+        )
         .route("/api/v1/flags/{key}", get(api::evaluate::evaluate_one))
         .leptos_routes_with_context(
             &state,
@@ -83,7 +86,8 @@ async fn require_login_for_admin(State(state): State<AppState>, request: Request
         }
         Err(err) => {
             tracing::error!(error = %err, "could not read the session");
-            (StatusCode::INTERNAL_SERVER_ERROR, "something went wrong on the server; it has been logged").into_response()
+            (StatusCode::INTERNAL_SERVER_ERROR, "something went wrong on the server; it has been logged")
+                .into_response()
         }
     }
 }

@@ -26,7 +26,12 @@ fn admin() -> Actor {
 }
 
 async fn token(pool: &PgPool, env: &str) -> String {
-    let new = NewToken { name: "app".into(), scope: TokenScope::Evaluate, environment: Some(EnvKey::parse(env).unwrap()), user: None };
+    let new = NewToken {
+        name: "app".into(),
+        scope: TokenScope::Evaluate,
+        environment: Some(EnvKey::parse(env).unwrap()),
+        user: None,
+    };
     tokens::create(pool, &admin(), &new).await.unwrap().secret
 }
 
@@ -58,9 +63,17 @@ async fn every_flag_is_evaluated_for_the_tokens_environment_with_value_and_reaso
     seed_flag(&pool, "checkout").await;
     seed_flag(&pool, "search").await;
     let editor = Actor { kind: ActorKind::System, user_id: None, label: "system:test".into(), role: Role::Editor };
-    app::server::flags::set_enabled(&pool, &editor, &FlagKey::parse("search").unwrap(), &EnvKey::parse("staging").unwrap(), true, None, None)
-        .await
-        .unwrap();
+    app::server::flags::set_enabled(
+        &pool,
+        &editor,
+        &FlagKey::parse("search").unwrap(),
+        &EnvKey::parse("staging").unwrap(),
+        true,
+        None,
+        None,
+    )
+    .await
+    .unwrap();
     let secret = token(&pool, "staging").await;
     let state = state(&pool);
     server::workers::snapshot::refresh(&pool, &state.snapshot).await.unwrap();
@@ -80,7 +93,10 @@ async fn every_flag_is_evaluated_for_the_tokens_environment_with_value_and_reaso
 async fn an_organization_override_is_a_targeting_match_for_that_organization_only(pool: PgPool) {
     seed_flag(&pool, "priority_urls_enabled").await;
     sqlx::query("update flag_environments set enabled = true, default_value = 'false'").execute(&pool).await.unwrap();
-    sqlx::query("insert into organizations (key, name) values ('seo', 'SEO'), ('other', 'Other')").execute(&pool).await.unwrap();
+    sqlx::query("insert into organizations (key, name) values ('seo', 'SEO'), ('other', 'Other')")
+        .execute(&pool)
+        .await
+        .unwrap();
     sqlx::query(
         "insert into overrides (flag_id, environment_id, organization_id, value)
          select f.id, e.id, o.id, 'true' from flags f, environments e, organizations o where o.key = 'seo' and e.key = 'production'",
@@ -102,7 +118,10 @@ async fn an_organization_override_is_a_targeting_match_for_that_organization_onl
     let seo: serde_json::Value = serde_json::from_str(&body_text(send(&router, get("seo")).await).await).unwrap();
     let other: serde_json::Value = serde_json::from_str(&body_text(send(&router, get("other")).await).await).unwrap();
 
-    assert_eq!((seo["value"].clone(), seo["reason"].clone()), (serde_json::json!(true), serde_json::json!("TARGETING_MATCH")));
+    assert_eq!(
+        (seo["value"].clone(), seo["reason"].clone()),
+        (serde_json::json!(true), serde_json::json!("TARGETING_MATCH"))
+    );
     assert_eq!(other["value"], false);
     assert_ne!(other["reason"], "TARGETING_MATCH");
 }
@@ -115,7 +134,12 @@ async fn tokens_are_checked_unknown_flags_are_404_and_bad_bodies_are_4xx(pool: P
     let admin_token = tokens::create(
         &pool,
         &admin(),
-        &NewToken { name: "script".into(), scope: TokenScope::Admin, environment: None, user: Some(app::domain::Email::parse("ops@example.com").unwrap()) },
+        &NewToken {
+            name: "script".into(),
+            scope: TokenScope::Admin,
+            environment: None,
+            user: Some(app::domain::Email::parse("ops@example.com").unwrap()),
+        },
     )
     .await
     .unwrap()
@@ -134,7 +158,10 @@ async fn tokens_are_checked_unknown_flags_are_404_and_bad_bodies_are_4xx(pool: P
     let (status, body) = post_evaluate(&router, Some(&secret), "{not json").await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
 
-    let missing = Request::get("/api/v1/flags/nope").header(header::AUTHORIZATION, format!("Bearer {secret}")).body(Body::empty()).unwrap();
+    let missing = Request::get("/api/v1/flags/nope")
+        .header(header::AUTHORIZATION, format!("Bearer {secret}"))
+        .body(Body::empty())
+        .unwrap();
     let response = send(&router, missing).await;
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
     assert!(body_text(response).await.contains("FLAG_NOT_FOUND"));
@@ -150,7 +177,8 @@ async fn a_committed_toggle_reaches_the_snapshot_through_notify(pool: PgPool) {
     seed_flag(&pool, "checkout").await;
     let state = state(&pool);
     // A long periodic check, so only the notification can explain a quick reload.
-    let worker = tokio::spawn(server::workers::snapshot::run(pool.clone(), state.snapshot.clone(), Duration::from_secs(3600)));
+    let worker =
+        tokio::spawn(server::workers::snapshot::run(pool.clone(), state.snapshot.clone(), Duration::from_secs(3600)));
     for _ in 0..100 {
         if state.snapshot.version().is_some() {
             break;
@@ -160,9 +188,17 @@ async fn a_committed_toggle_reaches_the_snapshot_through_notify(pool: PgPool) {
     let before = state.snapshot.version().expect("the first snapshot loads");
 
     let editor = Actor { kind: ActorKind::System, user_id: None, label: "system:test".into(), role: Role::Editor };
-    app::server::flags::set_enabled(&pool, &editor, &FlagKey::parse("checkout").unwrap(), &EnvKey::parse("staging").unwrap(), true, None, None)
-        .await
-        .unwrap();
+    app::server::flags::set_enabled(
+        &pool,
+        &editor,
+        &FlagKey::parse("checkout").unwrap(),
+        &EnvKey::parse("staging").unwrap(),
+        true,
+        None,
+        None,
+    )
+    .await
+    .unwrap();
 
     let mut reloaded = false;
     for _ in 0..100 {

@@ -13,7 +13,12 @@ use sqlx::PgPool;
 
 async fn editor(pool: &PgPool) -> Actor {
     let id = seed_user(pool, "ed@example.com", "editor").await;
-    Actor { kind: app::server::audit::ActorKind::User, user_id: Some(id), label: "ed@example.com".into(), role: app::domain::Role::Editor }
+    Actor {
+        kind: app::server::audit::ActorKind::User,
+        user_id: Some(id),
+        label: "ed@example.com".into(),
+        role: app::domain::Role::Editor,
+    }
 }
 
 fn key(k: &str) -> FlagKey {
@@ -31,7 +36,11 @@ async fn a_toggle_over_http_changes_the_state_and_writes_one_audit_event_with_be
     let router = router(&pool);
     let cookie = login(&router, "ed@example.com").await;
 
-    let response = send(&router, form_post("/api/toggle_flag", "flag=checkout&env=staging&enabled=true&version=1&reason=launch", Some(&cookie))).await;
+    let response = send(
+        &router,
+        form_post("/api/toggle_flag", "flag=checkout&env=staging&enabled=true&version=1&reason=launch", Some(&cookie)),
+    )
+    .await;
 
     assert_eq!(response.status(), StatusCode::OK, "{}", body_text(response).await);
     assert!(flag_enabled(&pool, "checkout", "staging").await);
@@ -55,7 +64,8 @@ async fn when_the_audit_event_cannot_be_written_the_toggle_is_rolled_back(pool: 
     // The audit trail refuses reasons over 2,000 characters, so the event insert fails after the update.
     let too_long = "x".repeat(2001);
 
-    let result = flags::set_enabled(&pool, &actor, &key("checkout"), &env("staging"), true, None, Some(&too_long)).await;
+    let result =
+        flags::set_enabled(&pool, &actor, &key("checkout"), &env("staging"), true, None, Some(&too_long)).await;
 
     assert!(matches!(result, Err(ServiceError::Database(_))), "{result:?}");
     assert!(!flag_enabled(&pool, "checkout", "staging").await, "state change rolled back with the failed audit insert");
@@ -73,11 +83,17 @@ async fn a_toggle_based_on_a_stale_version_gets_409_with_the_current_version(poo
     let router = router(&pool);
     let cookie = login(&router, "ed@example.com").await;
     // Someone else turns it on first (version 1 -> 2).
-    let first = send(&router, form_post("/api/toggle_flag", "flag=checkout&env=staging&enabled=true&version=1", Some(&cookie))).await;
+    let first =
+        send(&router, form_post("/api/toggle_flag", "flag=checkout&env=staging&enabled=true&version=1", Some(&cookie)))
+            .await;
     assert_eq!(first.status(), StatusCode::OK);
 
     // A page still showing version 1 tries to turn it on... off again.
-    let stale = send(&router, form_post("/api/toggle_flag", "flag=checkout&env=staging&enabled=false&version=1", Some(&cookie))).await;
+    let stale = send(
+        &router,
+        form_post("/api/toggle_flag", "flag=checkout&env=staging&enabled=false&version=1", Some(&cookie)),
+    )
+    .await;
 
     assert_eq!(stale.status(), StatusCode::CONFLICT);
     let body = body_text(stale).await;
@@ -135,7 +151,15 @@ async fn creating_a_flag_puts_it_off_in_every_environment_and_audits_it(pool: Pg
     let router = router(&pool);
     let cookie = login(&router, "ed@example.com").await;
 
-    let response = send(&router, form_post("/api/create_flag", "key=new_checkout&name=New+checkout&description=&phase=phase-1&kind=release", Some(&cookie))).await;
+    let response = send(
+        &router,
+        form_post(
+            "/api/create_flag",
+            "key=new_checkout&name=New+checkout&description=&phase=phase-1&kind=release",
+            Some(&cookie),
+        ),
+    )
+    .await;
 
     assert_eq!(response.status(), StatusCode::OK, "{}", body_text(response).await);
     for e in ["development", "staging", "production"] {
@@ -151,7 +175,9 @@ async fn a_bad_key_is_refused_with_a_message_about_the_key_field(pool: PgPool) {
     let router = router(&pool);
     let cookie = login(&router, "ed@example.com").await;
 
-    let response = send(&router, form_post("/api/create_flag", "key=bad+key&name=x&description=&kind=release", Some(&cookie))).await;
+    let response =
+        send(&router, form_post("/api/create_flag", "key=bad+key&name=x&description=&kind=release", Some(&cookie)))
+            .await;
 
     assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let body: serde_json::Value = serde_json::from_str(&body_text(response).await).unwrap();
@@ -176,8 +202,14 @@ async fn a_duplicate_key_and_an_archived_key_get_distinct_clear_messages(pool: P
     let duplicate = flags::create(&pool, &actor, new("taken")).await.unwrap_err();
     let archived = flags::create(&pool, &actor, new("retired")).await.unwrap_err();
 
-    assert!(matches!(&duplicate, ServiceError::Invalid { field: "key", message } if message.contains("already exists")), "{duplicate:?}");
-    assert!(matches!(&archived, ServiceError::Invalid { field: "key", message } if message.contains("never reused")), "{archived:?}");
+    assert!(
+        matches!(&duplicate, ServiceError::Invalid { field: "key", message } if message.contains("already exists")),
+        "{duplicate:?}"
+    );
+    assert!(
+        matches!(&archived, ServiceError::Invalid { field: "key", message } if message.contains("never reused")),
+        "{archived:?}"
+    );
     assert_eq!(audit_count(&pool, "flag.created").await, 0);
 }
 

@@ -99,7 +99,11 @@ async fn logout_ends_the_session_on_the_server(pool: PgPool) {
     let rows: i64 = sqlx::query_scalar("select count(*) from tower_sessions.session").fetch_one(&pool).await.unwrap();
     assert_eq!(rows, 0, "the session row is deleted");
     // Replaying the old cookie gets the login page, not the admin page.
-    let request = Request::get("/admin/feature-flags").header(header::HOST, HOST).header(header::COOKIE, &cookie).body(Body::empty()).unwrap();
+    let request = Request::get("/admin/feature-flags")
+        .header(header::HOST, HOST)
+        .header(header::COOKIE, &cookie)
+        .body(Body::empty())
+        .unwrap();
     let response = send(&router, request).await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     assert!(response.headers()[header::LOCATION].to_str().unwrap().starts_with("/login"));
@@ -108,12 +112,17 @@ async fn logout_ends_the_session_on_the_server(pool: PgPool) {
 #[sqlx::test(migrations = "../migrations")]
 async fn a_session_past_its_absolute_timeout_is_ended_even_if_active(pool: PgPool) {
     seed_user(&pool, "ed@example.com", "editor").await;
-    let security = app::server::SecurityConfig { absolute_timeout: std::time::Duration::from_secs(0), ..Default::default() };
+    let security =
+        app::server::SecurityConfig { absolute_timeout: std::time::Duration::from_secs(0), ..Default::default() };
     let router = router_with(&pool, security);
     let cookie = login(&router, "ed@example.com").await;
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
 
-    let request = Request::get("/admin/feature-flags").header(header::HOST, HOST).header(header::COOKIE, &cookie).body(Body::empty()).unwrap();
+    let request = Request::get("/admin/feature-flags")
+        .header(header::HOST, HOST)
+        .header(header::COOKIE, &cookie)
+        .body(Body::empty())
+        .unwrap();
     let response = send(&router, request).await;
 
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
@@ -169,7 +178,8 @@ async fn a_viewers_toggle_is_refused_with_403_and_changes_nothing(pool: PgPool) 
     let router = router(&pool);
     let cookie = login(&router, "vi@example.com").await;
 
-    let response = send(&router, form_post("/api/toggle_flag", "flag=checkout&env=staging&enabled=true", Some(&cookie))).await;
+    let response =
+        send(&router, form_post("/api/toggle_flag", "flag=checkout&env=staging&enabled=true", Some(&cookie))).await;
 
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
     assert!(body_text(response).await.contains("cannot change flags"));

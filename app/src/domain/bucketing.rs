@@ -57,21 +57,13 @@ fn scramble(k: u32) -> u32 {
 }
 
 fn mix_block(h: u32, k: u32) -> u32 {
-    (h ^ scramble(k))
-        .rotate_left(13)
-        .wrapping_mul(5)
-        .wrapping_add(0xe654_6b64)
+    (h ^ scramble(k)).rotate_left(13).wrapping_mul(5).wrapping_add(0xe654_6b64)
 }
 
 impl Murmur3 {
     /// Starts a hash with the given seed.
     pub fn new(seed: u32) -> Self {
-        Self {
-            h: seed,
-            tail: 0,
-            tail_len: 0,
-            len: 0,
-        }
+        Self { h: seed, tail: 0, tail_len: 0, len: 0 }
     }
 
     /// Feeds more bytes; the result is the same however the input is split.
@@ -92,10 +84,7 @@ impl Murmur3 {
         }
         let mut blocks = bytes.chunks_exact(4);
         for block in &mut blocks {
-            self.h = mix_block(
-                self.h,
-                u32::from_le_bytes([block[0], block[1], block[2], block[3]]),
-            );
+            self.h = mix_block(self.h, u32::from_le_bytes([block[0], block[1], block[2], block[3]]));
         }
         for &byte in blocks.remainder() {
             self.tail |= u32::from(byte) << (8 * self.tail_len);
@@ -169,21 +158,12 @@ mod tests {
             (b"\0\0\0\0", 0, 0x2362_f9de),
             (b"aaaa", 0x9747_b28c, 0x5a97_808a),
             (b"Hello, world!", 0x9747_b28c, 0x2488_4cba),
-            (
-                b"The quick brown fox jumps over the lazy dog",
-                0x9747_b28c,
-                0x2fa8_26cd,
-            ),
+            (b"The quick brown fox jumps over the lazy dog", 0x9747_b28c, 0x2fa8_26cd),
             (b"hello", 0, 0x248b_fa47),
             (b"abc", 0, 0xb3dd_93fa),
         ];
         for (data, seed, expected) in cases {
-            assert_eq!(
-                murmur3_x86_32(data, seed),
-                expected,
-                "{:?} seed {seed:#x}",
-                String::from_utf8_lossy(data)
-            );
+            assert_eq!(murmur3_x86_32(data, seed), expected, "{:?} seed {seed:#x}", String::from_utf8_lossy(data));
         }
     }
 
@@ -204,14 +184,8 @@ mod tests {
 
     #[test]
     fn the_unit_hash_is_the_hash_of_key_colon_value() {
-        assert_eq!(
-            unit_hash("new-checkout", "cust-0001", 0),
-            murmur3_x86_32(b"new-checkout:cust-0001", 0)
-        );
-        assert_eq!(
-            unit_hash("f", "", VARIANT_SEED),
-            murmur3_x86_32(b"f:", VARIANT_SEED)
-        );
+        assert_eq!(unit_hash("new-checkout", "cust-0001", 0), murmur3_x86_32(b"new-checkout:cust-0001", 0));
+        assert_eq!(unit_hash("f", "", VARIANT_SEED), murmur3_x86_32(b"f:", VARIANT_SEED));
     }
 
     #[test]

@@ -75,13 +75,13 @@ impl Stickiness {
                 let Some(name) = other.strip_prefix("attribute:") else {
                     return Err(InvalidValue::new(
                         "stickiness",
-                        format!("unknown stickiness {other:?}: expected customer_id, organization_id or attribute:<name>"),
+                        format!(
+                            "unknown stickiness {other:?}: expected customer_id, organization_id or attribute:<name>"
+                        ),
                     ));
                 };
                 let valid = (1..=100).contains(&name.len())
-                    && name
-                        .bytes()
-                        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'));
+                    && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'));
                 if !valid {
                     return Err(InvalidValue::new(
                         "stickiness",
@@ -183,14 +183,8 @@ impl RolloutConfig {
 
     fn allows(&self, ctx: &EvalContext) -> bool {
         self.allow_list_applies()
-            && (ctx
-                .customer_id
-                .as_deref()
-                .is_some_and(|id| self.allow_customers.contains(id))
-                || ctx
-                    .organization_id
-                    .as_deref()
-                    .is_some_and(|id| self.allow_organizations.contains(id)))
+            && (ctx.customer_id.as_deref().is_some_and(|id| self.allow_customers.contains(id))
+                || ctx.organization_id.as_deref().is_some_and(|id| self.allow_organizations.contains(id)))
     }
 }
 
@@ -269,10 +263,7 @@ impl EnvConfig {
     pub fn is_static(&self) -> bool {
         self.customer_overrides.is_empty()
             && self.organization_overrides.is_empty()
-            && self
-                .rollout
-                .as_ref()
-                .is_none_or(|r| r.serving_percent().is_none() && !r.allow_list_applies())
+            && self.rollout.as_ref().is_none_or(|r| r.serving_percent().is_none() && !r.allow_list_applies())
     }
 }
 
@@ -353,24 +344,13 @@ pub fn evaluate<'a>(
     if flag.archived {
         return Err(EvalError::FlagNotFound);
     }
-    let answer = |value, variant, reason| Evaluation {
-        value,
-        variant,
-        reason,
-        version: flag.version,
-    };
+    let answer = |value, variant, reason| Evaluation { value, variant, reason, version: flag.version };
     if !env.enabled {
         return Ok(answer(&flag.off_value, None, Reason::Disabled));
     }
-    let customer_override = ctx
-        .customer_id
-        .as_deref()
-        .and_then(|id| env.customer_overrides.get(id));
-    let forced = customer_override.or_else(|| {
-        ctx.organization_id
-            .as_deref()
-            .and_then(|id| env.organization_overrides.get(id))
-    });
+    let customer_override = ctx.customer_id.as_deref().and_then(|id| env.customer_overrides.get(id));
+    let forced =
+        customer_override.or_else(|| ctx.organization_id.as_deref().and_then(|id| env.organization_overrides.get(id)));
     if let Some(value) = forced {
         return Ok(answer(value, None, Reason::TargetingMatch));
     }
@@ -391,18 +371,10 @@ pub fn evaluate<'a>(
                 Some(value) => is_in(flag.key.as_str(), value, percent),
                 None => percent == Percent::HUNDRED,
             };
-            return Ok(if is_in {
-                on(Reason::Split)
-            } else {
-                answer(&flag.off_value, None, Reason::Split)
-            });
+            return Ok(if is_in { on(Reason::Split) } else { answer(&flag.off_value, None, Reason::Split) });
         }
     }
-    let reason = if env.is_static() {
-        Reason::Static
-    } else {
-        Reason::Default
-    };
+    let reason = if env.is_static() { Reason::Static } else { Reason::Default };
     Ok(answer(&env.default_value, None, reason))
 }
 

@@ -104,7 +104,9 @@ impl FlagName {
         let name = raw.trim();
         match name.chars().count() {
             0 => Err(InvalidValue::new("name", "the name is required")),
-            n if n > 200 => Err(InvalidValue::new("name", format!("the name is {n} characters long; the limit is 200"))),
+            n if n > 200 => {
+                Err(InvalidValue::new("name", format!("the name is {n} characters long; the limit is 200")))
+            }
             _ => Ok(Self(name.to_owned())),
         }
     }
@@ -123,7 +125,10 @@ impl Description {
         let text = raw.trim();
         let n = text.chars().count();
         if n > 2000 {
-            return Err(InvalidValue::new("description", format!("the description is {n} characters long; the limit is 2000")));
+            return Err(InvalidValue::new(
+                "description",
+                format!("the description is {n} characters long; the limit is 2000"),
+            ));
         }
         Ok(Self(text.to_owned()))
     }

@@ -8,7 +8,9 @@ pub mod percent;
 pub mod user;
 pub mod variant;
 
-pub use evaluation::{evaluate, EnvConfig, EvalContext, EvalError, Evaluation, FlagConfig, OnValue, Reason, RolloutConfig, Stickiness};
+pub use evaluation::{
+    evaluate, EnvConfig, EvalContext, EvalError, Evaluation, FlagConfig, OnValue, Reason, RolloutConfig, Stickiness,
+};
 pub use flag::{Description, EnvKey, FlagKey, FlagKind, FlagName, ValueType};
 pub use percent::Percent;
 pub use user::{Email, Role, SignoffRole};

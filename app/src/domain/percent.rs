@@ -36,16 +36,10 @@ impl Percent {
         let text = raw.trim();
         let text = text.strip_suffix('%').map_or(text, str::trim_end);
         if text.is_empty() {
-            return Err(InvalidValue::new(
-                "percentage",
-                "the percentage is required",
-            ));
+            return Err(InvalidValue::new("percentage", "the percentage is required"));
         }
         if text.starts_with('-') {
-            return Err(InvalidValue::new(
-                "percentage",
-                format!("{text}% is negative; use 0 to 100"),
-            ));
+            return Err(InvalidValue::new("percentage", format!("{text}% is negative; use 0 to 100")));
         }
         let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
         let all_digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
@@ -54,10 +48,7 @@ impl Percent {
             || !all_digits(fraction)
             || (text.contains('.') && fraction.is_empty())
         {
-            return Err(InvalidValue::new(
-                "percentage",
-                format!("{text:?} is not a percentage such as 12.5"),
-            ));
+            return Err(InvalidValue::new("percentage", format!("{text:?} is not a percentage such as 12.5")));
         }
         if fraction.len() > 2 {
             return Err(InvalidValue::new(
@@ -73,11 +64,8 @@ impl Percent {
         }
         let whole: u32 = whole.bytes().fold(0, |n, b| n * 10 + u32::from(b - b'0'));
         // "5" means 50 hundredths: pad the fraction to two digits.
-        let hundredths: u32 = fraction
-            .bytes()
-            .chain(std::iter::repeat(b'0'))
-            .take(2)
-            .fold(0, |n, b| n * 10 + u32::from(b - b'0'));
+        let hundredths: u32 =
+            fraction.bytes().chain(std::iter::repeat(b'0')).take(2).fold(0, |n, b| n * 10 + u32::from(b - b'0'));
         let basis_points = whole * 100 + hundredths;
         if basis_points > u32::from(Self::MAX_BASIS_POINTS) {
             return Err(Self::over_100(text));
@@ -108,22 +96,13 @@ impl TryFrom<f64> for Percent {
     /// 0.07000000000000001), so "two decimals" means "within a millionth of a 0.01% step".
     fn try_from(value: f64) -> Result<Self, Self::Error> {
         if !value.is_finite() {
-            return Err(InvalidValue::new(
-                "percentage",
-                format!("{value} is not a percentage"),
-            ));
+            return Err(InvalidValue::new("percentage", format!("{value} is not a percentage")));
         }
         if value < 0.0 {
-            return Err(InvalidValue::new(
-                "percentage",
-                format!("{value}% is negative; use 0 to 100"),
-            ));
+            return Err(InvalidValue::new("percentage", format!("{value}% is negative; use 0 to 100")));
         }
         if value > 100.0 {
-            return Err(InvalidValue::new(
-                "percentage",
-                format!("{value}% is more than 100%"),
-            ));
+            return Err(InvalidValue::new("percentage", format!("{value}% is more than 100%")));
         }
         let scaled = value * 100.0;
         let basis_points = scaled.round();
@@ -186,9 +165,7 @@ mod tests {
     use super::*;
 
     fn bp(raw: &str) -> Result<u16, String> {
-        Percent::parse(raw)
-            .map(Percent::basis_points)
-            .map_err(|e| e.message)
+        Percent::parse(raw).map(Percent::basis_points).map_err(|e| e.message)
     }
 
     #[test]
@@ -229,21 +206,13 @@ mod tests {
     #[test]
     fn more_than_two_decimals_is_refused_naming_the_finest_step() {
         let message = bp("0.005").unwrap_err();
-        assert!(
-            message.contains("more than two decimals") && message.contains("0.01%"),
-            "{message}"
-        );
-        assert!(
-            bp("12.500").is_err(),
-            "a third decimal is refused even when it is a zero"
-        );
+        assert!(message.contains("more than two decimals") && message.contains("0.01%"), "{message}");
+        assert!(bp("12.500").is_err(), "a third decimal is refused even when it is a zero");
     }
 
     #[test]
     fn text_that_is_not_a_plain_decimal_is_refused() {
-        for raw in [
-            "", "  ", "%", "abc", "NaN", "inf", "1e2", "+5", ".5", "5.", "1.2.3", "1,5", "½",
-        ] {
+        for raw in ["", "  ", "%", "abc", "NaN", "inf", "1e2", "+5", ".5", "5.", "1.2.3", "1,5", "½"] {
             assert!(bp(raw).is_err(), "{raw:?} should be refused");
         }
         assert_eq!(bp("").unwrap_err(), "the percentage is required");
@@ -251,17 +220,9 @@ mod tests {
 
     #[test]
     fn numbers_convert_when_they_are_whole_hundredths_of_a_percent() {
-        let from = |x: f64| {
-            Percent::try_from(x)
-                .map(Percent::basis_points)
-                .map_err(|e| e.message)
-        };
+        let from = |x: f64| Percent::try_from(x).map(Percent::basis_points).map_err(|e| e.message);
         assert_eq!(from(12.5), Ok(1250));
-        assert_eq!(
-            from(0.07),
-            Ok(7),
-            "0.07 is not exact in binary but is two decimals"
-        );
+        assert_eq!(from(0.07), Ok(7), "0.07 is not exact in binary but is two decimals");
         assert_eq!(from(0.0), Ok(0));
         assert_eq!(from(-0.0), Ok(0));
         assert_eq!(from(100.0), Ok(10_000));
@@ -294,28 +255,14 @@ mod tests {
             let percent = Percent::from_basis_points(bp).unwrap();
             assert_eq!(Percent::parse(&percent.to_string()), Ok(percent));
             let json = serde_json::to_string(&percent).unwrap();
-            assert_eq!(
-                serde_json::from_str::<Percent>(&json).unwrap(),
-                percent,
-                "{json}"
-            );
+            assert_eq!(serde_json::from_str::<Percent>(&json).unwrap(), percent, "{json}");
         }
     }
 
     #[test]
     fn json_accepts_numbers_and_strings_and_refuses_bad_ones() {
-        assert_eq!(
-            serde_json::from_str::<Percent>("12.5")
-                .unwrap()
-                .basis_points(),
-            1250
-        );
-        assert_eq!(
-            serde_json::from_str::<Percent>("\"0.01%\"")
-                .unwrap()
-                .basis_points(),
-            1
-        );
+        assert_eq!(serde_json::from_str::<Percent>("12.5").unwrap().basis_points(), 1250);
+        assert_eq!(serde_json::from_str::<Percent>("\"0.01%\"").unwrap().basis_points(), 1);
         assert!(serde_json::from_str::<Percent>("-3").is_err());
         assert!(serde_json::from_str::<Percent>("\"lots\"").is_err());
     }

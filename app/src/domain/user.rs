@@ -64,7 +64,13 @@ impl Email {
         let valid = email.len() <= 254
             && !email.chars().any(char::is_whitespace)
             && match email.split_once('@') {
-                Some((local, domain)) => !local.is_empty() && domain.contains('.') && !domain.contains('@') && !domain.starts_with('.') && !domain.ends_with('.'),
+                Some((local, domain)) => {
+                    !local.is_empty()
+                        && domain.contains('.')
+                        && !domain.contains('@')
+                        && !domain.starts_with('.')
+                        && !domain.ends_with('.')
+                }
                 None => false,
             };
         if valid {

@@ -32,48 +32,31 @@ impl Variants {
     /// Checks a list of variants from a form, an API call or the `flags.variants` column.
     pub fn parse(list: Vec<Variant>) -> Result<Self, InvalidValue> {
         if list.is_empty() {
-            return Err(InvalidValue::new(
-                "variants",
-                "a flag with variants needs at least one",
-            ));
+            return Err(InvalidValue::new("variants", "a flag with variants needs at least one"));
         }
         let mut total_weight: u32 = 0;
         for (i, variant) in list.iter().enumerate() {
             let key = variant.key.as_str();
             if key.trim().is_empty() {
-                return Err(InvalidValue::new(
-                    "variants",
-                    format!("variant {} has no key", i + 1),
-                ));
+                return Err(InvalidValue::new("variants", format!("variant {} has no key", i + 1)));
             }
             if key.chars().count() > Self::MAX_KEY_LEN {
                 return Err(InvalidValue::new(
                     "variants",
-                    format!(
-                        "the variant key {key:?} is longer than {} characters",
-                        Self::MAX_KEY_LEN
-                    ),
+                    format!("the variant key {key:?} is longer than {} characters", Self::MAX_KEY_LEN),
                 ));
             }
             if list[..i].iter().any(|earlier| earlier.key == key) {
-                return Err(InvalidValue::new(
-                    "variants",
-                    format!("the variant key {key:?} is used twice"),
-                ));
+                return Err(InvalidValue::new("variants", format!("the variant key {key:?} is used twice")));
             }
             if variant.weight == 0 {
                 return Err(InvalidValue::new(
                     "variants",
-                    format!(
-                        "the variant {key:?} has weight 0; remove it or give it a weight above 0"
-                    ),
+                    format!("the variant {key:?} has weight 0; remove it or give it a weight above 0"),
                 ));
             }
             total_weight = total_weight.checked_add(variant.weight).ok_or_else(|| {
-                InvalidValue::new(
-                    "variants",
-                    format!("the weights add up to more than {}", u32::MAX),
-                )
+                InvalidValue::new("variants", format!("the weights add up to more than {}", u32::MAX))
             })?;
         }
         Ok(Self { list, total_weight })
@@ -135,11 +118,7 @@ mod tests {
     use serde_json::json;
 
     fn variant(key: &str, weight: u32) -> Variant {
-        Variant {
-            key: key.to_owned(),
-            value: json!(key),
-            weight,
-        }
+        Variant { key: key.to_owned(), value: json!(key), weight }
     }
 
     fn message(list: Vec<Variant>) -> String {
@@ -148,12 +127,8 @@ mod tests {
 
     #[test]
     fn a_list_with_unique_keys_and_positive_weights_is_accepted() {
-        let variants = Variants::parse(vec![
-            variant("control", 50),
-            variant("blue", 30),
-            variant("green", 20),
-        ])
-        .unwrap();
+        let variants =
+            Variants::parse(vec![variant("control", 50), variant("blue", 30), variant("green", 20)]).unwrap();
         assert_eq!(variants.total_weight(), 100);
         assert_eq!(variants.as_slice().len(), 3);
     }
@@ -165,9 +140,7 @@ mod tests {
         assert!(message(vec![variant("a", 1), variant("a", 2)]).contains("\"a\" is used twice"));
         assert!(message(vec![variant(" ", 1)]).contains("variant 1 has no key"));
         assert!(message(vec![variant(&"k".repeat(101), 1)]).contains("longer than 100"));
-        assert!(
-            message(vec![variant("a", u32::MAX), variant("b", 1)]).contains("add up to more than")
-        );
+        assert!(message(vec![variant("a", u32::MAX), variant("b", 1)]).contains("add up to more than"));
     }
 
     #[test]
@@ -180,20 +153,12 @@ mod tests {
 
     #[test]
     fn weights_share_units_in_proportion() {
-        let variants = Variants::parse(vec![
-            variant("control", 50),
-            variant("blue", 30),
-            variant("green", 20),
-        ])
-        .unwrap();
+        let variants =
+            Variants::parse(vec![variant("control", 50), variant("blue", 30), variant("green", 20)]).unwrap();
         let mut counts = [0_u32; 3];
         for i in 0..30_000 {
             let picked = variants.pick("experiment", Some(&format!("cust-{i}")));
-            let index = variants
-                .as_slice()
-                .iter()
-                .position(|v| v.key == picked.key)
-                .unwrap();
+            let index = variants.as_slice().iter().position(|v| v.key == picked.key).unwrap();
             counts[index] += 1;
         }
         // 30,000 draws: one standard deviation of a 50% share is about 87 units, so ±600 is far outside chance.
@@ -206,8 +171,7 @@ mod tests {
     fn a_single_variant_gets_everybody_and_no_stickiness_value_gets_the_first_variant() {
         let single = Variants::parse(vec![variant("only", 7)]).unwrap();
         assert_eq!(single.pick("f", Some("anyone")).key, "only");
-        let three =
-            Variants::parse(vec![variant("a", 1), variant("b", 1), variant("c", 1)]).unwrap();
+        let three = Variants::parse(vec![variant("a", 1), variant("b", 1), variant("c", 1)]).unwrap();
         assert_eq!(three.pick("f", None).key, "a");
     }
 }

@@ -31,7 +31,9 @@ fn query_from(params: &ParamsMap) -> AuditQuery {
 fn older_href(query: &AuditQuery, before: i64) -> String {
     let mut parts: Vec<String> = [("actor", &query.actor), ("flag", &query.flag), ("action", &query.action)]
         .into_iter()
-        .filter_map(|(k, v)| v.as_ref().map(|v| format!("{k}={}", v.replace('%', "%25").replace('&', "%26").replace(' ', "%20"))))
+        .filter_map(|(k, v)| {
+            v.as_ref().map(|v| format!("{k}={}", v.replace('%', "%25").replace('&', "%26").replace(' ', "%20")))
+        })
         .collect();
     parts.push(format!("before={before}"));
     format!("/admin/audit?{}", parts.join("&"))

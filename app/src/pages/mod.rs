@@ -40,7 +40,10 @@ mod tests {
 
     #[test]
     fn a_toggle_is_described_as_off_to_on() {
-        let text = describe_change(Some(&json!({"enabled": false, "version": 1})), Some(&json!({"enabled": true, "version": 2})));
+        let text = describe_change(
+            Some(&json!({"enabled": false, "version": 1})),
+            Some(&json!({"enabled": true, "version": 2})),
+        );
         assert_eq!(text, "off → on");
     }
 

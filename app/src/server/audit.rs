@@ -131,9 +131,8 @@ pub async fn list(pool: &PgPool, query: &AuditQuery, limit: i64) -> Result<Audit
     } else {
         None
     };
-    let actions = sqlx::query_scalar!("select distinct action from audit_events order by action")
-        .fetch_all(pool)
-        .await?;
+    let actions =
+        sqlx::query_scalar!("select distinct action from audit_events order by action").fetch_all(pool).await?;
     Ok(AuditPage { events, next_before, actions })
 }
 

@@ -64,10 +64,7 @@ pub async fn load_user(pool: &PgPool, id: i64) -> Result<Option<CurrentUser>, Se
 
 /// The user behind a session, or `None` when nobody is signed in or the session passed its absolute
 /// timeout (in which case it is ended on the server). The idle timeout is enforced by the session store.
-pub async fn session_user(
-    session: &Session,
-    state: &AppState,
-) -> Result<Option<CurrentUser>, ServiceError> {
+pub async fn session_user(session: &Session, state: &AppState) -> Result<Option<CurrentUser>, ServiceError> {
     let user_id: Option<i64> = session.get(USER_ID_KEY).await.map_err(|e| ServiceError::Other(e.to_string()))?;
     let Some(user_id) = user_id else { return Ok(None) };
     let auth_at: Option<i64> = session.get(AUTH_AT_KEY).await.map_err(|e| ServiceError::Other(e.to_string()))?;

@@ -71,7 +71,11 @@ pub async fn list(pool: &PgPool, query: &FlagListQuery, can_edit: bool) -> Resul
     .await?;
     let mut states: HashMap<i64, Vec<FlagState>> = HashMap::with_capacity(ids.len());
     for s in state_rows {
-        states.entry(s.flag_id).or_default().push(FlagState { environment: s.env_key, enabled: s.enabled, version: s.version });
+        states.entry(s.flag_id).or_default().push(FlagState {
+            environment: s.env_key,
+            enabled: s.enabled,
+            version: s.version,
+        });
     }
 
     let total = rows.first().map_or(0, |r| r.total);
@@ -162,7 +166,10 @@ pub async fn create(pool: &PgPool, actor: &Actor, new: NewFlag) -> Result<(), Se
             sqlx::query_scalar!("select id from phases where key = $1", phase)
                 .fetch_optional(&mut *tx)
                 .await?
-                .ok_or_else(|| ServiceError::Invalid { field: "phase", message: format!("there is no phase {phase:?}") })?,
+                .ok_or_else(|| ServiceError::Invalid {
+                    field: "phase",
+                    message: format!("there is no phase {phase:?}"),
+                })?,
         ),
         None => None,
     };
@@ -182,13 +189,17 @@ pub async fn create(pool: &PgPool, actor: &Actor, new: NewFlag) -> Result<(), Se
         Ok(id) => id,
         Err(sqlx::Error::Database(db)) if db.constraint() == Some("flags_key_key") => {
             drop(tx);
-            let archived = sqlx::query_scalar!("select archived_at is not null from flags where key = $1", new.key.as_str())
-                .fetch_optional(pool)
-                .await?
-                .flatten()
-                .unwrap_or(false);
+            let archived =
+                sqlx::query_scalar!("select archived_at is not null from flags where key = $1", new.key.as_str())
+                    .fetch_optional(pool)
+                    .await?
+                    .flatten()
+                    .unwrap_or(false);
             let message = if archived {
-                format!("the key {:?} belonged to an archived flag; keys are never reused, choose another", new.key.as_str())
+                format!(
+                    "the key {:?} belonged to an archived flag; keys are never reused, choose another",
+                    new.key.as_str()
+                )
             } else {
                 format!("a flag with the key {:?} already exists", new.key.as_str())
             };

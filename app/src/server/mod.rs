@@ -30,7 +30,11 @@ pub fn to_app_error(err: ServiceError) -> AppError {
 pub fn respond_with(err: AppError) -> AppError {
     let plain_form_post = leptos::prelude::use_context::<http::request::Parts>().is_some_and(|parts| {
         parts.method == http::Method::POST
-            && parts.headers.get(http::header::ACCEPT).and_then(|a| a.to_str().ok()).is_some_and(|a| a.contains("text/html"))
+            && parts
+                .headers
+                .get(http::header::ACCEPT)
+                .and_then(|a| a.to_str().ok())
+                .is_some_and(|a| a.contains("text/html"))
     });
     if plain_form_post {
         return err;

@@ -3,9 +3,7 @@
 //! snapshot when Postgres is down.
 
 use super::tokens::TokenScope;
-use crate::domain::{
-    EnvConfig, FlagConfig, FlagKey, OnValue, Percent, RolloutConfig, Stickiness, ValueType,
-};
+use crate::domain::{EnvConfig, FlagConfig, FlagKey, OnValue, Percent, RolloutConfig, Stickiness, ValueType};
 use arc_swap::ArcSwapOption;
 use sqlx::PgPool;
 use std::collections::{HashMap, HashSet};
@@ -89,9 +87,10 @@ pub async fn load(pool: &PgPool) -> Result<Snapshot, sqlx::Error> {
     sqlx::query!("set transaction isolation level repeatable read, read only").execute(&mut *tx).await?;
     let version = sqlx::query_scalar!("select version from config_state").fetch_one(&mut *tx).await?;
 
-    let flag_rows = sqlx::query!("select id, key, archived_at is not null as \"archived!\", value_type, variants from flags")
-        .fetch_all(&mut *tx)
-        .await?;
+    let flag_rows =
+        sqlx::query!("select id, key, archived_at is not null as \"archived!\", value_type, variants from flags")
+            .fetch_all(&mut *tx)
+            .await?;
     let mut flags: HashMap<i64, FlagConfig> = HashMap::with_capacity(flag_rows.len());
     for row in flag_rows {
         let key = FlagKey::parse(&row.key).map_err(|e| bad("flag key", e))?;
@@ -102,7 +101,8 @@ pub async fn load(pool: &PgPool) -> Result<Snapshot, sqlx::Error> {
         if value_type != ValueType::Boolean {
             let list: Vec<crate::domain::variant::Variant> =
                 serde_json::from_value(row.variants).map_err(|e| bad(&format!("variants of {}", row.key), e))?;
-            let variants = crate::domain::variant::Variants::parse(list).map_err(|e| bad(&format!("variants of {}", row.key), e))?;
+            let variants = crate::domain::variant::Variants::parse(list)
+                .map_err(|e| bad(&format!("variants of {}", row.key), e))?;
             config.on = OnValue::Variants(variants);
             config.off_value = serde_json::Value::Null;
         }
@@ -187,7 +187,8 @@ pub async fn load(pool: &PgPool) -> Result<Snapshot, sqlx::Error> {
         }
     }
     for env in environments.values_mut() {
-        let mut keys: Vec<String> = env.flags.iter().filter(|(_, (f, _))| !f.archived).map(|(k, _)| k.clone()).collect();
+        let mut keys: Vec<String> =
+            env.flags.iter().filter(|(_, (f, _))| !f.archived).map(|(k, _)| k.clone()).collect();
         keys.sort();
         env.keys = keys;
     }
@@ -204,7 +205,13 @@ pub async fn load(pool: &PgPool) -> Result<Snapshot, sqlx::Error> {
         let scope = TokenScope::from_str(&row.scope).map_err(|e| bad("token scope", e))?;
         tokens.insert(
             row.prefix,
-            TokenEntry { secret_hash: row.secret_hash, scope, environment: row.environment, user_id: row.user_id, usable: row.usable },
+            TokenEntry {
+                secret_hash: row.secret_hash,
+                scope,
+                environment: row.environment,
+                user_id: row.user_id,
+                usable: row.usable,
+            },
         );
     }
     tx.commit().await?;

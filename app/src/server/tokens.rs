@@ -92,9 +92,8 @@ pub fn hash_secret(token: &str) -> String {
 pub fn prefix_of(token: &str) -> Option<&str> {
     let rest = token.strip_prefix("rgt_")?;
     let (id, secret) = rest.split_once('_')?;
-    let well_formed = id.len() == 8
-        && secret.len() == 32
-        && id.bytes().chain(secret.bytes()).all(|b| b.is_ascii_alphanumeric());
+    let well_formed =
+        id.len() == 8 && secret.len() == 32 && id.bytes().chain(secret.bytes()).all(|b| b.is_ascii_alphanumeric());
     well_formed.then(|| &token[..12])
 }
 
@@ -110,20 +109,35 @@ pub async fn create(pool: &PgPool, actor: &Actor, new: &NewToken) -> Result<Crea
     }
     let name = new.name.trim();
     if name.is_empty() || name.chars().count() > 100 {
-        return Err(ServiceError::Invalid { field: "name", message: "the token name is required (up to 100 characters)".into() });
+        return Err(ServiceError::Invalid {
+            field: "name",
+            message: "the token name is required (up to 100 characters)".into(),
+        });
     }
     match (new.scope, &new.environment, &new.user) {
         (TokenScope::Evaluate, None, _) => {
-            return Err(ServiceError::Invalid { field: "environment", message: "an evaluate token needs an environment (--env)".into() })
+            return Err(ServiceError::Invalid {
+                field: "environment",
+                message: "an evaluate token needs an environment (--env)".into(),
+            })
         }
         (TokenScope::Evaluate, Some(_), Some(_)) => {
-            return Err(ServiceError::Invalid { field: "user", message: "an evaluate token acts for no user; leave out --user".into() })
+            return Err(ServiceError::Invalid {
+                field: "user",
+                message: "an evaluate token acts for no user; leave out --user".into(),
+            })
         }
         (TokenScope::Admin, None, None) | (TokenScope::Admin, Some(_), None) => {
-            return Err(ServiceError::Invalid { field: "user", message: "an admin token acts as a user; name them with --user EMAIL".into() })
+            return Err(ServiceError::Invalid {
+                field: "user",
+                message: "an admin token acts as a user; name them with --user EMAIL".into(),
+            })
         }
         (TokenScope::Admin, Some(_), Some(_)) => {
-            return Err(ServiceError::Invalid { field: "environment", message: "an admin token is not tied to an environment; leave out --env".into() })
+            return Err(ServiceError::Invalid {
+                field: "environment",
+                message: "an admin token is not tied to an environment; leave out --env".into(),
+            })
         }
         _ => {}
     }
@@ -133,7 +147,10 @@ pub async fn create(pool: &PgPool, actor: &Actor, new: &NewToken) -> Result<Crea
             sqlx::query_scalar!("select id from environments where key = $1", env.as_str())
                 .fetch_optional(&mut *tx)
                 .await?
-                .ok_or_else(|| ServiceError::Invalid { field: "environment", message: format!("there is no environment {:?}", env.as_str()) })?,
+                .ok_or_else(|| ServiceError::Invalid {
+                    field: "environment",
+                    message: format!("there is no environment {:?}", env.as_str()),
+                })?,
         ),
         None => None,
     };
@@ -142,12 +159,16 @@ pub async fn create(pool: &PgPool, actor: &Actor, new: &NewToken) -> Result<Crea
             sqlx::query_scalar!("select id from users where lower(email) = lower($1) and not disabled", email.as_str())
                 .fetch_optional(&mut *tx)
                 .await?
-                .ok_or_else(|| ServiceError::Invalid { field: "user", message: format!("there is no active user {:?}", email.as_str()) })?,
+                .ok_or_else(|| ServiceError::Invalid {
+                    field: "user",
+                    message: format!("there is no active user {:?}", email.as_str()),
+                })?,
         ),
         None => None,
     };
     let mut rng = rand::thread_rng();
-    let secret = format!("rgt_{}_{}", Alphanumeric.sample_string(&mut rng, 8), Alphanumeric.sample_string(&mut rng, 32));
+    let secret =
+        format!("rgt_{}_{}", Alphanumeric.sample_string(&mut rng, 8), Alphanumeric.sample_string(&mut rng, 32));
     let prefix = secret[..12].to_owned();
     sqlx::query!(
         "insert into api_tokens (name, prefix, secret_hash, scope, environment_id, user_id, created_by)
@@ -248,7 +269,14 @@ mod tests {
     #[test]
     fn the_prefix_is_found_only_in_well_formed_tokens() {
         assert_eq!(prefix_of("rgt_AbCdEfGh_0123456789abcdefghijABCDEFGHIJkl"), Some("rgt_AbCdEfGh"));
-        for bad in ["", "rgt_", "rgt_short_0123456789abcdefghijABCDEFGHIJkl", "xyz_AbCdEfGh_0123456789abcdefghijABCDEFGHIJkl", "rgt_AbCdEfGh_tooshort", "rgt_AbCd-fGh_0123456789abcdefghijABCDEFGHIJkl"] {
+        for bad in [
+            "",
+            "rgt_",
+            "rgt_short_0123456789abcdefghijABCDEFGHIJkl",
+            "xyz_AbCdEfGh_0123456789abcdefghijABCDEFGHIJkl",
+            "rgt_AbCdEfGh_tooshort",
+            "rgt_AbCd-fGh_0123456789abcdefghijABCDEFGHIJkl",
+        ] {
             assert_eq!(prefix_of(bad), None, "{bad}");
         }
     }

@@ -25,12 +25,16 @@ pub async fn upsert(pool: &PgPool, actor: &Actor, user: &NewUser) -> Result<i64,
     }
     let name = user.name.trim();
     if name.is_empty() || name.chars().count() > 200 {
-        return Err(ServiceError::Invalid { field: "name", message: "the name is required (up to 200 characters)".into() });
+        return Err(ServiceError::Invalid {
+            field: "name",
+            message: "the name is required (up to 200 characters)".into(),
+        });
     }
     let mut tx = pool.begin().await?;
-    let existing = sqlx::query_scalar!("select id from users where lower(email) = lower($1) for update", user.email.as_str())
-        .fetch_optional(&mut *tx)
-        .await?;
+    let existing =
+        sqlx::query_scalar!("select id from users where lower(email) = lower($1) for update", user.email.as_str())
+            .fetch_optional(&mut *tx)
+            .await?;
     let (id, action) = match existing {
         Some(id) => {
             sqlx::query!(

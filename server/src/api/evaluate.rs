@@ -30,14 +30,25 @@ pub fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Caller, Api
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::trim)
-        .ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", "send an API token as `Authorization: Bearer <token>`"))?;
-    let invalid = || ApiError::new(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", "the API token is unknown, revoked or expired");
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "UNAUTHORIZED",
+                "send an API token as `Authorization: Bearer <token>`",
+            )
+        })?;
+    let invalid =
+        || ApiError::new(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", "the API token is unknown, revoked or expired");
     let entry = tokens::prefix_of(token).and_then(|prefix| snapshot.tokens.get(prefix)).ok_or_else(invalid)?;
     if !tokens::matches(token, &entry.secret_hash) || !entry.usable {
         return Err(invalid());
     }
     if entry.scope != TokenScope::Evaluate {
-        return Err(ApiError::new(StatusCode::FORBIDDEN, "FORBIDDEN", "this endpoint takes an evaluate token; this one is an admin token"));
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "FORBIDDEN",
+            "this endpoint takes an evaluate token; this one is an admin token",
+        ));
     }
     let environment = entry.environment.clone().ok_or_else(invalid)?;
     Ok(Caller { snapshot, environment })
@@ -96,7 +107,11 @@ pub async fn evaluate_all(
             if let Ok(answer) = evaluate(found, &ctx) {
                 flags.insert(
                     key.clone(),
-                    FlagAnswer { value: answer.value.clone(), variant: answer.variant.map(str::to_owned), reason: answer.reason.as_str() },
+                    FlagAnswer {
+                        value: answer.value.clone(),
+                        variant: answer.variant.map(str::to_owned),
+                        reason: answer.reason.as_str(),
+                    },
                 );
             }
         }
@@ -138,18 +153,31 @@ pub async fn evaluate_one(
 ) -> Result<Json<OneFlagResponse>, ApiError> {
     let caller = authenticate(&state, &headers)?;
     if key.len() > app::domain::FlagKey::MAX_LEN {
-        return Err(ApiError::new(StatusCode::BAD_REQUEST, "INVALID_KEY", format!("a flag key has at most {} characters; this one has {}", app::domain::FlagKey::MAX_LEN, key.len())));
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "INVALID_KEY",
+            format!("a flag key has at most {} characters; this one has {}", app::domain::FlagKey::MAX_LEN, key.len()),
+        ));
     }
     let ctx = context_from_query(query);
-    let found = caller.snapshot.environments.get(&caller.environment).and_then(|env| env.flags.get(&key)).map(|(f, e)| (f, e));
+    let found =
+        caller.snapshot.environments.get(&caller.environment).and_then(|env| env.flags.get(&key)).map(|(f, e)| (f, e));
     match evaluate(found, &ctx) {
         Ok(answer) => Ok(Json(OneFlagResponse {
             key,
             environment: caller.environment,
             version: answer.version,
-            answer: FlagAnswer { value: answer.value.clone(), variant: answer.variant.map(str::to_owned), reason: answer.reason.as_str() },
+            answer: FlagAnswer {
+                value: answer.value.clone(),
+                variant: answer.variant.map(str::to_owned),
+                reason: answer.reason.as_str(),
+            },
         })),
-        Err(EvalError::FlagNotFound) => Err(ApiError::new(StatusCode::NOT_FOUND, "FLAG_NOT_FOUND", format!("no flag {key:?} in {}", caller.environment))),
+        Err(EvalError::FlagNotFound) => Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "FLAG_NOT_FOUND",
+            format!("no flag {key:?} in {}", caller.environment),
+        )),
     }
 }
 
@@ -160,7 +188,10 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<serde_js
     match (state.snapshot.version(), state.snapshot.age_ms()) {
         (Some(version), Some(age)) => {
             let status = if age > stale_after_ms { "stale" } else { "ready" };
-            (StatusCode::OK, Json(serde_json::json!({ "status": status, "snapshot_version": version, "snapshot_age_ms": age })))
+            (
+                StatusCode::OK,
+                Json(serde_json::json!({ "status": status, "snapshot_version": version, "snapshot_age_ms": age })),
+            )
         }
         _ => (StatusCode::SERVICE_UNAVAILABLE, Json(serde_json::json!({ "status": "no_snapshot" }))),
     }

@@ -26,7 +26,9 @@ async fn serve(db: &Database, db_args: &DbArgs, args: &ServeArgs) -> anyhow::Res
         let mut tick = tokio::time::interval(std::time::Duration::from_secs(300));
         loop {
             tick.tick().await;
-            if let Err(err) = sqlx::query("delete from tower_sessions.session where expiry_date < now()").execute(&pool).await {
+            if let Err(err) =
+                sqlx::query("delete from tower_sessions.session where expiry_date < now()").execute(&pool).await
+            {
                 tracing::warn!(error = %err, "could not delete expired sessions");
             }
         }
@@ -37,7 +39,8 @@ async fn serve(db: &Database, db_args: &DbArgs, args: &ServeArgs) -> anyhow::Res
         std::time::Duration::from_secs(args.snapshot_check_seconds.max(1)),
     ));
     let router = crate::app(state, trusted);
-    let listener = tokio::net::TcpListener::bind(args.addr).await.with_context(|| format!("listening on {}", args.addr))?;
+    let listener =
+        tokio::net::TcpListener::bind(args.addr).await.with_context(|| format!("listening on {}", args.addr))?;
     let shown = if args.addr.ip().is_unspecified() || args.addr.ip().is_loopback() {
         format!("http://localhost:{}", args.addr.port())
     } else {

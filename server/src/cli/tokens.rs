@@ -12,8 +12,16 @@ pub async fn run(db_args: &DbArgs, command: TokenCommand) -> anyhow::Result<()> 
         TokenCommand::Create { name, scope, env, user } => Some(NewToken {
             name: name.clone(),
             scope: scope.parse::<TokenScope>().map_err(|e| anyhow::anyhow!("--scope: {}", e.message))?,
-            environment: env.as_deref().map(EnvKey::parse).transpose().map_err(|e| anyhow::anyhow!("--env: {}", e.message))?,
-            user: user.as_deref().map(Email::parse).transpose().map_err(|e| anyhow::anyhow!("--user: {}", e.message))?,
+            environment: env
+                .as_deref()
+                .map(EnvKey::parse)
+                .transpose()
+                .map_err(|e| anyhow::anyhow!("--env: {}", e.message))?,
+            user: user
+                .as_deref()
+                .map(Email::parse)
+                .transpose()
+                .map_err(|e| anyhow::anyhow!("--user: {}", e.message))?,
         }),
         _ => None,
     };
@@ -22,11 +30,20 @@ pub async fn run(db_args: &DbArgs, command: TokenCommand) -> anyhow::Result<()> 
     let result = match (command, new) {
         (TokenCommand::Create { .. }, Some(new)) => tokens::create(&db.pool, &actor, &new).await.map(|created| {
             println!("{}", created.secret);
-            eprintln!("Created token {} ({}). This is the only time it is shown: store it now.", created.prefix, new.scope.as_str());
+            eprintln!(
+                "Created token {} ({}). This is the only time it is shown: store it now.",
+                created.prefix,
+                new.scope.as_str()
+            );
         }),
-        (TokenCommand::Revoke { prefix }, _) => tokens::revoke(&db.pool, &actor, &prefix).await.map(|()| println!("revoked {prefix}")),
+        (TokenCommand::Revoke { prefix }, _) => {
+            tokens::revoke(&db.pool, &actor, &prefix).await.map(|()| println!("revoked {prefix}"))
+        }
         (TokenCommand::List, _) | (TokenCommand::Create { .. }, None) => tokens::list(&db.pool).await.map(|rows| {
-            println!("{:<14} {:<24} {:<9} {:<12} {:<28} {:<20} STATUS", "PREFIX", "NAME", "SCOPE", "ENVIRONMENT", "USER", "LAST USED");
+            println!(
+                "{:<14} {:<24} {:<9} {:<12} {:<28} {:<20} STATUS",
+                "PREFIX", "NAME", "SCOPE", "ENVIRONMENT", "USER", "LAST USED"
+            );
             for t in rows {
                 println!(
                     "{:<14} {:<24} {:<9} {:<12} {:<28} {:<20} {}",

@@ -13,8 +13,10 @@ pub async fn run(db_args: &DbArgs, command: UserCommand) -> anyhow::Result<()> {
     let prepared = match &command {
         UserCommand::Add { email, name, role, signoff } => {
             let email = Email::parse(email).map_err(|e| anyhow::anyhow!("--email: {}", e.message))?;
-            let role: Role = role.parse().map_err(|e: app::domain::InvalidValue| anyhow::anyhow!("--role: {}", e.message))?;
-            let signoff_roles = SignoffRole::parse_list(signoff).map_err(|e| anyhow::anyhow!("--signoff: {}", e.message))?;
+            let role: Role =
+                role.parse().map_err(|e: app::domain::InvalidValue| anyhow::anyhow!("--role: {}", e.message))?;
+            let signoff_roles =
+                SignoffRole::parse_list(signoff).map_err(|e| anyhow::anyhow!("--signoff: {}", e.message))?;
             let password = read_password()?;
             check_password_policy(&password).map_err(|e| anyhow::anyhow!("password: {e}"))?;
             let password_hash = hash_password(&password).map_err(|e| anyhow::anyhow!("hashing the password: {e}"))?;

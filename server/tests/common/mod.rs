@@ -80,7 +80,11 @@ pub async fn flag_enabled(pool: &PgPool, key: &str, env: &str) -> bool {
 }
 
 pub async fn audit_count(pool: &PgPool, action: &str) -> i64 {
-    sqlx::query_scalar("select count(*) from audit_events where action = $1").bind(action).fetch_one(pool).await.unwrap()
+    sqlx::query_scalar("select count(*) from audit_events where action = $1")
+        .bind(action)
+        .fetch_one(pool)
+        .await
+        .unwrap()
 }
 
 pub async fn send(router: &Router, request: Request<Body>) -> Response<Body> {

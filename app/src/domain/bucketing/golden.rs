@@ -34,36 +34,23 @@ fn golden() -> Golden {
 #[test]
 fn the_golden_file_covers_every_kind_of_case() {
     let golden = golden();
-    assert_eq!(
-        (golden.bucket_seed, golden.variant_seed),
-        (BUCKET_SEED, VARIANT_SEED)
-    );
+    assert_eq!((golden.bucket_seed, golden.variant_seed), (BUCKET_SEED, VARIANT_SEED));
     let rows = &golden.rows;
     assert!(rows.len() >= 1_000, "{} rows", rows.len());
     let count = |keep: &dyn Fn(&Row) -> bool| rows.iter().filter(|r| keep(r)).count();
     assert!(count(&|r| r.2 == 0) > 0 && count(&|r| r.2 == 10_000) > 0);
-    assert!(
-        count(&|r| r.2 % 100 == 0 && r.2 != 0 && r.2 != 10_000) > 100,
-        "whole percentages"
-    );
+    assert!(count(&|r| r.2 % 100 == 0 && r.2 != 0 && r.2 != 10_000) > 100, "whole percentages");
     assert!(count(&|r| r.2 % 100 != 0) > 100, "0.01% steps");
     assert!(count(&|r| r.1.is_empty()) > 0, "an empty id");
     assert!(count(&|r| !r.1.is_ascii()) > 100, "non-ASCII ids");
-    assert!(
-        count(&|r| r.5) > 100 && count(&|r| !r.5) > 100,
-        "both answers"
-    );
+    assert!(count(&|r| r.5) > 100 && count(&|r| !r.5) > 100, "both answers");
 }
 
 #[test]
 fn every_golden_row_has_the_same_hash_bucket_and_answer() {
     for (flag_key, id, basis_points, hash, expected_bucket, expected_in, _) in golden().rows {
         let row = format!("{flag_key:?} {id:?} at {basis_points} bp");
-        assert_eq!(
-            murmur3_x86_32(format!("{flag_key}:{id}").as_bytes(), BUCKET_SEED),
-            hash,
-            "{row}"
-        );
+        assert_eq!(murmur3_x86_32(format!("{flag_key}:{id}").as_bytes(), BUCKET_SEED), hash, "{row}");
         assert_eq!(unit_hash(&flag_key, &id, BUCKET_SEED), hash, "{row}");
         assert_eq!(bucket(&flag_key, &id), expected_bucket, "{row}");
         let percent = Percent::from_basis_points(basis_points).unwrap();
@@ -74,19 +61,12 @@ fn every_golden_row_has_the_same_hash_bucket_and_answer() {
 #[test]
 fn every_golden_row_evaluates_to_its_answer_and_variant() {
     let golden = golden();
-    let list = golden.variants.iter().map(|(key, weight)| Variant {
-        key: key.clone(),
-        value: json!(key),
-        weight: *weight,
-    });
+    let list =
+        golden.variants.iter().map(|(key, weight)| Variant { key: key.clone(), value: json!(key), weight: *weight });
     let variants = Variants::parse(list.collect()).unwrap();
     for (flag_key, id, basis_points, _, _, expected_in, expected_variant) in golden.rows {
         let row = format!("{flag_key:?} {id:?} at {basis_points} bp");
-        assert_eq!(
-            variants.pick(&flag_key, Some(&id)).key,
-            expected_variant,
-            "{row}"
-        );
+        assert_eq!(variants.pick(&flag_key, Some(&id)).key, expected_variant, "{row}");
 
         let flag = FlagConfig {
             on: OnValue::Variants(variants.clone()),
@@ -103,10 +83,7 @@ fn every_golden_row_evaluates_to_its_answer_and_variant() {
             }),
             ..EnvConfig::new(true, json!("default"))
         };
-        let ctx = EvalContext {
-            customer_id: Some(id.clone()),
-            ..EvalContext::default()
-        };
+        let ctx = EvalContext { customer_id: Some(id.clone()), ..EvalContext::default() };
         let answer = evaluate(Some((&flag, &env)), &ctx).unwrap();
         // An empty id is no id: evaluation lets it in only at 100% (see `evaluate`), with the first variant.
         let (expected_in, expected_variant) = if id.is_empty() {

@@ -25,58 +25,34 @@ fn status() -> impl Strategy<Value = RolloutStatus> {
 }
 
 fn three_variants() -> Variants {
-    let variant = |key: &str, weight| Variant {
-        key: key.to_owned(),
-        value: json!(key),
-        weight,
-    };
-    Variants::parse(vec![
-        variant("control", 50),
-        variant("blue", 30),
-        variant("green", 20),
-    ])
-    .unwrap()
+    let variant = |key: &str, weight| Variant { key: key.to_owned(), value: json!(key), weight };
+    Variants::parse(vec![variant("control", 50), variant("blue", 30), variant("green", 20)]).unwrap()
 }
 
 /// Any state of a flag in an environment, over a small pool of ids so that overrides and allow-lists hit.
 fn env_config() -> impl Strategy<Value = EnvConfig> {
-    let ids =
-        || prop::collection::hash_set(prop::sample::select(vec!["c1", "c2", "o1", "o2"]), 0..3);
-    (
-        any::<bool>(),
-        status(),
-        percent(),
-        ids(),
-        ids(),
-        ids(),
-        ids(),
-        prop::bool::ANY,
+    let ids = || prop::collection::hash_set(prop::sample::select(vec!["c1", "c2", "o1", "o2"]), 0..3);
+    (any::<bool>(), status(), percent(), ids(), ids(), ids(), ids(), prop::bool::ANY).prop_map(
+        |(enabled, status, percent, cust_over, org_over, allow_c, allow_o, by_org)| EnvConfig {
+            enabled,
+            default_value: json!("default"),
+            customer_overrides: cust_over
+                .into_iter()
+                .map(|id| (id.to_owned(), json!(format!("forced {id}"))))
+                .collect(),
+            organization_overrides: org_over
+                .into_iter()
+                .map(|id| (id.to_owned(), json!(format!("forced {id}"))))
+                .collect(),
+            rollout: Some(RolloutConfig {
+                status,
+                percent,
+                stickiness: if by_org { Stickiness::OrganizationId } else { Stickiness::CustomerId },
+                allow_customers: allow_c.into_iter().map(str::to_owned).collect(),
+                allow_organizations: allow_o.into_iter().map(str::to_owned).collect(),
+            }),
+        },
     )
-        .prop_map(
-            |(enabled, status, percent, cust_over, org_over, allow_c, allow_o, by_org)| EnvConfig {
-                enabled,
-                default_value: json!("default"),
-                customer_overrides: cust_over
-                    .into_iter()
-                    .map(|id| (id.to_owned(), json!(format!("forced {id}"))))
-                    .collect(),
-                organization_overrides: org_over
-                    .into_iter()
-                    .map(|id| (id.to_owned(), json!(format!("forced {id}"))))
-                    .collect(),
-                rollout: Some(RolloutConfig {
-                    status,
-                    percent,
-                    stickiness: if by_org {
-                        Stickiness::OrganizationId
-                    } else {
-                        Stickiness::CustomerId
-                    },
-                    allow_customers: allow_c.into_iter().map(str::to_owned).collect(),
-                    allow_organizations: allow_o.into_iter().map(str::to_owned).collect(),
-                }),
-            },
-        )
 }
 
 fn is_on(flag: &FlagConfig, env: &EnvConfig, ctx: &EvalContext) -> bool {
@@ -209,29 +185,17 @@ fn ids(count: usize, seed: u64) -> Vec<String> {
 fn ten_percent_lets_in_between_9_5_and_10_5_percent_of_100_000_ids() {
     let ids = ids(100_000, 2026);
     let ten = Percent::parse("10").unwrap();
-    let inside = ids
-        .iter()
-        .filter(|id| is_in("new-checkout", id, ten))
-        .count();
+    let inside = ids.iter().filter(|id| is_in("new-checkout", id, ten)).count();
     // Binomial(100000, 0.1) has a standard deviation of about 95, so the ±500 band is over five of them.
-    assert!(
-        (9_500..=10_500).contains(&inside),
-        "{inside} of 100000 ids are in at 10%"
-    );
+    assert!((9_500..=10_500).contains(&inside), "{inside} of 100000 ids are in at 10%");
 }
 
 #[test]
 fn fine_percentages_cut_as_finely_as_whole_ones() {
     // 0.25% of 100,000 is 250 (σ ≈ 16): finer steps are real steps, not rounded to whole percentages.
     let ids = ids(100_000, 7);
-    let inside = ids
-        .iter()
-        .filter(|id| is_in("f", id, Percent::parse("0.25").unwrap()))
-        .count();
-    assert!(
-        (170..=330).contains(&inside),
-        "{inside} of 100000 ids are in at 0.25%"
-    );
+    let inside = ids.iter().filter(|id| is_in("f", id, Percent::parse("0.25").unwrap())).count();
+    assert!((170..=330).contains(&inside), "{inside} of 100000 ids are in at 0.25%");
 }
 
 #[test]
@@ -239,12 +203,6 @@ fn two_flags_at_50_percent_pick_unrelated_halves() {
     // If buckets ignored the flag key, the same customers would get every new feature first. With
     // independent buckets about a quarter of the ids are in both (σ ≈ 61 for 20,000 ids).
     let ids = ids(20_000, 11);
-    let both = ids
-        .iter()
-        .filter(|id| bucket("flag-a", id) < 5_000 && bucket("flag-b", id) < 5_000)
-        .count();
-    assert!(
-        (4_600..=5_400).contains(&both),
-        "{both} of 20000 ids are in both flags"
-    );
+    let both = ids.iter().filter(|id| bucket("flag-a", id) < 5_000 && bucket("flag-b", id) < 5_000).count();
+    assert!((4_600..=5_400).contains(&both), "{both} of 20000 ids are in both flags");
 }

@@ -251,14 +251,20 @@ mod tests {
 
     #[test]
     fn rows_are_grouped_by_consecutive_phase() {
-        let groups = group_by_phase(vec![row("a", Some("p1")), row("b", Some("p1")), row("c", Some("p2")), row("d", None)]);
+        let groups =
+            group_by_phase(vec![row("a", Some("p1")), row("b", Some("p1")), row("c", Some("p2")), row("d", None)]);
         let shape: Vec<(Option<String>, usize)> = groups.iter().map(|(k, _, r)| (k.clone(), r.len())).collect();
         assert_eq!(shape, vec![(Some("p1".into()), 2), (Some("p2".into()), 1), (None, 1)]);
     }
 
     #[test]
     fn page_links_keep_the_filters() {
-        let query = FlagListQuery { q: Some("tab sync".into()), env: Some("staging".into()), state: Some(StateFilter::On), ..Default::default() };
+        let query = FlagListQuery {
+            q: Some("tab sync".into()),
+            env: Some("staging".into()),
+            state: Some(StateFilter::On),
+            ..Default::default()
+        };
         assert_eq!(page_href(&query, 2), "/admin/feature-flags?q=tab%20sync&env=staging&state=on&page=2");
     }
 }

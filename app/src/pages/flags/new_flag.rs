@@ -33,10 +33,16 @@ pub async fn create_flag(
 #[component]
 pub fn NewFlagForm(action: ServerAction<CreateFlag>, phases: Vec<PhaseView>) -> impl IntoView {
     let result = action.value();
-    let error_for = move |field: &'static str| move || result.with(|r| r.as_ref().and_then(|r| r.as_ref().err()).and_then(|e| e.field_message(field)));
+    let error_for = move |field: &'static str| {
+        move || result.with(|r| r.as_ref().and_then(|r| r.as_ref().err()).and_then(|e| e.field_message(field)))
+    };
     let other_error = move || {
         result.with(|r| match r {
-            Some(Err(e @ AppError::Invalid { field, .. })) if !["key", "name", "description", "kind", "phase"].contains(&field.as_str()) => Some(e.to_string()),
+            Some(Err(e @ AppError::Invalid { field, .. }))
+                if !["key", "name", "description", "kind", "phase"].contains(&field.as_str()) =>
+            {
+                Some(e.to_string())
+            }
             Some(Err(AppError::Invalid { .. })) | Some(Ok(_)) | None => None,
             Some(Err(e)) => Some(e.to_string()),
         })
