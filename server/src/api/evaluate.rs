@@ -25,10 +25,12 @@ pub fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Caller, Api
     let snapshot = state.snapshot.get().ok_or_else(|| {
         ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "NOT_READY", "no configuration loaded yet; retry shortly")
     })?;
+    // `Authorization: Bearer`, or OFREP's alternative, `X-API-Key`.
     let token = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
+        .or_else(|| headers.get("x-api-key").and_then(|v| v.to_str().ok()))
         .map(str::trim)
         .ok_or_else(|| {
             ApiError::new(

@@ -2,3 +2,4 @@
 
 pub mod error;
 pub mod evaluate;
+pub mod ofrep;

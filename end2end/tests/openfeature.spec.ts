@@ -1,0 +1,62 @@
+// A real OpenFeature client (the server SDK with its OFREP provider, from npm) against the running server.
+import { expect, test } from '@playwright/test';
+import { OpenFeature } from '@openfeature/server-sdk';
+import { OFREPProvider } from '@openfeature/ofrep-provider';
+import { FlagListPage, LoginPage, USERS } from './pages';
+
+const token = process.env.ROLLGATE_TEST_TOKEN ?? '';
+const baseUrl = process.env.BASE_URL ?? 'http://127.0.0.1:3100';
+
+test.beforeAll(async () => {
+  expect(token, 'scripts/test creates a production evaluate token in ROLLGATE_TEST_TOKEN').not.toBe('');
+  await OpenFeature.setProviderAndWait(
+    new OFREPProvider({ baseUrl, headers: [['Authorization', `Bearer ${token}`]] }),
+  );
+});
+
+test.afterAll(async () => {
+  await OpenFeature.close();
+});
+
+test('the OpenFeature SDK evaluates demo flags with their reasons', async () => {
+  const client = OpenFeature.getClient();
+
+  const on = await client.getBooleanDetails('autoRestore', false, { targetingKey: 'cust-0001' });
+  expect(on.value).toBe(true);
+  expect(on.reason).toBe('STATIC');
+
+  const seo = await client.getBooleanDetails('priority_urls_enabled', false, { targetingKey: 'cust-0006', organizationId: 'seo-insights' });
+  expect(seo.value).toBe(true);
+  expect(seo.reason).toBe('TARGETING_MATCH');
+
+  const otherAccount = await client.getBooleanDetails('priority_urls_enabled', true, { targetingKey: 'cust-0001', organizationId: 'acme' });
+  expect(otherAccount.value).toBe(false);
+
+  const off = await client.getBooleanDetails('ENABLE_PART_CATEGORIES', true, { targetingKey: 'cust-0001' });
+  expect(off.value).toBe(false);
+  expect(off.reason).toBe('DISABLED');
+});
+
+test('an unknown flag gives the default with FLAG_NOT_FOUND', async () => {
+  const client = OpenFeature.getClient();
+  const details = await client.getBooleanDetails('no_such_flag', true, { targetingKey: 'cust-0001' });
+  expect(details.value).toBe(true);
+  expect(details.errorCode).toBe('FLAG_NOT_FOUND');
+});
+
+test('a change made in the UI reaches the OpenFeature client', async ({ page }) => {
+  const client = OpenFeature.getClient();
+  const before = await client.getBooleanDetails('ENABLE_CAR_NUMBER', true, { targetingKey: 'cust-0001' });
+  expect(before.value).toBe(false);
+
+  await new LoginPage(page).goto();
+  await new LoginPage(page).signIn(USERS.editor);
+  const flags = new FlagListPage(page);
+  await flags.waitForHydration();
+  await flags.toggle('ENABLE_CAR_NUMBER', 'production').click();
+  await expect(flags.toggle('ENABLE_CAR_NUMBER', 'production')).toHaveAttribute('aria-checked', 'true');
+
+  await expect
+    .poll(async () => (await client.getBooleanDetails('ENABLE_CAR_NUMBER', false, { targetingKey: 'cust-0001' })).value, { timeout: 2000, intervals: [20] })
+    .toBe(true);
+});

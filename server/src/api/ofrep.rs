@@ -1,0 +1,180 @@
+//! The OpenFeature Remote Evaluation Protocol (OFREP, `service/openapi.yaml` in open-feature/protocol):
+//! single and bulk evaluation for OpenFeature SDKs' OFREP providers. The `targetingKey` is the customer id;
+//! `organizationId` (or `organization_id`) the organization; other string properties are attributes.
+
+use super::evaluate::authenticate;
+use app::domain::{evaluate, EnvConfig, EvalContext, Stickiness};
+use app::server::AppState;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::{json, Map, Value};
+use std::hash::{Hash, Hasher};
+
+/// An OFREP error: a status and an OpenFeature error code, with details.
+fn failure(status: StatusCode, key: Option<&str>, code: &str, details: impl Into<String>) -> Response {
+    let mut body = json!({ "errorCode": code, "errorDetails": details.into() });
+    if let Some(key) = key {
+        body["key"] = json!(key);
+    }
+    (status, Json(body)).into_response()
+}
+
+fn auth_failure(err: super::error::ApiError) -> Response {
+    // OFREP wants 401/403 bodies to be plain; keep ours (JSON with a message) for people reading logs.
+    err.into_response()
+}
+
+/// Refuses a body sent as anything but JSON.
+fn check_content_type(headers: &HeaderMap) -> Result<(), Response> {
+    match headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) {
+        None => Ok(()),
+        Some(ct) if ct.split(';').next().is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json")) => Ok(()),
+        Some(ct) => Err(failure(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            None,
+            "PARSE_ERROR",
+            format!("the body must be application/json, not {ct:?}"),
+        )),
+    }
+}
+
+/// Parses `{"context": {...}}`; an absent body or context is an empty context.
+fn parse_context(body: &Bytes) -> Result<(EvalContext, bool), (&'static str, String)> {
+    if body.is_empty() {
+        return Ok((EvalContext::default(), false));
+    }
+    let request: Value = serde_json::from_slice(body).map_err(|e| ("PARSE_ERROR", format!("the body is not valid JSON: {e}")))?;
+    let context = match request.get("context") {
+        None | Some(Value::Null) => return Ok((EvalContext::default(), false)),
+        Some(Value::Object(map)) => map,
+        Some(_) => return Err(("INVALID_CONTEXT", "`context` must be a JSON object".into())),
+    };
+    to_eval_context(context)
+}
+
+fn to_eval_context(context: &Map<String, Value>) -> Result<(EvalContext, bool), (&'static str, String)> {
+    let mut ctx = EvalContext::default();
+    let mut has_targeting_key = false;
+    for (name, value) in context {
+        let text = match value {
+            Value::String(s) => s.clone(),
+            Value::Number(n) => n.to_string(),
+            Value::Bool(b) => b.to_string(),
+            Value::Null => continue,
+            _ => return Err(("INVALID_CONTEXT", format!("context property {name:?} must be a string, number or boolean"))),
+        };
+        match name.as_str() {
+            "targetingKey" => {
+                has_targeting_key = !text.is_empty();
+                ctx.customer_id = Some(text);
+            }
+            "organizationId" | "organization_id" => ctx.organization_id = Some(text),
+            _ => {
+                ctx.attributes.insert(name.clone(), text);
+            }
+        }
+    }
+    Ok((ctx, has_targeting_key))
+}
+
+/// Whether answering needs a targeting key that is missing: a rollout that splits by customer id is serving
+/// a percentage strictly between 0% and 100% (at 0% and 100% the answer is the same for everybody).
+fn needs_targeting_key(env: &EnvConfig, ctx: &EvalContext) -> bool {
+    env.enabled
+        && ctx.customer_id.is_none()
+        && env.rollout.as_ref().is_some_and(|r| {
+            r.stickiness == Stickiness::CustomerId
+                && r.serving_percent().is_some_and(|p| p != app::domain::Percent::ZERO && p != app::domain::Percent::HUNDRED)
+        })
+}
+
+fn success(key: &str, answer: &app::domain::Evaluation<'_>) -> Value {
+    let mut body = json!({ "key": key, "value": answer.value, "reason": answer.reason.as_str(), "metadata": { "version": answer.version } });
+    if let Some(variant) = answer.variant {
+        body["variant"] = json!(variant);
+    }
+    body
+}
+
+/// `POST /ofrep/v1/evaluate/flags/{key}`.
+pub async fn evaluate_flag(State(state): State<AppState>, headers: HeaderMap, Path(key): Path<String>, body: Bytes) -> Response {
+    let caller = match authenticate(&state, &headers) {
+        Ok(caller) => caller,
+        Err(err) => return auth_failure(err),
+    };
+    if key.len() > app::domain::FlagKey::MAX_LEN {
+        return failure(StatusCode::BAD_REQUEST, None, "GENERAL", format!("a flag key has at most {} characters", app::domain::FlagKey::MAX_LEN));
+    }
+    if let Err(response) = check_content_type(&headers) {
+        return response;
+    }
+    let (ctx, _) = match parse_context(&body) {
+        Ok(parsed) => parsed,
+        Err((code, details)) => return failure(StatusCode::BAD_REQUEST, Some(&key), code, details),
+    };
+    let found = caller.snapshot.environments.get(&caller.environment).and_then(|env| env.flags.get(&key));
+    if let Some((_, env)) = found {
+        if needs_targeting_key(env, &ctx) {
+            return failure(StatusCode::BAD_REQUEST, Some(&key), "TARGETING_KEY_MISSING", "this flag is in a rollout by customer: send a targetingKey");
+        }
+    }
+    match evaluate(found.map(|(f, e)| (f, e)), &ctx) {
+        Ok(answer) => Json(success(&key, &answer)).into_response(),
+        Err(_) => failure(StatusCode::NOT_FOUND, Some(&key), "FLAG_NOT_FOUND", format!("no flag {key:?} in {}", caller.environment)),
+    }
+}
+
+/// `POST /ofrep/v1/evaluate/flags`: every flag, with an ETag over the configuration version and the
+/// context, so an unchanged answer costs a 304.
+pub async fn evaluate_all(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let caller = match authenticate(&state, &headers) {
+        Ok(caller) => caller,
+        Err(err) => return auth_failure(err),
+    };
+    if let Err(response) = check_content_type(&headers) {
+        return response;
+    }
+    let (ctx, _) = match parse_context(&body) {
+        Ok(parsed) => parsed,
+        Err((code, details)) => return failure(StatusCode::BAD_REQUEST, None, code, details),
+    };
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    (&caller.environment, caller.snapshot.version, &ctx.customer_id, &ctx.organization_id, &ctx.attributes).hash(&mut hasher);
+    let etag = format!("\"{}-{:016x}\"", caller.snapshot.version, hasher.finish());
+    let unchanged = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim().trim_start_matches("W/") == etag || t.trim() == "*"));
+    let etag_header = HeaderValue::from_str(&etag).unwrap_or_else(|_| HeaderValue::from_static("\"0\""));
+    if unchanged {
+        return (StatusCode::NOT_MODIFIED, [(header::ETAG, etag_header)]).into_response();
+    }
+    let mut flags = Vec::new();
+    if let Some(env) = caller.snapshot.environments.get(&caller.environment) {
+        for key in &env.keys {
+            let Some((flag, env_config)) = env.flags.get(key) else { continue };
+            if needs_targeting_key(env_config, &ctx) {
+                flags.push(json!({ "key": key, "errorCode": "TARGETING_KEY_MISSING", "errorDetails": "this flag is in a rollout by customer: send a targetingKey" }));
+                continue;
+            }
+            if let Ok(answer) = evaluate(Some((flag, env_config)), &ctx) {
+                flags.push(success(key, &answer));
+            }
+        }
+    }
+    (StatusCode::OK, [(header::ETAG, etag_header)], Json(json!({ "flags": flags }))).into_response()
+}
+
+/// `GET /ofrep/v1/configuration`: what this server supports.
+pub async fn configuration() -> Json<Value> {
+    Json(json!({
+        "name": "rollgate",
+        "capabilities": {
+            "cacheInvalidation": { "polling": { "enabled": true, "minPollingIntervalMs": 1000 } },
+            "flagEvaluation": { "supportedTypes": ["boolean", "string", "int", "float", "object"] }
+        }
+    }))
+}
