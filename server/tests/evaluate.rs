@@ -229,3 +229,37 @@ async fn evaluation_goes_on_from_the_last_snapshot_when_the_database_is_gone(poo
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["flags"]["checkout"]["reason"], "DISABLED");
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_connected_stream_hears_about_a_committed_change(pool: PgPool) {
+    use http_body_util::BodyExt;
+    seed_flag(&pool, "checkout").await;
+    let secret = token(&pool, "staging").await;
+    let state = state(&pool);
+    let worker = tokio::spawn(server::workers::snapshot::run(pool.clone(), state.snapshot.clone(), Duration::from_secs(3600)));
+    for _ in 0..100 {
+        if state.snapshot.version().is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let router = server::app(state.clone(), server::csrf::TrustedOrigins::default());
+    let request = Request::get("/api/v1/stream").header(header::AUTHORIZATION, format!("Bearer {secret}")).body(Body::empty()).unwrap();
+    let response = send(&router, request).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()[header::CONTENT_TYPE], "text/event-stream");
+    let mut body = response.into_body();
+    let first = body.frame().await.unwrap().unwrap().into_data().unwrap();
+    assert!(String::from_utf8_lossy(&first).contains("event: ready"));
+
+    let editor = Actor { kind: ActorKind::System, user_id: None, label: "system:test".into(), role: Role::Editor };
+    app::server::flags::set_enabled(&pool, &editor, &FlagKey::parse("checkout").unwrap(), &EnvKey::parse("staging").unwrap(), true, None, None)
+        .await
+        .unwrap();
+
+    let next = tokio::time::timeout(Duration::from_secs(5), body.frame()).await.expect("an event within 5 s").unwrap().unwrap();
+    let text = String::from_utf8_lossy(next.data_ref().unwrap()).into_owned();
+    worker.abort();
+    assert!(text.contains("event: refetchEvaluation"), "{text}");
+    assert!(text.contains(&format!("\"version\":{}", state.snapshot.version().unwrap())), "{text}");
+}

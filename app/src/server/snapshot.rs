@@ -40,11 +40,19 @@ pub struct Snapshot {
 }
 
 /// The current snapshot and how fresh it is.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct SnapshotHolder {
     current: ArcSwapOption<Snapshot>,
     /// Unix milliseconds of the last time Postgres confirmed the snapshot is current (0: never).
     confirmed_at_ms: AtomicI64,
+    /// The version of each snapshot swapped in, for live-update streams.
+    changes: tokio::sync::watch::Sender<i64>,
+}
+
+impl Default for SnapshotHolder {
+    fn default() -> Self {
+        Self { current: ArcSwapOption::empty(), confirmed_at_ms: AtomicI64::new(0), changes: tokio::sync::watch::Sender::new(0) }
+    }
 }
 
 impl SnapshotHolder {
@@ -57,9 +65,17 @@ impl SnapshotHolder {
         self.current.load().as_ref().map(|s| s.version)
     }
 
+    /// Swaps in a new snapshot and tells the live-update streams.
     pub fn replace(&self, snapshot: Snapshot) {
+        let version = snapshot.version;
         self.current.store(Some(Arc::new(snapshot)));
         self.confirm();
+        self.changes.send_replace(version);
+    }
+
+    /// A receiver that wakes on every swap, with the new version.
+    pub fn subscribe(&self) -> tokio::sync::watch::Receiver<i64> {
+        self.changes.subscribe()
     }
 
     /// Records that Postgres was reached and the snapshot is current.

@@ -3,3 +3,4 @@
 pub mod error;
 pub mod evaluate;
 pub mod ofrep;
+pub mod stream;
