@@ -186,7 +186,8 @@ pub async fn evaluate_one(
 /// `/readyz`: ready once a snapshot is loaded; says `stale` when Postgres has not confirmed it lately (the
 /// snapshot is still served, so the process stays in rotation).
 pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<serde_json::Value>) {
-    let stale_after_ms = 30_000;
+    // Three missed checks at the default 5 s interval.
+    let stale_after_ms = 15_000;
     match (state.snapshot.version(), state.snapshot.age_ms()) {
         (Some(version), Some(age)) => {
             let status = if age > stale_after_ms { "stale" } else { "ready" };
