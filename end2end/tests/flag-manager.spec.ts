@@ -119,6 +119,7 @@ test('a viewer sees the switches but cannot use them, and the server refuses a f
 
   const toggle = flags.toggle('phase3_analytics', 'staging');
   await expect(toggle).toBeDisabled();
+  await expect(page.getByTestId('view-only')).toContainText('view-only access');
   await expect(page.getByText('New flag', { exact: true })).toHaveCount(0);
 
   const response = await page.request.post('/api/toggle_flag', {
@@ -141,6 +142,7 @@ test('the new flag form shows errors next to the field, then creates the flag', 
   await form.getByLabel('Name').fill('Checkout v2');
   await form.getByRole('button', { name: 'Create flag' }).click();
   await expect(page.locator('#new-key-error')).toHaveText('a flag with the key "parentStorage" already exists');
+  await expect(form.getByLabel('Key')).toHaveAttribute('aria-invalid', 'true');
 
   await form.getByLabel('Key').fill('checkout.v2');
   await form.getByLabel('Phase').selectOption({ label: 'UI features' });

@@ -32,7 +32,7 @@ pub fn AdminLayout() -> impl IntoView {
                         match me.await {
                             Ok(user) => view! {
                                 <span class="user-name" data-testid="current-user">{user.name.clone()}</span>
-                                <span class="role-badge">{user.role.as_str()}</span>
+                                <span class="role-badge"><span class="visually-hidden">"Role: "</span>{user.role.as_str()}</span>
                             }.into_any(),
                             Err(_) => ().into_any(),
                         }

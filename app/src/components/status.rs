@@ -28,3 +28,13 @@ pub fn ErrorBox(error: AppError) -> impl IntoView {
         </div>
     }
 }
+
+/// Tells a viewer, in words rather than only through disabled controls, that they cannot change anything.
+#[component]
+pub fn ViewOnlyNotice() -> impl IntoView {
+    view! {
+        <p class="state state-info" data-testid="view-only">
+            "You have view-only access: you can see every flag and its history, but not change them. Ask an admin for the editor role."
+        </p>
+    }
+}

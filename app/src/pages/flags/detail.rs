@@ -1,7 +1,7 @@
 //! `/admin/feature-flags/{key}`: one flag's details, its state in each environment and its history.
 
 use crate::components::badges::KindBadge;
-use crate::components::status::{ErrorBox, Loading};
+use crate::components::status::{ErrorBox, Loading, ViewOnlyNotice};
 use crate::components::toggle::{FlagToggle, ToggleFlag};
 use crate::error::AppError;
 use crate::model::{FlagDetail, FlagState};
@@ -28,7 +28,11 @@ pub fn FlagPage() -> impl IntoView {
     );
     view! {
         <Title text=move || params.with(|p| p.get("key").unwrap_or_default()) />
-        <p class="breadcrumb"><a href="/admin/feature-flags">"Feature flags"</a>" / "</p>
+        <nav class="breadcrumb" aria-label="Breadcrumb">
+            <a href="/admin/feature-flags">"Feature flags"</a>
+            " / "
+            <span aria-current="page">{move || params.with(|p| p.get("key").unwrap_or_default())}</span>
+        </nav>
         {move || toggle.value().get().and_then(Result::err).map(|error| view! { <ErrorBox error /> })}
         <Transition fallback=|| view! { <Loading what="the flag" /> }>
             {move || Suspend::new(async move {
@@ -50,6 +54,7 @@ fn FlagDetailView(detail: FlagDetail, toggle: ServerAction<ToggleFlag>) -> impl 
             <h1 class="mono">{detail.key.clone()}</h1>
             <p class="lead">{detail.name.clone()}</p>
             {detail.archived.then(|| view! { <p class="state state-error">"Archived: this flag is no longer served and its key is never reused."</p> })}
+            {(!detail.can_edit).then(|| view! { <ViewOnlyNotice /> })}
         </div>
         <div class="grid-2">
             <section class="card" aria-labelledby="details-h">

@@ -2,7 +2,7 @@
 
 use super::new_flag::{CreateFlag, NewFlagForm};
 use crate::components::badges::KindBadge;
-use crate::components::status::{Empty, ErrorBox, Loading};
+use crate::components::status::{Empty, ErrorBox, Loading, ViewOnlyNotice};
 use crate::components::toggle::{FlagToggle, ToggleFlag};
 use crate::error::AppError;
 use crate::model::{FlagListPage, FlagListQuery, FlagRow, StateFilter};
@@ -113,7 +113,11 @@ fn FlagListBody(
     let phases_for_form = phases.clone();
 
     view! {
-        {can_edit.then(|| view! { <NewFlagForm action=create phases=phases_for_form /> })}
+        {if can_edit {
+            view! { <NewFlagForm action=create phases=phases_for_form /> }.into_any()
+        } else {
+            view! { <ViewOnlyNotice /> }.into_any()
+        }}
         <form method="get" action="/admin/feature-flags" class="filters" role="search" aria-label="Filter flags">
             <div class="field field-grow">
                 <label for="filter-q">"Search"</label>

@@ -55,7 +55,7 @@ pub fn NewFlagForm(action: ServerAction<CreateFlag>, phases: Vec<PhaseView>) -> 
             <div class="field" class:field-invalid=move || err().is_some()>
                 <label for=format!("new-{name}")>{label}</label>
                 {input}
-                {hint.map(|h| view! { <p class="hint">{h}</p> })}
+                {hint.map(|h| view! { <p class="hint" id=format!("new-{name}-hint")>{h}</p> })}
                 <p class="field-error" id=err_id role="alert">{err}</p>
             </div>
         }
@@ -69,10 +69,12 @@ pub fn NewFlagForm(action: ServerAction<CreateFlag>, phases: Vec<PhaseView>) -> 
             <ActionForm action=action attr:class="form-grid" attr:aria-label="New flag">
                 {field("key", "Key", view! {
                     <input id="new-key" name="key" required maxlength="100" pattern="[A-Za-z0-9_.\\-]{1,100}"
-                        autocomplete="off" spellcheck="false" aria-describedby="new-key-error" />
+                        autocomplete="off" spellcheck="false" aria-describedby="new-key-hint new-key-error"
+                        aria-invalid=move || if error_for("key")().is_some() { "true" } else { "false" } />
                 }.into_any(), Some("Letters, digits, _ . and -; up to 100 characters. Never reused."))}
                 {field("name", "Name", view! {
-                    <input id="new-name" name="name" required maxlength="200" aria-describedby="new-name-error" />
+                    <input id="new-name" name="name" required maxlength="200" aria-describedby="new-name-error"
+                        aria-invalid=move || if error_for("name")().is_some() { "true" } else { "false" } />
                 }.into_any(), None)}
                 {field("phase", "Phase", view! {
                     <select id="new-phase" name="phase">
