@@ -53,8 +53,14 @@ pub fn app(state: AppState, trusted_origins: csrf::TrustedOrigins) -> Router {
             post(api::evaluate::evaluate_all).layer(axum::extract::DefaultBodyLimit::max(1024 * 1024)),
         )
         .route("/api/v1/flags/{key}", get(api::evaluate::evaluate_one))
-        .route("/ofrep/v1/evaluate/flags", post(api::ofrep::evaluate_all).layer(axum::extract::DefaultBodyLimit::max(1024 * 1024)))
-        .route("/ofrep/v1/evaluate/flags/{key}", post(api::ofrep::evaluate_flag).layer(axum::extract::DefaultBodyLimit::max(1024 * 1024)))
+        .route(
+            "/ofrep/v1/evaluate/flags",
+            post(api::ofrep::evaluate_all).layer(axum::extract::DefaultBodyLimit::max(1024 * 1024)),
+        )
+        .route(
+            "/ofrep/v1/evaluate/flags/{key}",
+            post(api::ofrep::evaluate_flag).layer(axum::extract::DefaultBodyLimit::max(1024 * 1024)),
+        )
         .route("/ofrep/v1/configuration", get(api::ofrep::configuration))
         .route("/api/v1/stream", get(api::stream::stream))
         .leptos_routes_with_context(

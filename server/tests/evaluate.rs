@@ -25,6 +25,16 @@ fn admin() -> Actor {
     Actor { kind: ActorKind::System, user_id: None, label: "system:test".into(), role: Role::Admin }
 }
 
+/// Waits (up to 2 s) until the snapshot worker has loaded its first snapshot.
+async fn wait_for_first_snapshot(state: &AppState) {
+    for _ in 0..100 {
+        if state.snapshot.version().is_some() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 async fn token(pool: &PgPool, env: &str) -> String {
     let new = NewToken {
         name: "app".into(),
@@ -179,12 +189,7 @@ async fn a_committed_toggle_reaches_the_snapshot_through_notify(pool: PgPool) {
     // A long periodic check, so only the notification can explain a quick reload.
     let worker =
         tokio::spawn(server::workers::snapshot::run(pool.clone(), state.snapshot.clone(), Duration::from_secs(3600)));
-    for _ in 0..100 {
-        if state.snapshot.version().is_some() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    wait_for_first_snapshot(&state).await;
     let before = state.snapshot.version().expect("the first snapshot loads");
 
     let editor = Actor { kind: ActorKind::System, user_id: None, label: "system:test".into(), role: Role::Editor };
@@ -236,15 +241,14 @@ async fn a_connected_stream_hears_about_a_committed_change(pool: PgPool) {
     seed_flag(&pool, "checkout").await;
     let secret = token(&pool, "staging").await;
     let state = state(&pool);
-    let worker = tokio::spawn(server::workers::snapshot::run(pool.clone(), state.snapshot.clone(), Duration::from_secs(3600)));
-    for _ in 0..100 {
-        if state.snapshot.version().is_some() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let worker =
+        tokio::spawn(server::workers::snapshot::run(pool.clone(), state.snapshot.clone(), Duration::from_secs(3600)));
+    wait_for_first_snapshot(&state).await;
     let router = server::app(state.clone(), server::csrf::TrustedOrigins::default());
-    let request = Request::get("/api/v1/stream").header(header::AUTHORIZATION, format!("Bearer {secret}")).body(Body::empty()).unwrap();
+    let request = Request::get("/api/v1/stream")
+        .header(header::AUTHORIZATION, format!("Bearer {secret}"))
+        .body(Body::empty())
+        .unwrap();
     let response = send(&router, request).await;
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(response.headers()[header::CONTENT_TYPE], "text/event-stream");
@@ -253,11 +257,23 @@ async fn a_connected_stream_hears_about_a_committed_change(pool: PgPool) {
     assert!(String::from_utf8_lossy(&first).contains("event: ready"));
 
     let editor = Actor { kind: ActorKind::System, user_id: None, label: "system:test".into(), role: Role::Editor };
-    app::server::flags::set_enabled(&pool, &editor, &FlagKey::parse("checkout").unwrap(), &EnvKey::parse("staging").unwrap(), true, None, None)
-        .await
-        .unwrap();
+    app::server::flags::set_enabled(
+        &pool,
+        &editor,
+        &FlagKey::parse("checkout").unwrap(),
+        &EnvKey::parse("staging").unwrap(),
+        true,
+        None,
+        None,
+    )
+    .await
+    .unwrap();
 
-    let next = tokio::time::timeout(Duration::from_secs(5), body.frame()).await.expect("an event within 5 s").unwrap().unwrap();
+    let next = tokio::time::timeout(Duration::from_secs(5), body.frame())
+        .await
+        .expect("an event within 5 s")
+        .unwrap()
+        .unwrap();
     let text = String::from_utf8_lossy(next.data_ref().unwrap()).into_owned();
     worker.abort();
     assert!(text.contains("event: refetchEvaluation"), "{text}");

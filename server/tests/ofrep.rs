@@ -30,13 +30,20 @@ async fn setup(pool: &PgPool) -> (Router, String) {
     .execute(&mut *tx)
     .await
     .unwrap();
-    sqlx::query("update rollouts set status = 'active', current_stage = 0, started_at = now(), stage_entered_at = now()")
-        .execute(&mut *tx)
-        .await
-        .unwrap();
+    sqlx::query(
+        "update rollouts set status = 'active', current_stage = 0, started_at = now(), stage_entered_at = now()",
+    )
+    .execute(&mut *tx)
+    .await
+    .unwrap();
     tx.commit().await.unwrap();
     let admin = Actor { kind: ActorKind::System, user_id: None, label: "system:test".into(), role: Role::Admin };
-    let new = NewToken { name: "sdk".into(), scope: TokenScope::Evaluate, environment: Some(EnvKey::parse("staging").unwrap()), user: None };
+    let new = NewToken {
+        name: "sdk".into(),
+        scope: TokenScope::Evaluate,
+        environment: Some(EnvKey::parse("staging").unwrap()),
+        user: None,
+    };
     let secret = tokens::create(pool, &admin, &new).await.unwrap().secret;
     let leptos_options = leptos::config::LeptosOptions::builder().output_name("rollgate").build();
     let state = AppState { leptos_options, pool: pool.clone(), security: Arc::default(), snapshot: Arc::default() };
@@ -44,7 +51,14 @@ async fn setup(pool: &PgPool) -> (Router, String) {
     (server::app(state, server::csrf::TrustedOrigins::default()), secret)
 }
 
-async fn post(router: &Router, path: &str, token: &str, content_type: &str, body: impl Into<Body>, etag: Option<&str>) -> (StatusCode, Option<String>, serde_json::Value) {
+async fn post(
+    router: &Router,
+    path: &str,
+    token: &str,
+    content_type: &str,
+    body: impl Into<Body>,
+    etag: Option<&str>,
+) -> (StatusCode, Option<String>, serde_json::Value) {
     let mut request = Request::post(path).header("x-api-key", token).header(header::CONTENT_TYPE, content_type);
     if let Some(etag) = etag {
         request = request.header(header::IF_NONE_MATCH, etag);
@@ -62,7 +76,9 @@ const JSON: &str = "application/json";
 async fn a_single_flag_answers_with_value_reason_and_version(pool: PgPool) {
     let (router, token) = setup(&pool).await;
 
-    let (status, _, body) = post(&router, "/ofrep/v1/evaluate/flags/checkout", &token, JSON, r#"{"context":{"targetingKey":"c-1"}}"#, None).await;
+    let (status, _, body) =
+        post(&router, "/ofrep/v1/evaluate/flags/checkout", &token, JSON, r#"{"context":{"targetingKey":"c-1"}}"#, None)
+            .await;
 
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["key"], "checkout");
@@ -75,10 +91,13 @@ async fn a_single_flag_answers_with_value_reason_and_version(pool: PgPool) {
 async fn a_rollout_answers_split_and_needs_a_targeting_key(pool: PgPool) {
     let (router, token) = setup(&pool).await;
 
-    let (status, _, body) = post(&router, "/ofrep/v1/evaluate/flags/canary", &token, JSON, r#"{"context":{"targetingKey":"c-1"}}"#, None).await;
+    let (status, _, body) =
+        post(&router, "/ofrep/v1/evaluate/flags/canary", &token, JSON, r#"{"context":{"targetingKey":"c-1"}}"#, None)
+            .await;
     assert_eq!((status, body["reason"].clone()), (StatusCode::OK, serde_json::json!("SPLIT")));
 
-    let (status, _, body) = post(&router, "/ofrep/v1/evaluate/flags/canary", &token, JSON, r#"{"context":{}}"#, None).await;
+    let (status, _, body) =
+        post(&router, "/ofrep/v1/evaluate/flags/canary", &token, JSON, r#"{"context":{}}"#, None).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(body["errorCode"], "TARGETING_KEY_MISSING");
 }
@@ -94,21 +113,33 @@ async fn errors_carry_the_standard_codes_and_statuses(pool: PgPool) {
         (single, JSON, Body::from(r#"{"context":[1,2]}"#), StatusCode::BAD_REQUEST, "INVALID_CONTEXT"),
         (single, JSON, Body::from(r#"{"context":{"nested":{"a":1}}}"#), StatusCode::BAD_REQUEST, "INVALID_CONTEXT"),
         (single, JSON, Body::from(vec![b'{', 0xff, 0xfe, b'}']), StatusCode::BAD_REQUEST, "PARSE_ERROR"),
-        (single, JSON, Body::from(format!("{}{}", "[".repeat(10_000), "]".repeat(10_000))), StatusCode::BAD_REQUEST, "PARSE_ERROR"),
+        (
+            single,
+            JSON,
+            Body::from(format!("{}{}", "[".repeat(10_000), "]".repeat(10_000))),
+            StatusCode::BAD_REQUEST,
+            "PARSE_ERROR",
+        ),
         (single, "text/xml", Body::from("<context/>"), StatusCode::UNSUPPORTED_MEDIA_TYPE, "PARSE_ERROR"),
     ];
     for (path, content_type, body, expected_status, expected_code) in cases {
         let (status, _, answer) = post(&router, path, &token, content_type, body, None).await;
         assert_eq!(status, expected_status, "{path} {answer}");
         assert_eq!(answer["errorCode"], expected_code, "{answer}");
-        assert!(!answer["errorDetails"].as_str().unwrap_or_default().is_empty(), "a message says what is wrong: {answer}");
+        assert!(
+            !answer["errorDetails"].as_str().unwrap_or_default().is_empty(),
+            "a message says what is wrong: {answer}"
+        );
     }
 
     let long_key = format!("/ofrep/v1/evaluate/flags/{}", "k".repeat(10_000));
     assert_eq!(post(&router, &long_key, &token, JSON, "{}", None).await.0, StatusCode::BAD_REQUEST);
     let too_big = format!(r#"{{"context":{{"targetingKey":"{}"}}}}"#, "x".repeat(1_100_000));
     assert_eq!(post(&router, single, &token, JSON, too_big, None).await.0, StatusCode::PAYLOAD_TOO_LARGE);
-    assert_eq!(post(&router, single, "rgt_wrongwro_ngwrongwrongwrongwrongwrongwron", JSON, "{}", None).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        post(&router, single, "rgt_wrongwro_ngwrongwrongwrongwrongwrongwron", JSON, "{}", None).await.0,
+        StatusCode::UNAUTHORIZED
+    );
 }
 
 #[sqlx::test(migrations = "../migrations")]
@@ -124,7 +155,9 @@ async fn bulk_evaluation_has_an_etag_and_answers_304_while_nothing_changed(pool:
 
     let (status, _, _) = post(&router, "/ofrep/v1/evaluate/flags", &token, JSON, context, Some(&etag)).await;
     assert_eq!(status, StatusCode::NOT_MODIFIED);
-    let (status, other_etag, _) = post(&router, "/ofrep/v1/evaluate/flags", &token, JSON, r#"{"context":{"targetingKey":"c-2"}}"#, Some(&etag)).await;
+    let (status, other_etag, _) =
+        post(&router, "/ofrep/v1/evaluate/flags", &token, JSON, r#"{"context":{"targetingKey":"c-2"}}"#, Some(&etag))
+            .await;
     assert_eq!(status, StatusCode::OK, "another context is another answer");
     assert_ne!(other_etag.unwrap(), etag);
 }

@@ -40,6 +40,24 @@ impl Actor {
         Self { kind: ActorKind::User, user_id: Some(user.id), label: user.email.clone(), role: user.role }
     }
 
+    /// Refuses anyone who may not change flags.
+    pub fn require_editor(&self) -> Result<(), ServiceError> {
+        if self.role.can_edit_flags() {
+            Ok(())
+        } else {
+            Err(ServiceError::Forbidden(format!("a {} cannot change flags; ask an editor or an admin", self.role)))
+        }
+    }
+
+    /// Refuses anyone but an admin; `action` says what was refused, e.g. "create API tokens".
+    pub fn require_admin(&self, action: &str) -> Result<(), ServiceError> {
+        if self.role.can_manage_users() {
+            Ok(())
+        } else {
+            Err(ServiceError::Forbidden(format!("a {} cannot {action}; ask an admin", self.role)))
+        }
+    }
+
     /// A background process such as `system:guardrail` or `system:demo`.
     pub fn system(name: &str) -> Self {
         Self { kind: ActorKind::System, user_id: None, label: format!("system:{name}"), role: Role::Admin }

@@ -149,17 +149,9 @@ pub struct NewFlag {
     pub kind: FlagKind,
 }
 
-fn require_editor(actor: &Actor) -> Result<(), ServiceError> {
-    if actor.role.can_edit_flags() {
-        Ok(())
-    } else {
-        Err(ServiceError::Forbidden(format!("a {} cannot change flags; ask an editor or an admin", actor.role)))
-    }
-}
-
 /// Creates a flag, off in every environment.
 pub async fn create(pool: &PgPool, actor: &Actor, new: NewFlag) -> Result<(), ServiceError> {
-    require_editor(actor)?;
+    actor.require_editor()?;
     let mut tx = pool.begin().await?;
     let phase_id = match new.phase_key.as_deref().filter(|p| !p.is_empty()) {
         Some(phase) => Some(
@@ -249,7 +241,7 @@ pub async fn set_enabled(
     expected_version: Option<i32>,
     reason: Option<&str>,
 ) -> Result<FlagState, ServiceError> {
-    require_editor(actor)?;
+    actor.require_editor()?;
     let mut tx = pool.begin().await?;
     let current = sqlx::query!(
         r#"select fe.flag_id, fe.environment_id, fe.enabled, fe.version

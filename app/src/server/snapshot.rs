@@ -51,7 +51,11 @@ pub struct SnapshotHolder {
 
 impl Default for SnapshotHolder {
     fn default() -> Self {
-        Self { current: ArcSwapOption::empty(), confirmed_at_ms: AtomicI64::new(0), changes: tokio::sync::watch::Sender::new(0) }
+        Self {
+            current: ArcSwapOption::empty(),
+            confirmed_at_ms: AtomicI64::new(0),
+            changes: tokio::sync::watch::Sender::new(0),
+        }
     }
 }
 

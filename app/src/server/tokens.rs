@@ -104,9 +104,7 @@ pub fn matches(token: &str, stored_hash: &str) -> bool {
 
 /// Creates a token. Admins only; audited (without the secret).
 pub async fn create(pool: &PgPool, actor: &Actor, new: &NewToken) -> Result<CreatedToken, ServiceError> {
-    if !actor.role.can_manage_users() {
-        return Err(ServiceError::Forbidden(format!("a {} cannot create API tokens; ask an admin", actor.role)));
-    }
+    actor.require_admin("create API tokens")?;
     let name = new.name.trim();
     if name.is_empty() || name.chars().count() > 100 {
         return Err(ServiceError::Invalid {
@@ -207,9 +205,7 @@ pub async fn create(pool: &PgPool, actor: &Actor, new: &NewToken) -> Result<Crea
 
 /// Revokes a token by its prefix. Admins only; audited. Revoking twice is refused.
 pub async fn revoke(pool: &PgPool, actor: &Actor, prefix: &str) -> Result<(), ServiceError> {
-    if !actor.role.can_manage_users() {
-        return Err(ServiceError::Forbidden(format!("a {} cannot revoke API tokens; ask an admin", actor.role)));
-    }
+    actor.require_admin("revoke API tokens")?;
     let mut tx = pool.begin().await?;
     let revoked = sqlx::query_scalar!(
         "update api_tokens set revoked_at = now() where prefix = $1 and revoked_at is null returning name",

@@ -20,9 +20,7 @@ pub struct NewUser {
 /// Creates a user, or updates the name, role, sign-off roles and password of an existing one with the same
 /// email. Audited.
 pub async fn upsert(pool: &PgPool, actor: &Actor, user: &NewUser) -> Result<i64, ServiceError> {
-    if !actor.role.can_manage_users() {
-        return Err(ServiceError::Forbidden(format!("a {} cannot manage users", actor.role)));
-    }
+    actor.require_admin("manage users")?;
     let name = user.name.trim();
     if name.is_empty() || name.chars().count() > 200 {
         return Err(ServiceError::Invalid {

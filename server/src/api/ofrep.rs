@@ -27,18 +27,18 @@ fn auth_failure(err: super::error::ApiError) -> Response {
     err.into_response()
 }
 
-/// Refuses a body sent as anything but JSON.
-fn check_content_type(headers: &HeaderMap) -> Result<(), Response> {
-    match headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) {
-        None => Ok(()),
-        Some(ct) if ct.split(';').next().is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json")) => Ok(()),
-        Some(ct) => Err(failure(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            None,
-            "PARSE_ERROR",
-            format!("the body must be application/json, not {ct:?}"),
-        )),
+/// The refusal for a body sent as anything but JSON, if it was.
+fn wrong_content_type(headers: &HeaderMap) -> Option<Response> {
+    let ct = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok())?;
+    if ct.split(';').next().is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json")) {
+        return None;
     }
+    Some(failure(
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        None,
+        "PARSE_ERROR",
+        format!("the body must be application/json, not {ct:?}"),
+    ))
 }
 
 /// Parses `{"context": {...}}`; an absent body or context is an empty context.
@@ -46,7 +46,8 @@ fn parse_context(body: &Bytes) -> Result<(EvalContext, bool), (&'static str, Str
     if body.is_empty() {
         return Ok((EvalContext::default(), false));
     }
-    let request: Value = serde_json::from_slice(body).map_err(|e| ("PARSE_ERROR", format!("the body is not valid JSON: {e}")))?;
+    let request: Value =
+        serde_json::from_slice(body).map_err(|e| ("PARSE_ERROR", format!("the body is not valid JSON: {e}")))?;
     let context = match request.get("context") {
         None | Some(Value::Null) => return Ok((EvalContext::default(), false)),
         Some(Value::Object(map)) => map,
@@ -64,7 +65,12 @@ fn to_eval_context(context: &Map<String, Value>) -> Result<(EvalContext, bool), 
             Value::Number(n) => n.to_string(),
             Value::Bool(b) => b.to_string(),
             Value::Null => continue,
-            _ => return Err(("INVALID_CONTEXT", format!("context property {name:?} must be a string, number or boolean"))),
+            _ => {
+                return Err((
+                    "INVALID_CONTEXT",
+                    format!("context property {name:?} must be a string, number or boolean"),
+                ))
+            }
         };
         match name.as_str() {
             "targetingKey" => {
@@ -87,7 +93,8 @@ fn needs_targeting_key(env: &EnvConfig, ctx: &EvalContext) -> bool {
         && ctx.customer_id.is_none()
         && env.rollout.as_ref().is_some_and(|r| {
             r.stickiness == Stickiness::CustomerId
-                && r.serving_percent().is_some_and(|p| p != app::domain::Percent::ZERO && p != app::domain::Percent::HUNDRED)
+                && r.serving_percent()
+                    .is_some_and(|p| p != app::domain::Percent::ZERO && p != app::domain::Percent::HUNDRED)
         })
 }
 
@@ -100,16 +107,26 @@ fn success(key: &str, answer: &app::domain::Evaluation<'_>) -> Value {
 }
 
 /// `POST /ofrep/v1/evaluate/flags/{key}`.
-pub async fn evaluate_flag(State(state): State<AppState>, headers: HeaderMap, Path(key): Path<String>, body: Bytes) -> Response {
+pub async fn evaluate_flag(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(key): Path<String>,
+    body: Bytes,
+) -> Response {
     let caller = match authenticate(&state, &headers) {
         Ok(caller) => caller,
         Err(err) => return auth_failure(err),
     };
     if key.len() > app::domain::FlagKey::MAX_LEN {
-        return failure(StatusCode::BAD_REQUEST, None, "GENERAL", format!("a flag key has at most {} characters", app::domain::FlagKey::MAX_LEN));
+        return failure(
+            StatusCode::BAD_REQUEST,
+            None,
+            "GENERAL",
+            format!("a flag key has at most {} characters", app::domain::FlagKey::MAX_LEN),
+        );
     }
-    if let Err(response) = check_content_type(&headers) {
-        return response;
+    if let Some(refusal) = wrong_content_type(&headers) {
+        return refusal;
     }
     let (ctx, _) = match parse_context(&body) {
         Ok(parsed) => parsed,
@@ -118,12 +135,22 @@ pub async fn evaluate_flag(State(state): State<AppState>, headers: HeaderMap, Pa
     let found = caller.snapshot.environments.get(&caller.environment).and_then(|env| env.flags.get(&key));
     if let Some((_, env)) = found {
         if needs_targeting_key(env, &ctx) {
-            return failure(StatusCode::BAD_REQUEST, Some(&key), "TARGETING_KEY_MISSING", "this flag is in a rollout by customer: send a targetingKey");
+            return failure(
+                StatusCode::BAD_REQUEST,
+                Some(&key),
+                "TARGETING_KEY_MISSING",
+                "this flag is in a rollout by customer: send a targetingKey",
+            );
         }
     }
     match evaluate(found.map(|(f, e)| (f, e)), &ctx) {
         Ok(answer) => Json(success(&key, &answer)).into_response(),
-        Err(_) => failure(StatusCode::NOT_FOUND, Some(&key), "FLAG_NOT_FOUND", format!("no flag {key:?} in {}", caller.environment)),
+        Err(_) => failure(
+            StatusCode::NOT_FOUND,
+            Some(&key),
+            "FLAG_NOT_FOUND",
+            format!("no flag {key:?} in {}", caller.environment),
+        ),
     }
 }
 
@@ -134,15 +161,16 @@ pub async fn evaluate_all(State(state): State<AppState>, headers: HeaderMap, bod
         Ok(caller) => caller,
         Err(err) => return auth_failure(err),
     };
-    if let Err(response) = check_content_type(&headers) {
-        return response;
+    if let Some(refusal) = wrong_content_type(&headers) {
+        return refusal;
     }
     let (ctx, _) = match parse_context(&body) {
         Ok(parsed) => parsed,
         Err((code, details)) => return failure(StatusCode::BAD_REQUEST, None, code, details),
     };
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    (&caller.environment, caller.snapshot.version, &ctx.customer_id, &ctx.organization_id, &ctx.attributes).hash(&mut hasher);
+    (&caller.environment, caller.snapshot.version, &ctx.customer_id, &ctx.organization_id, &ctx.attributes)
+        .hash(&mut hasher);
     let etag = format!("\"{}-{:016x}\"", caller.snapshot.version, hasher.finish());
     let unchanged = headers
         .get(header::IF_NONE_MATCH)

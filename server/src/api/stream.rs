@@ -2,8 +2,8 @@
 //! the OFREP event-stream style: the event carries no flag values, only the news, and the client refetches
 //! (a bulk OFREP evaluation with its ETag, which costs a 304 when its own answers did not change).
 
-use super::evaluate::authenticate;
 use super::error::ApiError;
+use super::evaluate::authenticate;
 use app::server::AppState;
 use axum::extract::State;
 use axum::http::HeaderMap;
@@ -21,7 +21,9 @@ pub async fn stream(
     let environment = caller.environment;
     let mut changes = state.snapshot.subscribe();
     let first = *changes.borrow_and_update();
-    let ready = Event::default().event("ready").data(serde_json::json!({ "environment": environment, "version": first }).to_string());
+    let ready = Event::default()
+        .event("ready")
+        .data(serde_json::json!({ "environment": environment, "version": first }).to_string());
     let updates = stream::unfold(changes, move |mut changes| async move {
         // Ends when the process shuts down (the sender is dropped).
         changes.changed().await.ok()?;
