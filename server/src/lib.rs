@@ -79,7 +79,8 @@ pub fn app(state: AppState, trusted_origins: csrf::TrustedOrigins) -> Router {
 
 /// Sends anyone not signed in from an admin page to the login page. Server functions check the session
 /// themselves; this only keeps pages from rendering for nobody.
-async fn require_login_for_admin(State(state): State<AppState>, request: Request, next: Next) -> Response {
+/// The user it finds goes into the request's extensions for the page's server functions to reuse.
+async fn require_login_for_admin(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
     let path = request.uri().path();
     if !(path == "/admin" || path.starts_with("/admin/")) {
         return next.run(request).await;
@@ -88,7 +89,10 @@ async fn require_login_for_admin(State(state): State<AppState>, request: Request
         return (StatusCode::INTERNAL_SERVER_ERROR, "session layer missing").into_response();
     };
     match app::server::auth::session_user(&session, &state).await {
-        Ok(Some(_)) => next.run(request).await,
+        Ok(Some(user)) => {
+            request.extensions_mut().insert(user);
+            next.run(request).await
+        }
         Ok(None) => {
             let target = request.uri().path_and_query().map_or(path, |pq| pq.as_str());
             let next_param = percent_encoding::utf8_percent_encode(target, percent_encoding::NON_ALPHANUMERIC);

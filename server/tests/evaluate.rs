@@ -4,7 +4,7 @@
 
 mod common;
 
-use app::domain::{EnvKey, FlagKey, Role};
+use app::domain::{EnvKey, Role};
 use app::server::audit::{Actor, ActorKind};
 use app::server::tokens::{self, NewToken, TokenScope};
 use app::server::AppState;
@@ -13,13 +13,7 @@ use axum::http::{header, Request, StatusCode};
 use axum::Router;
 use common::*;
 use sqlx::PgPool;
-use std::sync::Arc;
 use std::time::Duration;
-
-fn state(pool: &PgPool) -> AppState {
-    let leptos_options = leptos::config::LeptosOptions::builder().output_name("rollgate").build();
-    AppState { leptos_options, pool: pool.clone(), security: Arc::default(), snapshot: Arc::default() }
-}
 
 fn admin() -> Actor {
     Actor { kind: ActorKind::System, user_id: None, label: "system:test".into(), role: Role::Admin }
@@ -72,18 +66,7 @@ async fn before_the_first_snapshot_evaluation_answers_503_never_everything_off(p
 async fn every_flag_is_evaluated_for_the_tokens_environment_with_value_and_reason(pool: PgPool) {
     seed_flag(&pool, "checkout").await;
     seed_flag(&pool, "search").await;
-    let editor = Actor { kind: ActorKind::System, user_id: None, label: "system:test".into(), role: Role::Editor };
-    app::server::flags::set_enabled(
-        &pool,
-        &editor,
-        &FlagKey::parse("search").unwrap(),
-        &EnvKey::parse("staging").unwrap(),
-        true,
-        None,
-        None,
-    )
-    .await
-    .unwrap();
+    toggle(&pool, "search", "staging", true).await;
     let secret = token(&pool, "staging").await;
     let state = state(&pool);
     server::workers::snapshot::refresh(&pool, &state.snapshot).await.unwrap();
@@ -192,18 +175,7 @@ async fn a_committed_toggle_reaches_the_snapshot_through_notify(pool: PgPool) {
     wait_for_first_snapshot(&state).await;
     let before = state.snapshot.version().expect("the first snapshot loads");
 
-    let editor = Actor { kind: ActorKind::System, user_id: None, label: "system:test".into(), role: Role::Editor };
-    app::server::flags::set_enabled(
-        &pool,
-        &editor,
-        &FlagKey::parse("checkout").unwrap(),
-        &EnvKey::parse("staging").unwrap(),
-        true,
-        None,
-        None,
-    )
-    .await
-    .unwrap();
+    toggle(&pool, "checkout", "staging", true).await;
 
     let mut reloaded = false;
     for _ in 0..100 {
@@ -256,18 +228,7 @@ async fn a_connected_stream_hears_about_a_committed_change(pool: PgPool) {
     let first = body.frame().await.unwrap().unwrap().into_data().unwrap();
     assert!(String::from_utf8_lossy(&first).contains("event: ready"));
 
-    let editor = Actor { kind: ActorKind::System, user_id: None, label: "system:test".into(), role: Role::Editor };
-    app::server::flags::set_enabled(
-        &pool,
-        &editor,
-        &FlagKey::parse("checkout").unwrap(),
-        &EnvKey::parse("staging").unwrap(),
-        true,
-        None,
-        None,
-    )
-    .await
-    .unwrap();
+    toggle(&pool, "checkout", "staging", true).await;
 
     let next = tokio::time::timeout(Duration::from_secs(5), body.frame())
         .await

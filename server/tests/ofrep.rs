@@ -6,13 +6,11 @@ mod common;
 use app::domain::{EnvKey, Role};
 use app::server::audit::{Actor, ActorKind};
 use app::server::tokens::{self, NewToken, TokenScope};
-use app::server::AppState;
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use axum::Router;
 use common::*;
 use sqlx::PgPool;
-use std::sync::Arc;
 
 async fn setup(pool: &PgPool) -> (Router, String) {
     seed_flag(pool, "checkout").await;
@@ -45,8 +43,7 @@ async fn setup(pool: &PgPool) -> (Router, String) {
         user: None,
     };
     let secret = tokens::create(pool, &admin, &new).await.unwrap().secret;
-    let leptos_options = leptos::config::LeptosOptions::builder().output_name("rollgate").build();
-    let state = AppState { leptos_options, pool: pool.clone(), security: Arc::default(), snapshot: Arc::default() };
+    let state = state(pool);
     server::workers::snapshot::refresh(pool, &state.snapshot).await.unwrap();
     (server::app(state, server::csrf::TrustedOrigins::default()), secret)
 }

@@ -5,6 +5,7 @@ pub mod bucketing;
 pub mod evaluation;
 pub mod flag;
 pub mod percent;
+pub mod token;
 pub mod user;
 pub mod variant;
 
@@ -13,6 +14,7 @@ pub use evaluation::{
 };
 pub use flag::{Description, EnvKey, FlagKey, FlagKind, FlagName, ValueType};
 pub use percent::Percent;
+pub use token::TokenScope;
 pub use user::{Email, Role, SignoffRole};
 pub use variant::{Variant, Variants};
 

@@ -79,7 +79,16 @@ pub async fn session_user(session: &Session, state: &AppState) -> Result<Option<
 }
 
 /// The signed-in user for a server function, or `Unauthenticated`.
+///
+/// On an admin page the login middleware has already loaded the user and left it in the request's
+/// extensions: use that rather than reading the session and the users table again for every server
+/// function the page renders.
 pub async fn require_user() -> Result<CurrentUser, AppError> {
+    let known = leptos::prelude::use_context::<http::request::Parts>()
+        .and_then(|parts| parts.extensions.get::<CurrentUser>().cloned());
+    if let Some(user) = known {
+        return Ok(user);
+    }
     let state = leptos::prelude::expect_context::<AppState>();
     let session: Session = leptos_axum::extract().await.map_err(|_| AppError::Unauthenticated)?;
     match session_user(&session, &state).await {

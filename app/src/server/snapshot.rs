@@ -22,7 +22,8 @@ pub struct EnvSnapshot {
 /// An API token as the evaluation path checks it.
 #[derive(Debug, Clone)]
 pub struct TokenEntry {
-    pub secret_hash: String,
+    /// Decoded once here, so a request compares raw digests and never formats hex.
+    pub secret_hash: [u8; 32],
     pub scope: TokenScope,
     pub environment: Option<String>,
     pub user_id: Option<i64>,
@@ -223,15 +224,10 @@ pub async fn load(pool: &PgPool) -> Result<Snapshot, sqlx::Error> {
     let mut tokens = HashMap::with_capacity(token_rows.len());
     for row in token_rows {
         let scope = TokenScope::from_str(&row.scope).map_err(|e| bad("token scope", e))?;
+        let secret_hash = super::tokens::parse_hash(&row.secret_hash).ok_or_else(|| bad("token hash", &row.prefix))?;
         tokens.insert(
             row.prefix,
-            TokenEntry {
-                secret_hash: row.secret_hash,
-                scope,
-                environment: row.environment,
-                user_id: row.user_id,
-                usable: row.usable,
-            },
+            TokenEntry { secret_hash, scope, environment: row.environment, user_id: row.user_id, usable: row.usable },
         );
     }
     tx.commit().await?;

@@ -14,38 +14,7 @@ use sha2::{Digest, Sha256};
 use sqlx::PgPool;
 use subtle::ConstantTimeEq;
 
-/// What a token may do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum TokenScope {
-    /// Evaluate flags in one environment.
-    Evaluate,
-    /// Call the admin API as the user the token was made for.
-    Admin,
-}
-
-impl TokenScope {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TokenScope::Evaluate => "evaluate",
-            TokenScope::Admin => "admin",
-        }
-    }
-}
-
-impl std::str::FromStr for TokenScope {
-    type Err = crate::domain::InvalidValue;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "evaluate" => Ok(TokenScope::Evaluate),
-            "admin" => Ok(TokenScope::Admin),
-            other => Err(crate::domain::InvalidValue {
-                field: "scope",
-                message: format!("unknown scope {other:?}: expected evaluate or admin"),
-            }),
-        }
-    }
-}
+pub use crate::domain::TokenScope;
 
 /// A token to create, validated at the edge.
 #[derive(Debug, Clone)]
@@ -78,14 +47,33 @@ pub struct TokenRow {
     pub revoked_at: Option<DateTime<Utc>>,
 }
 
-/// SHA-256 of the whole token, in lowercase hex.
+/// The SHA-256 of the whole token.
+pub fn digest(token: &str) -> [u8; 32] {
+    Sha256::digest(token.as_bytes()).into()
+}
+
+/// SHA-256 of the whole token, in lowercase hex: the form stored in `api_tokens.secret_hash`.
 pub fn hash_secret(token: &str) -> String {
-    let digest = Sha256::digest(token.as_bytes());
-    let mut out = String::with_capacity(64);
-    for byte in digest {
-        out.push_str(&format!("{byte:02x}"));
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    digest(token).iter().flat_map(|b| [HEX[usize::from(b >> 4)] as char, HEX[usize::from(b & 0xf)] as char]).collect()
+}
+
+/// Decodes a stored `secret_hash` (64 lowercase hex digits) back into the digest.
+pub fn parse_hash(hex: &str) -> Option<[u8; 32]> {
+    let nibble = |c: u8| match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        _ => None,
+    };
+    let bytes = hex.as_bytes();
+    if bytes.len() != 64 {
+        return None;
     }
-    out
+    let mut out = [0u8; 32];
+    for (i, pair) in bytes.chunks_exact(2).enumerate() {
+        out[i] = (nibble(pair[0])? << 4) | nibble(pair[1])?;
+    }
+    Some(out)
 }
 
 /// The prefix of a well-formed token, `rgt_XXXXXXXX`.
@@ -97,9 +85,9 @@ pub fn prefix_of(token: &str) -> Option<&str> {
     well_formed.then(|| &token[..12])
 }
 
-/// Compares a presented token with a stored hash in constant time.
-pub fn matches(token: &str, stored_hash: &str) -> bool {
-    hash_secret(token).as_bytes().ct_eq(stored_hash.as_bytes()).into()
+/// Compares a presented token with a stored digest in constant time.
+pub fn matches(token: &str, stored: &[u8; 32]) -> bool {
+    digest(token).ct_eq(stored).into()
 }
 
 /// Creates a token. Admins only; audited (without the secret).
@@ -258,8 +246,18 @@ mod tests {
         let hash = hash_secret(token);
         assert_eq!(hash.len(), 64);
         assert!(hash.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)));
-        assert!(matches(token, &hash));
-        assert!(!matches("rgt_AbCdEfGh_0123456789abcdefghijABCDEFGHIJkm", &hash));
+        let stored = parse_hash(&hash).expect("our own hex parses back");
+        assert_eq!(stored, digest(token));
+        assert!(matches(token, &stored));
+        assert!(!matches("rgt_AbCdEfGh_0123456789abcdefghijABCDEFGHIJkm", &stored));
+    }
+
+    #[test]
+    fn stored_hashes_parse_only_when_they_are_64_lowercase_hex_digits() {
+        assert!(parse_hash(&"ab".repeat(32)).is_some());
+        assert!(parse_hash(&"AB".repeat(32)).is_none());
+        assert!(parse_hash(&"ab".repeat(31)).is_none());
+        assert!(parse_hash(&"zz".repeat(32)).is_none());
     }
 
     #[test]

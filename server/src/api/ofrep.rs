@@ -22,11 +22,6 @@ fn failure(status: StatusCode, key: Option<&str>, code: &str, details: impl Into
     (status, Json(body)).into_response()
 }
 
-fn auth_failure(err: super::error::ApiError) -> Response {
-    // OFREP wants 401/403 bodies to be plain; keep ours (JSON with a message) for people reading logs.
-    err.into_response()
-}
-
 /// The refusal for a body sent as anything but JSON, if it was.
 fn wrong_content_type(headers: &HeaderMap) -> Option<Response> {
     let ct = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok())?;
@@ -42,23 +37,22 @@ fn wrong_content_type(headers: &HeaderMap) -> Option<Response> {
 }
 
 /// Parses `{"context": {...}}`; an absent body or context is an empty context.
-fn parse_context(body: &Bytes) -> Result<(EvalContext, bool), (&'static str, String)> {
+fn parse_context(body: &Bytes) -> Result<EvalContext, (&'static str, String)> {
     if body.is_empty() {
-        return Ok((EvalContext::default(), false));
+        return Ok(EvalContext::default());
     }
     let request: Value =
         serde_json::from_slice(body).map_err(|e| ("PARSE_ERROR", format!("the body is not valid JSON: {e}")))?;
     let context = match request.get("context") {
-        None | Some(Value::Null) => return Ok((EvalContext::default(), false)),
+        None | Some(Value::Null) => return Ok(EvalContext::default()),
         Some(Value::Object(map)) => map,
         Some(_) => return Err(("INVALID_CONTEXT", "`context` must be a JSON object".into())),
     };
     to_eval_context(context)
 }
 
-fn to_eval_context(context: &Map<String, Value>) -> Result<(EvalContext, bool), (&'static str, String)> {
+fn to_eval_context(context: &Map<String, Value>) -> Result<EvalContext, (&'static str, String)> {
     let mut ctx = EvalContext::default();
-    let mut has_targeting_key = false;
     for (name, value) in context {
         let text = match value {
             Value::String(s) => s.clone(),
@@ -73,17 +67,14 @@ fn to_eval_context(context: &Map<String, Value>) -> Result<(EvalContext, bool), 
             }
         };
         match name.as_str() {
-            "targetingKey" => {
-                has_targeting_key = !text.is_empty();
-                ctx.customer_id = Some(text);
-            }
+            "targetingKey" => ctx.customer_id = Some(text),
             "organizationId" | "organization_id" => ctx.organization_id = Some(text),
             _ => {
                 ctx.attributes.insert(name.clone(), text);
             }
         }
     }
-    Ok((ctx, has_targeting_key))
+    Ok(ctx)
 }
 
 /// Whether answering needs a targeting key that is missing: a rollout that splits by customer id is serving
@@ -115,7 +106,7 @@ pub async fn evaluate_flag(
 ) -> Response {
     let caller = match authenticate(&state, &headers) {
         Ok(caller) => caller,
-        Err(err) => return auth_failure(err),
+        Err(err) => return err.into_response(),
     };
     if key.len() > app::domain::FlagKey::MAX_LEN {
         return failure(
@@ -128,7 +119,7 @@ pub async fn evaluate_flag(
     if let Some(refusal) = wrong_content_type(&headers) {
         return refusal;
     }
-    let (ctx, _) = match parse_context(&body) {
+    let ctx = match parse_context(&body) {
         Ok(parsed) => parsed,
         Err((code, details)) => return failure(StatusCode::BAD_REQUEST, Some(&key), code, details),
     };
@@ -159,12 +150,12 @@ pub async fn evaluate_flag(
 pub async fn evaluate_all(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
     let caller = match authenticate(&state, &headers) {
         Ok(caller) => caller,
-        Err(err) => return auth_failure(err),
+        Err(err) => return err.into_response(),
     };
     if let Some(refusal) = wrong_content_type(&headers) {
         return refusal;
     }
-    let (ctx, _) = match parse_context(&body) {
+    let ctx = match parse_context(&body) {
         Ok(parsed) => parsed,
         Err((code, details)) => return failure(StatusCode::BAD_REQUEST, None, code, details),
     };

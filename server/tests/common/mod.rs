@@ -15,15 +15,36 @@ pub const PASSWORD: &str = "a long test password";
 pub const HOST: &str = "rollgate.test";
 pub const ORIGIN: &str = "http://rollgate.test";
 
+/// The state over the test's database, with default security settings and no snapshot loaded yet.
+pub fn state(pool: &PgPool) -> AppState {
+    state_with(pool, SecurityConfig::default())
+}
+
+pub fn state_with(pool: &PgPool, security: SecurityConfig) -> AppState {
+    let leptos_options = leptos::config::LeptosOptions::builder().output_name("rollgate").build();
+    AppState { leptos_options, pool: pool.clone(), security: Arc::new(security), snapshot: Arc::default() }
+}
+
 /// The router over the test's database, with default security settings.
 pub fn router(pool: &PgPool) -> Router {
     router_with(pool, SecurityConfig::default())
 }
 
 pub fn router_with(pool: &PgPool, security: SecurityConfig) -> Router {
-    let leptos_options = leptos::config::LeptosOptions::builder().output_name("rollgate").build();
-    let state = AppState { leptos_options, pool: pool.clone(), security: Arc::new(security), snapshot: Arc::default() };
-    server::app(state, server::csrf::TrustedOrigins::default())
+    server::app(state_with(pool, security), server::csrf::TrustedOrigins::default())
+}
+
+/// Turns `flag` on or off in `env` through the service layer, as an editor.
+pub async fn toggle(pool: &PgPool, flag: &str, env: &str, enabled: bool) {
+    let editor = app::server::audit::Actor {
+        kind: app::server::audit::ActorKind::System,
+        user_id: None,
+        label: "system:test".into(),
+        role: app::domain::Role::Editor,
+    };
+    let flag = app::domain::FlagKey::parse(flag).unwrap();
+    let env = app::domain::EnvKey::parse(env).unwrap();
+    app::server::flags::set_enabled(pool, &editor, &flag, &env, enabled, None, None).await.unwrap();
 }
 
 /// Environments and one phase with one flag, off everywhere.
