@@ -51,6 +51,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("feature-flags/:key") view=pages::flags::detail::FlagPage ssr=SsrMode::Async />
                     <Route path=path!("audit") view=pages::audit::AuditPage ssr=SsrMode::Async />
                     <Route path=path!("users") view=pages::users::UsersPage ssr=SsrMode::Async />
+                    <Route path=path!("tokens") view=pages::tokens::TokensPage ssr=SsrMode::Async />
                 </ParentRoute>
             </Routes>
         </Router>

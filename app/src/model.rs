@@ -171,3 +171,39 @@ pub struct UserRow {
     pub disabled: bool,
     pub created_at: DateTime<Utc>,
 }
+
+/// An API token as listed (never its secret).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TokenRow {
+    pub name: String,
+    /// `rgt_XXXXXXXX`: not secret; how a token is recognized and revoked.
+    pub prefix: String,
+    pub scope: String,
+    pub environment: Option<String>,
+    /// The user an admin token acts as.
+    pub user: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub last_used_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+/// A token just created, shown once.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CreatedTokenView {
+    pub prefix: String,
+    pub scope: String,
+    pub secret: String,
+}
+
+/// Everything the API tokens page shows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TokensPageData {
+    pub tokens: Vec<TokenRow>,
+    pub environments: Vec<EnvironmentView>,
+    /// Active users' emails, for admin tokens.
+    pub users: Vec<String>,
+    /// The signed-in admin, the default user of an admin token.
+    pub me: String,
+    /// A token created by a form posted without JavaScript, shown once on the page it came back to.
+    pub just_created: Option<CreatedTokenView>,
+}

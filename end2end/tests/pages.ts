@@ -66,3 +66,47 @@ export class FlagPage {
     return this.page.getByTestId('flag-history');
   }
 }
+
+export class TokensPage {
+  constructor(private readonly page: Page) {}
+
+  async goto() {
+    await this.page.goto('/admin/tokens');
+  }
+
+  async create(name: string, scope: 'evaluate' | 'admin', target: string) {
+    await this.page.getByLabel('Name').fill(name);
+    if (scope === 'evaluate') {
+      await this.page.getByLabel('Evaluate (an application, one environment)').check();
+      await this.page.getByLabel('Environment (evaluate tokens)').selectOption(target);
+    } else {
+      await this.page.getByLabel('Admin (a script acting as a user)').check();
+      await this.page.getByLabel('Acts as (admin tokens)').selectOption(target);
+    }
+    await this.page.getByRole('button', { name: 'Create token' }).click();
+  }
+
+  /** The secret shown once after creating a token. */
+  createdSecret(): Locator {
+    return this.page.getByLabel('The new token');
+  }
+
+  row(prefix: string): Locator {
+    return this.page.getByTestId(`token-${prefix}`);
+  }
+}
+
+export class EvaluateForPanel {
+  constructor(private readonly page: Page) {}
+
+  async evaluate(fields: { customer?: string; organization?: string; attributes?: string }) {
+    await this.page.getByLabel('Customer id').fill(fields.customer ?? '');
+    await this.page.getByLabel('Organization id').fill(fields.organization ?? '');
+    await this.page.getByLabel('Attributes').fill(fields.attributes ?? '');
+    await this.page.getByRole('button', { name: 'Evaluate', exact: true }).click();
+  }
+
+  answer(env: string): Locator {
+    return this.page.getByTestId(`evaluate-for-${env}`);
+  }
+}

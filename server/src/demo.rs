@@ -345,6 +345,9 @@ pub fn announce(logins: &[DemoLogin], data_dir: &Path) {
     let file = data_dir.parent().unwrap_or(Path::new(".")).join("demo-logins.txt");
     let written = (|| -> std::io::Result<()> {
         use std::io::Write;
+        if let Some(folder) = file.parent() {
+            std::fs::create_dir_all(folder)?;
+        }
         use std::os::unix::fs::OpenOptionsExt;
         let mut f = std::fs::OpenOptions::new().create(true).write(true).truncate(true).mode(0o600).open(&file)?;
         f.write_all(text.as_bytes())

@@ -9,6 +9,7 @@ pub mod csrf;
 pub mod db;
 pub mod demo;
 pub mod embedded_pg;
+pub mod metrics;
 pub mod workers;
 
 use app::server::AppState;
@@ -42,6 +43,7 @@ pub fn app(state: AppState, trusted_origins: csrf::TrustedOrigins) -> Router {
 
     let context_state = state.clone();
     let shell_options = state.leptos_options.clone();
+    let metrics = Arc::new(metrics::Metrics::new(Arc::clone(&state.snapshot)));
     Router::new()
         .route("/", get(|| async { Redirect::to("/admin/feature-flags") }))
         .route("/login", post(auth_routes::login))
@@ -63,12 +65,15 @@ pub fn app(state: AppState, trusted_origins: csrf::TrustedOrigins) -> Router {
         )
         .route("/ofrep/v1/configuration", get(api::ofrep::configuration))
         .route("/api/v1/stream", get(api::stream::stream))
+        .merge(api::admin::routes())
         .leptos_routes_with_context(
             &state,
             routes,
             move || provide_context(context_state.clone()),
             move || app::shell(shell_options.clone()),
         )
+        .route_layer(middleware::from_fn_with_state(Arc::clone(&metrics), metrics::track))
+        .route("/metrics", get(metrics::serve).with_state(metrics))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(app::shell))
         .layer(middleware::from_fn_with_state(state.clone(), require_login_for_admin))
         .layer(sessions)

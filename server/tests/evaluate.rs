@@ -188,7 +188,7 @@ async fn a_committed_toggle_reaches_the_snapshot_through_notify(pool: PgPool) {
     worker.abort();
     assert!(reloaded, "the snapshot reloads within 2 s of the commit");
     let snapshot = state.snapshot.get().unwrap();
-    assert!(snapshot.environments["staging"].flags["checkout"].1.enabled);
+    assert!(snapshot.environments["staging"].flags["checkout"].env.enabled);
 }
 
 #[sqlx::test(migrations = "../migrations")]
@@ -239,4 +239,110 @@ async fn a_connected_stream_hears_about_a_committed_change(pool: PgPool) {
     worker.abort();
     assert!(text.contains("event: refetchEvaluation"), "{text}");
     assert!(text.contains(&format!("\"version\":{}", state.snapshot.version().unwrap())), "{text}");
+}
+
+async fn get_metrics(router: &Router) -> String {
+    let response = send(router, Request::get("/metrics").body(Body::empty()).unwrap()).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    body_text(response).await
+}
+
+/// The value of one exposition line, e.g. `rollgate_snapshot_version 7` -> 7.
+fn sample(metrics: &str, series: &str) -> Option<f64> {
+    metrics.lines().find_map(|line| line.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn metrics_count_evaluations_by_environment_flag_and_reason_and_time_requests_by_route(pool: PgPool) {
+    seed_flag(&pool, "checkout").await;
+    seed_flag(&pool, "search").await;
+    toggle(&pool, "search", "staging", true).await;
+    let secret = token(&pool, "staging").await;
+    let state = state(&pool);
+    server::workers::snapshot::refresh(&pool, &state.snapshot).await.unwrap();
+    let version = state.snapshot.version().unwrap();
+    let router = server::app(state, server::csrf::TrustedOrigins::default());
+
+    for _ in 0..3 {
+        let (status, _) = post_evaluate(&router, Some(&secret), r#"{"context":{"customer_id":"c-1"}}"#).await;
+        assert_eq!(status, StatusCode::OK);
+    }
+    let missing = Request::get("/api/v1/flags/nope").header(header::AUTHORIZATION, format!("Bearer {secret}"));
+    assert_eq!(send(&router, missing.body(Body::empty()).unwrap()).await.status(), StatusCode::NOT_FOUND);
+    let metrics = get_metrics(&router).await;
+
+    let evaluations = |flag: &str, reason: &str| {
+        sample(
+            &metrics,
+            &format!(r#"rollgate_evaluations_total{{environment="staging",flag="{flag}",reason="{reason}"}}"#),
+        )
+    };
+    assert_eq!(evaluations("checkout", "DISABLED"), Some(3.0), "{metrics}");
+    assert_eq!(evaluations("search", "STATIC"), Some(3.0), "{metrics}");
+    assert_eq!(evaluations("search", "DISABLED"), None, "reasons never answered are left out");
+    assert_eq!(sample(&metrics, r#"rollgate_evaluation_flag_not_found_total{environment="staging"}"#), Some(1.0));
+    assert_eq!(sample(&metrics, "rollgate_snapshot_version"), Some(version as f64));
+    assert_eq!(sample(&metrics, "rollgate_snapshot_loaded"), Some(1.0));
+    assert!(sample(&metrics, "rollgate_snapshot_age_seconds").is_some_and(|age| (0.0..60.0).contains(&age)));
+    assert_eq!(
+        sample(
+            &metrics,
+            r#"rollgate_http_request_duration_seconds_count{method="POST",route="/api/v1/evaluate",status="200"}"#
+        ),
+        Some(3.0),
+        "{metrics}"
+    );
+    assert_eq!(
+        sample(
+            &metrics,
+            r#"rollgate_http_request_duration_seconds_count{method="GET",route="/api/v1/flags/{key}",status="404"}"#
+        ),
+        Some(1.0),
+        "the route pattern, not the raw path: {metrics}"
+    );
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn evaluation_counts_survive_a_snapshot_swap(pool: PgPool) {
+    seed_flag(&pool, "checkout").await;
+    let secret = token(&pool, "staging").await;
+    let state = state(&pool);
+    server::workers::snapshot::refresh(&pool, &state.snapshot).await.unwrap();
+    let snapshot = state.snapshot.clone();
+    let router = server::app(state, server::csrf::TrustedOrigins::default());
+    post_evaluate(&router, Some(&secret), r#"{"context":{}}"#).await;
+
+    toggle(&pool, "checkout", "staging", true).await;
+    server::workers::snapshot::refresh(&pool, &snapshot).await.unwrap();
+    post_evaluate(&router, Some(&secret), r#"{"context":{}}"#).await;
+    post_evaluate(&router, Some(&secret), r#"{"context":{}}"#).await;
+    let metrics = get_metrics(&router).await;
+
+    let series = |reason: &str| {
+        format!(r#"rollgate_evaluations_total{{environment="staging",flag="checkout",reason="{reason}"}}"#)
+    };
+    assert_eq!(sample(&metrics, &series("DISABLED")), Some(1.0), "{metrics}");
+    assert_eq!(sample(&metrics, &series("STATIC")), Some(2.0), "{metrics}");
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_tokens_last_use_is_recorded(pool: PgPool) {
+    seed_flag(&pool, "checkout").await;
+    let secret = token(&pool, "staging").await;
+    let state = state(&pool);
+    server::workers::snapshot::refresh(&pool, &state.snapshot).await.unwrap();
+    let router = server::app(state, server::csrf::TrustedOrigins::default());
+    let never = tokens::list(&pool).await.unwrap();
+    assert_eq!(never[0].last_used_at, None);
+
+    post_evaluate(&router, Some(&secret), r#"{"context":{}}"#).await;
+
+    // Written in the background, off the request's path.
+    for _ in 0..100 {
+        if tokens::list(&pool).await.unwrap()[0].last_used_at.is_some() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("last_used_at was not recorded within 2 s");
 }

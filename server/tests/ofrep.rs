@@ -148,6 +148,8 @@ async fn bulk_evaluation_has_an_etag_and_answers_304_while_nothing_changed(pool:
     assert_eq!(status, StatusCode::OK);
     let keys: Vec<&str> = body["flags"].as_array().unwrap().iter().map(|f| f["key"].as_str().unwrap()).collect();
     assert_eq!(keys, ["canary", "checkout"]);
+    assert_eq!(body["eventStreams"][0]["type"], "sse", "where to hear of changes instead of polling: {body}");
+    assert!(body["eventStreams"][0]["url"].as_str().unwrap().ends_with("/api/v1/stream"));
     let etag = etag.expect("an ETag");
 
     let (status, _, _) = post(&router, "/ofrep/v1/evaluate/flags", &token, JSON, context, Some(&etag)).await;

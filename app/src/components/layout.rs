@@ -25,6 +25,7 @@ pub fn AdminLayout() -> impl IntoView {
                 <A href="/admin/feature-flags">"Feature flags"</A>
                 <A href="/admin/audit">"Audit log"</A>
                 <A href="/admin/users">"Users"</A>
+                <A href="/admin/tokens">"API tokens"</A>
             </nav>
             <div class="usermenu">
                 <Suspense fallback=|| ()>

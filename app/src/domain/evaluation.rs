@@ -284,6 +284,9 @@ pub enum Reason {
 }
 
 impl Reason {
+    /// Every reason, in declaration order (the discriminant is the index).
+    pub const ALL: [Reason; 5] = [Self::Static, Self::Default, Self::TargetingMatch, Self::Split, Self::Disabled];
+
     /// The OpenFeature spelling, e.g. `TARGETING_MATCH`.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -82,6 +82,12 @@ impl EnvKey {
     }
 }
 
+impl std::fmt::Display for EnvKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 impl TryFrom<String> for EnvKey {
     type Error = InvalidValue;
     fn try_from(value: String) -> Result<Self, Self::Error> {

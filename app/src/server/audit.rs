@@ -58,6 +58,11 @@ impl Actor {
         }
     }
 
+    /// A user acting through one of their admin API tokens: audited under the user, with the user's role.
+    pub fn token(user: &CurrentUser) -> Self {
+        Self { kind: ActorKind::Token, user_id: Some(user.id), label: user.email.clone(), role: user.role }
+    }
+
     /// A background process such as `system:guardrail` or `system:demo`.
     pub fn system(name: &str) -> Self {
         Self { kind: ActorKind::System, user_id: None, label: format!("system:{name}"), role: Role::Admin }

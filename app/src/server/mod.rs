@@ -22,21 +22,26 @@ pub fn to_app_error(err: ServiceError) -> AppError {
     respond_with(err.into())
 }
 
-/// Sets the response status of the current server function to the error's, and returns the error.
-///
-/// Not for a plain HTML form post (no JavaScript): server_fn answers those with a redirect back to the
-/// form's page carrying the error in the query string, and a 4xx status would stop the browser from
-/// following it.
-pub fn respond_with(err: AppError) -> AppError {
-    let plain_form_post = leptos::prelude::use_context::<http::request::Parts>().is_some_and(|parts| {
+/// Whether the current server function was called by a plain HTML form (no JavaScript): the browser then
+/// expects a page, and server_fn answers with a redirect back to the form's page.
+pub fn is_plain_form_post() -> bool {
+    leptos::prelude::use_context::<http::request::Parts>().is_some_and(|parts| {
         parts.method == http::Method::POST
             && parts
                 .headers
                 .get(http::header::ACCEPT)
                 .and_then(|a| a.to_str().ok())
                 .is_some_and(|a| a.contains("text/html"))
-    });
-    if plain_form_post {
+    })
+}
+
+/// Sets the response status of the current server function to the error's, and returns the error.
+///
+/// Not for a plain HTML form post (no JavaScript): server_fn answers those with a redirect back to the
+/// form's page carrying the error in the query string, and a 4xx status would stop the browser from
+/// following it.
+pub fn respond_with(err: AppError) -> AppError {
+    if is_plain_form_post() {
         return err;
     }
     if let Some(options) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {

@@ -3,20 +3,88 @@
 //! snapshot when Postgres is down.
 
 use super::tokens::TokenScope;
-use crate::domain::{EnvConfig, FlagConfig, FlagKey, OnValue, Percent, RolloutConfig, Stickiness, ValueType};
+use crate::domain::{
+    evaluate, EnvConfig, EvalContext, EvalError, Evaluation, FlagConfig, FlagKey, OnValue, Percent, Reason,
+    RolloutConfig, Stickiness, ValueType,
+};
 use arc_swap::ArcSwapOption;
 use sqlx::PgPool;
 use std::collections::{HashMap, HashSet};
 use std::str::FromStr;
-use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+/// One flag in one environment, as evaluation reads it.
+#[derive(Debug)]
+pub struct FlagEntry {
+    pub flag: FlagConfig,
+    pub env: EnvConfig,
+    /// Shared with every later snapshot, so the counts survive a swap (see [`SnapshotHolder::replace`]).
+    pub counters: Arc<EvalCounters>,
+}
 
 /// The flags of one environment.
 #[derive(Debug, Default)]
 pub struct EnvSnapshot {
-    pub flags: HashMap<String, (FlagConfig, EnvConfig)>,
+    pub flags: HashMap<String, FlagEntry>,
     /// Flag keys in order, for bulk answers that come out the same every time.
     pub keys: Vec<String>,
+    /// Evaluations of keys this environment does not have.
+    pub not_found: Arc<AtomicU64>,
+}
+
+impl EnvSnapshot {
+    /// Evaluates one flag and counts the answer for `/metrics`.
+    pub fn evaluate<'a>(&'a self, key: &str, ctx: &EvalContext) -> Result<Evaluation<'a>, EvalError> {
+        let Some(entry) = self.flags.get(key) else {
+            self.not_found.fetch_add(1, Ordering::Relaxed);
+            return Err(EvalError::FlagNotFound);
+        };
+        let answer = evaluate(Some((&entry.flag, &entry.env)), ctx);
+        match &answer {
+            Ok(a) => entry.counters.record(a.reason),
+            Err(_) => {
+                self.not_found.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        answer
+    }
+}
+
+/// Evaluations of one flag in one environment, by reason. Plain relaxed atomics: the hot path pays one
+/// uncontended add. Aligned to a cache line so that two flags' counters never share one between cores.
+#[derive(Debug, Default)]
+#[repr(align(64))]
+pub struct EvalCounters {
+    by_reason: [AtomicU64; Reason::ALL.len()],
+}
+
+impl EvalCounters {
+    pub fn record(&self, reason: Reason) {
+        self.by_reason[reason as usize].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// `(reason, count)` for every reason.
+    pub fn counts(&self) -> impl Iterator<Item = (Reason, u64)> + '_ {
+        Reason::ALL.iter().map(|r| (*r, self.by_reason[*r as usize].load(Ordering::Relaxed)))
+    }
+}
+
+/// One flag's counters in one environment, as a scrape reads them.
+#[derive(Debug)]
+pub struct FlagCounters {
+    pub environment: String,
+    pub flag: String,
+    pub counters: Arc<EvalCounters>,
+}
+
+/// What outlives a snapshot: evaluation counters per environment and flag, and when each token was last
+/// used. The locks are taken once per swap and once per scrape, never per evaluation.
+#[derive(Debug, Default)]
+struct Registry {
+    flags: HashMap<String, HashMap<String, Arc<EvalCounters>>>,
+    not_found: HashMap<String, Arc<AtomicU64>>,
+    token_used: HashMap<String, Arc<AtomicI64>>,
 }
 
 /// An API token as the evaluation path checks it.
@@ -28,6 +96,18 @@ pub struct TokenEntry {
     pub environment: Option<String>,
     pub user_id: Option<i64>,
     pub usable: bool,
+    /// Unix milliseconds of the last use recorded in Postgres by this process (0: none yet).
+    pub last_used_ms: Arc<AtomicI64>,
+}
+
+impl TokenEntry {
+    /// Whether this use should be written to `api_tokens.last_used_at`: at most once a minute per token and
+    /// process, and only by the one request that wins the swap.
+    pub fn claim_last_used_write(&self, now_ms: i64) -> bool {
+        let previous = self.last_used_ms.load(Ordering::Relaxed);
+        now_ms - previous >= 60_000
+            && self.last_used_ms.compare_exchange(previous, now_ms, Ordering::Relaxed, Ordering::Relaxed).is_ok()
+    }
 }
 
 /// Everything evaluation needs, as of one configuration version.
@@ -48,6 +128,7 @@ pub struct SnapshotHolder {
     confirmed_at_ms: AtomicI64,
     /// The version of each snapshot swapped in, for live-update streams.
     changes: tokio::sync::watch::Sender<i64>,
+    registry: Mutex<Registry>,
 }
 
 impl Default for SnapshotHolder {
@@ -56,6 +137,7 @@ impl Default for SnapshotHolder {
             current: ArcSwapOption::empty(),
             confirmed_at_ms: AtomicI64::new(0),
             changes: tokio::sync::watch::Sender::new(0),
+            registry: Mutex::default(),
         }
     }
 }
@@ -71,11 +153,62 @@ impl SnapshotHolder {
     }
 
     /// Swaps in a new snapshot and tells the live-update streams.
-    pub fn replace(&self, snapshot: Snapshot) {
+    pub fn replace(&self, mut snapshot: Snapshot) {
+        self.attach_counters(&mut snapshot);
         let version = snapshot.version;
         self.current.store(Some(Arc::new(snapshot)));
         self.confirm();
         self.changes.send_replace(version);
+    }
+
+    /// Gives the new snapshot the counters of the ones before it.
+    fn attach_counters(&self, snapshot: &mut Snapshot) {
+        let mut registry = self.registry.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        for (env_key, env) in &mut snapshot.environments {
+            if !registry.flags.contains_key(env_key) {
+                registry.flags.insert(env_key.clone(), HashMap::new());
+            }
+            let counters = registry.flags.get_mut(env_key).expect("inserted above");
+            for (key, entry) in &mut env.flags {
+                match counters.get(key) {
+                    Some(existing) => entry.counters = Arc::clone(existing),
+                    None => {
+                        counters.insert(key.clone(), Arc::clone(&entry.counters));
+                    }
+                }
+            }
+            let not_found = registry.not_found.entry(env_key.clone()).or_default();
+            env.not_found = Arc::clone(not_found);
+        }
+        for (prefix, token) in &mut snapshot.tokens {
+            match registry.token_used.get(prefix) {
+                Some(existing) => token.last_used_ms = Arc::clone(existing),
+                None => {
+                    registry.token_used.insert(prefix.clone(), Arc::clone(&token.last_used_ms));
+                }
+            }
+        }
+    }
+
+    /// Every evaluation count so far: `(environment, flag, counters)`, and the not-found counts per environment.
+    pub fn evaluation_counts(&self) -> (Vec<FlagCounters>, Vec<(String, u64)>) {
+        let registry = self.registry.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut flags: Vec<_> = registry
+            .flags
+            .iter()
+            .flat_map(|(env, flags)| {
+                flags.iter().map(move |(k, c)| FlagCounters {
+                    environment: env.clone(),
+                    flag: k.clone(),
+                    counters: Arc::clone(c),
+                })
+            })
+            .collect();
+        flags.sort_by(|a, b| (&a.environment, &a.flag).cmp(&(&b.environment, &b.flag)));
+        let mut not_found: Vec<_> =
+            registry.not_found.iter().map(|(env, n)| (env.clone(), n.load(Ordering::Relaxed))).collect();
+        not_found.sort();
+        (flags, not_found)
     }
 
     /// A receiver that wakes on every swap, with the new version.
@@ -204,12 +337,16 @@ pub async fn load(pool: &PgPool) -> Result<Snapshot, sqlx::Error> {
     for ((flag_id, _), (env_key, env)) in states {
         if let Some(flag) = flags.get(&flag_id) {
             let key = flag.key.as_str().to_owned();
-            environments.entry(env_key).or_default().flags.insert(key, (flag.clone(), env));
+            environments
+                .entry(env_key)
+                .or_default()
+                .flags
+                .insert(key, FlagEntry { flag: flag.clone(), env, counters: Arc::default() });
         }
     }
     for env in environments.values_mut() {
         let mut keys: Vec<String> =
-            env.flags.iter().filter(|(_, (f, _))| !f.archived).map(|(k, _)| k.clone()).collect();
+            env.flags.iter().filter(|(_, e)| !e.flag.archived).map(|(k, _)| k.clone()).collect();
         keys.sort();
         env.keys = keys;
     }
@@ -227,7 +364,14 @@ pub async fn load(pool: &PgPool) -> Result<Snapshot, sqlx::Error> {
         let secret_hash = super::tokens::parse_hash(&row.secret_hash).ok_or_else(|| bad("token hash", &row.prefix))?;
         tokens.insert(
             row.prefix,
-            TokenEntry { secret_hash, scope, environment: row.environment, user_id: row.user_id, usable: row.usable },
+            TokenEntry {
+                secret_hash,
+                scope,
+                environment: row.environment,
+                user_id: row.user_id,
+                usable: row.usable,
+                last_used_ms: Arc::default(),
+            },
         );
     }
     tx.commit().await?;

@@ -34,18 +34,7 @@ pub struct CreatedToken {
     pub secret: String,
 }
 
-/// A token as listed (never its secret).
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct TokenRow {
-    pub name: String,
-    pub prefix: String,
-    pub scope: String,
-    pub environment: Option<String>,
-    pub user: Option<String>,
-    pub created_at: DateTime<Utc>,
-    pub last_used_at: Option<DateTime<Utc>>,
-    pub revoked_at: Option<DateTime<Utc>>,
-}
+pub use crate::model::TokenRow;
 
 /// The SHA-256 of the whole token.
 pub fn digest(token: &str) -> [u8; 32] {
@@ -88,6 +77,41 @@ pub fn prefix_of(token: &str) -> Option<&str> {
 /// Compares a presented token with a stored digest in constant time.
 pub fn matches(token: &str, stored: &[u8; 32]) -> bool {
     digest(token).ct_eq(stored).into()
+}
+
+/// The user an admin token acts as, checked against the database (not the snapshot), so that revoking
+/// the token or disabling the user takes effect on the next request. `None` for anything that is not a
+/// live admin token of an enabled user. Records the use at most once a minute.
+pub async fn authenticate_admin(pool: &PgPool, token: &str) -> Result<Option<super::auth::CurrentUser>, ServiceError> {
+    let Some(prefix) = prefix_of(token) else { return Ok(None) };
+    let row = sqlx::query!(
+        r#"select secret_hash, user_id as "user_id!"
+           from api_tokens
+           where prefix = $1 and scope = 'admin' and revoked_at is null and (expires_at is null or expires_at > now())
+             and user_id is not null"#,
+        prefix
+    )
+    .fetch_optional(pool)
+    .await?;
+    let Some(row) = row else { return Ok(None) };
+    let stored = parse_hash(&row.secret_hash).ok_or_else(|| ServiceError::Other(format!("bad hash for {prefix}")))?;
+    if !matches(token, &stored) {
+        return Ok(None);
+    }
+    sqlx::query!(
+        "update api_tokens set last_used_at = now()
+         where prefix = $1 and (last_used_at is null or last_used_at < now() - interval '1 minute')",
+        prefix
+    )
+    .execute(pool)
+    .await?;
+    super::auth::load_user(pool, row.user_id).await
+}
+
+/// Records that a token was just used (called at most once a minute per token and process).
+pub async fn record_use(pool: &PgPool, prefix: &str) -> Result<(), sqlx::Error> {
+    sqlx::query!("update api_tokens set last_used_at = now() where prefix = $1", prefix).execute(pool).await?;
+    Ok(())
 }
 
 /// Creates a token. Admins only; audited (without the secret).
@@ -152,9 +176,10 @@ pub async fn create(pool: &PgPool, actor: &Actor, new: &NewToken) -> Result<Crea
         ),
         None => None,
     };
-    let mut rng = rand::thread_rng();
-    let secret =
-        format!("rgt_{}_{}", Alphanumeric.sample_string(&mut rng, 8), Alphanumeric.sample_string(&mut rng, 32));
+    let secret = {
+        let mut rng = rand::thread_rng();
+        format!("rgt_{}_{}", Alphanumeric.sample_string(&mut rng, 8), Alphanumeric.sample_string(&mut rng, 32))
+    };
     let prefix = secret[..12].to_owned();
     sqlx::query!(
         "insert into api_tokens (name, prefix, secret_hash, scope, environment_id, user_id, created_by)

@@ -2,7 +2,7 @@
 //! applications holding an `evaluate` token. Answers come from the in-memory snapshot only.
 
 use super::error::ApiError;
-use app::domain::{evaluate, EvalContext, EvalError};
+use app::domain::{EvalContext, EvalError};
 use app::server::snapshot::Snapshot;
 use app::server::tokens::{self, TokenScope};
 use app::server::AppState;
@@ -20,13 +20,9 @@ pub struct Caller {
     pub environment: String,
 }
 
-/// Checks `Authorization: Bearer <token>` against the snapshot: an unrevoked, unexpired evaluate token.
-pub fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Caller, ApiError> {
-    let snapshot = state.snapshot.get().ok_or_else(|| {
-        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "NOT_READY", "no configuration loaded yet; retry shortly")
-    })?;
-    // `Authorization: Bearer`, or OFREP's alternative, `X-API-Key`.
-    let token = headers
+/// The token a request carries: `Authorization: Bearer`, or OFREP's alternative, `X-API-Key`.
+pub fn bearer_token(headers: &HeaderMap) -> Result<&str, ApiError> {
+    headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
@@ -38,12 +34,29 @@ pub fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Caller, Api
                 "UNAUTHORIZED",
                 "send an API token as `Authorization: Bearer <token>`",
             )
-        })?;
+        })
+}
+
+/// Checks `Authorization: Bearer <token>` against the snapshot: an unrevoked, unexpired evaluate token.
+pub fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Caller, ApiError> {
+    let snapshot = state.snapshot.get().ok_or_else(|| {
+        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "NOT_READY", "no configuration loaded yet; retry shortly")
+    })?;
+    let token = bearer_token(headers)?;
     let invalid =
         || ApiError::new(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", "the API token is unknown, revoked or expired");
-    let entry = tokens::prefix_of(token).and_then(|prefix| snapshot.tokens.get(prefix)).ok_or_else(invalid)?;
+    let prefix = tokens::prefix_of(token).ok_or_else(invalid)?;
+    let entry = snapshot.tokens.get(prefix).ok_or_else(invalid)?;
     if !tokens::matches(token, &entry.secret_hash) || !entry.usable {
         return Err(invalid());
+    }
+    if entry.claim_last_used_write(chrono::Utc::now().timestamp_millis()) {
+        let (pool, prefix) = (state.pool.clone(), prefix.to_owned());
+        tokio::spawn(async move {
+            if let Err(err) = tokens::record_use(&pool, &prefix).await {
+                tracing::warn!(error = %err, token = %prefix, "could not record the token's last use");
+            }
+        });
     }
     if entry.scope != TokenScope::Evaluate {
         return Err(ApiError::new(
@@ -105,8 +118,7 @@ pub async fn evaluate_all(
     let mut flags = BTreeMap::new();
     if let Some(env) = caller.snapshot.environments.get(&caller.environment) {
         for key in &env.keys {
-            let found = env.flags.get(key).map(|(f, e)| (f, e));
-            if let Ok(answer) = evaluate(found, &ctx) {
+            if let Ok(answer) = env.evaluate(key, &ctx) {
                 flags.insert(
                     key.clone(),
                     FlagAnswer {
@@ -162,9 +174,8 @@ pub async fn evaluate_one(
         ));
     }
     let ctx = context_from_query(query);
-    let found =
-        caller.snapshot.environments.get(&caller.environment).and_then(|env| env.flags.get(&key)).map(|(f, e)| (f, e));
-    match evaluate(found, &ctx) {
+    let env = caller.snapshot.environments.get(&caller.environment);
+    match env.map_or(Err(EvalError::FlagNotFound), |env| env.evaluate(&key, &ctx)) {
         Ok(answer) => Ok(Json(OneFlagResponse {
             key,
             environment: caller.environment,

@@ -3,7 +3,7 @@
 //! `organizationId` (or `organization_id`) the organization; other string properties are attributes.
 
 use super::evaluate::authenticate;
-use app::domain::{evaluate, EnvConfig, EvalContext, Stickiness};
+use app::domain::{EnvConfig, EvalContext, EvalError, Stickiness};
 use app::server::AppState;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -123,9 +123,9 @@ pub async fn evaluate_flag(
         Ok(parsed) => parsed,
         Err((code, details)) => return failure(StatusCode::BAD_REQUEST, Some(&key), code, details),
     };
-    let found = caller.snapshot.environments.get(&caller.environment).and_then(|env| env.flags.get(&key));
-    if let Some((_, env)) = found {
-        if needs_targeting_key(env, &ctx) {
+    let env = caller.snapshot.environments.get(&caller.environment);
+    if let Some(entry) = env.and_then(|env| env.flags.get(&key)) {
+        if needs_targeting_key(&entry.env, &ctx) {
             return failure(
                 StatusCode::BAD_REQUEST,
                 Some(&key),
@@ -134,7 +134,7 @@ pub async fn evaluate_flag(
             );
         }
     }
-    match evaluate(found.map(|(f, e)| (f, e)), &ctx) {
+    match env.map_or(Err(EvalError::FlagNotFound), |env| env.evaluate(&key, &ctx)) {
         Ok(answer) => Json(success(&key, &answer)).into_response(),
         Err(_) => failure(
             StatusCode::NOT_FOUND,
@@ -174,17 +174,26 @@ pub async fn evaluate_all(State(state): State<AppState>, headers: HeaderMap, bod
     let mut flags = Vec::new();
     if let Some(env) = caller.snapshot.environments.get(&caller.environment) {
         for key in &env.keys {
-            let Some((flag, env_config)) = env.flags.get(key) else { continue };
-            if needs_targeting_key(env_config, &ctx) {
+            let Some(entry) = env.flags.get(key) else { continue };
+            if needs_targeting_key(&entry.env, &ctx) {
                 flags.push(json!({ "key": key, "errorCode": "TARGETING_KEY_MISSING", "errorDetails": "this flag is in a rollout by customer: send a targetingKey" }));
                 continue;
             }
-            if let Ok(answer) = evaluate(Some((flag, env_config)), &ctx) {
+            if let Ok(answer) = env.evaluate(key, &ctx) {
                 flags.push(success(key, &answer));
             }
         }
     }
-    (StatusCode::OK, [(header::ETAG, etag_header)], Json(json!({ "flags": flags }))).into_response()
+    // OFREP's event-stream extension: where to listen for "refetch" news instead of polling. Secure
+    // cookies mean the server is reached over HTTPS (behind a TLS proxy), so the stream is too.
+    let scheme = if state.security.secure_cookies { "https" } else { "http" };
+    let stream_url = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .map_or_else(|| "/api/v1/stream".to_owned(), |host| format!("{scheme}://{host}/api/v1/stream"));
+    let event_streams = json!([{ "type": "sse", "url": stream_url, "inactivityDelaySec": 120 }]);
+    (StatusCode::OK, [(header::ETAG, etag_header)], Json(json!({ "flags": flags, "eventStreams": event_streams })))
+        .into_response()
 }
 
 /// `GET /ofrep/v1/configuration`: what this server supports.

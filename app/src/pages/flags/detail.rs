@@ -1,5 +1,6 @@
 //! `/admin/feature-flags/{key}`: one flag's details, its state in each environment and its history.
 
+use super::evaluate_for::EvaluateFor;
 use crate::components::badges::KindBadge;
 use crate::components::status::{ErrorBox, Loading, ViewOnlyNotice};
 use crate::components::toggle::{FlagToggle, ToggleFlag};
@@ -49,6 +50,8 @@ pub fn FlagPage() -> impl IntoView {
 fn FlagDetailView(detail: FlagDetail, toggle: ServerAction<ToggleFlag>) -> impl IntoView {
     let key = detail.key.clone();
     let can_edit = detail.can_edit && !detail.archived;
+    let environments: Vec<(String, String)> =
+        detail.environments.iter().map(|e| (e.environment.clone(), e.environment_name.clone())).collect();
     view! {
         <div class="page-head">
             <h1 class="mono">{detail.key.clone()}</h1>
@@ -91,6 +94,7 @@ fn FlagDetailView(detail: FlagDetail, toggle: ServerAction<ToggleFlag>) -> impl 
                 </table>
             </section>
         </div>
+        <EvaluateFor flag=key.clone() environments />
         <section class="card" aria-labelledby="history-h">
             <h2 id="history-h">"History"</h2>
             {if detail.history.is_empty() {

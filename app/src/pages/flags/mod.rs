@@ -1,5 +1,6 @@
 //! The flag manager: the list at `/admin/feature-flags` and each flag's page.
 
 pub mod detail;
+pub mod evaluate_for;
 pub mod list;
 pub mod new_flag;

@@ -1,0 +1,174 @@
+//! The admin REST API: an admin token acts as its user, with that user's permissions, audited under them.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use app::domain::{Email, EnvKey};
+use app::server::audit::Actor;
+use app::server::tokens::{self, NewToken, TokenScope};
+use axum::body::Body;
+use axum::http::{header, Request, StatusCode};
+use axum::Router;
+use common::*;
+use sqlx::PgPool;
+
+async fn admin_token(pool: &PgPool, email: &str) -> String {
+    let new = NewToken {
+        name: format!("script for {email}"),
+        scope: TokenScope::Admin,
+        environment: None,
+        user: Some(Email::parse(email).unwrap()),
+    };
+    tokens::create(pool, &Actor::system("test"), &new).await.unwrap().secret
+}
+
+async fn call(
+    router: &Router,
+    method: &str,
+    path: &str,
+    token: &str,
+    body: Option<&str>,
+) -> (StatusCode, serde_json::Value) {
+    let request = Request::builder()
+        .method(method)
+        .uri(path)
+        .header(header::AUTHORIZATION, format!("Bearer {token}"))
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(body.map_or_else(Body::empty, |b| Body::from(b.to_owned())))
+        .unwrap();
+    let response = send(router, request).await;
+    let status = response.status();
+    let text = body_text(response).await;
+    (status, serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)))
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn an_editors_token_toggles_a_flag_audited_under_the_editor(pool: PgPool) {
+    seed_flag(&pool, "checkout").await;
+    seed_user(&pool, "eddie@example.com", "editor").await;
+    let token = admin_token(&pool, "eddie@example.com").await;
+    let router = router(&pool);
+
+    let (status, body) = call(
+        &router,
+        "PUT",
+        "/api/v1/admin/flags/checkout/environments/staging",
+        &token,
+        Some(r#"{"enabled": true, "reason": "verified in dev"}"#),
+    )
+    .await;
+
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["enabled"], true);
+    assert!(flag_enabled(&pool, "checkout", "staging").await);
+    let (kind, label, reason): (String, String, Option<String>) = sqlx::query_as(
+        "select actor_kind, actor_label, reason from audit_events where action = 'flag.toggled' order by id desc limit 1",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        (kind.as_str(), label.as_str(), reason.as_deref()),
+        ("token", "eddie@example.com", Some("verified in dev"))
+    );
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_viewers_token_reads_but_cannot_change_anything(pool: PgPool) {
+    seed_flag(&pool, "checkout").await;
+    seed_user(&pool, "vera@example.com", "viewer").await;
+    let token = admin_token(&pool, "vera@example.com").await;
+    let router = router(&pool);
+
+    let (read, flag) = call(&router, "GET", "/api/v1/admin/flags/checkout", &token, None).await;
+    let (write, refusal) =
+        call(&router, "PUT", "/api/v1/admin/flags/checkout/environments/staging", &token, Some(r#"{"enabled": true}"#))
+            .await;
+
+    assert_eq!(read, StatusCode::OK, "{flag}");
+    assert_eq!(flag["key"], "checkout");
+    assert_eq!(write, StatusCode::FORBIDDEN, "{refusal}");
+    assert_eq!(refusal["error"], "FORBIDDEN");
+    assert!(!flag_enabled(&pool, "checkout", "staging").await);
+    assert_eq!(audit_count(&pool, "flag.toggled").await, 0);
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_stale_expected_version_gets_409_with_the_current_version(pool: PgPool) {
+    seed_flag(&pool, "checkout").await;
+    seed_user(&pool, "eddie@example.com", "editor").await;
+    let token = admin_token(&pool, "eddie@example.com").await;
+    let router = router(&pool);
+    toggle(&pool, "checkout", "staging", true).await; // version 1 -> 2 behind the script's back
+
+    let (status, body) = call(
+        &router,
+        "PUT",
+        "/api/v1/admin/flags/checkout/environments/staging",
+        &token,
+        Some(r#"{"enabled": false, "expected_version": 1}"#),
+    )
+    .await;
+
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_eq!(body["details"]["current_version"], 2);
+    assert!(flag_enabled(&pool, "checkout", "staging").await, "the stale edit changed nothing");
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn revoked_evaluate_and_disabled_users_tokens_are_refused(pool: PgPool) {
+    seed_flag(&pool, "checkout").await;
+    seed_user(&pool, "eddie@example.com", "editor").await;
+    seed_user(&pool, "gone@example.com", "editor").await;
+    let revoked = admin_token(&pool, "eddie@example.com").await;
+    tokens::revoke(&pool, &Actor::system("test"), &revoked[..12]).await.unwrap();
+    let disabled = admin_token(&pool, "gone@example.com").await;
+    sqlx::query("update users set disabled = true where email = 'gone@example.com'").execute(&pool).await.unwrap();
+    let evaluate = tokens::create(
+        &pool,
+        &Actor::system("test"),
+        &NewToken {
+            name: "app".into(),
+            scope: TokenScope::Evaluate,
+            environment: Some(EnvKey::parse("staging").unwrap()),
+            user: None,
+        },
+    )
+    .await
+    .unwrap()
+    .secret;
+    let router = router(&pool);
+
+    for token in [revoked.as_str(), disabled.as_str(), evaluate.as_str(), "rgt_nonsense"] {
+        let (status, body) = call(&router, "GET", "/api/v1/admin/whoami", token, None).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{token}: {body}");
+        assert_eq!(body["error"], "UNAUTHORIZED");
+    }
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn bad_bodies_and_keys_get_a_4xx_that_says_what_is_wrong(pool: PgPool) {
+    seed_flag(&pool, "checkout").await;
+    seed_user(&pool, "eddie@example.com", "editor").await;
+    let token = admin_token(&pool, "eddie@example.com").await;
+    let router = router(&pool);
+    let path = "/api/v1/admin/flags/checkout/environments/staging";
+
+    let (wrong_type, body) = call(&router, "PUT", path, &token, Some(r#"{"enabled": "yes"}"#)).await;
+    assert_eq!(wrong_type, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(body["message"].as_str().unwrap().contains("enabled"), "{body}");
+
+    let (unknown_field, body) = call(&router, "PUT", path, &token, Some(r#"{"enabled": true, "force": 1}"#)).await;
+    assert_eq!(unknown_field, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(body["message"].as_str().unwrap().contains("force"), "{body}");
+
+    let long_key = format!("/api/v1/admin/flags/{}/environments/staging", "k".repeat(10_000));
+    let (too_long, body) = call(&router, "PUT", &long_key, &token, Some(r#"{"enabled": true}"#)).await;
+    assert_eq!(too_long, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+
+    let (missing, body) =
+        call(&router, "PUT", "/api/v1/admin/flags/nope/environments/staging", &token, Some(r#"{"enabled": true}"#))
+            .await;
+    assert_eq!(missing, StatusCode::NOT_FOUND, "{body}");
+    assert_eq!(audit_count(&pool, "flag.toggled").await, 0);
+}
