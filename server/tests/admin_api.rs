@@ -52,7 +52,7 @@ async fn an_editors_token_toggles_a_flag_audited_under_the_editor(pool: PgPool) 
     let (status, body) = call(
         &router,
         "PUT",
-        "/api/v1/admin/flags/checkout/environments/staging",
+        "/api/admin/feature-flags/checkout/environments/staging",
         &token,
         Some(r#"{"enabled": true, "reason": "verified in dev"}"#),
     )
@@ -80,10 +80,15 @@ async fn a_viewers_token_reads_but_cannot_change_anything(pool: PgPool) {
     let token = admin_token(&pool, "vera@example.com").await;
     let router = router(&pool);
 
-    let (read, flag) = call(&router, "GET", "/api/v1/admin/flags/checkout", &token, None).await;
-    let (write, refusal) =
-        call(&router, "PUT", "/api/v1/admin/flags/checkout/environments/staging", &token, Some(r#"{"enabled": true}"#))
-            .await;
+    let (read, flag) = call(&router, "GET", "/api/admin/feature-flags/checkout", &token, None).await;
+    let (write, refusal) = call(
+        &router,
+        "PUT",
+        "/api/admin/feature-flags/checkout/environments/staging",
+        &token,
+        Some(r#"{"enabled": true}"#),
+    )
+    .await;
 
     assert_eq!(read, StatusCode::OK, "{flag}");
     assert_eq!(flag["key"], "checkout");
@@ -104,7 +109,7 @@ async fn a_stale_expected_version_gets_409_with_the_current_version(pool: PgPool
     let (status, body) = call(
         &router,
         "PUT",
-        "/api/v1/admin/flags/checkout/environments/staging",
+        "/api/admin/feature-flags/checkout/environments/staging",
         &token,
         Some(r#"{"enabled": false, "expected_version": 1}"#),
     )
@@ -140,7 +145,7 @@ async fn revoked_evaluate_and_disabled_users_tokens_are_refused(pool: PgPool) {
     let router = router(&pool);
 
     for token in [revoked.as_str(), disabled.as_str(), evaluate.as_str(), "rgt_nonsense"] {
-        let (status, body) = call(&router, "GET", "/api/v1/admin/whoami", token, None).await;
+        let (status, body) = call(&router, "GET", "/api/admin/whoami", token, None).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED, "{token}: {body}");
         assert_eq!(body["error"], "UNAUTHORIZED");
     }
@@ -152,7 +157,7 @@ async fn bad_bodies_and_keys_get_a_4xx_that_says_what_is_wrong(pool: PgPool) {
     seed_user(&pool, "eddie@example.com", "editor").await;
     let token = admin_token(&pool, "eddie@example.com").await;
     let router = router(&pool);
-    let path = "/api/v1/admin/flags/checkout/environments/staging";
+    let path = "/api/admin/feature-flags/checkout/environments/staging";
 
     let (wrong_type, body) = call(&router, "PUT", path, &token, Some(r#"{"enabled": "yes"}"#)).await;
     assert_eq!(wrong_type, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
@@ -162,13 +167,88 @@ async fn bad_bodies_and_keys_get_a_4xx_that_says_what_is_wrong(pool: PgPool) {
     assert_eq!(unknown_field, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     assert!(body["message"].as_str().unwrap().contains("force"), "{body}");
 
-    let long_key = format!("/api/v1/admin/flags/{}/environments/staging", "k".repeat(10_000));
+    let long_key = format!("/api/admin/feature-flags/{}/environments/staging", "k".repeat(10_000));
     let (too_long, body) = call(&router, "PUT", &long_key, &token, Some(r#"{"enabled": true}"#)).await;
     assert_eq!(too_long, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
 
-    let (missing, body) =
-        call(&router, "PUT", "/api/v1/admin/flags/nope/environments/staging", &token, Some(r#"{"enabled": true}"#))
-            .await;
+    let (missing, body) = call(
+        &router,
+        "PUT",
+        "/api/admin/feature-flags/nope/environments/staging",
+        &token,
+        Some(r#"{"enabled": true}"#),
+    )
+    .await;
     assert_eq!(missing, StatusCode::NOT_FOUND, "{body}");
     assert_eq!(audit_count(&pool, "flag.toggled").await, 0);
+}
+
+fn session_request(method: &str, path: &str, cookie: &str, site: &str, body: &str) -> Request<Body> {
+    Request::builder()
+        .method(method)
+        .uri(path)
+        .header(header::HOST, HOST)
+        .header("sec-fetch-site", site)
+        .header(header::COOKIE, cookie)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(body.to_owned()))
+        .unwrap()
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_signed_in_session_uses_the_api_and_a_cross_site_request_is_refused(pool: PgPool) {
+    seed_flag(&pool, "checkout").await;
+    seed_user(&pool, "eddie@example.com", "editor").await;
+    let router = router(&pool);
+    let cookie = login(&router, "eddie@example.com").await;
+    let path = "/api/admin/feature-flags/checkout/environments/staging";
+
+    let forged = send(&router, session_request("PUT", path, &cookie, "cross-site", r#"{"enabled": true}"#)).await;
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+    assert!(!flag_enabled(&pool, "checkout", "staging").await);
+
+    let own = send(&router, session_request("PUT", path, &cookie, "same-origin", r#"{"enabled": true}"#)).await;
+    assert_eq!(own.status(), StatusCode::OK);
+    assert!(flag_enabled(&pool, "checkout", "staging").await);
+    let kind: String = sqlx::query_scalar("select actor_kind from audit_events where action = 'flag.toggled'")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(kind, "user");
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn flags_are_created_and_the_audit_trail_read_over_the_api(pool: PgPool) {
+    seed_flag(&pool, "checkout").await;
+    seed_user(&pool, "eddie@example.com", "editor").await;
+    let token = admin_token(&pool, "eddie@example.com").await;
+    let router = router(&pool);
+
+    let (created, flag) = call(
+        &router,
+        "POST",
+        "/api/admin/feature-flags",
+        &token,
+        Some(r#"{"key": "new_search", "name": "New search", "kind": "release", "phase": "phase-1"}"#),
+    )
+    .await;
+    let (duplicate, refusal) = call(
+        &router,
+        "POST",
+        "/api/admin/feature-flags",
+        &token,
+        Some(r#"{"key": "new_search", "name": "Again", "kind": "release"}"#),
+    )
+    .await;
+    let (listed, audit) = call(&router, "GET", "/api/admin/audit?action=flag.created", &token, None).await;
+
+    assert_eq!(created, StatusCode::CREATED, "{flag}");
+    assert_eq!(flag["key"], "new_search");
+    assert_eq!(flag["environments"].as_array().unwrap().len(), 3);
+    assert!(duplicate.is_client_error(), "{refusal}");
+    assert!(refusal["message"].as_str().unwrap().contains("new_search"), "{refusal}");
+    assert_eq!(listed, StatusCode::OK);
+    let events = audit["events"].as_array().unwrap();
+    assert_eq!(events.len(), 1, "{audit}");
+    assert_eq!(events[0]["actor"], "eddie@example.com");
 }

@@ -1,17 +1,12 @@
 //! The admin REST API, for scripts and the `rollgate` operator commands. Authenticated by an admin token,
-//! which acts as the user it was made for: that user's role and permissions, audited under that user.
-//! Every write goes through the same service layer as the browser.
-//!
-//! - `GET  /api/v1/admin/whoami`
-//! - `GET  /api/v1/admin/flags?q=&phase=&env=&state=on|off&page=&per_page=`
-//! - `GET  /api/v1/admin/flags/{key}`
-//! - `PUT  /api/v1/admin/flags/{key}/environments/{env}` with `{"enabled": bool, "expected_version"?: n,
-//!   "reason"?: "..."}`: the kill switch. A stale `expected_version` gets 409 with the current version.
+//! which acts as the user it was made for (that user's role and permissions, audited under that user), or
+//! by a browser session (then the cross-site check in `csrf.rs` applies, as for every form). Every write
+//! goes through the same service layer as the browser. The routes are listed in `openapi.json`.
 
 use super::error::ApiError;
 use super::evaluate::bearer_token;
 use app::domain::{EnvKey, FlagKey};
-use app::model::{FlagDetail, FlagListPage, FlagListQuery, FlagState, UserView};
+use app::model::{AuditPage, AuditQuery, FlagDetail, FlagListPage, FlagListQuery, FlagState, UserView};
 use app::server::audit::Actor;
 use app::server::auth::CurrentUser;
 use app::server::{flags, tokens, AppState};
@@ -23,12 +18,19 @@ use axum::routing::{get, put};
 use axum::{Json, Router};
 use serde::Deserialize;
 
-/// The user behind a valid admin token.
-pub struct AdminCaller(pub CurrentUser);
+/// The user behind a valid admin token or a signed-in session.
+pub struct AdminCaller {
+    pub user: CurrentUser,
+    pub via_token: bool,
+}
 
 impl AdminCaller {
-    fn actor(&self) -> Actor {
-        Actor::token(&self.0)
+    pub fn actor(&self) -> Actor {
+        if self.via_token {
+            Actor::token(&self.user)
+        } else {
+            Actor::user(&self.user)
+        }
     }
 }
 
@@ -36,24 +38,38 @@ impl FromRequestParts<AppState> for AdminCaller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let token = bearer_token(&parts.headers)?;
-        match tokens::authenticate_admin(&state.pool, token).await? {
-            Some(user) => Ok(Self(user)),
-            None => Err(ApiError::new(
+        if let Ok(token) = bearer_token(&parts.headers) {
+            return match tokens::authenticate_admin(&state.pool, token).await? {
+                Some(user) => Ok(Self { user, via_token: true }),
+                None => Err(ApiError::new(
+                    StatusCode::UNAUTHORIZED,
+                    "UNAUTHORIZED",
+                    "the admin token is unknown, revoked or expired, or its user is disabled",
+                )),
+            };
+        }
+        let session = parts.extensions.get::<tower_sessions::Session>().cloned();
+        let user = match session {
+            Some(session) => app::server::auth::session_user(&session, state).await?,
+            None => None,
+        };
+        user.map(|user| Self { user, via_token: false }).ok_or_else(|| {
+            ApiError::new(
                 StatusCode::UNAUTHORIZED,
                 "UNAUTHORIZED",
-                "the admin token is unknown, revoked or expired, or its user is disabled",
-            )),
-        }
+                "send an admin token as `Authorization: Bearer <token>`, or sign in",
+            )
+        })
     }
 }
 
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route("/api/v1/admin/whoami", get(whoami))
-        .route("/api/v1/admin/flags", get(list_flags))
-        .route("/api/v1/admin/flags/{key}", get(get_flag))
-        .route("/api/v1/admin/flags/{key}/environments/{env}", put(set_flag_state))
+        .route("/api/admin/whoami", get(whoami))
+        .route("/api/admin/feature-flags", get(list_flags).post(create_flag))
+        .route("/api/admin/feature-flags/{key}", get(get_flag))
+        .route("/api/admin/feature-flags/{key}/environments/{env}", put(set_flag_state))
+        .route("/api/admin/audit", get(list_audit))
 }
 
 fn bad_json(rejection: &JsonRejection) -> ApiError {
@@ -61,7 +77,7 @@ fn bad_json(rejection: &JsonRejection) -> ApiError {
 }
 
 async fn whoami(caller: AdminCaller) -> Json<UserView> {
-    Json(caller.0.view())
+    Json(caller.user.view())
 }
 
 async fn list_flags(
@@ -70,7 +86,47 @@ async fn list_flags(
     query: Result<Query<FlagListQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<FlagListPage>, ApiError> {
     let Query(query) = query.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "INVALID_QUERY", e.body_text()))?;
-    Ok(Json(flags::list(&state.pool, &query, caller.0.role.can_edit_flags()).await?))
+    Ok(Json(flags::list(&state.pool, &query, caller.user.role.can_edit_flags()).await?))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateFlag {
+    key: String,
+    name: String,
+    #[serde(default)]
+    description: String,
+    phase: Option<String>,
+    kind: String,
+}
+
+async fn create_flag(
+    State(state): State<AppState>,
+    caller: AdminCaller,
+    body: Result<Json<CreateFlag>, JsonRejection>,
+) -> Result<(StatusCode, Json<FlagDetail>), ApiError> {
+    use app::domain::{Description, FlagKind, FlagName};
+    use app::server::ServiceError;
+    let Json(body) = body.map_err(|e| bad_json(&e))?;
+    let new = flags::NewFlag {
+        key: FlagKey::parse(&body.key).map_err(ServiceError::from)?,
+        name: FlagName::parse(&body.name).map_err(ServiceError::from)?,
+        description: Description::parse(&body.description).map_err(ServiceError::from)?,
+        phase_key: body.phase.filter(|p| !p.is_empty()),
+        kind: body.kind.parse::<FlagKind>().map_err(ServiceError::from)?,
+    };
+    let key = new.key.to_string();
+    flags::create(&state.pool, &caller.actor(), new).await?;
+    Ok((StatusCode::CREATED, Json(flags::detail(&state.pool, &key, caller.user.role.can_edit_flags()).await?)))
+}
+
+async fn list_audit(
+    State(state): State<AppState>,
+    _caller: AdminCaller,
+    query: Result<Query<AuditQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<AuditPage>, ApiError> {
+    let Query(query) = query.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "INVALID_QUERY", e.body_text()))?;
+    Ok(Json(app::server::audit::list(&state.pool, &query, 100).await?))
 }
 
 async fn get_flag(
@@ -78,7 +134,7 @@ async fn get_flag(
     caller: AdminCaller,
     Path(key): Path<String>,
 ) -> Result<Json<FlagDetail>, ApiError> {
-    Ok(Json(flags::detail(&state.pool, &key, caller.0.role.can_edit_flags()).await?))
+    Ok(Json(flags::detail(&state.pool, &key, caller.user.role.can_edit_flags()).await?))
 }
 
 #[derive(Debug, Deserialize)]
