@@ -20,6 +20,9 @@ pub enum AppError {
     /// The edit was based on an old version; the page should reload the current state.
     #[error("{message} (current version {current_version})")]
     Conflict { message: String, current_version: i32 },
+    /// Not allowed in the entity's current state, e.g. a gate not met; the message says what is missing.
+    #[error("{message}")]
+    Refused { code: String, message: String },
     #[error("something went wrong on the server; it has been logged")]
     Internal,
     /// The call itself failed (network, serialization); raised by the server-function machinery.
@@ -35,7 +38,7 @@ impl AppError {
             AppError::Forbidden(_) => 403,
             AppError::NotFound(_) => 404,
             AppError::Invalid { .. } => 422,
-            AppError::Conflict { .. } => 409,
+            AppError::Conflict { .. } | AppError::Refused { .. } => 409,
             AppError::Internal => 500,
             AppError::Transport(_) => 400,
         }

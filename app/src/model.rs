@@ -207,3 +207,101 @@ pub struct TokensPageData {
     /// A token created by a form posted without JavaScript, shown once on the page it came back to.
     pub just_created: Option<CreatedTokenView>,
 }
+
+/// One stage of a rollout, as shown.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StageView {
+    pub position: u32,
+    pub name: String,
+    /// E.g. `10%` or `0.5%`.
+    pub percent: String,
+    pub basis_points: u16,
+    pub required_roles: Vec<String>,
+    pub min_soak_seconds: u32,
+    /// `(kind, text)`, kind being `verify` or `backout`.
+    pub checklist: Vec<(String, String)>,
+}
+
+/// One sign-off, as the rollout page's checklist shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SignoffView {
+    pub stage: u32,
+    pub role: String,
+    pub user: String,
+    pub decision: String,
+    pub comment: String,
+    pub at: DateTime<Utc>,
+    /// Given for the rollout's current version (and so still counting).
+    pub current: bool,
+}
+
+/// One entry of a rollout's timeline.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RolloutEventView {
+    pub at: DateTime<Utc>,
+    pub kind: String,
+    pub from_percent: Option<String>,
+    pub to_percent: Option<String>,
+    pub actor: String,
+    pub reason: Option<String>,
+    pub gate_overridden: bool,
+    pub details: serde_json::Value,
+}
+
+/// What stands between the rollout and its next stage.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NextGateView {
+    pub stage: u32,
+    pub stage_name: String,
+    pub percent: String,
+    /// Nothing missing: the advance would pass.
+    pub clear: bool,
+    /// E.g. "missing sign-off: ops_oncall; soak ends in 3h12m"; empty when clear.
+    pub message: String,
+    pub missing_roles: Vec<String>,
+    pub soak_ends_at: Option<DateTime<Utc>>,
+}
+
+/// A rollout with everything its page shows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RolloutView {
+    pub id: i64,
+    pub flag: String,
+    pub environment: String,
+    pub status: String,
+    pub current_stage: Option<u32>,
+    pub current_percent: String,
+    pub stage_entered_at: Option<DateTime<Utc>>,
+    pub version: i32,
+    pub stickiness: String,
+    pub template: Option<String>,
+    pub stages: Vec<StageView>,
+    pub allow_customers: Vec<String>,
+    pub allow_organizations: Vec<String>,
+    pub next_gate: Option<NextGateView>,
+    pub signoffs: Vec<SignoffView>,
+    pub timeline: Vec<RolloutEventView>,
+    pub created_at: DateTime<Utc>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub completed_at: Option<DateTime<Utc>>,
+}
+
+/// A sign-off waiting for someone holding `role`, as `/admin/approvals` lists it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ApprovalItem {
+    pub rollout_id: i64,
+    pub version: i32,
+    pub flag: String,
+    pub environment: String,
+    pub role: String,
+    pub stage: u32,
+    pub stage_name: String,
+    pub target_percent: String,
+    pub current_percent: String,
+    pub status: String,
+    /// Who asked for it (the user whose advance was refused for want of it), if anyone did yet.
+    pub requester: Option<String>,
+    pub requested_at: Option<DateTime<Utc>>,
+    /// The viewer asked for it, so cannot sign it.
+    pub requested_by_you: bool,
+}

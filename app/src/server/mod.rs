@@ -5,6 +5,7 @@ pub mod audit;
 pub mod auth;
 pub mod flags;
 pub mod password;
+pub mod rollouts;
 pub mod service_error;
 pub mod snapshot;
 pub mod state;

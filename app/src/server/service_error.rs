@@ -14,6 +14,10 @@ pub enum ServiceError {
     Invalid { field: &'static str, message: String },
     #[error("{message}")]
     Conflict { message: String, current_version: i32 },
+    /// The request is well formed but the entity's state does not allow it: a gate not met, a transition
+    /// the rollout's status forbids. `code` is stable for scripts (`GATE_BLOCKED`, `INVALID_TRANSITION`...).
+    #[error("{message}")]
+    Refused { code: &'static str, message: String },
     #[error("database error")]
     Database(#[from] sqlx::Error),
     #[error("{0}")]
@@ -33,6 +37,7 @@ impl From<ServiceError> for AppError {
             ServiceError::NotFound(what) => AppError::NotFound(what),
             ServiceError::Invalid { field, message } => AppError::Invalid { field: field.to_owned(), message },
             ServiceError::Conflict { message, current_version } => AppError::Conflict { message, current_version },
+            ServiceError::Refused { code, message } => AppError::Refused { code: code.to_owned(), message },
             ServiceError::Database(source) => {
                 tracing::error!(error = %source, cause = ?source, "database error");
                 AppError::Internal

@@ -34,6 +34,7 @@ impl From<app::server::ServiceError> for ApiError {
                 .with_details(serde_json::json!({ "field": field })),
             E::Conflict { message, current_version } => Self::new(StatusCode::CONFLICT, "CONFLICT", message)
                 .with_details(serde_json::json!({ "current_version": current_version })),
+            E::Refused { code, message } => Self::new(StatusCode::CONFLICT, code, message),
             E::Database(source) => {
                 tracing::error!(error = %source, cause = ?source, "database error");
                 Self::new(

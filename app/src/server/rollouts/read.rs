@@ -1,0 +1,247 @@
+//! Reading rollouts for their pages, the flag page and the approvals queue. The next gate shown is
+//! computed by the same `check_gates` the advance button runs, so the page and the server never disagree.
+
+use super::{load_plan, load_signoffs, requester_of, unfinished_prerequisites, ServiceError};
+use crate::domain::rollout::{check_gates, Gate, GateInput, RolloutState, RolloutStatus};
+use crate::domain::{Percent, SignoffRole};
+use crate::model::{ApprovalItem, NextGateView, RolloutEventView, RolloutView, SignoffView, StageView};
+use chrono::{DateTime, Utc};
+use sqlx::PgPool;
+use std::str::FromStr;
+
+fn percent_label(basis_points: Option<i32>) -> Option<String> {
+    basis_points
+        .and_then(|bp| u16::try_from(bp).ok())
+        .and_then(|bp| Percent::from_basis_points(bp).ok())
+        .map(|p| p.to_string())
+}
+
+/// One rollout with its stages, sign-offs, timeline and next gate.
+pub async fn detail(pool: &PgPool, id: i64) -> Result<RolloutView, ServiceError> {
+    let mut conn = pool.acquire().await?;
+    let row = sqlx::query!(
+        r#"select r.status, r.current_stage, r.stage_entered_at as "stage_entered_at: DateTime<Utc>", r.version,
+                  r.stickiness, r.template, r.flag_id, r.environment_id, f.key as flag, e.key as environment,
+                  r.created_at as "created_at: DateTime<Utc>", r.started_at as "started_at: DateTime<Utc>",
+                  r.completed_at as "completed_at: DateTime<Utc>"
+           from rollouts r join flags f on f.id = r.flag_id join environments e on e.id = r.environment_id
+           where r.id = $1"#,
+        id
+    )
+    .fetch_optional(&mut *conn)
+    .await?
+    .ok_or_else(|| ServiceError::NotFound(format!("rollout {id}")))?;
+    let plan = load_plan(&mut conn, id).await?;
+    let state = RolloutState {
+        status: RolloutStatus::from_str(&row.status).map_err(|e| ServiceError::Other(e.message))?,
+        current_stage: row.current_stage.and_then(|s| u32::try_from(s).ok()),
+        stage_entered_at: row.stage_entered_at,
+        version: row.version,
+        stages: plan,
+    };
+    let signoff_records = load_signoffs(&mut conn, id).await?;
+
+    let next_gate = match state.next_stage() {
+        Some(stage) if state.is_live() => {
+            let prerequisites = if state.stages.stage(stage).is_some_and(|s| s.percent.basis_points() > 0) {
+                unfinished_prerequisites(&mut conn, row.flag_id, row.environment_id).await?
+            } else {
+                Vec::new()
+            };
+            // The requester's approvals never count; shown here as the gate would see the viewer's
+            // own advance is not knowable, so the page shows the gate for nobody in particular.
+            let report = check_gates(GateInput {
+                state: &state,
+                target_stage: stage,
+                now: Utc::now(),
+                signoffs: &signoff_records,
+                requester: requester_of(&mut conn, id, stage, state.version).await?,
+                unfinished_prerequisites: &prerequisites,
+            });
+            let target = state.stages.stage(stage);
+            Some(NextGateView {
+                stage,
+                stage_name: target.map(|s| s.name.clone()).unwrap_or_default(),
+                percent: target.map(|s| s.percent.to_string()).unwrap_or_default(),
+                clear: report.is_clear(),
+                message: report.message(),
+                missing_roles: report.unsigned_roles().iter().map(|r| r.as_str().to_owned()).collect(),
+                soak_ends_at: report.missing.iter().find_map(|g| match g {
+                    Gate::Soak { ends_at, .. } => Some(*ends_at),
+                    _ => None,
+                }),
+            })
+        }
+        _ => None,
+    };
+
+    let signoffs = sqlx::query!(
+        r#"select s.stage, s.role, u.email, s.decision, s.comment, s.rollout_version,
+                  s.created_at as "at: DateTime<Utc>"
+           from signoffs s join users u on u.id = s.user_id where s.rollout_id = $1 order by s.id"#,
+        id
+    )
+    .fetch_all(&mut *conn)
+    .await?
+    .into_iter()
+    .map(|s| SignoffView {
+        stage: u32::try_from(s.stage).unwrap_or(0),
+        role: s.role,
+        user: s.email,
+        decision: s.decision,
+        comment: s.comment,
+        at: s.at,
+        current: s.rollout_version == row.version,
+    })
+    .collect();
+    let timeline = sqlx::query!(
+        r#"select occurred_at as "at: DateTime<Utc>", kind, from_basis_points, to_basis_points, actor_label, reason,
+                  gate_overridden, details
+           from rollout_events where rollout_id = $1 order by id"#,
+        id
+    )
+    .fetch_all(&mut *conn)
+    .await?
+    .into_iter()
+    .map(|e| RolloutEventView {
+        at: e.at,
+        kind: e.kind,
+        from_percent: percent_label(e.from_basis_points),
+        to_percent: percent_label(e.to_basis_points),
+        actor: e.actor_label,
+        reason: e.reason,
+        gate_overridden: e.gate_overridden,
+        details: e.details,
+    })
+    .collect();
+    let allow = sqlx::query!(
+        r#"select c.key as "customer?", g.key as "organization?" from rollout_allow_list a
+           left join customers c on c.id = a.customer_id left join organizations g on g.id = a.organization_id
+           where a.rollout_id = $1 order by a.id"#,
+        id
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+
+    Ok(RolloutView {
+        id,
+        flag: row.flag,
+        environment: row.environment,
+        status: state.status.as_str().to_owned(),
+        current_stage: state.current_stage,
+        current_percent: state.served_percent().to_string(),
+        stage_entered_at: state.stage_entered_at,
+        version: state.version,
+        stickiness: row.stickiness,
+        template: row.template,
+        stages: state
+            .stages
+            .stages()
+            .iter()
+            .enumerate()
+            .map(|(i, s)| StageView {
+                position: u32::try_from(i).unwrap_or(0),
+                name: s.name.clone(),
+                percent: s.percent.to_string(),
+                basis_points: s.percent.basis_points(),
+                required_roles: s.required_roles.iter().map(|r| r.as_str().to_owned()).collect(),
+                min_soak_seconds: s.min_soak_seconds,
+                checklist: s.checklist.iter().map(|c| (c.kind.as_str().to_owned(), c.text.clone())).collect(),
+            })
+            .collect(),
+        allow_customers: allow.iter().filter_map(|a| a.customer.clone()).collect(),
+        allow_organizations: allow.iter().filter_map(|a| a.organization.clone()).collect(),
+        next_gate,
+        signoffs,
+        timeline,
+        created_at: row.created_at,
+        started_at: row.started_at,
+        completed_at: row.completed_at,
+    })
+}
+
+/// The id of the live rollout (planned, active or paused) of a flag in an environment.
+pub async fn live_id(pool: &PgPool, flag: &str, environment: &str) -> Result<Option<i64>, ServiceError> {
+    Ok(sqlx::query_scalar!(
+        "select r.id from rollouts r join flags f on f.id = r.flag_id join environments e on e.id = r.environment_id
+         where f.key = $1 and e.key = $2 and r.status in ('planned', 'active', 'paused')",
+        flag,
+        environment
+    )
+    .fetch_optional(pool)
+    .await?)
+}
+
+/// Per environment of a flag, its live rollout or else its latest one, in environment order.
+pub async fn for_flag(pool: &PgPool, flag: &str) -> Result<Vec<RolloutView>, ServiceError> {
+    let ids = sqlx::query_scalar!(
+        r#"select distinct on (e.position) r.id
+           from rollouts r join flags f on f.id = r.flag_id join environments e on e.id = r.environment_id
+           where f.key = $1
+           order by e.position, (r.status in ('planned', 'active', 'paused')) desc, r.id desc"#,
+        flag
+    )
+    .fetch_all(pool)
+    .await?;
+    let mut out = Vec::with_capacity(ids.len());
+    for id in ids {
+        out.push(detail(pool, id).await?);
+    }
+    Ok(out)
+}
+
+/// What waits for a sign-off in one of `roles`: the live rollouts whose next stage requires such a role
+/// that has no approval at the current version yet.
+pub async fn approvals_for(
+    pool: &PgPool,
+    viewer: i64,
+    roles: &[SignoffRole],
+) -> Result<Vec<ApprovalItem>, ServiceError> {
+    let role_names: Vec<String> = roles.iter().map(|r| r.as_str().to_owned()).collect();
+    let rows = sqlx::query!(
+        r#"select r.id, r.version, r.status, f.key as flag, e.key as environment, s.position, s.name,
+                  s.basis_points, role as "role!", coalesce(cur.basis_points, 0) as "current_bp!",
+                  req.actor_label as "requester?", req.actor_user_id as "requester_id?",
+                  req.occurred_at as "requested_at?: DateTime<Utc>"
+           from rollouts r
+           join flags f on f.id = r.flag_id
+           join environments e on e.id = r.environment_id
+           join rollout_stages s on s.rollout_id = r.id
+                and s.position = case when r.status = 'planned' then 0 else r.current_stage + 1 end
+           cross join lateral unnest(s.required_roles) as role
+           left join rollout_stages cur on cur.rollout_id = r.id and cur.position = r.current_stage
+           left join lateral (select ev.actor_label, ev.actor_user_id, ev.occurred_at from rollout_events ev
+                              where ev.rollout_id = r.id and ev.kind = 'signoff_requested' and ev.to_stage = s.position
+                                and (ev.details->>'version')::int = r.version
+                              order by ev.id limit 1) req on true
+           where r.status in ('planned', 'active', 'paused') and role = any($1)
+             and not exists (select 1 from signoffs so where so.rollout_id = r.id and so.stage = s.position
+                               and so.rollout_version = r.version and so.role = role and so.decision = 'approved')
+           order by req.occurred_at nulls last, r.id, role"#,
+        &role_names
+    )
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| ApprovalItem {
+            rollout_id: r.id,
+            version: r.version,
+            flag: r.flag,
+            environment: r.environment,
+            role: r.role,
+            stage: u32::try_from(r.position).unwrap_or(0),
+            stage_name: r.name,
+            target_percent: percent_label(Some(r.basis_points)).unwrap_or_default(),
+            current_percent: if r.status == "planned" {
+                "0% (not started)".to_owned()
+            } else {
+                percent_label(Some(r.current_bp)).unwrap_or_default()
+            },
+            status: r.status,
+            requester: r.requester,
+            requested_at: r.requested_at,
+            requested_by_you: r.requester_id == Some(viewer),
+        })
+        .collect())
+}
