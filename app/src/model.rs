@@ -305,3 +305,19 @@ pub struct ApprovalItem {
     /// The viewer asked for it, so cannot sign it.
     pub requested_by_you: bool,
 }
+
+/// Who a rollout reaches among the known customers (the `customers` table), now and at the next stage.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PopulationView {
+    pub customers_known: u64,
+    pub customers_in: u64,
+    pub organizations_known: u64,
+    /// Organizations with at least one customer in.
+    pub organizations_in: u64,
+    /// The next stage's percentage, if there is a next stage.
+    pub next_percent: Option<String>,
+    /// How many more customers the next stage would put in.
+    pub next_adds: u64,
+    /// The first of them (by key), as a preview.
+    pub next_adds_preview: Vec<String>,
+}

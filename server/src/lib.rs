@@ -66,6 +66,8 @@ pub fn app(state: AppState, trusted_origins: csrf::TrustedOrigins) -> Router {
         .route("/ofrep/v1/configuration", get(api::ofrep::configuration))
         .route("/api/v1/stream", get(api::stream::stream))
         .merge(api::admin::routes())
+        .merge(api::rollouts::routes())
+        .route("/api/openapi.json", get(api::openapi::serve))
         .leptos_routes_with_context(
             &state,
             routes,

@@ -4,4 +4,6 @@ pub mod admin;
 pub mod error;
 pub mod evaluate;
 pub mod ofrep;
+pub mod openapi;
+pub mod rollouts;
 pub mod stream;

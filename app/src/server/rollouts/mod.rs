@@ -10,7 +10,7 @@
 
 mod read;
 
-pub use read::{approvals_for, detail, for_flag, live_id};
+pub use read::{approvals_for, detail, for_flag, live_id, population};
 
 use super::audit::{self, Actor, NewEvent};
 use super::ServiceError;
@@ -560,6 +560,91 @@ async fn request_signoffs(
         },
     )
     .await?;
+    Ok(())
+}
+
+/// An edit of a live rollout: new stages, allow-list and stickiness. It bumps the version, which voids the
+/// sign-offs given so far.
+#[derive(Debug, Clone)]
+pub struct RolloutEdit {
+    pub stages: Vec<StagePlan>,
+    pub stickiness: Stickiness,
+    pub allow_customers: Vec<String>,
+    pub allow_organizations: Vec<String>,
+    pub expected_version: Option<i32>,
+    pub reason: Option<String>,
+}
+
+/// Replaces a live rollout's plan, allow-list and stickiness. A started rollout keeps its current stage
+/// at the same percentage (`validate_edit`), so the edit changes what comes next, not what is served.
+pub async fn edit(pool: &PgPool, actor: &Actor, id: i64, edit: &RolloutEdit) -> Result<(), ServiceError> {
+    actor.require_editor()?;
+    let plan = RolloutPlan::new(edit.stages.clone()).map_err(|e| invalid("stages", e.to_string()))?;
+    let mut tx = pool.begin().await?;
+    let locked = lock(&mut tx, id).await?;
+    if let Some(expected) = edit.expected_version {
+        if expected != locked.state.version {
+            return Err(ServiceError::Conflict {
+                message: format!(
+                    "the rollout changed since you loaded it (version {expected}, now {})",
+                    locked.state.version
+                ),
+                current_version: locked.state.version,
+            });
+        }
+    }
+    crate::domain::rollout::validate_edit(&locked.state, &plan).map_err(|e| invalid("stages", e.to_string()))?;
+    let version =
+        locked.state.version.checked_add(1).ok_or_else(|| refused("INVALID_TRANSITION", "version exhausted"))?;
+    sqlx::query!("delete from rollout_stages where rollout_id = $1", id).execute(&mut *tx).await?;
+    insert_stages(&mut tx, id, &plan).await?;
+    sqlx::query!("delete from rollout_allow_list where rollout_id = $1", id).execute(&mut *tx).await?;
+    insert_allow_list(&mut tx, id, actor, &edit.allow_customers, &edit.allow_organizations).await?;
+    sqlx::query!(
+        "update rollouts set stickiness = $2, version = $3, template = null where id = $1",
+        id,
+        edit.stickiness.to_string(),
+        version
+    )
+    .execute(&mut *tx)
+    .await?;
+    let before = serde_json::json!({
+        "version": locked.state.version,
+        "stages": locked.state.stages.stages().iter().map(|s| format!("{} {}", s.name, s.percent)).collect::<Vec<_>>(),
+    });
+    let after = serde_json::json!({
+        "version": version,
+        "stickiness": edit.stickiness.to_string(),
+        "stages": plan.stages().iter().map(|s| format!("{} {}", s.name, s.percent)).collect::<Vec<_>>(),
+        "allow_customers": edit.allow_customers,
+        "allow_organizations": edit.allow_organizations,
+    });
+    let reason = edit.reason.as_deref().map(str::trim).filter(|r| !r.is_empty());
+    insert_event(
+        &mut tx,
+        id,
+        actor,
+        EventRow { kind: "edited", reason, details: after.clone(), ..EventRow::default() },
+    )
+    .await?;
+    let entity_key = format!("{}/{}#{id}", locked.flag, locked.environment);
+    audit::record(
+        &mut tx,
+        actor,
+        NewEvent {
+            action: "rollout.edited",
+            entity_kind: "rollout",
+            entity_key: &entity_key,
+            flag_key: Some(&locked.flag),
+            environment_key: Some(&locked.environment),
+            before: Some(before),
+            after: Some(after),
+            reason,
+        },
+    )
+    .await?;
+    audit::notify_change(&mut tx, "rollout", &entity_key).await?;
+    tx.commit().await?;
     Ok(())
 }
 

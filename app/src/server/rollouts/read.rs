@@ -245,3 +245,69 @@ pub async fn approvals_for(
         })
         .collect())
 }
+
+/// How many known customers and organizations the rollout reaches now, and whom the next stage would add.
+/// Computed with the same bucketing as evaluation, over the `customers` table (one pass; a table of
+/// 100,000 customers takes a few milliseconds).
+pub async fn population(pool: &PgPool, id: i64) -> Result<crate::model::PopulationView, ServiceError> {
+    use crate::domain::bucketing::bucket;
+    use crate::domain::Stickiness;
+    use std::collections::HashSet;
+    let view = detail(pool, id).await?;
+    let stickiness = Stickiness::parse(&view.stickiness).map_err(|e| ServiceError::Other(e.message))?;
+    let served: u16 = match view.status.as_str() {
+        "completed" => 10_000,
+        "active" | "paused" => {
+            view.current_stage.and_then(|s| view.stages.get(s as usize)).map_or(0, |s| s.basis_points)
+        }
+        _ => 0,
+    };
+    let allow_live = matches!(view.status.as_str(), "active" | "paused");
+    let next = match view.status.as_str() {
+        "planned" => view.stages.first(),
+        "active" | "paused" => view.current_stage.and_then(|s| view.stages.get(s as usize + 1)),
+        _ => None,
+    };
+    let customers = sqlx::query!(
+        r#"select c.key, g.key as organization, c.attributes from customers c
+           join organizations g on g.id = c.organization_id order by c.key"#
+    )
+    .fetch_all(pool)
+    .await?;
+    let allow_customers: HashSet<&str> = view.allow_customers.iter().map(String::as_str).collect();
+    let allow_organizations: HashSet<&str> = view.allow_organizations.iter().map(String::as_str).collect();
+    let (mut customers_in, mut next_adds, mut preview) = (0u64, 0u64, Vec::new());
+    let (mut organizations, mut organizations_in) = (HashSet::new(), HashSet::new());
+    for c in &customers {
+        organizations.insert(c.organization.as_str());
+        let unit = match &stickiness {
+            Stickiness::CustomerId => Some(c.key.as_str()),
+            Stickiness::OrganizationId => Some(c.organization.as_str()),
+            Stickiness::Attribute(name) => c.attributes.get(name).and_then(serde_json::Value::as_str),
+        };
+        let b = unit.map(|u| bucket(&view.flag, u));
+        let allowed = allow_live
+            && (allow_customers.contains(c.key.as_str()) || allow_organizations.contains(c.organization.as_str()));
+        let is_in = allowed || b.is_some_and(|b| b < served);
+        if is_in {
+            customers_in += 1;
+            organizations_in.insert(c.organization.as_str());
+        } else if let (Some(next), Some(b)) = (next, b) {
+            if b < next.basis_points {
+                next_adds += 1;
+                if preview.len() < 20 {
+                    preview.push(c.key.clone());
+                }
+            }
+        }
+    }
+    Ok(crate::model::PopulationView {
+        customers_known: customers.len() as u64,
+        customers_in,
+        organizations_known: organizations.len() as u64,
+        organizations_in: organizations_in.len() as u64,
+        next_percent: next.map(|s| s.percent.clone()),
+        next_adds,
+        next_adds_preview: preview,
+    })
+}

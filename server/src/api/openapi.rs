@@ -1,0 +1,201 @@
+//! `GET /api/openapi.json`: the API described for scripts and client generators. Written by hand from one
+//! table; `server/tests/openapi.rs` calls every operation listed here and checks the router answers it
+//! (anything but 404/405), so the document cannot list a route that does not exist.
+
+use axum::Json;
+use serde_json::{json, Map, Value};
+
+/// `(method, path, tag, summary, request body schema)`, one per operation.
+pub const OPERATIONS: &[(&str, &str, &str, &str, Option<&str>)] = &[
+    (
+        "post",
+        "/api/v1/evaluate",
+        "evaluation",
+        "Every flag of the token's environment for one context",
+        Some("EvaluateRequest"),
+    ),
+    (
+        "get",
+        "/api/v1/flags/{key}",
+        "evaluation",
+        "One flag for the context in the query (customer_id, organization_id, attr.NAME)",
+        None,
+    ),
+    (
+        "get",
+        "/api/v1/stream",
+        "evaluation",
+        "Server-Sent Events: `refetchEvaluation` after every configuration change",
+        None,
+    ),
+    (
+        "post",
+        "/ofrep/v1/evaluate/flags",
+        "ofrep",
+        "OFREP bulk evaluation, with ETag / If-None-Match",
+        Some("OfrepRequest"),
+    ),
+    ("post", "/ofrep/v1/evaluate/flags/{key}", "ofrep", "OFREP single-flag evaluation", Some("OfrepRequest")),
+    ("get", "/ofrep/v1/configuration", "ofrep", "OFREP provider configuration", None),
+    ("get", "/api/admin/whoami", "admin", "The user the token or session acts as", None),
+    ("get", "/api/admin/feature-flags", "admin", "The flag list (q, phase, env, state, page, per_page)", None),
+    ("post", "/api/admin/feature-flags", "admin", "Create a flag, off in every environment", Some("CreateFlag")),
+    ("get", "/api/admin/feature-flags/{key}", "admin", "One flag with its per-environment state and history", None),
+    (
+        "put",
+        "/api/admin/feature-flags/{key}/environments/{env}",
+        "admin",
+        "The kill switch: turn a flag on or off in one environment",
+        Some("SetFlagState"),
+    ),
+    ("get", "/api/admin/audit", "admin", "The audit trail, newest first (actor, flag, action, before)", None),
+    (
+        "post",
+        "/api/admin/rollouts",
+        "rollouts",
+        "Create a planned rollout from a template or custom stages",
+        Some("CreateRollout"),
+    ),
+    ("get", "/api/admin/rollouts/{id}", "rollouts", "A rollout: stages, next gate, sign-offs, timeline", None),
+    (
+        "put",
+        "/api/admin/rollouts/{id}",
+        "rollouts",
+        "Edit a live rollout (voids the sign-offs given so far)",
+        Some("EditRollout"),
+    ),
+    ("post", "/api/admin/rollout/start", "rollouts", "Start: enter stage 0 (gated)", Some("RolloutAction")),
+    (
+        "post",
+        "/api/admin/rollout/advance",
+        "rollouts",
+        "Advance to the next stage (gated: sign-offs, soak, phase)",
+        Some("RolloutAction"),
+    ),
+    ("post", "/api/admin/rollout/pause", "rollouts", "Pause at the current stage", Some("RolloutAction")),
+    ("post", "/api/admin/rollout/resume", "rollouts", "Resume a paused rollout", Some("RolloutAction")),
+    (
+        "post",
+        "/api/admin/rollout/rollback",
+        "rollouts",
+        "Roll back to 0% or to an earlier stage (to_stage)",
+        Some("RolloutAction"),
+    ),
+    ("post", "/api/admin/rollout/complete", "rollouts", "Complete at the last stage", Some("RolloutAction")),
+    (
+        "post",
+        "/api/admin/rollout/signoff",
+        "rollouts",
+        "Approve or reject the next stage in one of your sign-off roles",
+        Some("Signoff"),
+    ),
+];
+
+fn schemas() -> Value {
+    let string = json!({ "type": "string" });
+    let context = json!({
+        "type": "object",
+        "properties": {
+            "customer_id": string, "organization_id": string,
+            "attributes": { "type": "object", "additionalProperties": { "type": "string" } }
+        }
+    });
+    let action = json!({
+        "type": "object", "required": ["flag", "environment"],
+        "properties": {
+            "flag": string, "environment": string,
+            "expected_version": { "type": "integer", "description": "the version your view showed; 409 if it moved" },
+            "reason": string,
+            "to_stage": { "type": "integer", "description": "rollback only: the earlier stage; absent = 0%" },
+            "override_gates": { "type": "boolean", "description": "admins only, with a reason" }
+        }
+    });
+    let stage = json!({
+        "type": "object", "required": ["name", "percent"],
+        "properties": {
+            "name": string,
+            "percent": { "oneOf": [{ "type": "number" }, { "type": "string" }], "description": "down to 0.01" },
+            "required_roles": { "type": "array", "items": { "enum": ["dev_lead", "ops_oncall", "product_owner", "qa"] } },
+            "min_soak_seconds": { "type": "integer" },
+            "checklist": { "type": "array", "items": { "type": "object", "properties": {
+                "kind": { "enum": ["verify", "backout"] }, "text": string } } }
+        }
+    });
+    json!({
+        "EvaluateRequest": { "type": "object", "properties": { "context": context } },
+        "OfrepRequest": { "type": "object", "properties": { "context": {
+            "type": "object", "properties": { "targetingKey": string }, "additionalProperties": true } } },
+        "CreateFlag": { "type": "object", "required": ["key", "name", "kind"], "properties": {
+            "key": string, "name": string, "description": string, "phase": string,
+            "kind": { "enum": ["release", "operational", "kill_switch", "experiment", "permission"] } } },
+        "SetFlagState": { "type": "object", "required": ["enabled"], "properties": {
+            "enabled": { "type": "boolean" }, "expected_version": { "type": "integer" }, "reason": string } },
+        "Stage": stage,
+        "CreateRollout": { "type": "object", "required": ["flag", "environment"], "properties": {
+            "flag": string, "environment": string,
+            "template": { "enum": ["five_tier", "canary", "two_step"] },
+            "stages": { "type": "array", "items": { "$ref": "#/components/schemas/Stage" } },
+            "stickiness": { "type": "string", "description": "customer_id, organization_id or attribute:NAME" },
+            "allow_customers": { "type": "array", "items": string },
+            "allow_organizations": { "type": "array", "items": string } } },
+        "EditRollout": { "type": "object", "required": ["stages"], "properties": {
+            "stages": { "type": "array", "items": { "$ref": "#/components/schemas/Stage" } },
+            "stickiness": string, "allow_customers": { "type": "array", "items": string },
+            "allow_organizations": { "type": "array", "items": string },
+            "expected_version": { "type": "integer" }, "reason": string } },
+        "RolloutAction": action,
+        "Signoff": { "type": "object", "required": ["rollout", "stage", "decision"], "properties": {
+            "rollout": { "type": "integer" }, "stage": { "type": "integer" },
+            "decision": { "enum": ["approved", "rejected"] }, "comment": string,
+            "role": { "enum": ["dev_lead", "ops_oncall", "product_owner", "qa"] },
+            "expected_version": { "type": "integer" } } },
+        "Error": { "type": "object", "required": ["error", "message"], "properties": {
+            "error": { "type": "string", "description": "a stable code, e.g. GATE_BLOCKED, CONFLICT, FLAG_NOT_FOUND" },
+            "message": string, "details": { "type": "object" } } }
+    })
+}
+
+/// The whole document.
+pub fn document() -> Value {
+    let mut paths = Map::new();
+    for (method, path, tag, summary, body) in OPERATIONS {
+        let mut operation = json!({
+            "tags": [tag],
+            "summary": summary,
+            "responses": {
+                "200": { "description": "OK" },
+                "4XX": { "description": "What is wrong, and where",
+                         "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } }
+            }
+        });
+        let parameters: Vec<Value> = path
+            .split('/')
+            .filter_map(|part| part.strip_prefix('{').and_then(|p| p.strip_suffix('}')))
+            .map(|name| json!({ "name": name, "in": "path", "required": true, "schema": { "type": "string" } }))
+            .collect();
+        if !parameters.is_empty() {
+            operation["parameters"] = Value::Array(parameters);
+        }
+        if let Some(schema) = body {
+            operation["requestBody"] = json!({ "required": true, "content": { "application/json": {
+                "schema": { "$ref": format!("#/components/schemas/{schema}") } } } });
+        }
+        let entry = paths.entry((*path).to_owned()).or_insert_with(|| json!({}));
+        entry[*method] = operation;
+    }
+    json!({
+        "openapi": "3.1.0",
+        "info": { "title": "Rollgate", "version": env!("CARGO_PKG_VERSION"),
+                  "description": "Evaluation (evaluate tokens), OFREP, and the admin API (admin tokens acting as their user, or a session)." },
+        "paths": paths,
+        "components": {
+            "schemas": schemas(),
+            "securitySchemes": { "token": { "type": "http", "scheme": "bearer", "description": "rgt_… API token" } }
+        },
+        "security": [{ "token": [] }]
+    })
+}
+
+pub async fn serve() -> Json<Value> {
+    Json(document())
+}
