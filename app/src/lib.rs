@@ -52,6 +52,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("audit") view=pages::audit::AuditPage ssr=SsrMode::Async />
                     <Route path=path!("users") view=pages::users::UsersPage ssr=SsrMode::Async />
                     <Route path=path!("tokens") view=pages::tokens::TokensPage ssr=SsrMode::Async />
+                    <Route path=path!("rollouts/:id") view=pages::rollouts::page::RolloutPage ssr=SsrMode::Async />
+                    <Route path=path!("approvals") view=pages::rollouts::approvals::ApprovalsPage ssr=SsrMode::Async />
                 </ParentRoute>
             </Routes>
         </Router>

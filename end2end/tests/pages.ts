@@ -110,3 +110,164 @@ export class EvaluateForPanel {
     return this.page.getByTestId(`evaluate-for-${env}`);
   }
 }
+
+// ---- Staged rollouts ------------------------------------------------------------------------------
+
+/** The demo product owner: a viewer who holds the product_owner sign-off role. */
+export const PRODUCT_OWNER = 'po@rollgate.local';
+
+/**
+ * Accepts every confirmation the page asks for (Playwright would otherwise dismiss them, and the buttons
+ * would do nothing), and keeps their texts so a test can check what was asked.
+ */
+export function acceptConfirmations(page: Page): string[] {
+  const asked: string[] = [];
+  page.on('dialog', async (dialog) => {
+    asked.push(dialog.message());
+    await dialog.accept();
+  });
+  return asked;
+}
+
+/** A rollout's form: its reason field, its buttons and the roll-back control. */
+export class RolloutActions {
+  constructor(private readonly form: Locator) {}
+
+  async press(button: string | RegExp, reason?: string) {
+    if (reason !== undefined) await this.form.getByLabel(/^Reason/).fill(reason);
+    await this.form.getByRole('button', { name: button }).click();
+  }
+
+  async overrideGates(reason: string, button: string | RegExp) {
+    await this.form.getByLabel('Override unmet gates').check();
+    await this.press(button, reason);
+  }
+
+  async rollBack(to: string, reason?: string) {
+    await this.form.getByLabel('Roll back to').selectOption({ label: to });
+    await this.press('Roll back', reason);
+  }
+
+  button(name: string | RegExp): Locator {
+    return this.form.getByRole('button', { name });
+  }
+}
+
+/** The "Rollouts" section of a flag's page. */
+export class RolloutsPanel {
+  constructor(private readonly page: Page) {}
+
+  card(env: string): Locator {
+    return this.page.getByTestId(`rollout-card-${env}`);
+  }
+
+  status(env: string): Locator {
+    return this.card(env).getByTestId('rollout-status');
+  }
+
+  percent(env: string): Locator {
+    return this.card(env).getByTestId('rollout-percent');
+  }
+
+  actions(env: string): RolloutActions {
+    return new RolloutActions(this.card(env).getByRole('form'));
+  }
+
+  /** What the last button press was refused for (or any other failure). */
+  refusal(): Locator {
+    return this.page.getByTestId('rollout-outcome-error');
+  }
+
+  async plan(fields: { environment: string; plan: 'Five tiers' | 'Canary' | 'Two steps'; customers?: string; organizations?: string }) {
+    await this.page.getByText('Plan a rollout', { exact: true }).click();
+    const form = this.page.getByRole('form', { name: 'Plan a rollout' });
+    await form.getByLabel('Environment').selectOption(fields.environment);
+    await form.getByRole('radio', { name: fields.plan }).check();
+    if (fields.customers) await form.getByLabel('Allow-listed customers').fill(fields.customers);
+    if (fields.organizations) await form.getByLabel('Allow-listed organizations').fill(fields.organizations);
+    await form.getByRole('button', { name: 'Plan the rollout' }).click();
+  }
+
+  async open(env: string) {
+    await this.card(env).getByRole('link', { name: /rollout$/ }).click();
+  }
+}
+
+/** `/admin/rollouts/{id}`. */
+export class RolloutPage {
+  constructor(private readonly page: Page) {}
+
+  status(): Locator {
+    return this.page.getByRole('heading', { level: 1 }).getByTestId('rollout-status');
+  }
+
+  percent(): Locator {
+    return this.page.getByTestId('rollout-percent');
+  }
+
+  nextGate(): Locator {
+    return this.page.getByTestId('next-gate');
+  }
+
+  soakCountdown(): Locator {
+    return this.page.getByTestId('soak-countdown');
+  }
+
+  actions(): RolloutActions {
+    return new RolloutActions(this.page.getByRole('form', { name: /^Change the rollout of/ }));
+  }
+
+  refusal(): Locator {
+    return this.page.getByTestId('rollout-outcome-error');
+  }
+
+  signoffs(): Locator {
+    return this.page.getByTestId('signoff-table');
+  }
+
+  /** Newest first. */
+  timeline(): Locator {
+    return this.page.getByTestId('rollout-timeline');
+  }
+
+  stage(position: number): Locator {
+    return this.page.getByTestId(`stage-${position}`);
+  }
+}
+
+/** `/admin/approvals`. */
+export class ApprovalsPage {
+  constructor(private readonly page: Page) {}
+
+  async goto() {
+    await this.page.goto('/admin/approvals');
+  }
+
+  item(flag: string, env: string, role: string): Locator {
+    return this.page.getByTestId(`approval-${flag}-${env}-${role}`);
+  }
+
+  async approve(flag: string, env: string, role: string, comment: string) {
+    const item = this.item(flag, env, role);
+    await item.getByLabel('Comment (required to reject)').fill(comment);
+    await item.getByRole('button', { name: `Approve as ${role}` }).click();
+  }
+
+  async reject(flag: string, env: string, role: string, comment: string) {
+    const item = this.item(flag, env, role);
+    await item.getByLabel('Comment (required to reject)').fill(comment);
+    await item.getByRole('button', { name: `Reject as ${role}` }).click();
+  }
+
+  outcome(): Locator {
+    return this.page.getByRole('status').filter({ hasText: /^(Approved|Rejected) as/ });
+  }
+
+  error(): Locator {
+    return this.page.getByTestId('signoff-outcome-error');
+  }
+
+  empty(): Locator {
+    return this.page.getByTestId('approvals-empty');
+  }
+}

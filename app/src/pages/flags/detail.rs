@@ -6,6 +6,7 @@ use crate::components::status::{ErrorBox, Loading, ViewOnlyNotice};
 use crate::components::toggle::{FlagToggle, ToggleFlag};
 use crate::error::AppError;
 use crate::model::{FlagDetail, FlagState};
+use crate::pages::rollouts::panel::{RolloutEnvironment, RolloutsPanel};
 use crate::pages::{describe_change, format_time};
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -52,6 +53,15 @@ fn FlagDetailView(detail: FlagDetail, toggle: ServerAction<ToggleFlag>) -> impl 
     let can_edit = detail.can_edit && !detail.archived;
     let environments: Vec<(String, String)> =
         detail.environments.iter().map(|e| (e.environment.clone(), e.environment_name.clone())).collect();
+    let rollout_envs: Vec<RolloutEnvironment> = detail
+        .environments
+        .iter()
+        .map(|e| RolloutEnvironment {
+            key: e.environment.clone(),
+            name: e.environment_name.clone(),
+            enabled: e.enabled,
+        })
+        .collect();
     view! {
         <div class="page-head">
             <h1 class="mono">{detail.key.clone()}</h1>
@@ -94,6 +104,7 @@ fn FlagDetailView(detail: FlagDetail, toggle: ServerAction<ToggleFlag>) -> impl 
                 </table>
             </section>
         </div>
+        <RolloutsPanel flag=key.clone() environments=rollout_envs archived=detail.archived />
         <EvaluateFor flag=key.clone() environments />
         <section class="card" aria-labelledby="history-h">
             <h2 id="history-h">"History"</h2>

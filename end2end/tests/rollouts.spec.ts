@@ -1,0 +1,260 @@
+// Staged rollouts in the browser: the buttons, the gates the server enforces, sign-offs from a second
+// user, and what applications are served at each step. Each test works on flags no other spec touches:
+// FEATURE_FLAG_JOB_HEARTBEAT (production and staging) and redis_streams_media_cluster_enabled (staging).
+import { expect, test, type APIRequestContext } from '@playwright/test';
+import {
+  acceptConfirmations,
+  ApprovalsPage,
+  FlagListPage,
+  FlagPage,
+  LoginPage,
+  PRODUCT_OWNER,
+  RolloutPage,
+  RolloutsPanel,
+  USERS,
+} from './pages';
+
+const token = process.env.ROLLGATE_TEST_TOKEN ?? '';
+const HEARTBEAT = 'FEATURE_FLAG_JOB_HEARTBEAT';
+const MEDIA = 'redis_streams_media_cluster_enabled';
+/** Demo customers cust-0001 … cust-0200. */
+const CUSTOMERS = Array.from({ length: 200 }, (_, i) => `cust-${String(i + 1).padStart(4, '0')}`);
+
+type Answer = { value: unknown; reason: string; version: number };
+
+async function evaluate(request: APIRequestContext, flag: string, customer: string): Promise<Answer> {
+  const response = await request.get(`/api/v1/flags/${flag}?customer_id=${customer}`, {
+    headers: { Authorization: `Bearer ${token}` },
+  });
+  expect(response.status()).toBe(200);
+  return (await response.json()) as Answer;
+}
+
+/** The customers the production evaluation API serves `true`, all read from one snapshot version. */
+async function customersIn(request: APIRequestContext, flag: string): Promise<{ version: number; ids: Set<string> }> {
+  for (;;) {
+    const answers = await Promise.all(CUSTOMERS.map((c) => evaluate(request, flag, c)));
+    const versions = new Set(answers.map((a) => a.version));
+    if (versions.size === 1) {
+      const ids = new Set(CUSTOMERS.filter((_, i) => answers[i].value === true));
+      return { version: answers[0].version, ids };
+    }
+    // A new snapshot arrived in the middle: read again.
+  }
+}
+
+/** Waits until the evaluation snapshot is newer than `after`, then reads the customer set. */
+async function customersInAfter(request: APIRequestContext, flag: string, after: number) {
+  await expect.poll(async () => (await evaluate(request, flag, CUSTOMERS[0])).version, { timeout: 5000 }).toBeGreaterThan(after);
+  return customersIn(request, flag);
+}
+
+async function snapshotVersion(request: APIRequestContext, flag: string): Promise<number> {
+  return (await evaluate(request, flag, CUSTOMERS[0])).version;
+}
+
+test.beforeAll(() => {
+  expect(token, 'scripts/test creates a production evaluate token in ROLLGATE_TEST_TOKEN').not.toBe('');
+});
+
+test('a five-tier rollout: refused without the sign-off, signed by the product owner, advanced, rolled back', async ({ browser, page, request }) => {
+  test.setTimeout(120_000);
+  await new LoginPage(page).goto();
+  await new LoginPage(page).signIn(USERS.editor);
+  const asked = acceptConfirmations(page);
+  const flagPage = new FlagPage(page);
+  const panel = new RolloutsPanel(page);
+  await flagPage.goto(HEARTBEAT);
+  await new FlagListPage(page).waitForHydration();
+
+  // Plan and start: stage 1 serves 0%, so nobody is in yet.
+  await panel.plan({ environment: 'production', plan: 'Five tiers' });
+  await expect(panel.status('production')).toHaveText('planned');
+  await panel.actions('production').press('Start', 'heartbeat pilot');
+  await expect(panel.status('production')).toHaveText('active');
+  await expect(panel.percent('production')).toHaveText('0%');
+  expect(asked.at(-1)).toContain(`Start the rollout of ${HEARTBEAT} in production?`);
+
+  // The kill switch decides before any rollout: switch it on, and the rollout decides who is in.
+  let version = await snapshotVersion(request, HEARTBEAT);
+  await page.getByRole('switch', { name: `${HEARTBEAT} in production` }).click();
+  await expect(page.getByRole('switch', { name: `${HEARTBEAT} in production` })).toHaveAttribute('aria-checked', 'true');
+  const atZero = await customersInAfter(request, HEARTBEAT, version);
+  expect(atZero.ids.size).toBe(0);
+  expect((await evaluate(request, HEARTBEAT, 'cust-0001')).reason).toBe('SPLIT');
+
+  // 0% → 1%: no sign-off needed.
+  version = atZero.version;
+  await panel.actions('production').press('Advance to 1% (internal)', 'internal users first');
+  await expect(panel.percent('production')).toHaveText('1%');
+  const atOne = await customersInAfter(request, HEARTBEAT, version);
+  expect(atOne.ids.size).toBeGreaterThan(0);
+
+  // 1% → 10% needs the product owner: refused, and the page says exactly what is missing.
+  await panel.actions('production').press('Advance to 10% (early adopters)');
+  await expect(panel.refusal()).toContainText('missing sign-off: product_owner');
+  await expect(panel.refusal()).toContainText(`${HEARTBEAT} in production`);
+  await expect(panel.percent('production')).toHaveText('1%');
+  await expect(panel.card('production').getByTestId('gate-message')).toHaveText('missing sign-off: product_owner');
+
+  // The product owner, in a browser of their own, finds it in the queue and approves it.
+  const poContext = await browser.newContext();
+  const po = await poContext.newPage();
+  await new LoginPage(po).goto();
+  await new LoginPage(po).signIn(PRODUCT_OWNER);
+  acceptConfirmations(po);
+  const approvals = new ApprovalsPage(po);
+  await approvals.goto();
+  await new FlagListPage(po).waitForHydration();
+  const item = approvals.item(HEARTBEAT, 'production', 'product_owner');
+  await expect(item).toContainText('10% (early adopters)');
+  await expect(item).toContainText(USERS.editor);
+  await expect(item).toContainText('1%, active');
+  await approvals.approve(HEARTBEAT, 'production', 'product_owner', 'Early adopters briefed');
+  await expect(approvals.outcome()).toContainText(`Approved as product_owner: ${HEARTBEAT} in production`);
+  await expect(item).toHaveCount(0);
+  await poContext.close();
+
+  // The editor, on the rollout's page, sees the sign-off and advances.
+  await panel.open('production');
+  const rollout = new RolloutPage(page);
+  await expect(rollout.status()).toHaveText('active');
+  const signed = rollout.signoffs().getByRole('row').filter({ hasText: 'product_owner' });
+  await expect(signed).toContainText(PRODUCT_OWNER);
+  await expect(signed).toContainText('approved');
+  await expect(signed).toContainText('Early adopters briefed');
+  await expect(rollout.nextGate()).toContainText('Ready to advance');
+  await new FlagListPage(page).waitForHydration();
+  version = atOne.version;
+  await rollout.actions().press('Advance to 10% (early adopters)', 'signed off');
+  await expect(rollout.percent()).toHaveText('10%');
+  await expect(rollout.stage(2)).toHaveAttribute('aria-current', 'step');
+
+  // Monotonic: whoever was in at 1% is in at 10%, and more came in.
+  const atTen = await customersInAfter(request, HEARTBEAT, version);
+  for (const id of atOne.ids) expect(atTen.ids, `${id} was in at 1%`).toContain(id);
+  expect(atTen.ids.size).toBeGreaterThanOrEqual(atOne.ids.size + 10);
+
+  // Roll back to 0%: the rollout ends and nobody is in.
+  version = atTen.version;
+  await rollout.actions().rollBack('0%: end the rollout', 'heartbeats flood the logs');
+  await expect(rollout.status()).toHaveText('rolled back');
+  await expect(rollout.percent()).toHaveText('0%');
+  const afterRollback = await customersInAfter(request, HEARTBEAT, version);
+  expect(afterRollback.ids.size).toBe(0);
+
+  // The timeline has every step, newest first.
+  const steps = rollout.timeline().getByRole('row');
+  await expect(steps.nth(1)).toContainText('rolled back');
+  await expect(steps.nth(1)).toContainText('10% → 0%');
+  await expect(steps.nth(1)).toContainText('heartbeats flood the logs');
+  await expect(steps.nth(2)).toContainText('advanced');
+  await expect(steps.nth(2)).toContainText('1% → 10%');
+  await expect(steps.nth(3)).toContainText('approved as product_owner (stage 3)');
+  await expect(steps.nth(3)).toContainText(PRODUCT_OWNER);
+  await expect(steps.nth(4)).toContainText('asked for sign-off: product_owner (stage 3)');
+  await expect(steps.nth(4)).toContainText(USERS.editor);
+  await expect(steps.nth(5)).toContainText('0% → 1%');
+  await expect(steps.nth(5)).toContainText('internal users first');
+  await expect(steps.nth(6)).toContainText('started');
+  await expect(steps.nth(7)).toContainText('planned from the five_tier template');
+  await expect(steps).toHaveCount(8);
+
+  // So has the audit log.
+  await page.goto(`/admin/audit?flag=${HEARTBEAT}`);
+  const audit = page.getByTestId('audit-table');
+  for (const action of ['rollout.created', 'rollout.started', 'rollout.signoff_requested', 'rollout.signed_off', 'rollout.rolled_back']) {
+    await expect(audit.getByRole('row').filter({ hasText: action })).toHaveCount(1);
+  }
+  await expect(audit.getByRole('row').filter({ hasText: 'rollout.advanced' })).toHaveCount(2);
+});
+
+test('without JavaScript the buttons still work, and a refusal still says what is missing', async ({ browser }) => {
+  const context = await browser.newContext({ javaScriptEnabled: false });
+  const page = await context.newPage();
+  await new LoginPage(page).goto();
+  await new LoginPage(page).signIn(USERS.editor);
+  const panel = new RolloutsPanel(page);
+  await new FlagPage(page).goto(MEDIA);
+
+  await panel.plan({ environment: 'staging', plan: 'Five tiers', customers: 'cust-0007' });
+  await expect(panel.status('staging')).toHaveText('planned');
+  await panel.actions('staging').press('Start');
+  await expect(page).toHaveURL(new RegExp(`/admin/feature-flags/${MEDIA}\\??$`));
+  await expect(panel.status('staging')).toHaveText('active');
+  await panel.actions('staging').press('Advance to 1% (internal)');
+  await expect(panel.percent('staging')).toHaveText('1%');
+
+  await panel.actions('staging').press('Advance to 10% (early adopters)');
+  await expect(panel.refusal()).toContainText(`Cannot advance ${MEDIA} in staging: missing sign-off: product_owner`);
+  await expect(panel.percent('staging')).toHaveText('1%');
+
+  // Back to an earlier stage: the rollout stays live there.
+  await panel.actions('staging').rollBack('stage 1: disabled (0%)', 'not yet');
+  await expect(panel.percent('staging')).toHaveText('0%');
+  await expect(panel.status('staging')).toHaveText('active');
+  await expect(panel.refusal()).toHaveCount(0);
+  await context.close();
+});
+
+test('the requester cannot sign their own request, and an admin overrides a gate only with a reason', async ({ browser, page }) => {
+  await new LoginPage(page).goto();
+  await new LoginPage(page).signIn(USERS.editor);
+  acceptConfirmations(page);
+  const panel = new RolloutsPanel(page);
+  await new FlagPage(page).goto(HEARTBEAT);
+  await new FlagListPage(page).waitForHydration();
+
+  // The canary's first stage needs the ops on-call, which the demo editor is; asking for it is refused.
+  await panel.plan({ environment: 'staging', plan: 'Canary' });
+  await panel.actions('staging').press('Start');
+  await expect(panel.refusal()).toContainText('missing sign-off: ops_oncall');
+
+  const approvals = new ApprovalsPage(page);
+  await approvals.goto();
+  const own = approvals.item(HEARTBEAT, 'staging', 'ops_oncall');
+  await expect(own).toContainText('you asked for this');
+  await expect(own.getByRole('button', { name: 'Approve as ops_oncall' })).toBeDisabled();
+  await expect(own.getByRole('button', { name: 'Reject as ops_oncall' })).toBeDisabled();
+
+  // An admin (who holds dev_lead, not ops_oncall) overrides the gate, but not without a reason.
+  const adminContext = await browser.newContext();
+  const admin = await adminContext.newPage();
+  await new LoginPage(admin).goto();
+  await new LoginPage(admin).signIn(USERS.admin);
+  acceptConfirmations(admin);
+  await new FlagPage(admin).goto(HEARTBEAT);
+  const adminPanel = new RolloutsPanel(admin);
+  await adminPanel.open('staging');
+  const rollout = new RolloutPage(admin);
+  await new FlagListPage(admin).waitForHydration();
+  await rollout.actions().overrideGates('', 'Start');
+  await expect(rollout.refusal()).toContainText('an override needs a written reason');
+  await expect(rollout.status()).toHaveText('planned');
+
+  await rollout.actions().overrideGates('ops on-call is away; approved by phone', 'Start');
+  await expect(rollout.status()).toHaveText('active');
+  await expect(rollout.percent()).toHaveText('10%');
+  const started = rollout.timeline().getByRole('row').nth(1);
+  await expect(started).toContainText('started');
+  await expect(started).toContainText('gate overridden');
+  await expect(started).toContainText('ops on-call is away; approved by phone');
+  // The canary soaks 30 minutes at 10% before it may go on.
+  await expect(rollout.soakCountdown()).toContainText(/soak ends in (29m|30m)/);
+  await adminContext.close();
+});
+
+test('a user without sign-off roles is told why the queue is empty, and cannot press the buttons', async ({ page }) => {
+  await new LoginPage(page).goto();
+  await new LoginPage(page).signIn(USERS.viewer);
+  const approvals = new ApprovalsPage(page);
+  await approvals.goto();
+  await expect(approvals.empty()).toContainText('You hold no sign-off roles');
+
+  await new FlagPage(page).goto(HEARTBEAT);
+  const panel = new RolloutsPanel(page);
+  await expect(panel.card('staging').getByRole('button')).toHaveCount(0);
+  await expect(page.getByText('Plan a rollout', { exact: true })).toHaveCount(0);
+  const response = await page.request.post('/api/rollout_act', { form: { rollout: '1', action: 'pause' } });
+  expect(response.status()).toBe(403);
+});
