@@ -179,13 +179,18 @@ export class RolloutsPanel {
   }
 
   async plan(fields: { environment: string; plan: 'Five tiers' | 'Canary' | 'Two steps'; customers?: string; organizations?: string }) {
-    await this.page.getByText('Plan a rollout', { exact: true }).click();
-    const form = this.page.getByRole('form', { name: 'Plan a rollout' });
+    const form = this.planForm();
+    // The form stays open after an error; a click on its summary would close it.
+    if (!(await form.isVisible())) await this.page.getByText('Plan a rollout', { exact: true }).click();
     await form.getByLabel('Environment').selectOption(fields.environment);
     await form.getByRole('radio', { name: fields.plan }).check();
     if (fields.customers) await form.getByLabel('Allow-listed customers').fill(fields.customers);
     if (fields.organizations) await form.getByLabel('Allow-listed organizations').fill(fields.organizations);
     await form.getByRole('button', { name: 'Plan the rollout' }).click();
+  }
+
+  planForm(): Locator {
+    return this.page.getByRole('form', { name: 'Plan a rollout' });
   }
 
   async open(env: string) {
@@ -207,6 +212,11 @@ export class RolloutPage {
 
   nextGate(): Locator {
     return this.page.getByTestId('next-gate');
+  }
+
+  /** "Who is in": the known customers in and out, and whom the next stage would add. */
+  population(): Locator {
+    return this.page.getByTestId('population');
   }
 
   soakCountdown(): Locator {

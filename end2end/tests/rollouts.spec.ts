@@ -17,8 +17,8 @@ import {
 const token = process.env.ROLLGATE_TEST_TOKEN ?? '';
 const HEARTBEAT = 'FEATURE_FLAG_JOB_HEARTBEAT';
 const MEDIA = 'redis_streams_media_cluster_enabled';
-/** Demo customers cust-0001 … cust-0200. */
-const CUSTOMERS = Array.from({ length: 200 }, (_, i) => `cust-${String(i + 1).padStart(4, '0')}`);
+/** Every demo customer: cust-0001 … cust-0300. */
+const CUSTOMERS = Array.from({ length: 300 }, (_, i) => `cust-${String(i + 1).padStart(4, '0')}`);
 
 type Answer = { value: unknown; reason: string; version: number };
 
@@ -43,14 +43,19 @@ async function customersIn(request: APIRequestContext, flag: string): Promise<{ 
   }
 }
 
-/** Waits until the evaluation snapshot is newer than `after`, then reads the customer set. */
-async function customersInAfter(request: APIRequestContext, flag: string, after: number) {
-  await expect.poll(async () => (await evaluate(request, flag, CUSTOMERS[0])).version, { timeout: 5000 }).toBeGreaterThan(after);
-  return customersIn(request, flag);
-}
-
-async function snapshotVersion(request: APIRequestContext, flag: string): Promise<number> {
-  return (await evaluate(request, flag, CUSTOMERS[0])).version;
+/**
+ * The customer set once the change just made has reached the evaluation snapshot (which follows the
+ * database by NOTIFY, a moment later): `arrived` tells that set from the one before the change.
+ */
+async function customersOnceChanged(request: APIRequestContext, flag: string, arrived: (ids: Set<string>) => boolean, change: string) {
+  let last = { version: 0, ids: new Set<string>() };
+  await expect
+    .poll(async () => {
+      last = await customersIn(request, flag);
+      return arrived(last.ids);
+    }, { message: `the evaluation API never showed: ${change}`, timeout: 5000 })
+    .toBe(true);
+  return last;
 }
 
 test.beforeAll(() => {
@@ -76,19 +81,15 @@ test('a five-tier rollout: refused without the sign-off, signed by the product o
   expect(asked.at(-1)).toContain(`Start the rollout of ${HEARTBEAT} in production?`);
 
   // The kill switch decides before any rollout: switch it on, and the rollout decides who is in.
-  let version = await snapshotVersion(request, HEARTBEAT);
   await page.getByRole('switch', { name: `${HEARTBEAT} in production` }).click();
   await expect(page.getByRole('switch', { name: `${HEARTBEAT} in production` })).toHaveAttribute('aria-checked', 'true');
-  const atZero = await customersInAfter(request, HEARTBEAT, version);
-  expect(atZero.ids.size).toBe(0);
-  expect((await evaluate(request, HEARTBEAT, 'cust-0001')).reason).toBe('SPLIT');
+  await expect.poll(async () => (await evaluate(request, HEARTBEAT, 'cust-0001')).reason, { timeout: 5000 }).toBe('SPLIT');
+  expect((await customersIn(request, HEARTBEAT)).ids.size).toBe(0);
 
   // 0% → 1%: no sign-off needed.
-  version = atZero.version;
   await panel.actions('production').press('Advance to 1% (internal)', 'internal users first');
   await expect(panel.percent('production')).toHaveText('1%');
-  const atOne = await customersInAfter(request, HEARTBEAT, version);
-  expect(atOne.ids.size).toBeGreaterThan(0);
+  const atOne = await customersOnceChanged(request, HEARTBEAT, (ids) => ids.size > 0, 'anybody in at 1%');
 
   // 1% → 10% needs the product owner: refused, and the page says exactly what is missing.
   await panel.actions('production').press('Advance to 10% (early adopters)');
@@ -124,24 +125,27 @@ test('a five-tier rollout: refused without the sign-off, signed by the product o
   await expect(signed).toContainText('approved');
   await expect(signed).toContainText('Early adopters briefed');
   await expect(rollout.nextGate()).toContainText('Ready to advance');
+  // The page's count of who is in agrees with what applications are served.
+  await expect(rollout.population()).toContainText(`${atOne.ids.size} in, ${300 - atOne.ids.size} out, of 300 known`);
+  const preview = await rollout.population().innerText();
   await new FlagListPage(page).waitForHydration();
-  version = atOne.version;
   await rollout.actions().press('Advance to 10% (early adopters)', 'signed off');
   await expect(rollout.percent()).toHaveText('10%');
   await expect(rollout.stage(2)).toHaveAttribute('aria-current', 'step');
 
   // Monotonic: whoever was in at 1% is in at 10%, and more came in.
-  const atTen = await customersInAfter(request, HEARTBEAT, version);
+  const atTen = await customersOnceChanged(request, HEARTBEAT, (ids) => ids.size > atOne.ids.size, 'more customers in at 10%');
   for (const id of atOne.ids) expect(atTen.ids, `${id} was in at 1%`).toContain(id);
   expect(atTen.ids.size).toBeGreaterThanOrEqual(atOne.ids.size + 10);
+  // …and the preview at 1% named how many the advance would add.
+  expect(preview).toContain(`10% would add ${atTen.ids.size - atOne.ids.size} customers`);
+  await expect(rollout.population()).toContainText(`${atTen.ids.size} in, ${300 - atTen.ids.size} out, of 300 known`);
 
   // Roll back to 0%: the rollout ends and nobody is in.
-  version = atTen.version;
   await rollout.actions().rollBack('0%: end the rollout', 'heartbeats flood the logs');
   await expect(rollout.status()).toHaveText('rolled back');
   await expect(rollout.percent()).toHaveText('0%');
-  const afterRollback = await customersInAfter(request, HEARTBEAT, version);
-  expect(afterRollback.ids.size).toBe(0);
+  await customersOnceChanged(request, HEARTBEAT, (ids) => ids.size === 0, 'nobody in after the rollback');
 
   // The timeline has every step, newest first.
   const steps = rollout.timeline().getByRole('row');
@@ -176,6 +180,11 @@ test('without JavaScript the buttons still work, and a refusal still says what i
   await new LoginPage(page).signIn(USERS.editor);
   const panel = new RolloutsPanel(page);
   await new FlagPage(page).goto(MEDIA);
+
+  // A mistake comes back next to its field.
+  await panel.plan({ environment: 'staging', plan: 'Five tiers', customers: 'cust-0007, nobody-here' });
+  await expect(panel.planForm().getByLabel('Allow-listed customers')).toHaveAccessibleDescription(/there is no customer "nobody-here"/);
+  await expect(panel.card('staging')).toContainText('No rollout yet.');
 
   await panel.plan({ environment: 'staging', plan: 'Five tiers', customers: 'cust-0007' });
   await expect(panel.status('staging')).toHaveText('planned');

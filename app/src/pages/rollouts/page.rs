@@ -9,7 +9,7 @@ use super::widgets::{Outcome, RolloutStatusBadge};
 use super::{is_live, roles_label, soak_label, stage_label, time_in_stage, Viewer};
 use crate::components::status::{ErrorBox, Loading};
 use crate::error::AppError;
-use crate::model::{RolloutEventView, RolloutView, SignoffView, StageView};
+use crate::model::{PopulationView, RolloutEventView, RolloutView, SignoffView, StageView};
 use crate::pages::format_time;
 use chrono::{DateTime, Utc};
 use leptos::prelude::*;
@@ -21,6 +21,8 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RolloutPageData {
     pub rollout: RolloutView,
+    /// Who it reaches among the known customers, and whom the next stage would add.
+    pub population: PopulationView,
     pub viewer: Viewer,
     /// The flag's kill switch in the rollout's environment, as applications are served it (`None` when the
     /// evaluation snapshot is not loaded yet).
@@ -35,10 +37,11 @@ pub async fn get_rollout(id: i64) -> Result<RolloutPageData, AppError> {
     let user = crate::server::auth::require_user().await?;
     let state = expect_context::<AppState>();
     let rollout = rollouts::detail(&state.pool, id).await.map_err(to_app_error)?;
+    let population = rollouts::population(&state.pool, id).await.map_err(to_app_error)?;
     let flag_enabled = state.snapshot.get().and_then(|snapshot| {
         snapshot.environments.get(&rollout.environment)?.flags.get(&rollout.flag).map(|entry| entry.env.enabled)
     });
-    Ok(RolloutPageData { rollout, viewer: Viewer::of(&user), flag_enabled, now: Utc::now() })
+    Ok(RolloutPageData { rollout, population, viewer: Viewer::of(&user), flag_enabled, now: Utc::now() })
 }
 
 #[component]
@@ -69,7 +72,7 @@ pub fn RolloutPage() -> impl IntoView {
 
 #[component]
 fn RolloutBody(data: RolloutPageData, act: ServerAction<RolloutAct>) -> impl IntoView {
-    let RolloutPageData { rollout, viewer, flag_enabled, now } = data;
+    let RolloutPageData { rollout, population, viewer, flag_enabled, now } = data;
     let live = is_live(&rollout.status);
     let flag_href = format!("/admin/feature-flags/{}", rollout.flag);
     let title = format!("Rollout of {} in {}", rollout.flag, rollout.environment);
@@ -156,9 +159,50 @@ fn RolloutBody(data: RolloutPageData, act: ServerAction<RolloutAct>) -> impl Int
                 }}
             </section>
         </div>
+        <Population population />
         <StagesTable rollout=rollout.clone() />
         <SignoffTable rollout=rollout.clone() />
         <Timeline events=rollout.timeline.clone() />
+    }
+    .into_any()
+}
+
+/// How many known customers and organizations are in and out, and whom the next stage would add.
+#[component]
+fn Population(population: PopulationView) -> impl IntoView {
+    let PopulationView {
+        customers_known,
+        customers_in,
+        organizations_known,
+        organizations_in,
+        next_percent,
+        next_adds,
+        next_adds_preview,
+    } = population;
+    let more = next_adds.saturating_sub(next_adds_preview.len() as u64);
+    view! {
+        <section class="card" aria-labelledby="population-h" data-testid="population">
+            <h2 id="population-h">"Who is in"</h2>
+            <dl class="details">
+                <dt>"Customers"</dt>
+                <dd>{format!("{customers_in} in, {} out, of {customers_known} known", customers_known.saturating_sub(customers_in))}</dd>
+                <dt>"Organizations"</dt>
+                <dd>{format!("{organizations_in} with a customer in, {} without, of {organizations_known} known", organizations_known.saturating_sub(organizations_in))}</dd>
+                <dt>"Next stage"</dt>
+                <dd>
+                    {match next_percent {
+                        None => "no next stage".to_owned(),
+                        Some(percent) => format!("{percent} would add {next_adds} customer{}", if next_adds == 1 { "" } else { "s" }),
+                    }}
+                    {(!next_adds_preview.is_empty()).then(|| view! {
+                        <ul class="preview-list" aria-label="Customers the next stage would add">
+                            {next_adds_preview.into_iter().map(|c| view! { <li class="mono">{c}</li> }).collect_view()}
+                            {(more > 0).then(|| view! { <li class="muted">{format!("and {more} more")}</li> })}
+                        </ul>
+                    })}
+                </dd>
+            </dl>
+        </section>
     }
     .into_any()
 }
