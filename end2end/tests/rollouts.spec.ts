@@ -111,6 +111,10 @@ test('a five-tier rollout: refused without the sign-off, signed by the product o
   await expect(item).toContainText('10% (early adopters)');
   await expect(item).toContainText(USERS.editor);
   await expect(item).toContainText('1%, active');
+  // A rejection needs a reason.
+  await approvals.reject(HEARTBEAT, 'production', 'product_owner', '');
+  await expect(approvals.error()).toContainText('the comment is required');
+  await expect(item).toBeVisible();
   await approvals.approve(HEARTBEAT, 'production', 'product_owner', 'Early adopters briefed');
   await expect(approvals.outcome()).toContainText(`Approved as product_owner: ${HEARTBEAT} in production`);
   await expect(item).toHaveCount(0);

@@ -21,7 +21,6 @@ use serde::{Deserialize, Serialize};
 /// What the signed-in user may do on these pages. The server checks again on every call.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Viewer {
-    pub email: String,
     /// Editors and admins press the buttons.
     pub can_edit: bool,
     /// Admins may also override unmet gates, with a reason.
@@ -34,7 +33,6 @@ pub struct Viewer {
 impl Viewer {
     pub(crate) fn of(user: &crate::server::auth::CurrentUser) -> Self {
         Viewer {
-            email: user.email.clone(),
             can_edit: user.role.can_edit_flags(),
             is_admin: user.role.can_manage_users(),
             signoff_roles: user.signoff_roles.iter().map(|r| r.as_str().to_owned()).collect(),

@@ -135,7 +135,13 @@ fn RolloutBody(data: RolloutPageData, act: ServerAction<RolloutAct>) -> impl Int
                 })}
             </section>
             <section class="card" aria-labelledby="next-h">
-                <h2 id="next-h">{if live { "Next gate and buttons" } else { "Finished" }}</h2>
+                <h2 id="next-h">
+                    {match (live, viewer.can_edit) {
+                        (true, true) => "Next gate and buttons",
+                        (true, false) => "Next gate",
+                        (false, _) => "Finished",
+                    }}
+                </h2>
                 <Outcome value=act.value() test_id="rollout-outcome" />
                 {if live {
                     view! {
