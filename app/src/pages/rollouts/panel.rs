@@ -155,8 +155,17 @@ fn EnvironmentCard(
 #[component]
 pub fn NextGate(rollout: RolloutView, now: DateTime<Utc>) -> impl IntoView {
     let Some(gate) = rollout.next_gate else {
-        return view! { <p class="gate gate-last small">"At the last stage: complete the rollout to serve everybody."</p> }
-            .into_any();
+        let last = if rollout.status == "paused" {
+            "At the last stage, paused: resume, then complete the rollout to serve everybody."
+        } else {
+            "At the last stage: complete the rollout to serve everybody."
+        };
+        return view! { <p class="gate gate-last small">{last}</p> }.into_any();
+    };
+    let ready = if rollout.status == "planned" {
+        "Ready to start: every gate is met."
+    } else {
+        "Ready to advance: every gate is met."
     };
     let target = format!("{} ({})", gate.percent, gate.stage_name);
     view! {
@@ -165,7 +174,7 @@ pub fn NextGate(rollout: RolloutView, now: DateTime<Utc>) -> impl IntoView {
                 <span class="muted">"Next: "</span>{target}
             </p>
             {if gate.clear {
-                view! { <p class="gate-clear small">"Ready to advance: every gate is met."</p> }.into_any()
+                view! { <p class="gate-clear small">{ready}</p> }.into_any()
             } else {
                 // The server's message, with its soak part counting down once the page is hydrated.
                 let parts = gate.message.split("; ").map(str::to_owned).collect::<Vec<_>>();
