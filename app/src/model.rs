@@ -34,6 +34,21 @@ pub struct FlagState {
     pub enabled: bool,
     /// The version an edit of this state must be based on.
     pub version: i32,
+    /// The live rollout here, if any (the flag list's compact rollout form).
+    #[serde(default)]
+    pub rollout: Option<RolloutChip>,
+}
+
+/// A live rollout as the flag list shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RolloutChip {
+    pub id: i64,
+    pub status: String,
+    pub version: i32,
+    /// The percentage served now (`0%` while planned).
+    pub percent: String,
+    /// The next stage's percentage, if there is one.
+    pub next_percent: Option<String>,
 }
 
 /// One row of the flag list.

@@ -50,6 +50,11 @@ export class FlagListPage {
     return this.page.getByRole('switch', { name: `${flag} in ${env}` });
   }
 
+  /** A live rollout in a flag's cell: its status and percentage, and its compact form. */
+  rolloutChip(flag: string, env: string): Locator {
+    return this.page.getByTestId(`rollout-chip-${flag}-${env}`);
+  }
+
   async signOut() {
     await this.page.getByRole('button', { name: 'Sign out' }).click();
   }

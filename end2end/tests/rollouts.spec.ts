@@ -271,3 +271,30 @@ test('a user without sign-off roles is told why the queue is empty, and cannot p
   const response = await page.request.post('/api/rollout_act', { form: { rollout: '1', action: 'pause' } });
   expect(response.status()).toBe(403);
 });
+
+test('the flag list shows a live rollout and advances or rolls it back from a compact form', async ({ page }) => {
+  const flag = 'phase2_enhanced_storage';
+  await new LoginPage(page).goto();
+  await new LoginPage(page).signIn(USERS.editor);
+  const asked = acceptConfirmations(page);
+  const panel = new RolloutsPanel(page);
+  await new FlagPage(page).goto(flag);
+  await new FlagListPage(page).waitForHydration();
+  await panel.plan({ environment: 'staging', plan: 'Five tiers' });
+  await panel.actions('staging').press('Start');
+  await expect(panel.status('staging')).toHaveText('active');
+
+  const list = new FlagListPage(page);
+  await list.goto(`?q=${flag}`);
+  await list.waitForHydration();
+  const chip = list.rolloutChip(flag, 'staging');
+  await expect(chip).toContainText('active 0%');
+
+  await chip.getByRole('button', { name: `Advance ${flag} in staging to 1%` }).click();
+  await expect(chip).toContainText('active 1%');
+  expect(asked.at(-1)).toBe(`Advance ${flag} in staging from 0% to 1%?`);
+
+  await chip.getByRole('button', { name: `Roll back ${flag} in staging to 0%` }).click();
+  await expect(chip).toHaveCount(0);
+  await expect(list.toggle(flag, 'staging')).toBeVisible();
+});

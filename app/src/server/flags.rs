@@ -7,7 +7,7 @@ use super::ServiceError;
 use crate::domain::{Description, EnvKey, FlagKey, FlagKind, FlagName};
 use crate::model::{
     EnvironmentView, FlagDetail, FlagEnvironmentDetail, FlagListPage, FlagListQuery, FlagRow, FlagState, PhaseView,
-    StateFilter,
+    RolloutChip, StateFilter,
 };
 use sqlx::PgPool;
 use std::collections::HashMap;
@@ -59,9 +59,16 @@ pub async fn list(pool: &PgPool, query: &FlagListQuery, can_edit: bool) -> Resul
     .await?;
 
     let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+    // With the live rollout, if any (at most one per flag and environment: rollouts_live_key).
     let state_rows = sqlx::query!(
-        r#"select fe.flag_id, e.key as env_key, fe.enabled, fe.version
+        r#"select fe.flag_id, e.key as env_key, fe.enabled, fe.version,
+                  r.id as "rollout_id?", r.status as "rollout_status?", r.version as "rollout_version?",
+                  cur.basis_points as "current_bp?", nxt.basis_points as "next_bp?"
            from flag_environments fe join environments e on e.id = fe.environment_id
+           left join rollouts r on r.flag_id = fe.flag_id and r.environment_id = fe.environment_id
+                and r.status in ('planned', 'active', 'paused')
+           left join rollout_stages cur on cur.rollout_id = r.id and cur.position = r.current_stage
+           left join rollout_stages nxt on nxt.rollout_id = r.id and nxt.position = coalesce(r.current_stage + 1, 0)
            where fe.flag_id = any($1) and ($2::text is null or e.key = $2)
            order by fe.flag_id, e.position"#,
         &ids[..],
@@ -71,10 +78,26 @@ pub async fn list(pool: &PgPool, query: &FlagListQuery, can_edit: bool) -> Resul
     .await?;
     let mut states: HashMap<i64, Vec<FlagState>> = HashMap::with_capacity(ids.len());
     for s in state_rows {
+        let percent = |bp: Option<i32>| {
+            crate::domain::Percent::from_basis_points(u16::try_from(bp.unwrap_or(0)).unwrap_or(0))
+                .map(|p| p.to_string())
+                .unwrap_or_default()
+        };
+        let rollout = match (s.rollout_id, s.rollout_status, s.rollout_version) {
+            (Some(id), Some(status), Some(version)) => Some(RolloutChip {
+                id,
+                status,
+                version,
+                percent: percent(s.current_bp),
+                next_percent: s.next_bp.map(|bp| percent(Some(bp))),
+            }),
+            _ => None,
+        };
         states.entry(s.flag_id).or_default().push(FlagState {
             environment: s.env_key,
             enabled: s.enabled,
             version: s.version,
+            rollout,
         });
     }
 
@@ -271,7 +294,12 @@ pub async fn set_enabled(
         }
     }
     if current.enabled == enabled {
-        return Ok(FlagState { environment: env.as_str().to_owned(), enabled, version: current.version });
+        return Ok(FlagState {
+            environment: env.as_str().to_owned(),
+            enabled,
+            version: current.version,
+            rollout: None,
+        });
     }
     let version = sqlx::query_scalar!(
         r#"update flag_environments set enabled = $3, version = version + 1, updated_by = $4
@@ -300,5 +328,5 @@ pub async fn set_enabled(
     .await?;
     audit::notify_change(&mut tx, "flag", flag.as_str()).await?;
     tx.commit().await?;
-    Ok(FlagState { environment: env.as_str().to_owned(), enabled, version })
+    Ok(FlagState { environment: env.as_str().to_owned(), enabled, version, rollout: None })
 }

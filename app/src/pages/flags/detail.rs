@@ -88,7 +88,7 @@ fn FlagDetailView(detail: FlagDetail, toggle: ServerAction<ToggleFlag>) -> impl 
                     <thead><tr><th scope="col">"Environment"</th><th scope="col">"State"</th><th scope="col">"Last change"</th></tr></thead>
                     <tbody>
                         {detail.environments.iter().map(|e| {
-                            let state = FlagState { environment: e.environment.clone(), enabled: e.enabled, version: e.version };
+                            let state = FlagState { environment: e.environment.clone(), enabled: e.enabled, version: e.version, rollout: None };
                             view! {
                                 <tr data-testid=format!("env-row-{}", e.environment)>
                                     <th scope="row">{e.environment_name.clone()}</th>

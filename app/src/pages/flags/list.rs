@@ -5,7 +5,9 @@ use crate::components::badges::KindBadge;
 use crate::components::status::{Empty, ErrorBox, Loading, ViewOnlyNotice};
 use crate::components::toggle::{FlagToggle, ToggleFlag};
 use crate::error::AppError;
+use crate::model::RolloutChip;
 use crate::model::{FlagListPage, FlagListQuery, FlagRow, StateFilter};
+use crate::pages::rollouts::actions::RolloutAct;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
@@ -68,9 +70,10 @@ pub fn FlagListPage() -> impl IntoView {
     let params = use_query_map();
     let toggle = ServerAction::<ToggleFlag>::new();
     let create = ServerAction::<CreateFlag>::new();
+    let act = ServerAction::<RolloutAct>::new();
     let flags = Resource::new(
-        move || (params.with(query_from), toggle.version().get(), create.version().get()),
-        |(query, _, _)| list_flags(query),
+        move || (params.with(query_from), toggle.version().get(), create.version().get(), act.version().get()),
+        |(query, _, _, _)| list_flags(query),
     );
 
     view! {
@@ -80,10 +83,11 @@ pub fn FlagListPage() -> impl IntoView {
             <p class="muted">"Grouped by rollout phase. A switch is the flag's kill switch in that environment."</p>
         </div>
         {move || toggle.value().get().and_then(Result::err).map(|error| view! { <ErrorBox error /> })}
+        {move || act.value().get().and_then(Result::err).map(|error| view! { <ErrorBox error /> })}
         <Transition fallback=|| view! { <Loading what="flags" /> }>
             {move || Suspend::new(async move {
                 match flags.await {
-                    Ok(page) => view! { <FlagListBody page toggle create params=params.get_untracked() /> }.into_any(),
+                    Ok(page) => view! { <FlagListBody page toggle create act params=params.get_untracked() /> }.into_any(),
                     Err(error) => view! { <ErrorBox error /> }.into_any(),
                 }
             })}
@@ -96,6 +100,7 @@ fn FlagListBody(
     page: FlagListPage,
     toggle: ServerAction<ToggleFlag>,
     create: ServerAction<CreateFlag>,
+    act: ServerAction<RolloutAct>,
     params: ParamsMap,
 ) -> impl IntoView {
     let query = query_from(&params);
@@ -176,7 +181,7 @@ fn FlagListBody(
                                     </tr>
                                 </thead>
                                 <tbody>
-                                    {rows.into_iter().map(|row| view! { <FlagListRow row toggle can_edit /> }).collect_view()}
+                                    {rows.into_iter().map(|row| view! { <FlagListRow row toggle act can_edit /> }).collect_view()}
                                 </tbody>
                             </table>
                         </div>
@@ -204,7 +209,12 @@ fn environments_all_options(environments: &[crate::model::EnvironmentView], quer
 }
 
 #[component]
-fn FlagListRow(row: FlagRow, toggle: ServerAction<ToggleFlag>, can_edit: bool) -> impl IntoView {
+fn FlagListRow(
+    row: FlagRow,
+    toggle: ServerAction<ToggleFlag>,
+    act: ServerAction<RolloutAct>,
+    can_edit: bool,
+) -> impl IntoView {
     let href = format!("/admin/feature-flags/{}", row.key);
     let test_id = format!("flag-row-{}", row.key);
     let key = row.key.clone();
@@ -218,9 +228,60 @@ fn FlagListRow(row: FlagRow, toggle: ServerAction<ToggleFlag>, can_edit: bool) -
             <td><KindBadge kind=row.kind /></td>
             {row.states.into_iter().map(|state| {
                 let key = key.clone();
-                view! { <td class="col-env"><FlagToggle action=toggle flag=key state can_edit /></td> }
+                let rollout = state.rollout.clone();
+                let env = state.environment.clone();
+                view! {
+                    <td class="col-env">
+                        <FlagToggle action=toggle flag=key.clone() state can_edit />
+                        {rollout.map(|chip| view! { <RolloutCompact chip flag=key env act can_edit /> })}
+                    </td>
+                }
             }).collect_view()}
         </tr>
+    }
+}
+
+/// A live rollout in a flag-list cell: where it stands, a link to its page and, for editors, a compact
+/// form to advance it or roll it back to 0% (the same server function and confirmations as its page).
+#[component]
+fn RolloutCompact(
+    chip: RolloutChip,
+    flag: String,
+    env: String,
+    act: ServerAction<RolloutAct>,
+    can_edit: bool,
+) -> impl IntoView {
+    let href = format!("/admin/rollouts/{}", chip.id);
+    let label = format!("Rollout of {flag} in {env}: {} at {}", chip.status, chip.percent);
+    let test_id = format!("rollout-chip-{flag}-{env}");
+    let form_label = format!("Rollout of {flag} in {env}");
+    let advance = (chip.status == "active").then_some(chip.next_percent.clone()).flatten().map(|next| {
+        (
+            format!("Advance {flag} in {env} from {} to {next}?", chip.percent),
+            format!("Advance {flag} in {env} to {next}"),
+            format!("→ {next}"),
+        )
+    });
+    let rollback = (chip.status != "planned").then(|| {
+        (format!("Roll {flag} in {env} back to 0%? The rollout ends."), format!("Roll back {flag} in {env} to 0%"))
+    });
+    let (id, version) = (chip.id.to_string(), chip.version.to_string());
+    view! {
+        <div class="rollout-compact" data-testid=test_id>
+            <a class="badge rollout-chip" href=href aria-label=label>{format!("{} {}", chip.status, chip.percent)}</a>
+            {can_edit.then(move || view! {
+                <ActionForm action=act attr:class="rollout-compact-form" attr:aria-label=form_label attr:onsubmit=crate::pages::rollouts::buttons::CONFIRM>
+                    <input type="hidden" name="rollout" value=id />
+                    <input type="hidden" name="expected_version" value=version />
+                    {advance.map(|(confirm, aria, text)| view! {
+                        <button type="submit" name="action" value="advance" class="btn" data-confirm=confirm aria-label=aria>{text}</button>
+                    })}
+                    {rollback.map(|(confirm, aria)| view! {
+                        <button type="submit" name="action" value="rollback" class="btn btn-danger" data-confirm=confirm aria-label=aria>"Roll back"</button>
+                    })}
+                </ActionForm>
+            })}
+        </div>
     }
 }
 

@@ -10,7 +10,7 @@ use leptos::prelude::*;
 
 /// Asks for confirmation with the pressed button's own `data-confirm` text; returning false stops the
 /// post, and `ActionForm` leaves a submit whose default was prevented alone.
-pub(super) const CONFIRM: &str =
+pub(crate) const CONFIRM: &str =
     "var b = event.submitter; return window.confirm((b && b.dataset.confirm) || 'Are you sure?');";
 
 /// What a button does, as the form sends it and as people read it.

@@ -9,7 +9,7 @@
 
 pub mod actions;
 pub mod approvals;
-mod buttons;
+pub(crate) mod buttons;
 pub mod page;
 pub mod panel;
 mod widgets;
