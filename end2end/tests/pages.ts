@@ -183,12 +183,13 @@ export class RolloutsPanel {
     return this.page.getByTestId('rollout-outcome-error');
   }
 
-  async plan(fields: { environment: string; plan: 'Five tiers' | 'Canary' | 'Two steps'; customers?: string; organizations?: string }) {
+  async plan(fields: { environment: string; plan: 'Five tiers' | 'Canary' | 'Two steps' | 'Custom stages'; stages?: string; customers?: string; organizations?: string }) {
     const form = this.planForm();
     // The form stays open after an error; a click on its summary would close it.
     if (!(await form.isVisible())) await this.page.getByText('Plan a rollout', { exact: true }).click();
     await form.getByLabel('Environment').selectOption(fields.environment);
     await form.getByRole('radio', { name: fields.plan }).check();
+    if (fields.stages) await form.getByLabel(/^Custom stages \(/).fill(fields.stages);
     if (fields.customers) await form.getByLabel('Allow-listed customers').fill(fields.customers);
     if (fields.organizations) await form.getByLabel('Allow-listed organizations').fill(fields.organizations);
     await form.getByRole('button', { name: 'Plan the rollout' }).click();
@@ -247,6 +248,14 @@ export class RolloutPage {
 
   stage(position: number): Locator {
     return this.page.getByTestId(`stage-${position}`);
+  }
+
+  async editPlan(lines: string, reason?: string) {
+    const form = this.page.getByRole('form', { name: 'Edit the plan' });
+    if (!(await form.isVisible())) await this.page.getByText('Edit the plan', { exact: true }).click();
+    await form.getByLabel('Stages').fill(lines);
+    if (reason !== undefined) await form.getByLabel('Reason (optional)').fill(reason);
+    await form.getByRole('button', { name: 'Save the plan' }).click();
   }
 }
 

@@ -298,3 +298,43 @@ test('the flag list shows a live rollout and advances or rolls it back from a co
   await expect(chip).toHaveCount(0);
   await expect(list.toggle(flag, 'staging')).toBeVisible();
 });
+
+test('custom stages are typed as lines, and editing the plan voids the sign-offs given', async ({ browser, page }) => {
+  const flag = 'phase2_enhanced_storage';
+  await new LoginPage(page).goto();
+  await new LoginPage(page).signIn(USERS.editor);
+  acceptConfirmations(page);
+  const panel = new RolloutsPanel(page);
+  await new FlagPage(page).goto(flag);
+  await new FlagListPage(page).waitForHydration();
+
+  await panel.plan({ environment: 'development', plan: 'Custom stages', stages: 'pilot | 2% | |\nwide | 40 | product_owner | 1h\nall | 100%' });
+  await expect(panel.status('development')).toHaveText('planned');
+  await panel.open('development');
+  const rollout = new RolloutPage(page);
+  await expect(rollout.stage(1)).toContainText('40%');
+  await expect(rollout.stage(1)).toContainText('product_owner');
+  await rollout.actions().press('Start');
+  await expect(rollout.percent()).toHaveText('2%');
+
+  // The product owner approves the 40% stage in their own session...
+  const poContext = await browser.newContext();
+  const po = await poContext.newPage();
+  await new LoginPage(po).goto();
+  await new LoginPage(po).signIn(PRODUCT_OWNER);
+  acceptConfirmations(po);
+  const approvals = new ApprovalsPage(po);
+  await approvals.goto();
+  await new FlagListPage(po).waitForHydration();
+  await approvals.approve(flag, 'development', 'product_owner', 'fine by me');
+  await expect(approvals.outcome()).toContainText(`Approved as product_owner: ${flag} in development`);
+  await page.reload();
+  await expect(rollout.signoffs()).toContainText('fine by me');
+
+  // ...then the plan changes: the approval no longer counts, and the advance waits for a new one.
+  await rollout.editPlan('pilot | 2% | |\nwide | 30 | product_owner | 0\nall | 100%', 'smaller second step');
+  await expect(rollout.stage(1)).toContainText('30%');
+  await expect(rollout.nextGate()).toContainText('missing sign-off: product_owner');
+  await expect(rollout.timeline()).toContainText('smaller second step');
+  await poContext.close();
+});

@@ -61,6 +61,7 @@ pub async fn create_rollout(
     stickiness_attribute: Option<String>,
     allow_customers: Option<String>,
     allow_organizations: Option<String>,
+    custom_stages: Option<String>,
 ) -> Result<i64, AppError> {
     use crate::domain::rollout::Template;
     use crate::domain::{EnvKey, FlagKey, Stickiness};
@@ -75,21 +76,66 @@ pub async fn create_rollout(
     }
     let flag = FlagKey::parse(&flag).map_err(|e| invalid("flag", e.message))?;
     let environment = EnvKey::parse(&environment).map_err(|e| invalid("environment", e.message))?;
-    let template: Template =
-        template.parse().map_err(|e: crate::domain::InvalidValue| invalid("template", e.message))?;
+    let plan = if template == "custom" {
+        let text = custom_stages.unwrap_or_default();
+        PlanSource::Custom(
+            super::stage_text::parse_stage_lines(&text, &[]).map_err(|message| invalid("custom_stages", message))?,
+        )
+    } else {
+        PlanSource::Template(
+            template.parse::<Template>().map_err(|e: crate::domain::InvalidValue| invalid("template", e.message))?,
+        )
+    };
     let stickiness = stickiness_from_form(&stickiness, stickiness_attribute.as_deref())
         .and_then(|s| Stickiness::parse(&s).map_err(|e| e.message))
         .map_err(|message| invalid("stickiness", message))?;
     let new = NewRollout {
         flag,
         environment,
-        plan: PlanSource::Template(template),
+        plan,
         stickiness,
         allow_customers: split_keys(allow_customers.as_deref().unwrap_or_default()),
         allow_organizations: split_keys(allow_organizations.as_deref().unwrap_or_default()),
     };
     let state = expect_context::<AppState>();
     rollouts::create(&state.pool, &Actor::user(&user), &new).await.map_err(to_app_error)
+}
+
+/// Replaces a live rollout's stages (typed as lines, see `stage_text`), keeping its stickiness, its
+/// allow-list and the checklists of stages that keep their names. Voids the sign-offs given so far.
+#[server(endpoint = "rollout_edit")]
+pub async fn edit_rollout(
+    rollout: i64,
+    expected_version: Option<i32>,
+    stages: String,
+    reason: Option<String>,
+) -> Result<String, AppError> {
+    use crate::domain::Stickiness;
+    use crate::server::rollouts::{self, RolloutEdit};
+    use crate::server::{audit::Actor, to_app_error, AppState};
+    let user = crate::server::auth::require_user().await?;
+    if !user.role.can_edit_flags() {
+        return Err(crate::server::respond_with(AppError::Forbidden(format!(
+            "a {} cannot change rollouts; ask an editor or an admin",
+            user.role
+        ))));
+    }
+    let state = expect_context::<AppState>();
+    let current = rollouts::detail(&state.pool, rollout).await.map_err(to_app_error)?;
+    let stages = super::stage_text::parse_stage_lines(&stages, &current.stages).map_err(|m| invalid("stages", m))?;
+    let edit = RolloutEdit {
+        stages,
+        stickiness: Stickiness::parse(&current.stickiness).map_err(|e| invalid("stages", e.message))?,
+        allow_customers: current.allow_customers.clone(),
+        allow_organizations: current.allow_organizations.clone(),
+        expected_version,
+        reason: reason.map(|r| r.trim().to_owned()).filter(|r| !r.is_empty()),
+    };
+    rollouts::edit(&state.pool, &Actor::user(&user), rollout, &edit).await.map_err(to_app_error)?;
+    Ok(format!(
+        "Edited: {} in {} has a new plan; sign-offs given before it no longer count.",
+        current.flag, current.environment
+    ))
 }
 
 /// Presses one of a rollout's buttons. `action` is the pressed button's value: `start`, `advance`,

@@ -12,6 +12,7 @@ pub mod approvals;
 pub(crate) mod buttons;
 pub mod page;
 pub mod panel;
+pub mod stage_text;
 mod widgets;
 
 use crate::model::RolloutView;

@@ -2,7 +2,7 @@
 //! the next gate and what it still needs, the stages with their checklists, the sign-offs, the timeline
 //! and the allow-list, with the buttons.
 
-use super::actions::RolloutAct;
+use super::actions::{EditRollout, RolloutAct};
 use super::buttons::RolloutButtons;
 use super::panel::NextGate;
 use super::widgets::{Outcome, RolloutStatusBadge};
@@ -48,10 +48,11 @@ pub async fn get_rollout(id: i64) -> Result<RolloutPageData, AppError> {
 pub fn RolloutPage() -> impl IntoView {
     let params = use_params_map();
     let act = ServerAction::<RolloutAct>::new();
+    let edit = ServerAction::<EditRollout>::new();
     let id = move || params.with(|p| p.get("id").and_then(|id| id.parse::<i64>().ok()));
     let data = Resource::new(
-        move || (id(), act.version().get()),
-        |(id, _)| async move {
+        move || (id(), act.version().get(), edit.version().get()),
+        |(id, _, _)| async move {
             match id {
                 Some(id) => get_rollout(id).await,
                 None => Err(AppError::NotFound("that rollout".into())),
@@ -62,7 +63,7 @@ pub fn RolloutPage() -> impl IntoView {
         <Transition fallback=|| view! { <Loading what="the rollout" /> }>
             {move || Suspend::new(async move {
                 match data.await {
-                    Ok(data) => view! { <RolloutBody data act /> }.into_any(),
+                    Ok(data) => view! { <RolloutBody data act edit /> }.into_any(),
                     Err(error) => view! { <Title text="Rollout" /> <ErrorBox error /> }.into_any(),
                 }
             })}
@@ -71,7 +72,7 @@ pub fn RolloutPage() -> impl IntoView {
 }
 
 #[component]
-fn RolloutBody(data: RolloutPageData, act: ServerAction<RolloutAct>) -> impl IntoView {
+fn RolloutBody(data: RolloutPageData, act: ServerAction<RolloutAct>, edit: ServerAction<EditRollout>) -> impl IntoView {
     let RolloutPageData { rollout, population, viewer, flag_enabled, now } = data;
     let live = is_live(&rollout.status);
     let flag_href = format!("/admin/feature-flags/{}", rollout.flag);
@@ -167,10 +168,48 @@ fn RolloutBody(data: RolloutPageData, act: ServerAction<RolloutAct>) -> impl Int
         </div>
         <Population population />
         <StagesTable rollout=rollout.clone() />
+        {(live && viewer.can_edit).then(|| view! { <EditPlan rollout=rollout.clone() edit /> })}
         <SignoffTable rollout=rollout.clone() />
         <Timeline events=rollout.timeline.clone() />
     }
     .into_any()
+}
+
+/// The plan as editable lines (see `stage_text`): a new plan bumps the version and voids the sign-offs.
+#[component]
+fn EditPlan(rollout: RolloutView, edit: ServerAction<EditRollout>) -> impl IntoView {
+    let text = super::stage_text::format_stage_lines(&rollout.stages);
+    let rows = rollout.stages.len().max(3).to_string();
+    let value = edit.value();
+    let outcome = Signal::derive(move || value.get());
+    view! {
+        <section class="card" aria-labelledby="edit-plan-h">
+            <details open=move || value.with(|v| matches!(v, Some(Err(_))))>
+                <summary><h2 id="edit-plan-h" class="inline-heading">"Edit the plan"</h2></summary>
+                <p class="muted small">
+                    "One stage per line: name | percent | sign-off roles | soak before the next. A started rollout keeps its current stage at "
+                    "its percentage. Saving a new plan voids the sign-offs given so far."
+                </p>
+                <Outcome value=outcome test_id="edit-outcome" />
+                <ActionForm action=edit attr:class="form-grid" attr:aria-label="Edit the plan"
+                    attr:onsubmit="return window.confirm('Save the new plan? Sign-offs given so far will no longer count.');">
+                    <input type="hidden" name="rollout" value=rollout.id.to_string() />
+                    <input type="hidden" name="expected_version" value=rollout.version.to_string() />
+                    <div class="field field-wide">
+                        <label for="edit-stages">"Stages"</label>
+                        <textarea id="edit-stages" name="stages" class="mono" rows=rows>{text}</textarea>
+                    </div>
+                    <div class="field field-wide">
+                        <label for="edit-reason">"Reason (optional)"</label>
+                        <input id="edit-reason" name="reason" type="text" maxlength="2000" />
+                    </div>
+                    <div class="form-actions">
+                        <button type="submit" class="btn btn-primary">"Save the plan"</button>
+                    </div>
+                </ActionForm>
+            </details>
+        </section>
+    }
 }
 
 /// How many known customers and organizations are in and out, and whom the next stage would add.

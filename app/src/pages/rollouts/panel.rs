@@ -207,7 +207,7 @@ fn PlanRolloutForm(
     let field_error = move |field: &'static str| {
         move || value.with(|v| v.as_ref().and_then(|r| r.as_ref().err()).and_then(|e| e.field_message(field)))
     };
-    let fields = ["environment", "template", "stickiness", "allow_customers", "allow_organizations"];
+    let fields = ["environment", "template", "stickiness", "allow_customers", "allow_organizations", "custom_stages"];
     let other_error = Signal::derive(move || {
         value.with(|v| match v {
             Some(Err(e @ AppError::Invalid { field, .. })) if !fields.contains(&field.as_str()) => Some(Err(e.clone())),
@@ -268,8 +268,21 @@ fn PlanRolloutForm(
                             </div>
                         }
                     }).collect_view()}
+                    <div class="template-option">
+                        <input type="radio" id="plan-template-custom" name="template" value="custom" aria-describedby="plan-custom-hint" />
+                        <label for="plan-template-custom">"Custom stages"</label>
+                        <p class="hint" id="plan-custom-hint">"Your own stages, typed below."</p>
+                    </div>
                     <p class="field-error" role="alert">{field_error("template")}</p>
                 </fieldset>
+                <div class="field field-wide">
+                    <label for="plan-custom-stages">"Custom stages (with “Custom stages”)"</label>
+                    <textarea id="plan-custom-stages" name="custom_stages" rows="4" class="mono"
+                        placeholder="canary | 5% | ops_oncall | 30m\nhalf | 50% | ops_oncall product_owner | 1h\nfull | 100%"
+                        aria-describedby="plan-custom-stages-hint plan-custom-stages-error" aria-invalid=invalid("custom_stages")></textarea>
+                    <p class="hint" id="plan-custom-stages-hint">"One stage per line: name | percent (down to 0.01%) | sign-off roles (dev_lead, ops_oncall, product_owner, qa) | soak before the next (30m, 2h, 1d). The last stage is 100%."</p>
+                    <p id="plan-custom-stages-error" class="field-error" role="alert">{field_error("custom_stages")}</p>
+                </div>
                 <div class="field">
                     <label for="plan-attribute">"Attribute name (attribute stickiness only)"</label>
                     <input id="plan-attribute" name="stickiness_attribute" type="text" maxlength="100" autocomplete="off" placeholder="e.g. tenant_region" />
