@@ -45,7 +45,143 @@ pub enum Command {
     Demo,
     /// Apply the database migrations and exit.
     Migrate,
+    /// Check a running Rollgate over its API: health, database, snapshot, flag states, evaluation latency,
+    /// guardrail worker, stuck rollouts. Exits non-zero if any check FAILs.
+    Verify(VerifyArgs),
+    /// Roll flags back in one environment through the admin API: shows the plan, asks, then acts.
+    #[command(long_about = ROLLBACK_ABOUT)]
+    Rollback(RollbackArgs),
 }
+
+// A running Rollgate and the admin token to use with it. The operator commands go through the API
+// only, so every change they make is checked and audited under the token's user. (Plain comments on
+// flattened argument structs: clap could take a doc comment for the command's description.)
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Rollgate server")]
+pub struct RemoteArgs {
+    /// Base URL of the running Rollgate.
+    #[arg(long, env = "ROLLGATE_URL", default_value = "http://localhost:3000")]
+    pub url: String,
+    /// An admin token (`rollgate token create --scope admin --user EMAIL`). Prefer the environment
+    /// variable: other users of the machine can read command-line arguments.
+    #[arg(long, env = "ROLLGATE_TOKEN", hide_env_values = true)]
+    pub token: crate::cli::client::Secret,
+    /// Seconds to wait for each HTTP request before giving up on it.
+    #[arg(long, env = "ROLLGATE_HTTP_TIMEOUT_SECONDS", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(1..=600))]
+    pub timeout_seconds: u64,
+}
+
+#[derive(Debug, Clone, Args)]
+#[command(after_help = VERIFY_EXAMPLES)]
+pub struct VerifyArgs {
+    #[command(flatten)]
+    pub remote: RemoteArgs,
+    /// An evaluate token, for the evaluation latency check (skipped, with a WARN, without one).
+    #[arg(long, env = "ROLLGATE_EVAL_TOKEN", hide_env_values = true, help_heading = "Checks")]
+    pub eval_token: Option<crate::cli::client::Secret>,
+    /// YAML file of the states expected: `{environment: {flag_key: on|off}}`. A flag in another state,
+    /// or missing, FAILs.
+    #[arg(long, value_name = "FILE", help_heading = "Checks")]
+    pub expect: Option<PathBuf>,
+    /// How many evaluation requests to time (one after the other, after one warm-up request).
+    #[arg(long, default_value_t = 200, help_heading = "Checks",
+          value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub requests: u32,
+    /// The median evaluation round trip above which the latency check FAILs, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 20.0, help_heading = "Checks")]
+    pub p50_ms: f64,
+    /// The 99th-percentile evaluation round trip above which the latency check FAILs, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 100.0, help_heading = "Checks")]
+    pub p99_ms: f64,
+    /// Print the report as JSON (for scripts) instead of one line per check.
+    #[arg(long, help_heading = "Checks")]
+    pub json: bool,
+}
+
+const VERIFY_EXAMPLES: &str = "\
+Each check prints one line: OK, WARN or FAIL. The exit code is 1 if any check FAILs (WARNs alone exit 0).
+
+Examples:
+  export ROLLGATE_URL=https://flags.example.com ROLLGATE_TOKEN=rgt_... ROLLGATE_EVAL_TOKEN=rgt_...
+  rollgate verify
+  rollgate verify --expect expected-states.yaml --json
+  rollgate verify --requests 1000 --p50-ms 10 --p99-ms 50
+
+An expected-state file:
+  production:
+    checkout_v2: on
+    legacy_search: off
+  staging:
+    checkout_v2: on";
+
+// `rollgate rollback`. No doc comment here: clap would take it over the subcommand's own about line.
+#[derive(Debug, Clone, Args)]
+#[command(after_help = ROLLBACK_EXAMPLES)]
+pub struct RollbackArgs {
+    #[command(flatten)]
+    pub remote: RemoteArgs,
+    #[command(flatten)]
+    pub selection: RollbackSelection,
+    /// The environment to roll back in (e.g. production).
+    #[arg(long = "env", value_name = "ENV", help_heading = "Rollback")]
+    pub environment: String,
+    /// Why: recorded in the audit trail and on each rollout's timeline.
+    #[arg(long, value_name = "TEXT", help_heading = "Rollback")]
+    pub reason: String,
+    /// Print the plan and change nothing.
+    #[arg(long, help_heading = "Rollback")]
+    pub dry_run: bool,
+    /// Do not ask for confirmation. Required when standard input is not a terminal (scripts, CI).
+    #[arg(long, help_heading = "Rollback")]
+    pub yes: bool,
+    /// How many API requests to have in flight at once.
+    #[arg(long, default_value_t = 8, help_heading = "Rollback",
+          value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub concurrency: u16,
+}
+
+// Which flags to roll back: exactly one of these.
+#[derive(Debug, Clone, Args)]
+#[group(required = true, multiple = false)]
+#[command(next_help_heading = "Which flags (exactly one)")]
+pub struct RollbackSelection {
+    /// Every flag that is on in ENV or has a live rollout there.
+    #[arg(long)]
+    pub full: bool,
+    /// These flags (keys, separated by spaces or commas). An unknown key stops the command before anything changes.
+    #[arg(long, value_name = "FLAG", num_args = 1.., value_delimiter = ',')]
+    pub partial: Vec<String>,
+    /// Every flag of this phase (its key, as in the flag list's phase filter).
+    #[arg(long, value_name = "PHASE")]
+    pub phase: Option<String>,
+}
+
+const ROLLBACK_ABOUT: &str = "\
+Roll flags back in one environment, through the admin API (so every change is audited under the token's
+user, with --reason).
+
+Rolling a flag back means both of:
+  - its live rollout (planned, active or paused), if it has one, is rolled back: 0%, status rolled_back,
+    finished (a rolled-back rollout never lets anyone in again; start a new one to try again);
+  - its kill switch is turned off in the environment, so every evaluation answers DISABLED at once.
+A flag already off with no live rollout has nothing to do. A completed rollout is history and is left as it
+is; turning the flag off is what stops it serving.
+
+The command first lists exactly what it will change, then asks for confirmation (type \"yes\") unless
+--yes is given; without a terminal on standard input it refuses to go on without --yes. Every change
+carries the version the plan was read at: anything changed by someone else in between is reported FAILED
+(409 CONFLICT) and left alone; run the command again to roll back the new state. The changes are sent
+concurrently (8 requests in flight by default); each is reported OK or FAILED with the API's message, and
+the exit code is 1 if any failed.";
+
+const ROLLBACK_EXAMPLES: &str = "\
+Examples:
+  export ROLLGATE_URL=https://flags.example.com ROLLGATE_TOKEN=rgt_...
+  rollgate rollback --partial checkout_v2 --env production --reason \"error rate 4%\" --dry-run
+  rollgate rollback --partial checkout_v2,new_search --env production --reason \"INC-231\"
+  rollgate rollback --phase phase-2-api --env production --reason \"INC-231: API errors\" --yes
+  rollgate rollback --full --env staging --reason \"bad deploy\"";
 
 #[derive(Debug, Clone, Args)]
 pub struct ServeArgs {

@@ -19,6 +19,9 @@ async fn main() -> std::process::ExitCode {
         Command::Token(command) => server::cli::tokens::run(&cli.db, command).await,
         Command::Demo => server::cli::demo::run(&cli.db).await,
         Command::Migrate => server::cli::migrate(&cli.db).await,
+        // These two talk to a running Rollgate over HTTP and never open the database.
+        Command::Verify(args) => server::cli::verify::run(args).await,
+        Command::Rollback(args) => server::cli::rollback::run(args).await,
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -5,18 +5,22 @@
 
 use super::error::ApiError;
 use super::evaluate::bearer_token;
-use app::domain::{EnvKey, FlagKey};
+use app::domain::{EnvKey, FlagKey, SignoffRole};
 use app::model::{AuditPage, AuditQuery, FlagDetail, FlagListPage, FlagListQuery, FlagState, UserView};
 use app::server::audit::Actor;
 use app::server::auth::CurrentUser;
-use app::server::{flags, tokens, AppState};
+use app::server::tokens::TokenScope;
+use app::server::{flags, rollouts, tokens, AppState, ServiceError};
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::extract::{FromRequestParts, Path, Query, Request, State};
 use axum::http::request::Parts;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, put};
 use axum::{Json, Router};
-use serde::Deserialize;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sqlx::PgPool;
+use std::time::{Duration, Instant};
 
 /// The user behind a valid admin token or a signed-in session.
 pub struct AdminCaller {
@@ -70,6 +74,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/admin/feature-flags/{key}", get(get_flag))
         .route("/api/admin/feature-flags/{key}/environments/{env}", put(set_flag_state))
         .route("/api/admin/audit", get(list_audit))
+        .route("/api/admin/health", get(health))
 }
 
 fn bad_json(rejection: &JsonRejection) -> ApiError {
@@ -106,7 +111,6 @@ async fn create_flag(
     body: Result<Json<CreateFlag>, JsonRejection>,
 ) -> Result<(StatusCode, Json<FlagDetail>), ApiError> {
     use app::domain::{Description, FlagKind, FlagName};
-    use app::server::ServiceError;
     let Json(body) = body.map_err(|e| bad_json(&e))?;
     let new = flags::NewFlag {
         key: FlagKey::parse(&body.key).map_err(ServiceError::from)?,
@@ -159,4 +163,226 @@ async fn set_flag_state(
         flags::set_enabled(&state.pool, &caller.actor(), &flag, &env, body.enabled, body.expected_version, reason)
             .await?;
     Ok(Json(result))
+}
+
+/// How long the health check waits for PostgreSQL: long enough for a busy database, short enough that
+/// `rollgate verify` reports an outage at once instead of waiting out the pool's acquire timeout.
+const DATABASE_PROBE_TIMEOUT: Duration = Duration::from_secs(2);
+/// The bound on the token check and on finding stuck rollouts, once the probe has answered.
+const DATABASE_READ_TIMEOUT: Duration = Duration::from_secs(5);
+/// The snapshot counts as stale past this age: the same threshold as `/readyz`.
+pub const SNAPSHOT_STALE_AFTER_MS: i64 = 15_000;
+
+/// `GET /api/admin/health`: what `rollgate verify` checks beyond liveness and readiness.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HealthReport {
+    pub database: DatabaseHealth,
+    pub snapshot: SnapshotHealth,
+    pub guardrail_worker: GuardrailWorkerHealth,
+    /// Active rollouts past their stage's soak whose next stage still lacks sign-offs; `None` when the
+    /// database could not be asked.
+    pub stuck_rollouts: Option<Vec<StuckRollout>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DatabaseHealth {
+    pub ok: bool,
+    /// How long the probe (`select version from config_state`) took, or how long it was waited for.
+    pub latency_ms: f64,
+    /// The configuration version in PostgreSQL, to compare with the snapshot's.
+    pub config_version: Option<i64>,
+    /// What went wrong, in general terms (the details are in the server's log).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SnapshotHealth {
+    pub loaded: bool,
+    pub version: Option<i64>,
+    /// Milliseconds since PostgreSQL last confirmed the snapshot is current.
+    pub age_ms: Option<i64>,
+    pub stale_after_ms: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GuardrailWorkerHealth {
+    pub running: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// A rollout waiting on people rather than on time.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StuckRollout {
+    pub rollout: i64,
+    pub flag: String,
+    pub environment: String,
+    /// The stage being served, and the percentage.
+    pub stage: u32,
+    pub stage_name: String,
+    pub percent: String,
+    /// The stage it cannot enter yet.
+    pub next_stage: u32,
+    pub next_stage_name: String,
+    pub missing_roles: Vec<String>,
+    /// When the current stage's soak ended (when it was entered, for a stage without a soak).
+    pub soak_ended_at: Option<DateTime<Utc>>,
+}
+
+/// Answers 200 whenever it can authenticate the caller, with `database.ok = false` when PostgreSQL is
+/// unreachable: an outage is what this endpoint exists to report, so it must not turn into a 5xx.
+///
+/// The caller is checked as for every admin endpoint while PostgreSQL answers. When it does not, the
+/// token is checked against this process's configuration snapshot instead (which holds every token's
+/// hash, scope and revocation as of the last load): a revocation or a disabled user since then goes
+/// unnoticed, which is acceptable for a read-only report that names no flag. With neither PostgreSQL
+/// nor a snapshot (or with a session, which lives in PostgreSQL) the answer is 503
+/// `DATABASE_UNAVAILABLE`, which says what is wrong rather than a confusing authentication error.
+async fn health(State(state): State<AppState>, request: Request) -> Result<Json<HealthReport>, ApiError> {
+    let (mut parts, _body) = request.into_parts();
+    let database = probe_database(&state.pool).await;
+    if database.ok {
+        let _caller: AdminCaller =
+            tokio::time::timeout(DATABASE_READ_TIMEOUT, AdminCaller::from_request_parts(&mut parts, &state))
+                .await
+                .map_err(|_| database_unavailable("the token check did not finish within 5 s"))??;
+    } else {
+        authenticate_from_snapshot(&state, &parts.headers, database.error.as_deref().unwrap_or("unknown"))?;
+    }
+    let stuck_rollouts = if database.ok {
+        match tokio::time::timeout(DATABASE_READ_TIMEOUT, stuck_rollouts(&state.pool)).await {
+            Ok(Ok(stuck)) => Some(stuck),
+            Ok(Err(err)) => {
+                tracing::warn!(error = %err, "health check: could not look for stuck rollouts");
+                None
+            }
+            Err(_) => {
+                tracing::warn!("health check: looking for stuck rollouts took more than 5 s");
+                None
+            }
+        }
+    } else {
+        None
+    };
+    Ok(Json(HealthReport {
+        database,
+        snapshot: SnapshotHealth {
+            loaded: state.snapshot.version().is_some(),
+            version: state.snapshot.version(),
+            age_ms: state.snapshot.age_ms(),
+            stale_after_ms: SNAPSHOT_STALE_AFTER_MS,
+        },
+        // Guardrails (and their worker) are not built yet; say so rather than report a worker alive.
+        guardrail_worker: GuardrailWorkerHealth {
+            running: false,
+            reason: Some("no guardrail worker in this version".to_owned()),
+        },
+        stuck_rollouts,
+    }))
+}
+
+fn database_unavailable(why: &str) -> ApiError {
+    ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "DATABASE_UNAVAILABLE", format!("PostgreSQL is unreachable: {why}"))
+}
+
+async fn probe_database(pool: &PgPool) -> DatabaseHealth {
+    let started = Instant::now();
+    let outcome = tokio::time::timeout(
+        DATABASE_PROBE_TIMEOUT,
+        sqlx::query_scalar!("select version from config_state").fetch_one(pool),
+    )
+    .await;
+    let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let error = match outcome {
+        Ok(Ok(version)) => return DatabaseHealth { ok: true, latency_ms, config_version: Some(version), error: None },
+        Ok(Err(err)) => {
+            tracing::warn!(error = %err, "health check: PostgreSQL unreachable");
+            describe_database_error(&err)
+        }
+        Err(_) => {
+            tracing::warn!("health check: PostgreSQL did not answer within 2 s");
+            "no answer within 2 s".to_owned()
+        }
+    };
+    DatabaseHealth { ok: false, latency_ms, config_version: None, error: Some(error) }
+}
+
+/// The kind of failure, without the driver's text (which may name hosts and users).
+fn describe_database_error(err: &sqlx::Error) -> String {
+    match err {
+        sqlx::Error::PoolTimedOut => "no connection could be made within the pool's acquire timeout".to_owned(),
+        sqlx::Error::PoolClosed => "the connection pool is closed".to_owned(),
+        sqlx::Error::Io(io) => format!("network error: {}", io.kind()),
+        sqlx::Error::Tls(_) => "TLS error".to_owned(),
+        sqlx::Error::Database(db) => {
+            format!("PostgreSQL refused the probe (SQLSTATE {})", db.code().as_deref().unwrap_or("unknown"))
+        }
+        _ => "unexpected error (see the server log)".to_owned(),
+    }
+}
+
+/// The admin token checked against the snapshot, for when PostgreSQL cannot be asked.
+fn authenticate_from_snapshot(state: &AppState, headers: &HeaderMap, why: &str) -> Result<(), ApiError> {
+    let Ok(token) = bearer_token(headers) else {
+        return Err(database_unavailable(&format!(
+            "{why}; a session cannot be checked without it (send an admin token)"
+        )));
+    };
+    let Some(snapshot) = state.snapshot.get() else {
+        return Err(database_unavailable(&format!(
+            "{why}; this process has no configuration snapshot to check the token against"
+        )));
+    };
+    let valid = tokens::prefix_of(token).and_then(|prefix| snapshot.tokens.get(prefix)).is_some_and(|entry| {
+        entry.usable
+            && entry.scope == TokenScope::Admin
+            && entry.user_id.is_some()
+            && tokens::matches(token, &entry.secret_hash)
+    });
+    if valid {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "UNAUTHORIZED",
+            "the admin token is unknown, revoked or expired (checked against the configuration snapshot, as \
+             PostgreSQL is unreachable)",
+        ))
+    }
+}
+
+/// Active rollouts whose current stage's soak is over but whose next stage still lacks sign-offs.
+/// Planned rollouts (nothing served yet) and paused ones (held on purpose) are not stuck.
+async fn stuck_rollouts(pool: &PgPool) -> Result<Vec<StuckRollout>, ServiceError> {
+    // Every live rollout waiting for a sign-off in some role: the approvals queue, for all roles.
+    let waiting = rollouts::approvals_for(pool, 0, SignoffRole::ALL).await?;
+    let mut ids: Vec<i64> = waiting.iter().filter(|w| w.status == "active").map(|w| w.rollout_id).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let mut stuck = Vec::new();
+    for id in ids {
+        let view = rollouts::detail(pool, id).await?;
+        let Some(gate) = view.next_gate.as_ref() else { continue };
+        // `soak_ends_at` is set only while the soak is still running.
+        if view.status != "active" || gate.missing_roles.is_empty() || gate.soak_ends_at.is_some() {
+            continue;
+        }
+        let current = view.current_stage.and_then(|s| view.stages.get(s as usize));
+        stuck.push(StuckRollout {
+            rollout: view.id,
+            flag: view.flag.clone(),
+            environment: view.environment.clone(),
+            stage: view.current_stage.unwrap_or(0),
+            stage_name: current.map(|s| s.name.clone()).unwrap_or_default(),
+            percent: view.current_percent.clone(),
+            next_stage: gate.stage,
+            next_stage_name: gate.stage_name.clone(),
+            missing_roles: gate.missing_roles.clone(),
+            soak_ended_at: view
+                .stage_entered_at
+                .map(|at| at + chrono::Duration::seconds(i64::from(current.map_or(0, |s| s.min_soak_seconds)))),
+        });
+    }
+    Ok(stuck)
 }

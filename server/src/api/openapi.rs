@@ -50,6 +50,14 @@ pub const OPERATIONS: &[(&str, &str, &str, &str, Option<&str>)] = &[
     ),
     ("get", "/api/admin/audit", "admin", "The audit trail, newest first (actor, flag, action, before)", None),
     (
+        "get",
+        "/api/admin/health",
+        "admin",
+        "Database reachable, snapshot fresh, guardrail worker, rollouts stuck waiting for a sign-off; \
+         200 with database.ok=false when PostgreSQL is down",
+        None,
+    ),
+    (
         "post",
         "/api/admin/rollouts",
         "rollouts",
