@@ -52,6 +52,8 @@ pub fn stickiness_from_form(kind: &str, attribute: Option<&str>) -> Result<Strin
 }
 
 /// Creates a planned rollout of `flag` in `environment` from a template. Returns its id.
+// One argument per form field: the plain HTML form posts them by name.
+#[allow(clippy::too_many_arguments)]
 #[server(endpoint = "rollout_create")]
 pub async fn create_rollout(
     flag: String,
