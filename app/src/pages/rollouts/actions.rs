@@ -3,6 +3,9 @@
 //!
 //! They take plain form fields (strings, optional numbers) so that a form posted without JavaScript
 //! reaches them as it is; the fields are parsed into domain types here, at the edge.
+// Server functions take one argument per form field (a plain HTML form posts them by name), and the
+// macro repeats the list in the browser's stub, so the argument count is the form's, not a design smell.
+#![allow(clippy::too_many_arguments)]
 
 use crate::error::AppError;
 use leptos::prelude::*;
@@ -52,8 +55,6 @@ pub fn stickiness_from_form(kind: &str, attribute: Option<&str>) -> Result<Strin
 }
 
 /// Creates a planned rollout of `flag` in `environment` from a template. Returns its id.
-// One argument per form field: the plain HTML form posts them by name.
-#[allow(clippy::too_many_arguments)]
 #[server(endpoint = "rollout_create")]
 pub async fn create_rollout(
     flag: String,
