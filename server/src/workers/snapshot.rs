@@ -51,6 +51,9 @@ pub async fn run(pool: PgPool, holder: Arc<SnapshotHolder>, check_every: Duratio
             tokio::select! {
                 received = listener.try_recv() => match received {
                     Ok(Some(_notification)) => {
+                        // A burst of changes (a 100-flag rollback) queues many notifications while the
+                        // previous reload runs: one reload reads them all, so drop those already here.
+                        while listener.next_buffered().is_some() {}
                         if let Err(err) = refresh(&pool, &holder).await {
                             tracing::warn!(error = %err, "could not reload the configuration snapshot");
                         }
