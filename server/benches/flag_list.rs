@@ -58,7 +58,13 @@ async fn setup() -> (axum::Router, String) {
 
     let leptos_options = leptos::config::LeptosOptions::builder().output_name("rollgate").build();
     let state =
-        AppState { leptos_options, pool, security: Arc::new(SecurityConfig::default()), snapshot: Arc::default() };
+        AppState {
+        leptos_options,
+        pool,
+        security: Arc::new(SecurityConfig::default()),
+        snapshot: Arc::default(),
+        imports: Arc::default(),
+    };
     let router = server::app(state, server::csrf::TrustedOrigins::default());
     let login = Request::post("/login")
         .header(header::HOST, "bench")

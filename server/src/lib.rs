@@ -124,7 +124,13 @@ pub fn build_state(pool: sqlx::PgPool, args: &config::ServeArgs) -> (AppState, c
         trust_forwarded_for: args.trust_forwarded_for,
     };
     (
-        AppState { leptos_options, pool, security: Arc::new(security), snapshot: Arc::default() },
+        AppState {
+            leptos_options,
+            pool,
+            security: Arc::new(security),
+            snapshot: Arc::default(),
+            imports: Arc::new(args.imports.limits()),
+        },
         csrf::TrustedOrigins(Arc::new(args.trusted_origins.clone())),
     )
 }

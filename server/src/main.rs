@@ -19,6 +19,7 @@ async fn main() -> std::process::ExitCode {
         Command::Token(command) => server::cli::tokens::run(&cli.db, command).await,
         Command::Demo => server::cli::demo::run(&cli.db).await,
         Command::Migrate => server::cli::migrate(&cli.db).await,
+        Command::Import(command) => server::cli::import::run(&cli.db, command).await,
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -5,6 +5,7 @@ pub mod bucketing;
 pub mod evaluation;
 pub mod flag;
 pub mod percent;
+pub mod priority;
 pub mod token;
 pub mod user;
 pub mod variant;

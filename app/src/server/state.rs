@@ -13,6 +13,8 @@ pub struct AppState {
     pub security: Arc<SecurityConfig>,
     /// The configuration every evaluation reads; never Postgres per request.
     pub snapshot: Arc<super::snapshot::SnapshotHolder>,
+    /// The per-account URL cap and the largest import file.
+    pub imports: Arc<super::priority_urls::ImportLimits>,
 }
 
 /// Session and login settings.

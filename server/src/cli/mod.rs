@@ -1,6 +1,7 @@
 //! The subcommands.
 
 pub mod demo;
+pub mod import;
 pub mod serve;
 pub mod tokens;
 pub mod users;

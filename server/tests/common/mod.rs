@@ -22,7 +22,13 @@ pub fn state(pool: &PgPool) -> AppState {
 
 pub fn state_with(pool: &PgPool, security: SecurityConfig) -> AppState {
     let leptos_options = leptos::config::LeptosOptions::builder().output_name("rollgate").build();
-    AppState { leptos_options, pool: pool.clone(), security: Arc::new(security), snapshot: Arc::default() }
+    AppState {
+        leptos_options,
+        pool: pool.clone(),
+        security: Arc::new(security),
+        snapshot: Arc::default(),
+        imports: Arc::default(),
+    }
 }
 
 /// The router over the test's database, with default security settings.
