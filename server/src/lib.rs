@@ -9,6 +9,7 @@ pub mod csrf;
 pub mod db;
 pub mod demo;
 pub mod embedded_pg;
+pub mod priority_urls;
 pub mod workers;
 
 use app::server::AppState;
@@ -63,6 +64,13 @@ pub fn app(state: AppState, trusted_origins: csrf::TrustedOrigins) -> Router {
         )
         .route("/ofrep/v1/configuration", get(api::ofrep::configuration))
         .route("/api/v1/stream", get(api::stream::stream))
+        .route(
+            "/admin/priority-urls/{account}/import",
+            post(priority_urls::upload).layer(axum::extract::DefaultBodyLimit::max(
+                state.imports.max_file_bytes.saturating_add(priority_urls::FORM_OVERHEAD),
+            )),
+        )
+        .route("/admin/priority-urls/{account}/batches/{batch}/report.csv", get(priority_urls::report))
         .leptos_routes_with_context(
             &state,
             routes,

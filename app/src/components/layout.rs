@@ -23,6 +23,7 @@ pub fn AdminLayout() -> impl IntoView {
             </a>
             <nav class="mainnav" aria-label="Main">
                 <A href="/admin/feature-flags">"Feature flags"</A>
+                <A href="/admin/priority-urls">"Priority URLs"</A>
                 <A href="/admin/audit">"Audit log"</A>
                 <A href="/admin/users">"Users"</A>
             </nav>

@@ -246,18 +246,19 @@ fn read_csv(text: &str, out: &mut Collector) -> Result<(), FileError> {
     }
     let [url_at, tier_at, type_at] = REQUIRED.map(|c| position(c).unwrap_or(0));
     out.ignored.extend(names.iter().filter(|n| !REQUIRED.contains(&n.as_str())).cloned());
+    let mut lines = LineCounter { text: text.as_bytes(), offset: 0, line: 1 };
     for record in records {
         // check_quoting has already refused what the reader could stumble on; any other error is a row's.
         let record = match record {
             Ok(record) => record,
             Err(err) => {
-                let line = err.position().map_or(1, |p| p.line().max(1));
+                let line = err.position().map_or(1, |p| lines.line_at(p.byte()));
                 out.rows_read += 1;
-                out.reject(u32::try_from(line).unwrap_or(u32::MAX), "", format!("unreadable row: {err}"));
+                out.reject(line, "", format!("unreadable row: {err}"));
                 continue;
             }
         };
-        let line = u32::try_from(record.position().map_or(0, |p| p.line())).unwrap_or(u32::MAX);
+        let line = record.position().map_or(1, |p| lines.line_at(p.byte()));
         if record.len() != names.len() {
             out.rows_read += 1;
             let raw = record.get(url_at).unwrap_or("");
@@ -268,6 +269,28 @@ fn read_csv(text: &str, out: &mut Collector) -> Result<(), FileError> {
         out.row(line, field(url_at), field(tier_at), field(type_at));
     }
     Ok(())
+}
+
+/// Line numbers from byte offsets, counted incrementally (the `csv` crate's own line count goes astray
+/// on CRLF line ends and blank lines). Offsets must come in increasing order.
+struct LineCounter<'a> {
+    text: &'a [u8],
+    offset: usize,
+    line: u32,
+}
+
+impl LineCounter<'_> {
+    fn line_at(&mut self, byte: u64) -> u32 {
+        let mut target = usize::try_from(byte).unwrap_or(usize::MAX).min(self.text.len()).max(self.offset);
+        // A record's position can be the line end before it, or a blank line the reader skipped.
+        while matches!(self.text.get(target), Some(b'\r' | b'\n')) {
+            target += 1;
+        }
+        let newlines = self.text[self.offset..target].iter().filter(|&&b| b == b'\n').count();
+        self.line = self.line.saturating_add(u32::try_from(newlines).unwrap_or(u32::MAX));
+        self.offset = target;
+        self.line
+    }
 }
 
 /// Refuses what RFC 4180 does not allow and the `csv` crate would quietly accept: a quote inside an
