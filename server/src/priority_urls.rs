@@ -16,7 +16,10 @@ use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::{Extension, Json};
-use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+
+/// What a path segment may keep unencoded (account keys are letters, digits, `_ . : -`).
+const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
 
 /// Room for the multipart framing and the small fields around the file.
 pub const FORM_OVERHEAD: usize = 64 * 1024;
@@ -29,7 +32,7 @@ struct Answer {
 
 impl Answer {
     fn page(&self) -> String {
-        format!("/admin/priority-urls/{}", utf8_percent_encode(&self.account, NON_ALPHANUMERIC))
+        format!("/admin/priority-urls/{}", utf8_percent_encode(&self.account, SEGMENT))
     }
 
     fn error(&self, status: StatusCode, message: String) -> Response {

@@ -90,7 +90,8 @@ fn AccountBody(
         batches,
         shown_batch,
     } = data;
-    view! {
+    // Each part is type-erased: the page as one nested type is too deep for the compiler.
+    let head = view! {
         <div class="page-head">
             <h1>{name}</h1>
             <p class="muted">
@@ -99,28 +100,40 @@ fn AccountBody(
             </p>
             {(!can_edit).then(|| view! { <ViewOnlyNotice /> })}
         </div>
-        <div class="grid-2">
-            <FlagPanel account=key.clone() states=flag action=set_flag can_edit />
-            <section class="card" aria-labelledby="import-h" id="import">
-                <h2 id="import-h">"Import"</h2>
-                {import_error.map(|message| view! {
-                    <div class="state state-error" role="alert" data-testid="import-error">
-                        <strong>"The import was refused: "</strong>{message}
-                    </div>
-                })}
-                {shown_batch.map(|batch| view! { <BatchResult account=key.clone() batch /> })}
-                {if can_edit {
-                    view! { <ImportForm account=key.clone() /> }.into_any()
-                } else {
-                    view! { <p class="muted">"Viewers cannot import."</p> }.into_any()
-                }}
-            </section>
-        </div>
+    }
+    .into_any();
+    let import = view! {
+        <section class="card" aria-labelledby="import-h" id="import">
+            <h2 id="import-h">"Import"</h2>
+            {import_error.map(|message| view! {
+                <div class="state state-error" role="alert" data-testid="import-error">
+                    <strong>"The import was refused: "</strong>{message}
+                </div>
+            })}
+            {shown_batch.map(|batch| view! { <BatchResult account=key.clone() batch /> }.into_any())}
+            {if can_edit {
+                view! { <ImportForm account=key.clone() /> }.into_any()
+            } else {
+                view! { <p class="muted">"Viewers cannot import."</p> }.into_any()
+            }}
+        </section>
+    }
+    .into_any();
+    let flag = view! { <FlagPanel account=key.clone() states=flag action=set_flag can_edit /> }.into_any();
+    let panels = view! {
         <div class="grid-2">
             <DistributionPanel distribution />
             <ComparisonPanel comparison />
         </div>
-        <UrlTable account=key.clone() query rows matching next_after />
-        <BatchHistory account=key batches action=rollback can_edit />
+    }
+    .into_any();
+    let table = view! { <UrlTable account=key.clone() query rows matching next_after /> }.into_any();
+    let history = view! { <BatchHistory account=key batches action=rollback can_edit /> }.into_any();
+    view! {
+        {head}
+        <div class="grid-2">{flag}{import}</div>
+        {panels}
+        {table}
+        {history}
     }
 }
