@@ -57,8 +57,7 @@ async fn setup() -> (axum::Router, String) {
     sqlx::query("analyze").execute(&pool).await.unwrap();
 
     let leptos_options = leptos::config::LeptosOptions::builder().output_name("rollgate").build();
-    let state =
-        AppState {
+    let state = AppState {
         leptos_options,
         pool,
         security: Arc::new(SecurityConfig::default()),

@@ -67,7 +67,8 @@ pub async fn upload(
             format!("the file is over the size limit of {} MiB ({limit} bytes)", limit / (1024 * 1024)),
         )
     };
-    let declared = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok());
+    let declared =
+        headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok());
     if declared.is_some_and(|n| n > limit + FORM_OVERHEAD) {
         return too_large();
     }
@@ -86,14 +87,24 @@ pub async fn upload(
             Ok(Some(field)) => field,
             Ok(None) => break,
             Err(err) if err.status() == StatusCode::PAYLOAD_TOO_LARGE => return too_large(),
-            Err(err) => return answer.error(StatusCode::BAD_REQUEST, format!("the upload is incomplete or malformed: {}", err.body_text())),
+            Err(err) => {
+                return answer.error(
+                    StatusCode::BAD_REQUEST,
+                    format!("the upload is incomplete or malformed: {}", err.body_text()),
+                )
+            }
         };
         let name = field.name().unwrap_or("").to_owned();
         let file_name = field.file_name().map(str::to_owned);
         let bytes = match field.bytes().await {
             Ok(bytes) => bytes,
             Err(err) if err.status() == StatusCode::PAYLOAD_TOO_LARGE => return too_large(),
-            Err(err) => return answer.error(StatusCode::BAD_REQUEST, format!("the upload is incomplete or malformed: {}", err.body_text())),
+            Err(err) => {
+                return answer.error(
+                    StatusCode::BAD_REQUEST,
+                    format!("the upload is incomplete or malformed: {}", err.body_text()),
+                )
+            }
         };
         match name.as_str() {
             "file" => file = Some((file_name.unwrap_or_default(), bytes)),
@@ -103,7 +114,12 @@ pub async fn upload(
                 if !text.is_empty() {
                     match Format::parse(&text) {
                         Some(f) => format = Some(f),
-                        None => return answer.error(StatusCode::UNPROCESSABLE_ENTITY, format!("unknown format {text:?}: use csv or jsonl")),
+                        None => {
+                            return answer.error(
+                                StatusCode::UNPROCESSABLE_ENTITY,
+                                format!("unknown format {text:?}: use csv or jsonl"),
+                            )
+                        }
                     }
                 }
             }

@@ -43,13 +43,12 @@ async fn an_editor_uploads_a_csv_and_gets_the_counts_a_batch_record_and_an_audit
     let stored = metadata(&pool, ACCOUNT).await;
     assert_eq!(stored.len(), 3);
     assert!(stored.contains(&("https://shop.example/p/123".into(), "low".into(), "product".into(), batch)));
-    let (actor, file, status, duration): (String, String, String, Option<i32>) = sqlx::query_as(
-        "select actor_label, file_name, status, duration_ms from url_import_batches where id = $1",
-    )
-    .bind(batch)
-    .fetch_one(&pool)
-    .await
-    .unwrap();
+    let (actor, file, status, duration): (String, String, String, Option<i32>) =
+        sqlx::query_as("select actor_label, file_name, status, duration_ms from url_import_batches where id = $1")
+            .bind(batch)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
     assert_eq!((actor.as_str(), file.as_str(), status.as_str()), ("ed@example.com", "urls.csv", "completed"));
     assert!(duration.is_some());
     assert_eq!(audit_count(&pool, "priority_urls.imported").await, 1);
@@ -180,20 +179,28 @@ async fn rows_past_the_cap_go_to_the_overflow_report_with_rejected_and_duplicate
     let limits = ImportLimits { max_urls_per_account: 5, ..ImportLimits::default() };
     import_text(&pool, ACCOUNT, "first.csv", &three_rows(), false, &limits).await.unwrap();
     let file = csv_of(&[
-        ("https://shop.example/", "high", "home"),                 // line 2: update, within the cap
-        ("https://shop.example/new-1", "low", "other"),            // 3: new, 4th URL
-        ("not a url", "low", "other"),                             // 4: rejected
-        ("https://shop.example/new-2", "low", "other"),            // 5: duplicate of line 7
-        ("https://shop.example/new-3", "low", "other"),            // 6: new, 5th URL: the cap
-        ("https://shop.example/new-2", "medium", "other"),         // 7: new, 6th: overflow
-        ("https://shop.example/new-4", "low", "other"),            // 8: overflow
+        ("https://shop.example/", "high", "home"), // line 2: update, within the cap
+        ("https://shop.example/new-1", "low", "other"), // 3: new, 4th URL
+        ("not a url", "low", "other"),             // 4: rejected
+        ("https://shop.example/new-2", "low", "other"), // 5: duplicate of line 7
+        ("https://shop.example/new-3", "low", "other"), // 6: new, 5th URL: the cap
+        ("https://shop.example/new-2", "medium", "other"), // 7: new, 6th: overflow
+        ("https://shop.example/new-4", "low", "other"), // 8: overflow
         ("https://shop.example/category/shoes", "low", "category"), // 9: update: no new URL, so not overflow
     ]);
 
     let summary = import_text(&pool, ACCOUNT, "second.csv", &file, false, &limits).await.unwrap();
 
     assert_eq!(
-        (summary.rows_read, summary.inserted, summary.updated, summary.unchanged, summary.rejected, summary.duplicates, summary.overflow),
+        (
+            summary.rows_read,
+            summary.inserted,
+            summary.updated,
+            summary.unchanged,
+            summary.rejected,
+            summary.duplicates,
+            summary.overflow
+        ),
         (8, 2, 2, 0, 1, 1, 2)
     );
     assert_eq!(metadata(&pool, ACCOUNT).await.len(), 5, "never more than the cap");
@@ -212,7 +219,10 @@ async fn rows_past_the_cap_go_to_the_overflow_report_with_rejected_and_duplicate
     assert_eq!(lines[0], "line,kind,url,reason");
     assert!(lines[1].starts_with("4,rejected,not a url,not an absolute URL"), "{report}");
     assert!(lines[2].starts_with("5,duplicate,https://shop.example/new-2,line 7 has the same URL"), "{report}");
-    assert!(lines[3].starts_with("7,overflow,https://shop.example/new-2,\"over the account's cap of 5 URLs"), "{report}");
+    assert!(
+        lines[3].starts_with("7,overflow,https://shop.example/new-2,\"over the account's cap of 5 URLs"),
+        "{report}"
+    );
     assert!(lines[4].starts_with("8,overflow,https://shop.example/new-4,"), "{report}");
     assert_eq!(lines.len(), 5);
 }
@@ -251,7 +261,10 @@ async fn a_dry_run_reports_exactly_what_the_import_then_does_and_changes_nothing
     .fetch_all(&pool)
     .await
     .unwrap();
-    assert_eq!(reports, vec![(5, "overflow".into()), (6, "rejected".into()), (5, "overflow".into()), (6, "rejected".into())]);
+    assert_eq!(
+        reports,
+        vec![(5, "overflow".into()), (6, "rejected".into()), (5, "overflow".into()), (6, "rejected".into())]
+    );
 }
 
 #[sqlx::test(migrations = "../migrations")]
@@ -268,10 +281,12 @@ async fn an_import_that_fails_inside_the_database_leaves_the_previous_metadata_e
     .execute(&pool)
     .await
     .unwrap();
-    sqlx::query("create trigger fail_on_boom before insert on url_metadata for each row execute function fail_on_boom()")
-        .execute(&pool)
-        .await
-        .unwrap();
+    sqlx::query(
+        "create trigger fail_on_boom before insert on url_metadata for each row execute function fail_on_boom()",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
     let file = csv_of(&[
         ("https://shop.example/", "low", "other"),
         ("https://shop.example/a", "low", "other"),

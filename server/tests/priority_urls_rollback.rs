@@ -25,9 +25,9 @@ async fn rolling_back_restores_the_previous_values_exactly_and_an_older_batch_wa
         ("https://shop.example/p/1", "low", "product"),
     ]);
     let second = csv_of(&[
-        ("https://shop.example/", "critical", "home"),        // unchanged
-        ("https://shop.example/p/1", "medium", "landing"),    // changed
-        ("https://shop.example/blog/new", "low", "article"),  // added
+        ("https://shop.example/", "critical", "home"),       // unchanged
+        ("https://shop.example/p/1", "medium", "landing"),   // changed
+        ("https://shop.example/blog/new", "low", "article"), // added
     ]);
     let b1 = import_text(&pool, ACCOUNT, "first.csv", &first, false, &limits).await.unwrap();
     let after_first = metadata(&pool, ACCOUNT).await;
@@ -47,7 +47,9 @@ async fn rolling_back_restores_the_previous_values_exactly_and_an_older_batch_wa
     assert_eq!((done.removed, done.restored), (1, 1));
     assert_eq!(metadata(&pool, ACCOUNT).await, after_first, "values and batch ids exactly as after the first import");
     let again = rollback(&pool, &editor(), b2.batch_id, None).await;
-    assert!(matches!(again, Err(ServiceError::Invalid { ref message, .. }) if message.contains("already been rolled back")));
+    assert!(
+        matches!(again, Err(ServiceError::Invalid { ref message, .. }) if message.contains("already been rolled back"))
+    );
 
     rollback(&pool, &editor(), b1.batch_id, None).await.unwrap();
     assert!(metadata(&pool, ACCOUNT).await.is_empty(), "the first batch's URLs are removed, not nulled");
@@ -90,16 +92,27 @@ async fn the_rollback_server_function_answers_a_form_and_the_page_shows_the_rest
     import_text(&pool, ACCOUNT, "a.csv", &csv_of(&[("https://shop.example/p/1", "low", "product")]), false, &limits)
         .await
         .unwrap();
-    let b2 = import_text(&pool, ACCOUNT, "b.csv", &csv_of(&[("https://shop.example/p/1", "critical", "product")]), false, &limits)
-        .await
-        .unwrap();
+    let b2 = import_text(
+        &pool,
+        ACCOUNT,
+        "b.csv",
+        &csv_of(&[("https://shop.example/p/1", "critical", "product")]),
+        false,
+        &limits,
+    )
+    .await
+    .unwrap();
 
-    let response = send(&router, form_post("/api/rollback_import", &format!("batch={}", b2.batch_id), Some(&cookie))).await;
+    let response =
+        send(&router, form_post("/api/rollback_import", &format!("batch={}", b2.batch_id), Some(&cookie))).await;
 
     assert_eq!(response.status(), StatusCode::OK, "{}", body_text(response).await);
     let page = send(
         &router,
-        Request::get(format!("/admin/priority-urls/{ACCOUNT}")).header(header::COOKIE, &cookie).body(Body::empty()).unwrap(),
+        Request::get(format!("/admin/priority-urls/{ACCOUNT}"))
+            .header(header::COOKIE, &cookie)
+            .body(Body::empty())
+            .unwrap(),
     )
     .await;
     let html = body_text(page).await;
@@ -123,7 +136,8 @@ async fn the_account_page_filters_by_tier_page_type_and_text_and_pages_by_key(po
         let router = router.clone();
         let cookie = cookie.clone();
         async move {
-            let response = send(&router, Request::get(path).header(header::COOKIE, cookie).body(Body::empty()).unwrap()).await;
+            let response =
+                send(&router, Request::get(path).header(header::COOKIE, cookie).body(Body::empty()).unwrap()).await;
             assert_eq!(response.status(), StatusCode::OK);
             body_text(response).await
         }
@@ -207,9 +221,17 @@ async fn the_evaluation_api_returns_imported_badges_when_the_flag_is_on_and_heur
     import_text(&pool, "other-co", "a.csv", &file, false, &ImportLimits::default()).await.unwrap();
     let flag = app::domain::FlagKey::parse("priority_urls_enabled").unwrap();
     let env = app::domain::EnvKey::parse("production").unwrap();
-    app::server::overrides::set_organization_override(&pool, &editor(), &flag, &env, ACCOUNT, Some(serde_json::json!(true)), None)
-        .await
-        .unwrap();
+    app::server::overrides::set_organization_override(
+        &pool,
+        &editor(),
+        &flag,
+        &env,
+        ACCOUNT,
+        Some(serde_json::json!(true)),
+        None,
+    )
+    .await
+    .unwrap();
     let new_token = app::server::tokens::NewToken {
         name: "app".into(),
         scope: app::server::tokens::TokenScope::Evaluate,
@@ -229,7 +251,13 @@ async fn the_evaluation_api_returns_imported_badges_when_the_flag_is_on_and_heur
     };
     let json = |text: String| serde_json::from_str::<serde_json::Value>(&text).unwrap();
 
-    let on = json(body_text(send(&router, ask(ACCOUNT, "&url=https%3A%2F%2FSHOP.example%2F&url=https%3A%2F%2Fshop.example%2Fp%2F9")).await).await);
+    let on = json(
+        body_text(
+            send(&router, ask(ACCOUNT, "&url=https%3A%2F%2FSHOP.example%2F&url=https%3A%2F%2Fshop.example%2Fp%2F9"))
+                .await,
+        )
+        .await,
+    );
     let off = json(body_text(send(&router, ask("other-co", "&url=https%3A%2F%2Fshop.example%2F")).await).await);
     let no_urls = send(&router, ask(ACCOUNT, "")).await;
 
@@ -275,16 +303,23 @@ async fn the_cli_imports_with_a_dry_run_first_lists_batches_prints_the_report_an
     assert!(dry.status.success(), "{}", String::from_utf8_lossy(&dry.stderr));
     assert!(metadata(&pool, ACCOUNT).await.is_empty(), "a dry run changes nothing");
     let out = String::from_utf8_lossy(&dry.stdout);
-    assert!(out.contains("dry run (nothing changed) of 2 rows") && out.contains("inserted 1") && out.contains("rejected 1"), "{out}");
+    assert!(
+        out.contains("dry run (nothing changed) of 2 rows") && out.contains("inserted 1") && out.contains("rejected 1"),
+        "{out}"
+    );
 
     let real = rollgate(&pool, &["import", "urls", path, "--account", ACCOUNT]);
     assert!(real.status.success(), "{}", String::from_utf8_lossy(&real.stderr));
     assert_eq!(metadata(&pool, ACCOUNT).await.len(), 1);
     let batch: i64 = count(&pool, "select max(id) from url_import_batches").await;
 
-    let listed = String::from_utf8_lossy(&rollgate(&pool, &["import", "batches", "--account", ACCOUNT]).stdout).into_owned();
+    let listed =
+        String::from_utf8_lossy(&rollgate(&pool, &["import", "batches", "--account", ACCOUNT]).stdout).into_owned();
     assert!(listed.contains("completed (dry)") && listed.contains("urls.csv"), "{listed}");
-    let report = String::from_utf8_lossy(&rollgate(&pool, &["import", "report", &batch.to_string(), "--account", ACCOUNT]).stdout).into_owned();
+    let report = String::from_utf8_lossy(
+        &rollgate(&pool, &["import", "report", &batch.to_string(), "--account", ACCOUNT]).stdout,
+    )
+    .into_owned();
     assert!(report.starts_with("line,kind,url,reason\n3,rejected,nope,"), "{report}");
 
     let rolled = rollgate(&pool, &["import", "rollback", &batch.to_string(), "--reason", "test"]);
@@ -294,5 +329,9 @@ async fn the_cli_imports_with_a_dry_run_first_lists_batches_prints_the_report_an
     std::fs::write(&bad, "no,header\n").unwrap();
     let refused = rollgate(&pool, &["import", "urls", bad.to_str().unwrap(), "--account", ACCOUNT]);
     assert!(!refused.status.success());
-    assert!(String::from_utf8_lossy(&refused.stderr).contains("the header row must name"), "{}", String::from_utf8_lossy(&refused.stderr));
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("the header row must name"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
 }

@@ -111,12 +111,12 @@ pub fn classify(url: &str) -> Classification {
         None => (without_fragment, None),
     };
     let path = before_query.find('/').map_or("", |slash| &before_query[slash..]);
-    let segments: Vec<String> =
-        path.split('/').filter(|s| !s.is_empty()).map(|s| s.to_ascii_lowercase()).collect();
+    let segments: Vec<String> = path.split('/').filter(|s| !s.is_empty()).map(|s| s.to_ascii_lowercase()).collect();
     let depth = segments.len();
     let has = |list: &[&str]| segments.iter().any(|s| list.contains(&s.as_str()));
     let search_param = query.is_some_and(|q| {
-        q.split('&').any(|pair| SEARCH_PARAMS.contains(&pair.split('=').next().unwrap_or("").to_ascii_lowercase().as_str()))
+        q.split('&')
+            .any(|pair| SEARCH_PARAMS.contains(&pair.split('=').next().unwrap_or("").to_ascii_lowercase().as_str()))
     });
 
     let page_type = if has(SEARCH_SEGMENTS) || search_param {

@@ -29,7 +29,10 @@ pub async fn set_organization_override(
 ) -> Result<bool, ServiceError> {
     actor.require_editor()?;
     if reason.is_some_and(|r| r.chars().count() > 2000) {
-        return Err(ServiceError::Invalid { field: "reason", message: "the reason is limited to 2,000 characters".into() });
+        return Err(ServiceError::Invalid {
+            field: "reason",
+            message: "the reason is limited to 2,000 characters".into(),
+        });
     }
     let mut tx = pool.begin().await?;
     let target = sqlx::query!(

@@ -29,9 +29,14 @@ fn invalid(message: impl Into<String>) -> ApiError {
 }
 
 /// The normalized URLs asked for, when the query says `include=priority_urls`; `None` otherwise.
-pub fn requested(raw_query: Option<&str>, key: &str, organization: Option<&str>) -> Result<Option<Vec<String>>, ApiError> {
-    let pairs: Vec<(String, String)> =
-        form_urlencoded::parse(raw_query.unwrap_or("").as_bytes()).map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
+pub fn requested(
+    raw_query: Option<&str>,
+    key: &str,
+    organization: Option<&str>,
+) -> Result<Option<Vec<String>>, ApiError> {
+    let pairs: Vec<(String, String)> = form_urlencoded::parse(raw_query.unwrap_or("").as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
     let included = pairs.iter().any(|(k, v)| k == "include" && v.split(',').any(|p| p.trim() == "priority_urls"));
     if !included {
         return Ok(None);
@@ -47,16 +52,29 @@ pub fn requested(raw_query: Option<&str>, key: &str, organization: Option<&str>)
         return Err(invalid(format!("give between 1 and {MAX_URLS} url= parameters; {} were given", raw.len())));
     }
     raw.into_iter()
-        .map(|u| normalize_url(u).map_err(|why| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "INVALID_CONTEXT", format!("url {u:?}: {why}"))))
+        .map(|u| {
+            normalize_url(u).map_err(|why| {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "INVALID_CONTEXT", format!("url {u:?}: {why}"))
+            })
+        })
         .collect::<Result<Vec<_>, _>>()
         .map(Some)
 }
 
 /// The badges for `urls` of `organization`.
-pub async fn lookup(state: &AppState, organization: &str, flag_on: bool, urls: &[String]) -> Result<PriorityUrls, ApiError> {
+pub async fn lookup(
+    state: &AppState,
+    organization: &str,
+    flag_on: bool,
+    urls: &[String],
+) -> Result<PriorityUrls, ApiError> {
     let badges = queries::badges(&state.pool, organization, urls, flag_on).await.map_err(|err| {
         tracing::error!(error = %err, "could not read priority-URL badges");
-        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "BADGES_UNAVAILABLE", "the badge data cannot be read right now; retry shortly")
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "BADGES_UNAVAILABLE",
+            "the badge data cannot be read right now; retry shortly",
+        )
     })?;
     Ok(PriorityUrls { source: if flag_on { "imported" } else { "heuristic" }, badges })
 }

@@ -48,22 +48,23 @@ pub async fn run(db_args: &DbArgs, command: ImportCommand) -> anyhow::Result<()>
             outcome.map(|summary| print_summary(&summary)).map_err(|e| anyhow::anyhow!(e.into_client_message()))
         }
         (ImportCommand::Batches { account }, _) => list_batches(&db, &account).await,
-        (ImportCommand::Report { batch, account }, _) => queries::report_csv(&db.pool, &account, batch)
-            .await
-            .map_err(anyhow::Error::from)
-            .and_then(|csv| {
+        (ImportCommand::Report { batch, account }, _) => {
+            queries::report_csv(&db.pool, &account, batch).await.map_err(anyhow::Error::from).and_then(|csv| {
                 use std::io::Write;
                 std::io::stdout().write_all(&csv).context("writing the report")
-            }),
-        (ImportCommand::Rollback { batch, reason }, _) => rollback::rollback(&db.pool, &actor, batch, reason.as_deref())
-            .await
-            .map(|done| {
-                println!(
+            })
+        }
+        (ImportCommand::Rollback { batch, reason }, _) => {
+            rollback::rollback(&db.pool, &actor, batch, reason.as_deref())
+                .await
+                .map(|done| {
+                    println!(
                     "rolled back batch #{} of {}: {} URLs it added removed, {} URLs restored to their previous values",
                     done.batch_id, done.account, done.removed, done.restored
                 );
-            })
-            .map_err(anyhow::Error::from),
+                })
+                .map_err(anyhow::Error::from)
+        }
         (ImportCommand::Urls { .. }, None) => Ok(()),
     };
     db.close().await;
@@ -129,7 +130,18 @@ async fn list_batches(db: &Database, account: &str) -> anyhow::Result<()> {
     let rows = queries::batches(&db.pool, org, 1000).await?;
     println!(
         "{:<7} {:<20} {:<12} {:<24} {:>8} {:>8} {:>8} {:>9} {:>8} {:>5} {:>8} {:>7}",
-        "BATCH", "STARTED", "STATUS", "FILE", "READ", "INSERTED", "UPDATED", "UNCHANGED", "REJECTED", "DUPS", "OVERFLOW", "MS"
+        "BATCH",
+        "STARTED",
+        "STATUS",
+        "FILE",
+        "READ",
+        "INSERTED",
+        "UPDATED",
+        "UNCHANGED",
+        "REJECTED",
+        "DUPS",
+        "OVERFLOW",
+        "MS"
     );
     for b in rows {
         let status = if b.dry_run { format!("{} (dry)", b.status) } else { b.status.clone() };

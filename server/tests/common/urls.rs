@@ -52,7 +52,9 @@ pub fn multipart(file_name: &str, content: &[u8], dry_run: bool) -> (String, Vec
     let boundary = "----rollgate-test-boundary-7MA4YWxkTrZu0gW";
     let mut body = Vec::new();
     if dry_run {
-        body.extend_from_slice(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"dry_run\"\r\n\r\non\r\n").as_bytes());
+        body.extend_from_slice(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"dry_run\"\r\n\r\non\r\n").as_bytes(),
+        );
     }
     body.extend_from_slice(
         format!(
@@ -80,7 +82,14 @@ pub fn upload_request(account: &str, cookie: &str, content_type: &str, body: Vec
 }
 
 /// Uploads a file and returns the status and the JSON answer.
-pub async fn upload(router: &Router, cookie: &str, account: &str, file_name: &str, content: &[u8], dry_run: bool) -> (StatusCode, serde_json::Value) {
+pub async fn upload(
+    router: &Router,
+    cookie: &str,
+    account: &str,
+    file_name: &str,
+    content: &[u8],
+    dry_run: bool,
+) -> (StatusCode, serde_json::Value) {
     let (content_type, body) = multipart(file_name, content, dry_run);
     let response = send(router, upload_request(account, cookie, &content_type, body, "application/json")).await;
     let status = response.status();

@@ -14,7 +14,8 @@ pub async fn rollback_import(batch: i64, reason: Option<String>) -> Result<Strin
     let user = crate::server::auth::require_user().await?;
     let state = expect_context::<AppState>();
     let reason = reason.filter(|r| !r.trim().is_empty());
-    let done = rollback::rollback(&state.pool, &Actor::user(&user), batch, reason.as_deref()).await.map_err(to_app_error)?;
+    let done =
+        rollback::rollback(&state.pool, &Actor::user(&user), batch, reason.as_deref()).await.map_err(to_app_error)?;
     Ok(format!(
         "Rolled back batch #{}: removed {} URLs it had added and restored {} to their previous values.",
         done.batch_id,

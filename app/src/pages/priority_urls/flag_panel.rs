@@ -33,9 +33,17 @@ pub async fn set_account_flag(
     };
     let state = expect_context::<AppState>();
     let reason = reason.filter(|r| !r.trim().is_empty());
-    overrides::set_organization_override(&state.pool, &Actor::user(&user), &flag, &env, &account, value, reason.as_deref())
-        .await
-        .map_err(to_app_error)
+    overrides::set_organization_override(
+        &state.pool,
+        &Actor::user(&user),
+        &flag,
+        &env,
+        &account,
+        value,
+        reason.as_deref(),
+    )
+    .await
+    .map_err(to_app_error)
 }
 
 #[component]

@@ -177,9 +177,10 @@ async fn write(
 
     stage_rows(&mut tx, parsed, progress).await?;
     progress(Progress::Merging);
-    let existing = sqlx::query_scalar!(r#"select count(*) as "n!" from url_metadata where organization_id = $1"#, org_id)
-        .fetch_one(&mut *tx)
-        .await?;
+    let existing =
+        sqlx::query_scalar!(r#"select count(*) as "n!" from url_metadata where organization_id = $1"#, org_id)
+            .fetch_one(&mut *tx)
+            .await?;
     let room = (limits.max_urls_per_account - existing).max(0);
     let counts = plan(&mut tx, org_id, room).await?;
     copy_report(&mut tx, batch_id, &parsed.report).await?;

@@ -73,9 +73,15 @@ impl ImportError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Progress {
     /// The file is read and checked: `valid` rows of `rows_read` go on to the database.
-    Parsed { rows_read: u32, valid: usize },
+    Parsed {
+        rows_read: u32,
+        valid: usize,
+    },
     /// Rows sent to the staging table so far.
-    Loading { sent: usize, total: usize },
+    Loading {
+        sent: usize,
+        total: usize,
+    },
     /// Deciding what is new, changed, unchanged or over the cap, and writing it.
     Merging,
     Committed,

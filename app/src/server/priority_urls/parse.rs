@@ -166,7 +166,10 @@ impl Collector {
                             line: earlier.line,
                             kind: ReportKind::Duplicate,
                             url: earlier.url,
-                            reason: format!("line {line} has the same URL ({}); the last one wins", clip(&row.url, 300)),
+                            reason: format!(
+                                "line {line} has the same URL ({}); the last one wins",
+                                clip(&row.url, 300)
+                            ),
                         });
                     }
                 }

@@ -114,16 +114,14 @@ fn files_that_break_the_rules_are_refused_as_a_whole_with_a_message_that_says_wh
         }
         other => panic!("{other:?}"),
     }
-    assert_eq!(
-        csv("url,url,update_priority,page_type\n"),
-        Err(FileError::DuplicateColumn { column: "url".into() })
-    );
+    assert_eq!(csv("url,url,update_priority,page_type\n"), Err(FileError::DuplicateColumn { column: "url".into() }));
 }
 
 #[test]
 fn broken_quoting_is_refused_with_the_line() {
     let header = "url,update_priority,page_type\n";
-    let unclosed = format!("{header}https://a.example/,low,home\n\"https://a.example/x,low,home\nhttps://a.example/y,low,home\n");
+    let unclosed =
+        format!("{header}https://a.example/,low,home\n\"https://a.example/x,low,home\nhttps://a.example/y,low,home\n");
     let stray = format!("{header}https://a.example/x\"y,low,home\n");
     let after_close = format!("{header}\"https://a.example/x\"y,low,home\n");
 

@@ -151,12 +151,10 @@ pub async fn account_page(
 
 /// Counts per tier and page type, and the on-against-off comparison, in one pass over the account's URLs.
 async fn overview(pool: &PgPool, org_id: i64) -> Result<(Distribution, Comparison, i64), sqlx::Error> {
-    let rows = sqlx::query!(
-        "select url, update_priority, page_type from url_metadata where organization_id = $1",
-        org_id
-    )
-    .fetch_all(pool)
-    .await?;
+    let rows =
+        sqlx::query!("select url, update_priority, page_type from url_metadata where organization_id = $1", org_id)
+            .fetch_all(pool)
+            .await?;
     let mut tiers: HashMap<&str, i64> = HashMap::new();
     let mut types: HashMap<&str, i64> = HashMap::new();
     let mut comparison = Comparison { compared: rows.len() as i64, ..Comparison::default() };

@@ -49,13 +49,19 @@ pub async fn rollback(
         .fetch_one(&mut *tx)
         .await?;
     if batch.dry_run {
-        return Err(refuse(format!("batch #{batch_id} was a dry run: it changed nothing, so there is nothing to roll back")));
+        return Err(refuse(format!(
+            "batch #{batch_id} was a dry run: it changed nothing, so there is nothing to roll back"
+        )));
     }
     match status.as_str() {
         "completed" => {}
         "rolled_back" => return Err(refuse(format!("batch #{batch_id} has already been rolled back"))),
-        "failed" => return Err(refuse(format!("batch #{batch_id} failed and changed nothing; there is nothing to roll back"))),
-        other => return Err(refuse(format!("batch #{batch_id} is {other}; only a completed import can be rolled back"))),
+        "failed" => {
+            return Err(refuse(format!("batch #{batch_id} failed and changed nothing; there is nothing to roll back")))
+        }
+        other => {
+            return Err(refuse(format!("batch #{batch_id} is {other}; only a completed import can be rolled back")))
+        }
     }
 
     let newer = sqlx::query!(
@@ -71,8 +77,10 @@ pub async fn rollback(
     .fetch_all(&mut *tx)
     .await?;
     if !newer.is_empty() {
-        let holders: Vec<String> =
-            newer.iter().map(|n| format!("batch #{} ({}) changed {} of them", n.batch_id, n.file_name, n.urls)).collect();
+        let holders: Vec<String> = newer
+            .iter()
+            .map(|n| format!("batch #{} ({}) changed {} of them", n.batch_id, n.file_name, n.urls))
+            .collect();
         let latest = newer.first().map_or(0, |n| n.batch_id);
         return Err(refuse(format!(
             "batch #{batch_id} cannot be rolled back while a newer import is still in place on the same URLs: {}. Roll back batch #{latest} first.",
