@@ -111,18 +111,19 @@ pub fn classify(url: &str) -> Classification {
         None => (without_fragment, None),
     };
     let path = before_query.find('/').map_or("", |slash| &before_query[slash..]);
-    let segments: Vec<String> = path.split('/').filter(|s| !s.is_empty()).map(|s| s.to_ascii_lowercase()).collect();
+    let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
     let depth = segments.len();
-    let has = |list: &[&str]| segments.iter().any(|s| list.contains(&s.as_str()));
+    let has = |list: &[&str]| segments.iter().any(|s| list.iter().any(|l| l.eq_ignore_ascii_case(s)));
     let search_param = query.is_some_and(|q| {
-        q.split('&')
-            .any(|pair| SEARCH_PARAMS.contains(&pair.split('=').next().unwrap_or("").to_ascii_lowercase().as_str()))
+        q.split('&').any(|pair| {
+            let name = pair.split('=').next().unwrap_or("");
+            SEARCH_PARAMS.iter().any(|p| p.eq_ignore_ascii_case(name))
+        })
     });
 
     let page_type = if has(SEARCH_SEGMENTS) || search_param {
         PageType::Search
-    } else if depth == 0 || (depth == 1 && (HOME_SEGMENTS.contains(&segments[0].as_str()) || is_language(&segments[0])))
-    {
+    } else if depth == 0 || (depth == 1 && (has(HOME_SEGMENTS) || is_language(segments[0]))) {
         PageType::Home
     } else if has(PRODUCT_SEGMENTS) {
         PageType::Product
@@ -151,10 +152,10 @@ pub fn classify(url: &str) -> Classification {
     Classification { tier, page_type }
 }
 
-/// `en`, `fr`, `de-ch`, `pt_br`: a language home such as `/en/`.
+/// `en`, `fr`, `de-CH`, `pt_br`: a language home such as `/en/`.
 fn is_language(segment: &str) -> bool {
     let bytes = segment.as_bytes();
-    let letters = |b: &[u8]| b.iter().all(u8::is_ascii_lowercase);
+    let letters = |b: &[u8]| b.iter().all(u8::is_ascii_alphabetic);
     match bytes.len() {
         2 => letters(bytes),
         5 => letters(&bytes[..2]) && matches!(bytes[2], b'-' | b'_') && letters(&bytes[3..]),
@@ -163,7 +164,7 @@ fn is_language(segment: &str) -> bool {
 }
 
 /// A year segment (1990-2099) followed by a month segment (1-12), as in `/2024/05/title`.
-fn has_date(segments: &[String]) -> bool {
+fn has_date(segments: &[&str]) -> bool {
     segments.windows(2).any(|pair| {
         let year = pair[0].len() == 4 && pair[0].parse::<u16>().is_ok_and(|y| (1990..=2099).contains(&y));
         let month = pair[1].len() <= 2 && pair[1].parse::<u8>().is_ok_and(|m| (1..=12).contains(&m));

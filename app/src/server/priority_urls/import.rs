@@ -345,13 +345,14 @@ async fn plan(conn: &mut PgConnection, org_id: i64, room: i64) -> Result<PlanCou
 }
 
 /// Writes the history (what each changed row held before, so a rollback restores it exactly), then the
-/// metadata itself.
+/// metadata itself: new URLs with a plain insert and changed ones with an update (the account is locked,
+/// so which is which cannot change underneath). Rows go in URL order, the order of the indexes they land in.
 async fn apply(conn: &mut PgConnection, batch_id: i64, org_id: i64) -> Result<(), ServiceError> {
     sqlx::query(
         "insert into url_metadata_history
            (batch_id, organization_id, url, existed, previous_priority, previous_page_type, previous_batch_id)
          select $1, $2, url, action = 'update', old_priority, old_page_type, old_batch_id
-         from url_plan where action in ('insert', 'update')",
+         from url_plan where action in ('insert', 'update') order by url",
     )
     .bind(batch_id)
     .bind(org_id)
@@ -359,9 +360,15 @@ async fn apply(conn: &mut PgConnection, batch_id: i64, org_id: i64) -> Result<()
     .await?;
     sqlx::query(
         "insert into url_metadata (organization_id, url, update_priority, page_type, batch_id)
-         select $2, url, update_priority, page_type, $1 from url_plan where action in ('insert', 'update')
-         on conflict (organization_id, url) do update
-         set update_priority = excluded.update_priority, page_type = excluded.page_type, batch_id = excluded.batch_id",
+         select $2, url, update_priority, page_type, $1 from url_plan where action = 'insert' order by url",
+    )
+    .bind(batch_id)
+    .bind(org_id)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query(
+        "update url_metadata m set update_priority = p.update_priority, page_type = p.page_type, batch_id = $1
+         from url_plan p where p.action = 'update' and m.organization_id = $2 and m.url = p.url",
     )
     .bind(batch_id)
     .bind(org_id)

@@ -150,39 +150,49 @@ pub async fn account_page(
 }
 
 /// Counts per tier and page type, and the on-against-off comparison, in one pass over the account's URLs.
+/// Tier and page type come as their positions in `Tier::ALL` and `PageType::ALL` (the check constraints
+/// hold them to those lists), which spares decoding two strings per row.
 async fn overview(pool: &PgPool, org_id: i64) -> Result<(Distribution, Comparison, i64), sqlx::Error> {
-    let rows =
-        sqlx::query!("select url, update_priority, page_type from url_metadata where organization_id = $1", org_id)
-            .fetch_all(pool)
-            .await?;
-    let mut tiers: HashMap<&str, i64> = HashMap::new();
-    let mut types: HashMap<&str, i64> = HashMap::new();
+    let tiers: Vec<&str> = Tier::ALL.iter().map(|t| t.as_str()).collect();
+    let types: Vec<&str> = PageType::ALL.iter().map(|t| t.as_str()).collect();
+    let rows = sqlx::query!(
+        r#"select url, array_position($2::text[], update_priority) as "tier!", array_position($3::text[], page_type) as "page_type!"
+           from url_metadata where organization_id = $1"#,
+        org_id,
+        &tiers[..] as &[&str],
+        &types[..] as &[&str],
+    )
+    .fetch_all(pool)
+    .await?;
+    let mut tier_counts = [0i64; 4];
+    let mut type_counts = [0i64; 7];
     let mut comparison = Comparison { compared: rows.len() as i64, ..Comparison::default() };
     for r in &rows {
-        *tiers.entry(r.update_priority.as_str()).or_default() += 1;
-        *types.entry(r.page_type.as_str()).or_default() += 1;
+        let (Some(&tier), Some(&page_type)) = (
+            usize::try_from(r.tier - 1).ok().and_then(|i| Tier::ALL.get(i)),
+            usize::try_from(r.page_type - 1).ok().and_then(|i| PageType::ALL.get(i)),
+        ) else {
+            return Err(sqlx::Error::Decode(format!("unknown stored tier or page type for {}", r.url).into()));
+        };
+        tier_counts[tier as usize] += 1;
+        type_counts[page_type as usize] += 1;
         let heuristic = classify(&r.url);
-        // An unknown stored value cannot happen (check constraints); count it as a change if it did.
-        match Tier::from_str(&r.update_priority) {
-            Ok(tier) if tier == heuristic.tier => {}
-            Ok(tier) => {
-                comparison.tier_changes += 1;
-                // Tiers are declared most urgent first, so "less than" means more urgent.
-                if tier < heuristic.tier {
-                    comparison.raised += 1;
-                } else {
-                    comparison.lowered += 1;
-                }
+        if tier != heuristic.tier {
+            comparison.tier_changes += 1;
+            // Tiers are declared most urgent first, so "less than" means more urgent.
+            if tier < heuristic.tier {
+                comparison.raised += 1;
+            } else {
+                comparison.lowered += 1;
             }
-            Err(_) => comparison.tier_changes += 1,
         }
-        if r.page_type != heuristic.page_type.as_str() {
+        if page_type != heuristic.page_type {
             comparison.page_type_changes += 1;
         }
     }
     let distribution = Distribution {
-        by_tier: Tier::ALL.iter().map(|t| (*t, tiers.get(t.as_str()).copied().unwrap_or(0))).collect(),
-        by_page_type: PageType::ALL.iter().map(|t| (*t, types.get(t.as_str()).copied().unwrap_or(0))).collect(),
+        by_tier: Tier::ALL.iter().map(|t| (*t, tier_counts[*t as usize])).collect(),
+        by_page_type: PageType::ALL.iter().map(|t| (*t, type_counts[*t as usize])).collect(),
     };
     Ok((distribution, comparison, rows.len() as i64))
 }
