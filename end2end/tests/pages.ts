@@ -75,6 +75,11 @@ export class PriorityUrlsPage {
     await this.page.goto(`/admin/priority-urls/${account}${query}`);
   }
 
+  /** Waits until the wasm bundle has hydrated the page, so forms go through the client. */
+  async waitForHydration() {
+    await expect(this.page.locator('body')).toHaveAttribute('data-hydrated', 'true');
+  }
+
   async chooseFile(name: string, content: string) {
     await this.page
       .getByLabel('File (CSV or JSON Lines)')

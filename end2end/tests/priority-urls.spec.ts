@@ -94,6 +94,7 @@ test('an editor turns the flag on for an account; it is an audited override', as
   await signInAsEditor(page);
   const urls = new PriorityUrlsPage(page);
   await urls.goto('acme');
+  await urls.waitForHydration();
   const production = urls.flagSwitch('acme', 'production');
   await expect(production).toHaveAttribute('aria-checked', 'false');
 
@@ -125,6 +126,7 @@ test('rolling a batch back brings the previous badges back; an older batch waits
   );
   await expect(urls.badgesOn('https://hooli.example/p/nucleus')).toContainText('Critical');
   await expect(urls.rows()).toHaveCount(2);
+  await urls.waitForHydration();
 
   await urls.rollBack(first);
   await expect(page.getByTestId('rollback-error')).toContainText(`Roll back batch #${second} first`);

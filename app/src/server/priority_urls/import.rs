@@ -74,6 +74,7 @@ pub async fn import(
             return Err(err.into());
         }
     };
+    tracing::debug!(elapsed_ms = started.elapsed().as_millis() as u64, rows = parsed.rows_read, "import: parsed");
     progress(Progress::Parsed { rows_read: parsed.rows_read, valid: parsed.rows.len() });
 
     match write(pool, actor, limits, org_id, &request, &file_name, &parsed, started, progress).await {
@@ -162,6 +163,8 @@ async fn write(
     let mut tx = pool.begin().await?;
     // One import or rollback per account at a time: the cap and the history depend on what is stored.
     sqlx::query!("select id from organizations where id = $1 for no key update", org_id).fetch_one(&mut *tx).await?;
+    // The sorts and hashes of 60,000 rows fit in memory rather than spilling to disk.
+    sqlx::query("set local work_mem = '64MB'").execute(&mut *tx).await?;
     let batch_id = sqlx::query_scalar!(
         r#"insert into url_import_batches (organization_id, created_by, actor_label, file_name, format, dry_run)
            values ($1, $2, $3, $4, $5, $6) returning id"#,
@@ -176,6 +179,7 @@ async fn write(
     .await?;
 
     stage_rows(&mut tx, parsed, progress).await?;
+    tracing::debug!(elapsed_ms = started.elapsed().as_millis() as u64, "import: staged");
     progress(Progress::Merging);
     let existing =
         sqlx::query_scalar!(r#"select count(*) as "n!" from url_metadata where organization_id = $1"#, org_id)
@@ -183,6 +187,7 @@ async fn write(
             .await?;
     let room = (limits.max_urls_per_account - existing).max(0);
     let counts = plan(&mut tx, org_id, room).await?;
+    tracing::debug!(elapsed_ms = started.elapsed().as_millis() as u64, "import: planned");
     copy_report(&mut tx, batch_id, &parsed.report).await?;
     let overflow_reason = format!(
         "over the account's cap of {} URLs: it held {existing}, and earlier rows of this file filled the rest",
@@ -197,7 +202,8 @@ async fn write(
     .execute(&mut *tx)
     .await?;
     if !request.dry_run {
-        apply(&mut tx, batch_id, org_id).await?;
+        apply(&mut tx, batch_id, org_id, &counts).await?;
+        tracing::debug!(elapsed_ms = started.elapsed().as_millis() as u64, "import: applied");
     }
 
     let duplicates = parsed.report.iter().filter(|r| r.kind == parse::ReportKind::Duplicate).count();
@@ -256,6 +262,7 @@ async fn write(
         .await?;
     }
     tx.commit().await?;
+    tracing::debug!(elapsed_ms = started.elapsed().as_millis() as u64, "import: committed");
     summary.duration_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
     Ok(summary)
 }
@@ -330,6 +337,8 @@ async fn plan(conn: &mut PgConnection, org_id: i64, room: i64) -> Result<PlanCou
     .bind(room)
     .execute(&mut *conn)
     .await?;
+    // Without statistics the planner can take url_plan for a few rows and loop over it per stored row.
+    sqlx::query("analyze url_plan").execute(&mut *conn).await?;
     let rows = sqlx::query("select action, count(*) as n from url_plan group by action").fetch_all(&mut *conn).await?;
     let mut counts = PlanCounts { inserted: 0, updated: 0, unchanged: 0, overflow: 0 };
     for row in rows {
@@ -344,28 +353,38 @@ async fn plan(conn: &mut PgConnection, org_id: i64, room: i64) -> Result<PlanCou
     Ok(counts)
 }
 
-/// Writes the history (what each changed row held before, so a rollback restores it exactly), then the
-/// metadata itself: new URLs with a plain insert and changed ones with an update (the account is locked,
-/// so which is which cannot change underneath). Rows go in URL order, the order of the indexes they land in.
-async fn apply(conn: &mut PgConnection, batch_id: i64, org_id: i64) -> Result<(), ServiceError> {
+/// Writes the history of the changed rows (what each held before, so a rollback restores it exactly;
+/// added rows need none, see the migration `20261121000003`), then the metadata itself: new URLs with a
+/// plain insert and changed ones with an update (the account is locked, so which is which cannot change
+/// underneath). Rows go in URL order, the order of the indexes they land in. A statement with nothing to
+/// do is skipped.
+async fn apply(conn: &mut PgConnection, batch_id: i64, org_id: i64, counts: &PlanCounts) -> Result<(), ServiceError> {
+    if counts.inserted > 0 {
+        sqlx::query(
+            "insert into url_metadata (organization_id, url, update_priority, page_type, batch_id)
+             select $2, url, update_priority, page_type, $1 from url_plan where action = 'insert' order by url",
+        )
+        .bind(batch_id)
+        .bind(org_id)
+        .execute(&mut *conn)
+        .await?;
+    }
+    if counts.updated == 0 {
+        return Ok(());
+    }
     sqlx::query(
         "insert into url_metadata_history
            (batch_id, organization_id, url, existed, previous_priority, previous_page_type, previous_batch_id)
-         select $1, $2, url, action = 'update', old_priority, old_page_type, old_batch_id
-         from url_plan where action in ('insert', 'update') order by url",
+         select $1, $2, url, true, old_priority, old_page_type, old_batch_id
+         from url_plan where action = 'update' order by url",
     )
     .bind(batch_id)
     .bind(org_id)
     .execute(&mut *conn)
     .await?;
-    sqlx::query(
-        "insert into url_metadata (organization_id, url, update_priority, page_type, batch_id)
-         select $2, url, update_priority, page_type, $1 from url_plan where action = 'insert' order by url",
-    )
-    .bind(batch_id)
-    .bind(org_id)
-    .execute(&mut *conn)
-    .await?;
+    // A nested loop here (one estimate off) means every stored row scanning url_plan; a hash join is one
+    // pass over each. The setting ends with the transaction.
+    sqlx::query("set local enable_nestloop = off").execute(&mut *conn).await?;
     sqlx::query(
         "update url_metadata m set update_priority = p.update_priority, page_type = p.page_type, batch_id = $1
          from url_plan p where p.action = 'update' and m.organization_id = $2 and m.url = p.url",

@@ -1,5 +1,6 @@
-//! Rolling an import batch back: the URLs it added are removed, the ones it changed get back exactly
-//! the values (and the batch) they had before, from `url_metadata_history`.
+//! Rolling an import batch back: the URLs it changed get back exactly the values (and the batch) they had
+//! before, from `url_metadata_history`; then the rows still carrying the batch are the URLs it added, and
+//! are removed.
 
 use crate::domain::priority::FLAG_KEY;
 use crate::server::audit::{self, Actor, NewEvent};
@@ -64,15 +65,20 @@ pub async fn rollback(
         }
     }
 
+    // The batch's URLs now held by another batch: ones it changed (its history), and ones it added or
+    // changed that a later batch changed since (that batch's history names it as the previous one).
     let newer = sqlx::query!(
         r#"select m.batch_id, b.file_name, count(*) as "urls!"
-           from url_metadata_history h
-           join url_metadata m on m.organization_id = h.organization_id and m.url = h.url
+           from (select url from url_metadata_history where batch_id = $1
+                 union
+                 select url from url_metadata_history where previous_batch_id = $1 and organization_id = $2) w
+           join url_metadata m on m.organization_id = $2 and m.url = w.url
            join url_import_batches b on b.id = m.batch_id
-           where h.batch_id = $1 and m.batch_id <> $1
+           where m.batch_id <> $1
            group by m.batch_id, b.file_name
            order by m.batch_id desc"#,
-        batch_id
+        batch_id,
+        batch.organization_id
     )
     .fetch_all(&mut *tx)
     .await?;
@@ -88,19 +94,19 @@ pub async fn rollback(
         )));
     }
 
-    let removed = sqlx::query!(
-        r#"delete from url_metadata m using url_metadata_history h
-           where h.batch_id = $1 and not h.existed and m.organization_id = h.organization_id and m.url = h.url"#,
-        batch_id
-    )
-    .execute(&mut *tx)
-    .await?
-    .rows_affected();
     let restored = sqlx::query!(
         r#"update url_metadata m
            set update_priority = h.previous_priority, page_type = h.previous_page_type, batch_id = h.previous_batch_id
            from url_metadata_history h
            where h.batch_id = $1 and h.existed and m.organization_id = h.organization_id and m.url = h.url"#,
+        batch_id
+    )
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    let removed = sqlx::query!(
+        "delete from url_metadata where organization_id = $1 and batch_id = $2",
+        batch.organization_id,
         batch_id
     )
     .execute(&mut *tx)
