@@ -62,7 +62,7 @@ async fn setup() -> (axum::Router, String) {
         pool,
         security: Arc::new(SecurityConfig::default()),
         snapshot: Arc::default(),
-        imports: Arc::default(),
+        priority_urls: Arc::default(),
     };
     let router = server::app(state, server::csrf::TrustedOrigins::default());
     let login = Request::post("/login")

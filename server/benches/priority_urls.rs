@@ -100,7 +100,7 @@ async fn setup() -> (PgPool, axum::Router, String) {
         pool: pool.clone(),
         security: Arc::new(SecurityConfig::default()),
         snapshot: Arc::default(),
-        imports: Arc::default(),
+        priority_urls: Arc::default(),
     };
     let router = server::app(state, server::csrf::TrustedOrigins::default());
     let login = Request::post("/login")

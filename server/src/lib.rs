@@ -67,7 +67,7 @@ pub fn app(state: AppState, trusted_origins: csrf::TrustedOrigins) -> Router {
         .route(
             "/admin/priority-urls/{account}/import",
             post(priority_urls::upload).layer(axum::extract::DefaultBodyLimit::max(
-                state.imports.max_file_bytes.saturating_add(priority_urls::FORM_OVERHEAD),
+                state.priority_urls.limits.max_file_bytes.saturating_add(priority_urls::FORM_OVERHEAD),
             )),
         )
         .route("/admin/priority-urls/{account}/batches/{batch}/report.csv", get(priority_urls::report))
@@ -137,7 +137,7 @@ pub fn build_state(pool: sqlx::PgPool, args: &config::ServeArgs) -> (AppState, c
             pool,
             security: Arc::new(security),
             snapshot: Arc::default(),
-            imports: Arc::new(args.imports.limits()),
+            priority_urls: Arc::new(app::server::priority_urls::PriorityUrls::new(args.imports.limits())),
         },
         csrf::TrustedOrigins(Arc::new(args.trusted_origins.clone())),
     )

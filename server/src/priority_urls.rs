@@ -60,7 +60,7 @@ pub async fn upload(
     let Some(Extension(user)) = user else {
         return answer.error(StatusCode::UNAUTHORIZED, "your session has ended; sign in again".into());
     };
-    let limit = state.imports.max_file_bytes;
+    let limit = state.priority_urls.limits.max_file_bytes;
     let too_large = || {
         answer.error(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -133,8 +133,15 @@ pub async fn upload(
         return too_large();
     }
     let request = ImportRequest { account: answer.account.clone(), file_name, format, dry_run, bytes };
-    match priority_urls::import(&state.pool, &Actor::user(&user), &state.imports, request, &|_| {}).await {
+    match priority_urls::import(&state.pool, &Actor::user(&user), &state.priority_urls.limits, request, &|_| {}).await {
         Ok(summary) => {
+            // Compute the account's overview now, so the page the browser is sent to answers from the cache.
+            let (pool, shared, account) = (state.pool.clone(), state.priority_urls.clone(), answer.account.clone());
+            tokio::spawn(async move {
+                if let Err(err) = queries::warm_overview(&pool, &shared, &account).await {
+                    tracing::warn!(error = %err, "could not compute the account overview");
+                }
+            });
             let next = format!("{}?batch={}#import", answer.page(), summary.batch_id);
             if answer.html {
                 Redirect::to(&next).into_response()

@@ -4,7 +4,7 @@
 
 mod common;
 
-use app::server::priority_urls::{FileError, ImportError, ImportLimits};
+use app::server::priority_urls::{FileError, ImportError, ImportLimits, PriorityUrls};
 use app::server::SecurityConfig;
 use axum::http::{header, Request, StatusCode};
 use common::urls::*;
@@ -119,7 +119,8 @@ async fn a_file_over_the_size_limit_gets_413_naming_the_limit_and_changes_nothin
     seed_account(&pool, ACCOUNT).await;
     seed_user(&pool, "ed@example.com", "editor").await;
     let mut state = state_with(&pool, SecurityConfig::default());
-    state.imports = Arc::new(ImportLimits { max_file_bytes: 1024 * 1024, ..ImportLimits::default() });
+    state.priority_urls =
+        Arc::new(PriorityUrls::new(ImportLimits { max_file_bytes: 1024 * 1024, ..ImportLimits::default() }));
     let router = server::app(state, server::csrf::TrustedOrigins::default());
     let cookie = login(&router, "ed@example.com").await;
     let mut big = three_rows();

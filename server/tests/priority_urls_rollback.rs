@@ -103,21 +103,28 @@ async fn the_rollback_server_function_answers_a_form_and_the_page_shows_the_rest
     .await
     .unwrap();
 
+    let page = |router: axum::Router, cookie: String| async move {
+        let request = Request::get(format!("/admin/priority-urls/{ACCOUNT}"))
+            .header(header::COOKIE, cookie)
+            .body(Body::empty())
+            .unwrap();
+        body_text(send(&router, request).await).await
+    };
+    let before = page(router.clone(), cookie.clone()).await;
+    assert_eq!((distribution_count(&before, "critical"), distribution_count(&before, "low")), (1, 0));
+
     let response =
         send(&router, form_post("/api/rollback_import", &format!("batch={}", b2.batch_id), Some(&cookie))).await;
 
     assert_eq!(response.status(), StatusCode::OK, "{}", body_text(response).await);
-    let page = send(
-        &router,
-        Request::get(format!("/admin/priority-urls/{ACCOUNT}"))
-            .header(header::COOKIE, &cookie)
-            .body(Body::empty())
-            .unwrap(),
-    )
-    .await;
-    let html = body_text(page).await;
+    let html = page(router.clone(), cookie.clone()).await;
     assert!(html.contains("https://shop.example/p/1"));
     assert_eq!(imported_tiers(&html), ["low"], "the restored tier is shown");
+    assert_eq!(
+        (distribution_count(&html, "critical"), distribution_count(&html, "low")),
+        (0, 1),
+        "the distribution is computed again after the rollback, not served from before"
+    );
 }
 
 #[sqlx::test(migrations = "../migrations")]

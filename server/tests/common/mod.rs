@@ -29,7 +29,7 @@ pub fn state_with(pool: &PgPool, security: SecurityConfig) -> AppState {
         pool: pool.clone(),
         security: Arc::new(security),
         snapshot: Arc::default(),
-        imports: Arc::default(),
+        priority_urls: Arc::default(),
     }
 }
 

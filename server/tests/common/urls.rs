@@ -132,3 +132,11 @@ pub fn imported_tiers(html: &str) -> Vec<String> {
         .map(|rest| rest.split('"').next().unwrap_or_default().to_owned())
         .collect()
 }
+
+/// The count an account page's distribution panel shows for a tier.
+pub fn distribution_count(html: &str, tier: &str) -> i64 {
+    let at = html.find(&format!("data-testid=\"dist-tier-{tier}\"")).expect("the tier's row");
+    let rest = &html[at..];
+    let cell = rest.find("class=\"num\">").expect("its count cell") + "class=\"num\">".len();
+    rest[cell..].split('<').next().unwrap_or_default().replace(',', "").parse().expect("a count")
+}

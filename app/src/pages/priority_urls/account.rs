@@ -20,7 +20,7 @@ pub async fn get_priority_account(account: String, query: UrlQuery) -> Result<Ac
     use crate::server::{priority_urls::queries, to_app_error, AppState};
     let user = crate::server::auth::require_user().await?;
     let state = expect_context::<AppState>();
-    queries::account_page(&state.pool, &state.imports, &account, &query, user.role.can_edit_flags())
+    queries::account_page(&state.pool, &state.priority_urls, &account, &query, user.role.can_edit_flags())
         .await
         .map_err(to_app_error)
 }

@@ -13,6 +13,19 @@ pub use parse::{FileError, Format};
 use super::ServiceError;
 use crate::error::AppError;
 
+/// What the priority-URL code keeps for the process: the limits, and the account overviews computed.
+#[derive(Debug, Default)]
+pub struct PriorityUrls {
+    pub limits: ImportLimits,
+    pub overviews: queries::OverviewCache,
+}
+
+impl PriorityUrls {
+    pub fn new(limits: ImportLimits) -> Self {
+        Self { limits, overviews: queries::OverviewCache::default() }
+    }
+}
+
 /// Limits on imports, from the configuration.
 #[derive(Debug, Clone)]
 pub struct ImportLimits {

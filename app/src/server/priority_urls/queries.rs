@@ -1,7 +1,7 @@
 //! Reading priority-URL data: the accounts, one account's page (URLs with both badges, distribution,
 //! comparison, batches), a batch's report, and badges for the evaluation API.
 
-use super::ImportLimits;
+use super::PriorityUrls;
 use crate::domain::priority::{classify, Classification, PageType, Tier, FLAG_KEY};
 use crate::model::priority::{
     AccountFlagState, AccountPage, AccountRow, BatchView, Comparison, Distribution, UrlQuery, UrlRow,
@@ -11,6 +11,7 @@ use crate::server::ServiceError;
 use sqlx::PgPool;
 use std::collections::HashMap;
 use std::str::FromStr;
+use std::sync::{Arc, Mutex};
 
 /// URLs per page of the account's table.
 pub const PAGE_SIZE: i64 = 50;
@@ -65,10 +66,66 @@ fn filters(query: &UrlQuery) -> Result<Filters, ServiceError> {
     })
 }
 
+/// An account's distribution, comparison and URL count: one pass over all its URLs.
+#[derive(Debug, Clone)]
+pub struct Overview {
+    pub distribution: Distribution,
+    pub comparison: Comparison,
+    pub url_count: i64,
+}
+
+/// Which metadata an overview was computed from: the account's latest applied batch and how many of its
+/// batches were rolled back. Every change to url_metadata is one or the other, so an equal key means the
+/// same rows.
+type MetadataVersion = (i64, i64);
+
+/// Overviews per account, so that a page view does not read all of an account's URLs again until an
+/// import or a rollback changed them.
+#[derive(Debug, Default)]
+pub struct OverviewCache(Mutex<HashMap<i64, (MetadataVersion, Arc<Overview>)>>);
+
+async fn metadata_version(pool: &PgPool, org_id: i64) -> Result<MetadataVersion, sqlx::Error> {
+    let row = sqlx::query!(
+        r#"select coalesce(max(id), 0) as "last!", count(*) filter (where status = 'rolled_back') as "rolled_back!"
+           from url_import_batches
+           where organization_id = $1 and not dry_run and status in ('completed', 'rolled_back')"#,
+        org_id
+    )
+    .fetch_one(pool)
+    .await?;
+    Ok((row.last, row.rolled_back))
+}
+
+/// The account's overview, from the cache when its metadata has not changed since.
+async fn cached_overview(pool: &PgPool, cache: &OverviewCache, org_id: i64) -> Result<Arc<Overview>, sqlx::Error> {
+    // The version is read first: an import committing in between makes the entry stale, never wrong.
+    let version = metadata_version(pool, org_id).await?;
+    let hit =
+        cache.0.lock().ok().and_then(|map| map.get(&org_id).filter(|(v, _)| *v == version).map(|(_, o)| o.clone()));
+    if let Some(overview) = hit {
+        return Ok(overview);
+    }
+    let overview = Arc::new(overview(pool, org_id).await?);
+    if let Ok(mut map) = cache.0.lock() {
+        map.insert(org_id, (version, overview.clone()));
+    }
+    Ok(overview)
+}
+
+/// Computes an account's overview ahead of the next page view (after an upload).
+pub async fn warm_overview(pool: &PgPool, shared: &PriorityUrls, account: &str) -> Result<(), ServiceError> {
+    if let Some(org_id) =
+        sqlx::query_scalar!("select id from organizations where key = $1", account).fetch_optional(pool).await?
+    {
+        cached_overview(pool, &shared.overviews, org_id).await?;
+    }
+    Ok(())
+}
+
 /// One account's page. The queries run side by side on separate connections.
 pub async fn account_page(
     pool: &PgPool,
-    limits: &ImportLimits,
+    shared: &PriorityUrls,
     key: &str,
     query: &UrlQuery,
     can_edit: bool,
@@ -78,6 +135,7 @@ pub async fn account_page(
         .await?
         .ok_or_else(|| ServiceError::NotFound(format!("account {key:?}")))?;
     let f = filters(query)?;
+    let filtered = f.tier.is_some() || f.page_type.is_some() || f.pattern.is_some();
     let after = query.after.as_deref().filter(|a| !a.is_empty());
     let page = sqlx::query!(
         r#"select url, update_priority, page_type from url_metadata
@@ -93,23 +151,33 @@ pub async fn account_page(
         PAGE_SIZE + 1,
     )
     .fetch_all(pool);
-    let matching = sqlx::query_scalar!(
-        r#"select count(*) as "n!" from url_metadata
-           where organization_id = $1 and ($2::text is null or update_priority = $2)
-             and ($3::text is null or page_type = $3) and ($4::text is null or url ilike $4)"#,
-        org.id,
-        f.tier,
-        f.page_type,
-        f.pattern,
-    )
-    .fetch_one(pool);
-    let (page, matching, (distribution, comparison, url_count), flag, batches) = tokio::try_join!(
+    // Without filters the overview's count is the answer.
+    let matching = async {
+        if !filtered {
+            return Ok(None);
+        }
+        sqlx::query_scalar!(
+            r#"select count(*) as "n!" from url_metadata
+               where organization_id = $1 and ($2::text is null or update_priority = $2)
+                 and ($3::text is null or page_type = $3) and ($4::text is null or url ilike $4)"#,
+            org.id,
+            f.tier,
+            f.page_type,
+            f.pattern,
+        )
+        .fetch_one(pool)
+        .await
+        .map(Some)
+    };
+    let (page, matching, overview, flag, batches) = tokio::try_join!(
         page,
         matching,
-        overview(pool, org.id),
+        cached_overview(pool, &shared.overviews, org.id),
         flag_states(pool, org.id),
         batches(pool, org.id, BATCHES_SHOWN),
     )?;
+    let matching = matching.unwrap_or(overview.url_count);
+    let Overview { distribution, comparison, url_count } = (*overview).clone();
 
     let mut rows = Vec::with_capacity(page.len());
     for r in &page {
@@ -136,7 +204,7 @@ pub async fn account_page(
         key: key.to_owned(),
         name: org.name,
         can_edit,
-        cap: limits.max_urls_per_account,
+        cap: shared.limits.max_urls_per_account,
         url_count,
         flag,
         rows,
@@ -152,7 +220,7 @@ pub async fn account_page(
 /// Counts per tier and page type, and the on-against-off comparison, in one pass over the account's URLs.
 /// Tier and page type come as their positions in `Tier::ALL` and `PageType::ALL` (the check constraints
 /// hold them to those lists), which spares decoding two strings per row.
-async fn overview(pool: &PgPool, org_id: i64) -> Result<(Distribution, Comparison, i64), sqlx::Error> {
+async fn overview(pool: &PgPool, org_id: i64) -> Result<Overview, sqlx::Error> {
     let tiers: Vec<&str> = Tier::ALL.iter().map(|t| t.as_str()).collect();
     let types: Vec<&str> = PageType::ALL.iter().map(|t| t.as_str()).collect();
     let rows = sqlx::query!(
@@ -194,7 +262,7 @@ async fn overview(pool: &PgPool, org_id: i64) -> Result<(Distribution, Compariso
         by_tier: Tier::ALL.iter().map(|t| (*t, tier_counts[*t as usize])).collect(),
         by_page_type: PageType::ALL.iter().map(|t| (*t, type_counts[*t as usize])).collect(),
     };
-    Ok((distribution, comparison, rows.len() as i64))
+    Ok(Overview { distribution, comparison, url_count: rows.len() as i64 })
 }
 
 async fn flag_states(pool: &PgPool, org_id: i64) -> Result<Vec<AccountFlagState>, sqlx::Error> {
