@@ -39,9 +39,11 @@ impl Format {
         let lower = file_name.to_ascii_lowercase();
         if lower.ends_with(".csv") {
             Format::Csv
-        } else if lower.ends_with(".jsonl") || lower.ends_with(".ndjson") || lower.ends_with(".json") {
-            Format::JsonLines
-        } else if text.trim_start().starts_with('{') {
+        } else if lower.ends_with(".jsonl")
+            || lower.ends_with(".ndjson")
+            || lower.ends_with(".json")
+            || text.trim_start().starts_with('{')
+        {
             Format::JsonLines
         } else {
             Format::Csv
