@@ -1,5 +1,7 @@
 //! Data that crosses between server functions and pages. Plain serializable structs, no behaviour.
 
+pub mod priority;
+
 use crate::domain::{FlagKind, Role, SignoffRole};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};

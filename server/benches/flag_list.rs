@@ -57,8 +57,13 @@ async fn setup() -> (axum::Router, String) {
     sqlx::query("analyze").execute(&pool).await.unwrap();
 
     let leptos_options = leptos::config::LeptosOptions::builder().output_name("rollgate").build();
-    let state =
-        AppState { leptos_options, pool, security: Arc::new(SecurityConfig::default()), snapshot: Arc::default() };
+    let state = AppState {
+        leptos_options,
+        pool,
+        security: Arc::new(SecurityConfig::default()),
+        snapshot: Arc::default(),
+        priority_urls: Arc::default(),
+    };
     let router = server::app(state, server::csrf::TrustedOrigins::default());
     let login = Request::post("/login")
         .header(header::HOST, "bench")

@@ -51,6 +51,67 @@ pub enum Command {
     /// Roll flags back in one environment through the admin API: shows the plan, asks, then acts.
     #[command(long_about = ROLLBACK_ABOUT)]
     Rollback(RollbackArgs),
+    /// Priority-URL imports: import a file, list batches, print a report, roll a batch back.
+    #[command(subcommand)]
+    Import(ImportCommand),
+}
+
+/// Limits on priority-URL imports; `serve` and `import urls` read the same ones.
+#[derive(Debug, Clone, Args)]
+pub struct ImportArgs {
+    /// The most priority URLs one account may hold; rows that would add more go to the overflow report.
+    #[arg(long, env = "ROLLGATE_PRIORITY_URL_CAP", default_value_t = 60_000)]
+    pub priority_url_cap: u32,
+    /// The largest import file accepted, in MiB; a bigger upload gets 413.
+    #[arg(long, env = "ROLLGATE_IMPORT_MAX_MB", default_value_t = 32)]
+    pub import_max_mb: u32,
+}
+
+impl ImportArgs {
+    pub fn limits(&self) -> app::server::priority_urls::ImportLimits {
+        app::server::priority_urls::ImportLimits {
+            max_urls_per_account: i64::from(self.priority_url_cap),
+            max_file_bytes: usize::try_from(self.import_max_mb).unwrap_or(usize::MAX).saturating_mul(1024 * 1024),
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImportCommand {
+    /// Import one account's priority-URL metadata from a CSV or JSON Lines file, in one transaction.
+    Urls {
+        /// The file: CSV with a header naming url, update_priority and page_type, or JSON Lines.
+        file: PathBuf,
+        /// The account (organization key).
+        #[arg(long)]
+        account: String,
+        /// Report exactly what the import would do, and change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// csv or jsonl (default: from the file name, else from the content).
+        #[arg(long)]
+        format: Option<String>,
+        #[command(flatten)]
+        limits: ImportArgs,
+    },
+    /// List an account's import batches, newest first.
+    Batches {
+        #[arg(long)]
+        account: String,
+    },
+    /// Print a batch's report (rejected, duplicate and overflow rows) as CSV.
+    Report {
+        batch: i64,
+        #[arg(long)]
+        account: String,
+    },
+    /// Roll a batch back: restore the values it replaced and remove the URLs it added.
+    Rollback {
+        batch: i64,
+        /// Why, for the audit trail.
+        #[arg(long)]
+        reason: Option<String>,
+    },
 }
 
 // A running Rollgate and the admin token to use with it. The operator commands go through the API
@@ -222,6 +283,8 @@ pub struct ServeArgs {
     /// Do not load the demo data on the first start of the private cluster.
     #[arg(long, env = "ROLLGATE_NO_DEMO", default_value_t = false)]
     pub no_demo: bool,
+    #[command(flatten)]
+    pub imports: ImportArgs,
 }
 
 #[derive(Debug, Subcommand)]

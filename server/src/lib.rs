@@ -10,6 +10,7 @@ pub mod db;
 pub mod demo;
 pub mod embedded_pg;
 pub mod metrics;
+pub mod priority_urls;
 pub mod workers;
 
 use app::server::AppState;
@@ -68,6 +69,13 @@ pub fn app(state: AppState, trusted_origins: csrf::TrustedOrigins) -> Router {
         .merge(api::admin::routes())
         .merge(api::rollouts::routes())
         .route("/api/openapi.json", get(api::openapi::serve))
+        .route(
+            "/admin/priority-urls/{account}/import",
+            post(priority_urls::upload).layer(axum::extract::DefaultBodyLimit::max(
+                state.priority_urls.limits.max_file_bytes.saturating_add(priority_urls::FORM_OVERHEAD),
+            )),
+        )
+        .route("/admin/priority-urls/{account}/batches/{batch}/report.csv", get(priority_urls::report))
         .leptos_routes_with_context(
             &state,
             routes,
@@ -131,7 +139,13 @@ pub fn build_state(pool: sqlx::PgPool, args: &config::ServeArgs) -> (AppState, c
         trust_forwarded_for: args.trust_forwarded_for,
     };
     (
-        AppState { leptos_options, pool, security: Arc::new(security), snapshot: Arc::default() },
+        AppState {
+            leptos_options,
+            pool,
+            security: Arc::new(security),
+            snapshot: Arc::default(),
+            priority_urls: Arc::new(app::server::priority_urls::PriorityUrls::new(args.imports.limits())),
+        },
         csrf::TrustedOrigins(Arc::new(args.trusted_origins.clone())),
     )
 }

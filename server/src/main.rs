@@ -22,6 +22,7 @@ async fn main() -> std::process::ExitCode {
         // These two talk to a running Rollgate over HTTP and never open the database.
         Command::Verify(args) => server::cli::verify::run(args).await,
         Command::Rollback(args) => server::cli::rollback::run(args).await,
+        Command::Import(command) => server::cli::import::run(&cli.db, command).await,
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

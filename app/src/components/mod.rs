@@ -2,5 +2,6 @@
 
 pub mod badges;
 pub mod layout;
+pub mod priority_badges;
 pub mod status;
 pub mod toggle;

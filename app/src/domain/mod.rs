@@ -6,6 +6,7 @@ pub mod evaluation;
 pub mod flag;
 pub mod percent;
 pub mod rollout;
+pub mod priority;
 pub mod token;
 pub mod user;
 pub mod variant;

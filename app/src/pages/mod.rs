@@ -6,6 +6,7 @@ pub mod login;
 pub mod not_found;
 pub mod rollouts;
 pub mod tokens;
+pub mod priority_urls;
 pub mod users;
 
 /// Formats a timestamp the same way on every page.

@@ -4,8 +4,10 @@
 pub mod audit;
 pub mod auth;
 pub mod flags;
+pub mod overrides;
 pub mod password;
 pub mod rollouts;
+pub mod priority_urls;
 pub mod service_error;
 pub mod snapshot;
 pub mod state;

@@ -13,6 +13,8 @@ pub struct AppState {
     pub security: Arc<SecurityConfig>,
     /// The configuration every evaluation reads; never Postgres per request.
     pub snapshot: Arc<super::snapshot::SnapshotHolder>,
+    /// Priority URLs: the per-account cap, the largest import file, the account overviews computed.
+    pub priority_urls: Arc<super::priority_urls::PriorityUrls>,
 }
 
 /// Session and login settings.

@@ -7,7 +7,7 @@ use app::server::snapshot::Snapshot;
 use app::server::tokens::{self, TokenScope};
 use app::server::AppState;
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, Query, RawQuery, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::Json;
 use serde::{Deserialize, Serialize};
@@ -140,6 +140,9 @@ pub struct OneFlagResponse {
     pub version: i64,
     #[serde(flatten)]
     pub answer: FlagAnswer,
+    /// Badge data, with `include=priority_urls` (see `badges`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub priority_urls: Option<super::badges::PriorityUrls>,
 }
 
 /// The context from the query string: `customer_id`, `organization_id`, and `attr.NAME=value`.
@@ -164,6 +167,7 @@ pub async fn evaluate_one(
     headers: HeaderMap,
     Path(key): Path<String>,
     Query(query): Query<HashMap<String, String>>,
+    RawQuery(raw_query): RawQuery,
 ) -> Result<Json<OneFlagResponse>, ApiError> {
     let caller = authenticate(&state, &headers)?;
     if key.len() > app::domain::FlagKey::MAX_LEN {
@@ -174,18 +178,29 @@ pub async fn evaluate_one(
         ));
     }
     let ctx = context_from_query(query);
+    let badge_urls = super::badges::requested(raw_query.as_deref(), &key, ctx.organization_id.as_deref())?;
     let env = caller.snapshot.environments.get(&caller.environment);
     match env.map_or(Err(EvalError::FlagNotFound), |env| env.evaluate(&key, &ctx)) {
-        Ok(answer) => Ok(Json(OneFlagResponse {
-            key,
-            environment: caller.environment,
-            version: answer.version,
-            answer: FlagAnswer {
-                value: answer.value.clone(),
-                variant: answer.variant.map(str::to_owned),
-                reason: answer.reason.as_str(),
-            },
-        })),
+        Ok(answer) => {
+            let priority_urls = match (&badge_urls, ctx.organization_id.as_deref()) {
+                (Some(urls), Some(organization)) => {
+                    let on = answer.value == &serde_json::Value::Bool(true);
+                    Some(super::badges::lookup(&state, organization, on, urls).await?)
+                }
+                _ => None,
+            };
+            Ok(Json(OneFlagResponse {
+                key,
+                environment: caller.environment,
+                version: answer.version,
+                answer: FlagAnswer {
+                    value: answer.value.clone(),
+                    variant: answer.variant.map(str::to_owned),
+                    reason: answer.reason.as_str(),
+                },
+                priority_urls,
+            }))
+        }
         Err(EvalError::FlagNotFound) => Err(ApiError::new(
             StatusCode::NOT_FOUND,
             "FLAG_NOT_FOUND",

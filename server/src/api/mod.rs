@@ -1,6 +1,7 @@
 //! The HTTP APIs for applications and scripts.
 
 pub mod admin;
+pub mod badges;
 pub mod error;
 pub mod evaluate;
 pub mod ofrep;

@@ -3,6 +3,7 @@
 pub mod client;
 pub mod demo;
 pub mod rollback;
+pub mod import;
 pub mod serve;
 pub mod tokens;
 pub mod users;

@@ -1,6 +1,8 @@
 //! Test helpers: fixtures written as plain SQL, a router over the test's database, and a tiny cookie jar.
 #![allow(dead_code, clippy::unwrap_used)]
 
+pub mod urls;
+
 use app::server::password::hash_password;
 use app::server::{AppState, SecurityConfig};
 use axum::body::Body;
@@ -22,7 +24,13 @@ pub fn state(pool: &PgPool) -> AppState {
 
 pub fn state_with(pool: &PgPool, security: SecurityConfig) -> AppState {
     let leptos_options = leptos::config::LeptosOptions::builder().output_name("rollgate").build();
-    AppState { leptos_options, pool: pool.clone(), security: Arc::new(security), snapshot: Arc::default() }
+    AppState {
+        leptos_options,
+        pool: pool.clone(),
+        security: Arc::new(security),
+        snapshot: Arc::default(),
+        priority_urls: Arc::default(),
+    }
 }
 
 /// The router over the test's database, with default security settings.

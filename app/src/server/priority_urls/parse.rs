@@ -1,0 +1,393 @@
+//! Reading an import file: CSV (RFC 4180, UTF-8, optional BOM, a header row) or JSON Lines, every row
+//! validated, duplicates resolved (the last one wins). Pure: no database, so it is tested on its own.
+
+use super::normalize::normalize_url;
+use crate::domain::priority::{PageType, Tier};
+use std::collections::{BTreeSet, HashMap};
+
+/// The columns (CSV) or properties (JSON Lines) every row must have.
+pub const REQUIRED: [&str; 3] = ["url", "update_priority", "page_type"];
+/// The longest raw value kept in the report (the table's limit).
+const MAX_REPORT_URL: usize = 4096;
+
+/// The file's format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Csv,
+    JsonLines,
+}
+
+impl Format {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Format::Csv => "csv",
+            Format::JsonLines => "jsonl",
+        }
+    }
+
+    /// `csv`, or `jsonl`/`ndjson`.
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw.trim().to_ascii_lowercase().as_str() {
+            "csv" => Some(Format::Csv),
+            "jsonl" | "ndjson" | "jsonlines" => Some(Format::JsonLines),
+            _ => None,
+        }
+    }
+
+    /// From the file name's extension, else from the content: a first character `{` means JSON Lines.
+    pub fn detect(file_name: &str, text: &str) -> Self {
+        let lower = file_name.to_ascii_lowercase();
+        if lower.ends_with(".csv") {
+            Format::Csv
+        } else if lower.ends_with(".jsonl")
+            || lower.ends_with(".ndjson")
+            || lower.ends_with(".json")
+            || text.trim_start().starts_with('{')
+        {
+            Format::JsonLines
+        } else {
+            Format::Csv
+        }
+    }
+}
+
+/// A valid row, its URL normalized.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValidRow {
+    /// The file line the row starts on (1 is the first line, the CSV header).
+    pub line: u32,
+    pub url: String,
+    pub tier: Tier,
+    pub page_type: PageType,
+}
+
+/// Why a row was not applied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReportKind {
+    Rejected,
+    Duplicate,
+    Overflow,
+}
+
+impl ReportKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReportKind::Rejected => "rejected",
+            ReportKind::Duplicate => "duplicate",
+            ReportKind::Overflow => "overflow",
+        }
+    }
+}
+
+/// One line of the report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReportRow {
+    pub line: u32,
+    pub kind: ReportKind,
+    /// The URL as written in the file (it may not be a URL at all).
+    pub url: String,
+    pub reason: String,
+}
+
+/// A file read and checked, before the database decides what is new, changed or over the cap.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParsedFile {
+    pub format: Format,
+    /// Data rows read (every one ends as exactly one applied, rejected, duplicate or overflow row).
+    pub rows_read: u32,
+    /// The winning row for each URL, in file order.
+    pub rows: Vec<ValidRow>,
+    /// Rejected and duplicate rows, in line order.
+    pub report: Vec<ReportRow>,
+    pub warnings: Vec<String>,
+}
+
+/// A file refused as a whole. Nothing is imported from it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FileError {
+    #[error("the file is empty")]
+    Empty,
+    #[error("the file has a header row but no data rows")]
+    NoRows,
+    #[error("the file is not UTF-8: line {line} has the byte 0x{byte:02X}, which is not valid UTF-8; save the file as UTF-8 and upload it again")]
+    NotUtf8 { line: usize, byte: u8 },
+    #[error("the header row must name the columns url, update_priority and page_type; {} missing (the first line is: {found})", missing.join(", "))]
+    MissingHeader { missing: Vec<String>, found: String },
+    #[error("the header row names the column {column:?} twice")]
+    DuplicateColumn { column: String },
+    #[error("broken quoting on line {line}: {detail}")]
+    BrokenQuoting { line: usize, detail: &'static str },
+    #[error("the file is {size} bytes; the limit is {limit} bytes ({} MiB)", limit / (1024 * 1024))]
+    TooLarge { size: usize, limit: usize },
+}
+
+/// Reads and validates a whole file.
+pub fn parse(bytes: &[u8], file_name: &str, format: Option<Format>) -> Result<ParsedFile, FileError> {
+    let text = std::str::from_utf8(bytes).map_err(|e| {
+        let at = e.valid_up_to();
+        FileError::NotUtf8 { line: bytes[..at].iter().filter(|&&b| b == b'\n').count() + 1, byte: bytes[at] }
+    })?;
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    if text.trim().is_empty() {
+        return Err(FileError::Empty);
+    }
+    let format = format.unwrap_or_else(|| Format::detect(file_name, text));
+    let mut collector = Collector::default();
+    match format {
+        Format::Csv => read_csv(text, &mut collector)?,
+        Format::JsonLines => read_json_lines(text, &mut collector),
+    }
+    if collector.rows_read == 0 {
+        return Err(match format {
+            Format::Csv => FileError::NoRows,
+            Format::JsonLines => FileError::Empty,
+        });
+    }
+    Ok(collector.finish(format))
+}
+
+/// Gathers rows, resolving duplicates as they come.
+#[derive(Default)]
+struct Collector {
+    rows_read: u32,
+    rows: Vec<Option<ValidRow>>,
+    by_url: HashMap<String, usize>,
+    report: Vec<ReportRow>,
+    ignored: BTreeSet<String>,
+}
+
+impl Collector {
+    fn row(&mut self, line: u32, url: &str, tier: &str, page_type: &str) {
+        self.rows_read += 1;
+        match validate(line, url, tier, page_type) {
+            Ok(row) => {
+                let index = self.rows.len();
+                if let Some(previous) = self.by_url.insert(row.url.clone(), index) {
+                    if let Some(earlier) = self.rows[previous].take() {
+                        self.report.push(ReportRow {
+                            line: earlier.line,
+                            kind: ReportKind::Duplicate,
+                            url: earlier.url,
+                            reason: format!(
+                                "line {line} has the same URL ({}); the last one wins",
+                                clip(&row.url, 300)
+                            ),
+                        });
+                    }
+                }
+                self.rows.push(Some(row));
+            }
+            Err(reason) => self.reject(line, url, reason),
+        }
+    }
+
+    fn reject(&mut self, line: u32, raw: &str, reason: String) {
+        self.report.push(ReportRow {
+            line,
+            kind: ReportKind::Rejected,
+            url: clip(raw, MAX_REPORT_URL),
+            reason: clip(&reason, 500),
+        });
+    }
+
+    fn finish(mut self, format: Format) -> ParsedFile {
+        self.report.sort_by_key(|r| r.line);
+        let warnings = if self.ignored.is_empty() {
+            Vec::new()
+        } else {
+            let what = if format == Format::Csv { "columns" } else { "properties" };
+            let names: Vec<String> = self.ignored.into_iter().map(|c| format!("{c:?}")).collect();
+            vec![format!("ignored the extra {what} {}", names.join(", "))]
+        };
+        ParsedFile {
+            format,
+            rows_read: self.rows_read,
+            rows: self.rows.into_iter().flatten().collect(),
+            report: self.report,
+            warnings,
+        }
+    }
+}
+
+fn validate(line: u32, url: &str, tier: &str, page_type: &str) -> Result<ValidRow, String> {
+    let url = normalize_url(url)?;
+    let tier = Tier::parse_loose(tier).map_err(|e| e.message)?;
+    let page_type = PageType::parse_loose(page_type).map_err(|e| e.message)?;
+    Ok(ValidRow { line, url, tier, page_type })
+}
+
+/// At most `max` bytes of `text`, cut at a character boundary.
+fn clip(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_owned();
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text[..end].to_owned()
+}
+
+fn read_csv(text: &str, out: &mut Collector) -> Result<(), FileError> {
+    check_quoting(text)?;
+    let mut reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(text.as_bytes());
+    let mut records = reader.records();
+    let header = match records.next() {
+        Some(Ok(header)) => header,
+        Some(Err(_)) | None => return Err(FileError::Empty),
+    };
+    let names: Vec<String> = header.iter().map(|h| h.trim().to_ascii_lowercase()).collect();
+    let mut seen = BTreeSet::new();
+    for name in &names {
+        if !name.is_empty() && !seen.insert(name.as_str()) {
+            return Err(FileError::DuplicateColumn { column: name.clone() });
+        }
+    }
+    let position = |wanted: &str| names.iter().position(|n| n == wanted);
+    let missing: Vec<String> = REQUIRED.iter().filter(|c| position(c).is_none()).map(|c| (*c).to_owned()).collect();
+    if !missing.is_empty() {
+        let first_line = text.lines().next().unwrap_or("");
+        return Err(FileError::MissingHeader { missing, found: clip(first_line, 200) });
+    }
+    let [url_at, tier_at, type_at] = REQUIRED.map(|c| position(c).unwrap_or(0));
+    out.ignored.extend(names.iter().filter(|n| !REQUIRED.contains(&n.as_str())).cloned());
+    let mut lines = LineCounter { text: text.as_bytes(), offset: 0, line: 1 };
+    for record in records {
+        // check_quoting has already refused what the reader could stumble on; any other error is a row's.
+        let record = match record {
+            Ok(record) => record,
+            Err(err) => {
+                let line = err.position().map_or(1, |p| lines.line_at(p.byte()));
+                out.rows_read += 1;
+                out.reject(line, "", format!("unreadable row: {err}"));
+                continue;
+            }
+        };
+        let line = record.position().map_or(1, |p| lines.line_at(p.byte()));
+        if record.len() != names.len() {
+            out.rows_read += 1;
+            let raw = record.get(url_at).unwrap_or("");
+            out.reject(line, raw, format!("expected {} fields as in the header, found {}", names.len(), record.len()));
+            continue;
+        }
+        let field = |at: usize| record.get(at).unwrap_or("");
+        out.row(line, field(url_at), field(tier_at), field(type_at));
+    }
+    Ok(())
+}
+
+/// Line numbers from byte offsets, counted incrementally (the `csv` crate's own line count goes astray
+/// on CRLF line ends and blank lines). Offsets must come in increasing order.
+struct LineCounter<'a> {
+    text: &'a [u8],
+    offset: usize,
+    line: u32,
+}
+
+impl LineCounter<'_> {
+    fn line_at(&mut self, byte: u64) -> u32 {
+        let mut target = usize::try_from(byte).unwrap_or(usize::MAX).min(self.text.len()).max(self.offset);
+        // A record's position can be the line end before it, or a blank line the reader skipped.
+        while matches!(self.text.get(target), Some(b'\r' | b'\n')) {
+            target += 1;
+        }
+        let newlines = self.text[self.offset..target].iter().filter(|&&b| b == b'\n').count();
+        self.line = self.line.saturating_add(u32::try_from(newlines).unwrap_or(u32::MAX));
+        self.offset = target;
+        self.line
+    }
+}
+
+/// Refuses what RFC 4180 does not allow and the `csv` crate would quietly accept: a quote inside an
+/// unquoted field, text after a closing quote, and a quoted field never closed.
+fn check_quoting(text: &str) -> Result<(), FileError> {
+    let bytes = text.as_bytes();
+    let (mut line, mut opened_on) = (1usize, 0usize);
+    let (mut in_quotes, mut field_start) = (false, true);
+    let mut i = 0;
+    while i < bytes.len() {
+        let byte = bytes[i];
+        if in_quotes {
+            match byte {
+                b'"' if bytes.get(i + 1) == Some(&b'"') => i += 1,
+                b'"' => {
+                    in_quotes = false;
+                    field_start = false;
+                    if !matches!(bytes.get(i + 1), None | Some(b',' | b'\r' | b'\n')) {
+                        return Err(FileError::BrokenQuoting {
+                            line,
+                            detail: "a closing quote must be followed by a comma or the end of the line",
+                        });
+                    }
+                }
+                b'\n' => line += 1,
+                _ => {}
+            }
+        } else {
+            match byte {
+                b'"' if field_start => {
+                    in_quotes = true;
+                    opened_on = line;
+                }
+                b'"' => {
+                    return Err(FileError::BrokenQuoting {
+                        line,
+                        detail: "a quote inside an unquoted field; quote the whole field and double the quote (\"\")",
+                    })
+                }
+                b',' | b'\r' => field_start = true,
+                b'\n' => {
+                    line += 1;
+                    field_start = true;
+                }
+                _ => field_start = false,
+            }
+        }
+        i += 1;
+    }
+    if in_quotes {
+        return Err(FileError::BrokenQuoting { line: opened_on, detail: "a quoted field is never closed" });
+    }
+    Ok(())
+}
+
+fn read_json_lines(text: &str, out: &mut Collector) {
+    for (index, raw_line) in text.split('\n').enumerate() {
+        let line = u32::try_from(index + 1).unwrap_or(u32::MAX);
+        let raw_line = raw_line.strip_suffix('\r').unwrap_or(raw_line);
+        if raw_line.trim().is_empty() {
+            continue;
+        }
+        let object = match serde_json::from_str::<serde_json::Value>(raw_line) {
+            Ok(serde_json::Value::Object(object)) => object,
+            Ok(_) => {
+                out.rows_read += 1;
+                out.reject(line, raw_line, "not a JSON object".into());
+                continue;
+            }
+            Err(err) => {
+                out.rows_read += 1;
+                out.reject(line, raw_line, format!("not valid JSON: {err}"));
+                continue;
+            }
+        };
+        out.ignored.extend(object.keys().filter(|k| !REQUIRED.contains(&k.as_str())).cloned());
+        let text_of = |name: &str| match object.get(name) {
+            Some(serde_json::Value::String(s)) => Ok(s.as_str()),
+            Some(_) => Err(format!("{name:?} must be a string")),
+            None => Err(format!("{name:?} is missing")),
+        };
+        match (text_of("url"), text_of("update_priority"), text_of("page_type")) {
+            (Ok(url), Ok(tier), Ok(page_type)) => out.row(line, url, tier, page_type),
+            (url, tier, page_type) => {
+                out.rows_read += 1;
+                let reason = [&url, &tier, &page_type].into_iter().find_map(|r| r.as_ref().err()).cloned();
+                out.reject(line, url.unwrap_or(raw_line), reason.unwrap_or_default());
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "parse_tests.rs"]
+mod tests;
