@@ -294,6 +294,8 @@ export class ApprovalsPage {
   empty(): Locator {
     return this.page.getByTestId('approvals-empty');
   }
+}
+
 /** `/admin/priority-urls/{account}`: imports, badges on and off, the flag for the account, rollbacks. */
 export class PriorityUrlsPage {
   constructor(private readonly page: Page) {}
