@@ -321,12 +321,16 @@ export class PriorityUrlsPage {
 
   /** Imports a file and waits for the batch result; returns the batch id. */
   async importFile(name: string, content: string): Promise<number> {
+    const before = new URL(this.page.url()).searchParams.get('batch');
     await this.chooseFile(name, content);
     await this.importButton().click();
+    // The page comes back with the new batch in its address (the previous one may still be showing).
+    await this.page.waitForURL((url) => {
+      const batch = url.searchParams.get('batch');
+      return batch !== null && batch !== before;
+    });
     await expect(this.result()).toBeVisible();
-    const batch = new URL(this.page.url()).searchParams.get('batch');
-    expect(batch).not.toBeNull();
-    return Number(batch);
+    return Number(new URL(this.page.url()).searchParams.get('batch'));
   }
 
   progress(): Locator {

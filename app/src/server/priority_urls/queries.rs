@@ -57,6 +57,22 @@ struct Filters {
     pattern: Option<String>,
 }
 
+impl Filters {
+    /// `organization_id = ...` and the filters in use, joined by `and`.
+    fn push_conditions<'a>(&'a self, sql: &mut sqlx::QueryBuilder<'a, sqlx::Postgres>, org_id: i64) {
+        sql.push("organization_id = ").push_bind(org_id);
+        if let Some(tier) = self.tier {
+            sql.push(" and update_priority = ").push_bind(tier);
+        }
+        if let Some(page_type) = self.page_type {
+            sql.push(" and page_type = ").push_bind(page_type);
+        }
+        if let Some(pattern) = &self.pattern {
+            sql.push(" and url ilike ").push_bind(pattern);
+        }
+    }
+}
+
 fn filters(query: &UrlQuery) -> Result<Filters, ServiceError> {
     let given = |v: &Option<String>| v.as_deref().map(str::trim).filter(|v| !v.is_empty()).map(str::to_owned);
     Ok(Filters {
@@ -137,37 +153,25 @@ pub async fn account_page(
     let f = filters(query)?;
     let filtered = f.tier.is_some() || f.page_type.is_some() || f.pattern.is_some();
     let after = query.after.as_deref().filter(|a| !a.is_empty());
-    let page = sqlx::query!(
-        r#"select url, update_priority, page_type from url_metadata
-           where organization_id = $1 and ($2::text is null or update_priority = $2)
-             and ($3::text is null or page_type = $3) and ($4::text is null or url ilike $4)
-             and ($5::text is null or url > $5)
-           order by url limit $6"#,
-        org.id,
-        f.tier,
-        f.page_type,
-        f.pattern,
-        after,
-        PAGE_SIZE + 1,
-    )
-    .fetch_all(pool);
+    // Only the conditions in use, so each combination gets its own plan and the index that fits it (one
+    // statement with `$n is null or ...` for all of them gets a generic plan that scans the account).
+    let page = async {
+        let mut sql = sqlx::QueryBuilder::new("select url, update_priority, page_type from url_metadata where ");
+        f.push_conditions(&mut sql, org.id);
+        if let Some(after) = after {
+            sql.push(" and url > ").push_bind(after);
+        }
+        sql.push(" order by url limit ").push_bind(PAGE_SIZE + 1);
+        sql.build_query_as::<(String, String, String)>().fetch_all(pool).await
+    };
     // Without filters the overview's count is the answer.
     let matching = async {
         if !filtered {
             return Ok(None);
         }
-        sqlx::query_scalar!(
-            r#"select count(*) as "n!" from url_metadata
-               where organization_id = $1 and ($2::text is null or update_priority = $2)
-                 and ($3::text is null or page_type = $3) and ($4::text is null or url ilike $4)"#,
-            org.id,
-            f.tier,
-            f.page_type,
-            f.pattern,
-        )
-        .fetch_one(pool)
-        .await
-        .map(Some)
+        let mut sql = sqlx::QueryBuilder::new("select count(*) from url_metadata where ");
+        f.push_conditions(&mut sql, org.id);
+        sql.build_query_scalar::<i64>().fetch_one(pool).await.map(Some)
     };
     let (page, matching, overview, flag, batches) = tokio::try_join!(
         page,
@@ -180,11 +184,11 @@ pub async fn account_page(
     let Overview { distribution, comparison, url_count } = (*overview).clone();
 
     let mut rows = Vec::with_capacity(page.len());
-    for r in &page {
+    for (url, tier, page_type) in page {
         rows.push(UrlRow {
-            url: r.url.clone(),
-            imported: Classification { tier: stored(&r.update_priority)?, page_type: stored(&r.page_type)? },
-            heuristic: classify(&r.url),
+            heuristic: classify(&url),
+            imported: Classification { tier: stored(&tier)?, page_type: stored(&page_type)? },
+            url,
         });
     }
     let next_after = if rows.len() as i64 > PAGE_SIZE {
