@@ -26,6 +26,20 @@ async fn about_rollout(err: AppError, id: i64, doing: &str) -> AppError {
     }
 }
 
+/// The signed-in user, if they may change rollouts; `what` completes "a viewer cannot …".
+#[cfg(feature = "ssr")]
+async fn require_editor(what: &str) -> Result<crate::server::auth::CurrentUser, AppError> {
+    let user = crate::server::auth::require_user().await?;
+    if user.role.can_edit_flags() {
+        Ok(user)
+    } else {
+        Err(crate::server::respond_with(AppError::Forbidden(format!(
+            "a {} cannot {what}; ask an editor or an admin",
+            user.role
+        ))))
+    }
+}
+
 #[cfg(feature = "ssr")]
 fn invalid(field: &str, message: impl Into<String>) -> AppError {
     crate::server::respond_with(AppError::Invalid { field: field.into(), message: message.into() })
@@ -70,13 +84,7 @@ pub async fn create_rollout(
     use crate::domain::{EnvKey, FlagKey, Stickiness};
     use crate::server::rollouts::{self, NewRollout, PlanSource};
     use crate::server::{audit::Actor, to_app_error, AppState};
-    let user = crate::server::auth::require_user().await?;
-    if !user.role.can_edit_flags() {
-        return Err(crate::server::respond_with(AppError::Forbidden(format!(
-            "a {} cannot plan rollouts; ask an editor or an admin",
-            user.role
-        ))));
-    }
+    let user = require_editor("plan rollouts").await?;
     let flag = FlagKey::parse(&flag).map_err(|e| invalid("flag", e.message))?;
     let environment = EnvKey::parse(&environment).map_err(|e| invalid("environment", e.message))?;
     let plan = if template == "custom" {
@@ -116,13 +124,7 @@ pub async fn edit_rollout(
     use crate::domain::Stickiness;
     use crate::server::rollouts::{self, RolloutEdit};
     use crate::server::{audit::Actor, to_app_error, AppState};
-    let user = crate::server::auth::require_user().await?;
-    if !user.role.can_edit_flags() {
-        return Err(crate::server::respond_with(AppError::Forbidden(format!(
-            "a {} cannot change rollouts; ask an editor or an admin",
-            user.role
-        ))));
-    }
+    let user = require_editor("change rollouts").await?;
     let state = expect_context::<AppState>();
     let current = rollouts::detail(&state.pool, rollout).await.map_err(to_app_error)?;
     let stages = super::stage_text::parse_stage_lines(&stages, &current.stages).map_err(|m| invalid("stages", m))?;
@@ -156,13 +158,7 @@ pub async fn rollout_act(
     use crate::domain::rollout::Action;
     use crate::server::rollouts::{self, TransitionRequest};
     use crate::server::{audit::Actor, to_app_error, AppState};
-    let user = crate::server::auth::require_user().await?;
-    if !user.role.can_edit_flags() {
-        return Err(crate::server::respond_with(AppError::Forbidden(format!(
-            "a {} cannot change rollouts; ask an editor or an admin",
-            user.role
-        ))));
-    }
+    let user = require_editor("change rollouts").await?;
     let action = match action.as_str() {
         "start" => Action::Start,
         "advance" => Action::Advance,

@@ -261,11 +261,67 @@ async fn insert_event(
 
 /// The locked rollout row with what the rules need.
 struct Locked {
+    id: i64,
     flag: String,
     environment: String,
     flag_id: i64,
     environment_id: i64,
     state: RolloutState,
+}
+
+impl Locked {
+    /// Refuses an edit based on another version than the locked one, saying what the rollout is now and
+    /// what the caller's edit would have meant (`consequence`, e.g. for sign-offs).
+    fn check_version(&self, expected: Option<i32>, consequence: &str) -> Result<(), ServiceError> {
+        let state = &self.state;
+        match expected {
+            Some(expected) if expected != state.version => Err(ServiceError::Conflict {
+                message: format!(
+                    "the rollout of {} in {} changed since you loaded it (version {expected}, now {}); it is {} at {}{consequence}",
+                    self.flag,
+                    self.environment,
+                    state.version,
+                    state.status.as_str(),
+                    state.served_percent()
+                ),
+                current_version: state.version,
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    /// `flag/environment#id`, the rollout's key in the audit trail.
+    fn entity_key(&self) -> String {
+        format!("{}/{}#{}", self.flag, self.environment, self.id)
+    }
+
+    /// Appends the audit event of a change to this rollout, in the caller's transaction.
+    async fn audit(
+        &self,
+        conn: &mut PgConnection,
+        actor: &Actor,
+        action: &str,
+        before: Option<serde_json::Value>,
+        after: Option<serde_json::Value>,
+        reason: Option<&str>,
+    ) -> Result<(), ServiceError> {
+        audit::record(
+            conn,
+            actor,
+            NewEvent {
+                action,
+                entity_kind: "rollout",
+                entity_key: &self.entity_key(),
+                flag_key: Some(&self.flag),
+                environment_key: Some(&self.environment),
+                before,
+                after,
+                reason,
+            },
+        )
+        .await?;
+        Ok(())
+    }
 }
 
 /// Locks a rollout (`for update`) and loads its state.
@@ -289,6 +345,7 @@ async fn lock(conn: &mut PgConnection, id: i64) -> Result<Locked, ServiceError> 
         stages,
     };
     Ok(Locked {
+        id,
         flag: row.flag,
         environment: row.environment,
         flag_id: row.flag_id,
@@ -398,21 +455,7 @@ pub async fn transition(
     let mut tx = pool.begin().await?;
     let locked = lock(&mut tx, id).await?;
     let state = &locked.state;
-    if let Some(expected) = request.expected_version {
-        if expected != state.version {
-            return Err(ServiceError::Conflict {
-                message: format!(
-                    "the rollout of {} in {} changed since you loaded it (version {expected}, now {}); it is {} at {}",
-                    locked.flag,
-                    locked.environment,
-                    state.version,
-                    state.status.as_str(),
-                    state.served_percent()
-                ),
-                current_version: state.version,
-            });
-        }
-    }
+    locked.check_version(request.expected_version, "")?;
     let now = Utc::now();
     let mut transition = apply(state, request.action, now).map_err(|e| refused("INVALID_TRANSITION", e.to_string()))?;
     if let Some(stage) = transition.gated_stage {
@@ -486,20 +529,16 @@ pub async fn transition(
         },
     )
     .await?;
-    let entity_key = format!("{}/{}#{id}", locked.flag, locked.environment);
+    let entity_key = locked.entity_key();
     let describe = |status: RolloutStatus, stage: Option<u32>, percent: Percent| serde_json::json!({ "status": status.as_str(), "stage": stage, "percent": percent.to_string() });
     let action = format!("rollout.{}", transition.kind.as_str());
-    audit::record(
-        &mut tx,
-        actor,
-        NewEvent {
-            action: &action,
-            entity_kind: "rollout",
-            entity_key: &entity_key,
-            flag_key: Some(&locked.flag),
-            environment_key: Some(&locked.environment),
-            before: Some(describe(transition.from_status, transition.from_stage, transition.from_percent)),
-            after: Some({
+    locked
+        .audit(
+            &mut tx,
+            actor,
+            &action,
+            Some(describe(transition.from_status, transition.from_stage, transition.from_percent)),
+            Some({
                 let mut after = describe(transition.to_status, transition.to_stage, transition.to_percent);
                 if transition.gate_overridden {
                     after["gate_overridden"] = serde_json::json!(transition.details());
@@ -507,9 +546,8 @@ pub async fn transition(
                 after
             }),
             reason,
-        },
-    )
-    .await?;
+        )
+        .await?;
     audit::notify_change(&mut tx, "rollout", &entity_key).await?;
     tx.commit().await?;
     detail(pool, id).await
@@ -545,21 +583,7 @@ async fn request_signoffs(
         EventRow { kind: "signoff_requested", to_stage: Some(stage), details: details.clone(), ..EventRow::default() },
     )
     .await?;
-    let entity_key = format!("{}/{}#{id}", locked.flag, locked.environment);
-    audit::record(
-        conn,
-        actor,
-        NewEvent {
-            action: "rollout.signoff_requested",
-            entity_kind: "rollout",
-            entity_key: &entity_key,
-            flag_key: Some(&locked.flag),
-            environment_key: Some(&locked.environment),
-            after: Some(details),
-            ..NewEvent::default()
-        },
-    )
-    .await?;
+    locked.audit(conn, actor, "rollout.signoff_requested", None, Some(details), None).await?;
     Ok(())
 }
 
@@ -582,17 +606,7 @@ pub async fn edit(pool: &PgPool, actor: &Actor, id: i64, edit: &RolloutEdit) -> 
     let plan = RolloutPlan::new(edit.stages.clone()).map_err(|e| invalid("stages", e.to_string()))?;
     let mut tx = pool.begin().await?;
     let locked = lock(&mut tx, id).await?;
-    if let Some(expected) = edit.expected_version {
-        if expected != locked.state.version {
-            return Err(ServiceError::Conflict {
-                message: format!(
-                    "the rollout changed since you loaded it (version {expected}, now {})",
-                    locked.state.version
-                ),
-                current_version: locked.state.version,
-            });
-        }
-    }
+    locked.check_version(edit.expected_version, "")?;
     crate::domain::rollout::validate_edit(&locked.state, &plan).map_err(|e| invalid("stages", e.to_string()))?;
     let version =
         locked.state.version.checked_add(1).ok_or_else(|| refused("INVALID_TRANSITION", "version exhausted"))?;
@@ -627,22 +641,8 @@ pub async fn edit(pool: &PgPool, actor: &Actor, id: i64, edit: &RolloutEdit) -> 
         EventRow { kind: "edited", reason, details: after.clone(), ..EventRow::default() },
     )
     .await?;
-    let entity_key = format!("{}/{}#{id}", locked.flag, locked.environment);
-    audit::record(
-        &mut tx,
-        actor,
-        NewEvent {
-            action: "rollout.edited",
-            entity_kind: "rollout",
-            entity_key: &entity_key,
-            flag_key: Some(&locked.flag),
-            environment_key: Some(&locked.environment),
-            before: Some(before),
-            after: Some(after),
-            reason,
-        },
-    )
-    .await?;
+    let entity_key = locked.entity_key();
+    locked.audit(&mut tx, actor, "rollout.edited", Some(before), Some(after), reason).await?;
     audit::notify_change(&mut tx, "rollout", &entity_key).await?;
     tx.commit().await?;
     Ok(())
@@ -697,18 +697,7 @@ pub async fn sign(
     }
     let mut tx = pool.begin().await?;
     let locked = lock(&mut tx, id).await?;
-    if let Some(expected) = new.expected_version {
-        if expected != locked.state.version {
-            return Err(ServiceError::Conflict {
-                message: format!(
-                    "the rollout changed since you loaded it (version {expected}, now {}); the sign-offs given \
-                     for the old version no longer count",
-                    locked.state.version
-                ),
-                current_version: locked.state.version,
-            });
-        }
-    }
+    locked.check_version(new.expected_version, "; the sign-offs given for the old version no longer count")?;
     let existing = load_signoffs(&mut tx, id).await?;
     let requester = requester_of(&mut tx, id, new.stage, locked.state.version).await?;
     validate_signoff(SignoffRequest {
@@ -752,22 +741,7 @@ pub async fn sign(
         },
     )
     .await?;
-    let entity_key = format!("{}/{}#{id}", locked.flag, locked.environment);
-    audit::record(
-        &mut tx,
-        actor,
-        NewEvent {
-            action: "rollout.signed_off",
-            entity_kind: "rollout",
-            entity_key: &entity_key,
-            flag_key: Some(&locked.flag),
-            environment_key: Some(&locked.environment),
-            after: Some(details),
-            reason: Some(comment),
-            ..NewEvent::default()
-        },
-    )
-    .await?;
+    locked.audit(&mut tx, actor, "rollout.signed_off", None, Some(details), Some(comment)).await?;
     tx.commit().await?;
     Ok(())
 }
