@@ -59,7 +59,7 @@ impl std::fmt::Display for FlagKey {
 }
 
 /// An environment's key, e.g. `production`: lowercase letters, digits, `_` and `-`, up to 50 characters.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct EnvKey(String);
 

@@ -4,6 +4,7 @@
 pub mod bucketing;
 pub mod evaluation;
 pub mod flag;
+pub mod guardrail;
 pub mod percent;
 pub mod rollout;
 pub mod priority;
