@@ -54,6 +54,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("audit") view=pages::audit::AuditPage ssr=SsrMode::Async />
                     <Route path=path!("users") view=pages::users::UsersPage ssr=SsrMode::Async />
                     <Route path=path!("tokens") view=pages::tokens::TokensPage ssr=SsrMode::Async />
+                    <Route path=path!("settings/webhooks") view=pages::settings::webhooks::WebhooksPage ssr=SsrMode::Async />
                     <Route path=path!("rollouts/:id") view=pages::rollouts::page::RolloutPage ssr=SsrMode::Async />
                     <Route path=path!("approvals") view=pages::rollouts::approvals::ApprovalsPage ssr=SsrMode::Async />
                 </ParentRoute>

@@ -285,6 +285,8 @@ pub struct ServeArgs {
     pub no_demo: bool,
     #[command(flatten)]
     pub imports: ImportArgs,
+    #[command(flatten)]
+    pub webhooks: crate::workers::webhooks::SenderArgs,
 }
 
 #[derive(Debug, Subcommand)]

@@ -28,6 +28,7 @@ pub fn AdminLayout() -> impl IntoView {
                 <A href="/admin/audit">"Audit log"</A>
                 <A href="/admin/users">"Users"</A>
                 <A href="/admin/tokens">"API tokens"</A>
+                <A href="/admin/settings/webhooks">"Webhooks"</A>
             </nav>
             <div class="usermenu">
                 <Suspense fallback=|| ()>

@@ -7,6 +7,7 @@ pub mod not_found;
 pub mod rollouts;
 pub mod tokens;
 pub mod priority_urls;
+pub mod settings;
 pub mod users;
 
 /// Formats a timestamp the same way on every page.

@@ -13,6 +13,7 @@ pub mod snapshot;
 pub mod state;
 pub mod tokens;
 pub mod users;
+pub mod webhooks;
 
 pub use service_error::ServiceError;
 pub use state::{AppState, SecurityConfig};

@@ -38,6 +38,7 @@ async fn serve(db: &Database, db_args: &DbArgs, args: &ServeArgs) -> anyhow::Res
         state.snapshot.clone(),
         std::time::Duration::from_secs(args.snapshot_check_seconds.max(1)),
     ));
+    let webhook_sender = tokio::spawn(crate::workers::webhooks::run(db.pool.clone(), args.webhooks.config()));
     let router = crate::app(state, trusted);
     let listener =
         tokio::net::TcpListener::bind(args.addr).await.with_context(|| format!("listening on {}", args.addr))?;
@@ -54,6 +55,7 @@ async fn serve(db: &Database, db_args: &DbArgs, args: &ServeArgs) -> anyhow::Res
         .context("serving HTTP");
     sweeper.abort();
     snapshot_worker.abort();
+    webhook_sender.abort();
     tracing::info!("stopped serving");
     served
 }

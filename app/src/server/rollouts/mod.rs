@@ -548,6 +548,24 @@ pub async fn transition(
             reason,
         )
         .await?;
+    super::webhooks::rollouts::transition(
+        &mut tx,
+        &super::webhooks::rollouts::TransitionNotice {
+            rollout_id: id,
+            flag: &locked.flag,
+            environment: &locked.environment,
+            kind: transition.kind.as_str(),
+            status: transition.to_status.as_str(),
+            from_stage: transition.from_stage,
+            to_stage: transition.to_stage,
+            from_percent: transition.from_percent,
+            to_percent: transition.to_percent,
+            actor,
+            reason,
+            gate_overridden: transition.gate_overridden,
+        },
+    )
+    .await?;
     audit::notify_change(&mut tx, "rollout", &entity_key).await?;
     tx.commit().await?;
     detail(pool, id).await
@@ -584,6 +602,18 @@ async fn request_signoffs(
     )
     .await?;
     locked.audit(conn, actor, "rollout.signoff_requested", None, Some(details), None).await?;
+    let percent = locked.state.stages.stage(stage).map(|s| s.percent);
+    super::webhooks::rollouts::signoff_requested(
+        conn,
+        id,
+        &locked.flag,
+        &locked.environment,
+        stage,
+        percent,
+        &roles,
+        actor,
+    )
+    .await?;
     Ok(())
 }
 

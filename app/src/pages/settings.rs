@@ -1,0 +1,3 @@
+//! `/admin/settings/...`: configuration pages for admins.
+
+pub mod webhooks;
