@@ -54,6 +54,9 @@ pub enum Command {
     /// Priority-URL imports: import a file, list batches, print a report, roll a batch back.
     #[command(subcommand)]
     Import(ImportCommand),
+    /// Generate traffic for a flag through the evaluation API and report its metrics per cohort (treatment,
+    /// control), with the error rate and latency chosen per cohort: for demonstrating and testing guardrails.
+    Simulate(crate::cli::simulate::SimulateArgs),
 }
 
 /// Limits on priority-URL imports; `serve` and `import urls` read the same ones.
@@ -287,6 +290,8 @@ pub struct ServeArgs {
     pub imports: ImportArgs,
     #[command(flatten)]
     pub webhooks: crate::workers::webhooks::SenderArgs,
+    #[command(flatten)]
+    pub guardrails: crate::workers::guardrails::GuardrailArgs,
 }
 
 #[derive(Debug, Subcommand)]

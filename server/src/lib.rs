@@ -57,6 +57,10 @@ pub fn app(state: AppState, trusted_origins: csrf::TrustedOrigins) -> Router {
         )
         .route("/api/v1/flags/{key}", get(api::evaluate::evaluate_one))
         .route(
+            "/api/v1/metrics",
+            post(api::ingest::ingest).layer(axum::extract::DefaultBodyLimit::max(api::ingest::MAX_BODY_BYTES)),
+        )
+        .route(
             "/ofrep/v1/evaluate/flags",
             post(api::ofrep::evaluate_all).layer(axum::extract::DefaultBodyLimit::max(1024 * 1024)),
         )

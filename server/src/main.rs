@@ -23,6 +23,7 @@ async fn main() -> std::process::ExitCode {
         Command::Verify(args) => server::cli::verify::run(args).await,
         Command::Rollback(args) => server::cli::rollback::run(args).await,
         Command::Import(command) => server::cli::import::run(&cli.db, command).await,
+        Command::Simulate(args) => server::cli::simulate::run(args).await,
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

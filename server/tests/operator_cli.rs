@@ -65,7 +65,11 @@ async fn start(pool: &PgPool) -> Running {
     let http = tokio::spawn(async move {
         axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>()).await.unwrap();
     });
-    Running { url, state, tasks: vec![worker, http] }
+    let guardrails = tokio::spawn(server::workers::guardrails::run(
+        pool.clone(),
+        server::workers::guardrails::GuardrailArgs { guardrail_interval_seconds: 1, prometheus_timeout_seconds: 1 },
+    ));
+    Running { url, state, tasks: vec![worker, http, guardrails] }
 }
 
 /// An editor with an admin token: the operator running the commands.
@@ -137,7 +141,7 @@ async fn active_rollout(pool: &PgPool, flag: &str, soak_seconds: u32) -> i64 {
     };
     let id = rollouts::create(pool, &editor(), &new).await.unwrap();
     let start =
-        TransitionRequest { action: Action::Start, expected_version: None, reason: None, override_gates: false };
+        TransitionRequest { action: Action::Start, expected_version: None, reason: None, override_gates: false, details: None };
     rollouts::transition(pool, &editor(), id, &start).await.unwrap();
     id
 }
@@ -210,9 +214,9 @@ async fn verify_passes_against_a_healthy_server(pool: PgPool) {
     let latency = report.check("evaluation latency").unwrap().data.clone().unwrap();
     assert_eq!(latency["requests"], 20);
     assert!(latency["p50_ms"].as_f64().unwrap() > 0.0);
-    // Guardrails are not built yet: said honestly, not reported as a worker alive.
     let guardrail = report.check("guardrail worker").unwrap();
-    assert_eq!((guardrail.status, guardrail.detail.as_str()), (Status::Warn, "no guardrail worker in this version"));
+    assert_eq!(guardrail.status, Status::Ok, "{text}");
+    assert!(guardrail.detail.contains("last pass") && guardrail.detail.contains("every 1s"), "{text}");
     assert_eq!(status_of(&report, "stuck rollouts"), Status::Ok);
     let json = report.to_json().to_string();
     assert_eq!(report.to_json()["ok"], true);

@@ -3,7 +3,9 @@
 
 pub mod audit;
 pub mod auth;
+pub mod charts;
 pub mod flags;
+pub mod guardrails;
 pub mod overrides;
 pub mod password;
 pub mod rollouts;

@@ -273,10 +273,17 @@ async fn health(State(state): State<AppState>, request: Request) -> Result<Json<
             age_ms: state.snapshot.age_ms(),
             stale_after_ms: SNAPSHOT_STALE_AFTER_MS,
         },
-        // Guardrails (and their worker) are not built yet; say so rather than report a worker alive.
-        guardrail_worker: GuardrailWorkerHealth {
-            running: false,
-            reason: Some("no guardrail worker in this version".to_owned()),
+        guardrail_worker: {
+            let (alive, last_pass, interval) = crate::workers::guardrails::status();
+            GuardrailWorkerHealth {
+                running: alive,
+                reason: match (alive, last_pass) {
+                    (true, Some(at)) => Some(format!("last pass {at}, every {}s", interval.as_secs())),
+                    (false, Some(at)) => Some(format!("no pass since {at} (every {}s)", interval.as_secs())),
+                    (_, None) if interval.is_zero() => Some("the guardrail worker is not started in this process".to_owned()),
+                    (_, None) => Some("the guardrail worker has not made its first pass yet".to_owned()),
+                },
+            }
         },
         stuck_rollouts,
     }))

@@ -4,6 +4,7 @@ pub mod admin;
 pub mod badges;
 pub mod error;
 pub mod evaluate;
+pub mod ingest;
 pub mod ofrep;
 pub mod openapi;
 pub mod rollouts;

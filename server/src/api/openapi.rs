@@ -37,6 +37,13 @@ pub const OPERATIONS: &[(&str, &str, &str, &str, Option<&str>)] = &[
     ),
     ("post", "/ofrep/v1/evaluate/flags/{key}", "ofrep", "OFREP single-flag evaluation", Some("OfrepRequest")),
     ("get", "/ofrep/v1/configuration", "ofrep", "OFREP provider configuration", None),
+    (
+        "post",
+        "/api/v1/metrics",
+        "guardrails",
+        "Report requests, errors and latency per flag cohort, and named gauges; a batch id counts once",
+        Some("MetricBatch"),
+    ),
     ("get", "/api/admin/whoami", "admin", "The user the token or session acts as", None),
     ("get", "/api/admin/feature-flags", "admin", "The flag list (q, phase, env, state, page, per_page)", None),
     ("post", "/api/admin/feature-flags", "admin", "Create a flag, off in every environment", Some("CreateFlag")),
@@ -157,6 +164,20 @@ fn schemas() -> Value {
             "decision": { "enum": ["approved", "rejected"] }, "comment": string,
             "role": { "enum": ["dev_lead", "ops_oncall", "product_owner", "qa"] },
             "expected_version": { "type": "integer" } } },
+        "MetricBatch": { "type": "object", "required": ["batch_id"], "properties": {
+            "batch_id": { "type": "string", "description": "1-100 of A-Z a-z 0-9 _ . : -; the same id from the same token counts once" },
+            "samples": { "type": "array", "maxItems": 10000, "items": { "type": "object",
+                "required": ["flag", "cohort", "requests", "errors"], "properties": {
+                "flag": string, "environment": string,
+                "cohort": { "type": "string", "description": "treatment (flag on), control (flag off) or variant:<key>" },
+                "at": { "type": "string", "format": "date-time", "description": "default now; up to 24 h old" },
+                "requests": { "type": "integer", "minimum": 0 }, "errors": { "type": "integer", "minimum": 0 },
+                "latency_buckets": { "type": "array", "minItems": 12, "maxItems": 12, "items": { "type": "integer" },
+                    "description": "counts (not cumulative) with latency in ms <= 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, +Inf" },
+                "latency_sum_ms": { "type": "number" } } } },
+            "gauges": { "type": "array", "items": { "type": "object", "required": ["name", "value"], "properties": {
+                "name": string, "environment": string, "flag": string,
+                "at": { "type": "string", "format": "date-time" }, "value": { "type": "number" } } } } } },
         "Error": { "type": "object", "required": ["error", "message"], "properties": {
             "error": { "type": "string", "description": "a stable code, e.g. GATE_BLOCKED, CONFLICT, FLAG_NOT_FOUND" },
             "message": string, "details": { "type": "object" } } }

@@ -215,6 +215,7 @@ async fn act(
             expected_version: request.expected_version,
             reason: request.reason,
             override_gates: request.override_gates,
+            details: None,
         },
     )
     .await?;

@@ -5,6 +5,7 @@ pub mod demo;
 pub mod rollback;
 pub mod import;
 pub mod serve;
+pub mod simulate;
 pub mod tokens;
 pub mod users;
 pub mod verify;

@@ -39,6 +39,7 @@ async fn serve(db: &Database, db_args: &DbArgs, args: &ServeArgs) -> anyhow::Res
         std::time::Duration::from_secs(args.snapshot_check_seconds.max(1)),
     ));
     let webhook_sender = tokio::spawn(crate::workers::webhooks::run(db.pool.clone(), args.webhooks.config()));
+    let guardrail_worker = tokio::spawn(crate::workers::guardrails::run(db.pool.clone(), args.guardrails.clone()));
     let router = crate::app(state, trusted);
     let listener =
         tokio::net::TcpListener::bind(args.addr).await.with_context(|| format!("listening on {}", args.addr))?;
@@ -56,6 +57,7 @@ async fn serve(db: &Database, db_args: &DbArgs, args: &ServeArgs) -> anyhow::Res
     sweeper.abort();
     snapshot_worker.abort();
     webhook_sender.abort();
+    guardrail_worker.abort();
     tracing::info!("stopped serving");
     served
 }

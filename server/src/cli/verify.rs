@@ -429,10 +429,14 @@ pub fn judge_latency(sorted: &[f64], failures: u32, first_failure: Option<&str>,
 
 fn guardrail_check(health: &Result<HealthReport, ClientError>) -> Check {
     match health {
-        Ok(h) if h.guardrail_worker.running => Check::new("guardrail worker", Status::Ok, "running"),
+        Ok(h) if h.guardrail_worker.running => Check::new(
+            "guardrail worker",
+            Status::Ok,
+            h.guardrail_worker.reason.clone().unwrap_or_else(|| "running".to_owned()),
+        ),
         Ok(h) => Check::new(
             "guardrail worker",
-            Status::Warn,
+            Status::Fail,
             h.guardrail_worker.reason.clone().unwrap_or_else(|| "not running".to_owned()),
         ),
         Err(_) => Check::new("guardrail worker", Status::Warn, "unknown: the health check failed (see database)"),

@@ -1,4 +1,5 @@
 //! Background tasks of a server process.
 
+pub mod guardrails;
 pub mod snapshot;
 pub mod webhooks;

@@ -181,7 +181,7 @@ pub async fn rollout_act(
     if override_gates && reason.is_none() {
         return Err(invalid("reason", "an override needs a written reason: say why the gates can be set aside"));
     }
-    let request = TransitionRequest { action, expected_version, reason, override_gates };
+    let request = TransitionRequest { action, expected_version, reason, override_gates, details: None };
     let state = expect_context::<AppState>();
     let view = match rollouts::transition(&state.pool, &Actor::user(&user), rollout, &request).await {
         Ok(view) => view,

@@ -52,6 +52,16 @@ pub struct TransitionRequest {
     pub reason: Option<String>,
     /// An admin forcing the transition past unmet gates; needs a reason.
     pub override_gates: bool,
+    /// Merged into the timeline event's details, e.g. the guardrail and the figures that fired it.
+    pub details: Option<serde_json::Value>,
+}
+
+/// The transition's own details with the caller's added (the caller's win on a clash).
+fn merge_details(mut own: serde_json::Value, extra: Option<&serde_json::Value>) -> serde_json::Value {
+    if let (Some(own), Some(serde_json::Value::Object(extra))) = (own.as_object_mut(), extra) {
+        own.extend(extra.iter().map(|(k, v)| (k.clone(), v.clone())));
+    }
+    own
 }
 
 fn refused(code: &'static str, message: impl Into<String>) -> ServiceError {
@@ -110,6 +120,11 @@ pub async fn create(pool: &PgPool, actor: &Actor, new: &NewRollout) -> Result<i6
         Err(other) => return Err(other.into()),
     };
     insert_stages(&mut tx, id, &plan).await?;
+    let guardrails = match &new.plan {
+        PlanSource::Template(t) => crate::domain::guardrail::template_guardrails(*t),
+        PlanSource::Custom(_) => Vec::new(),
+    };
+    super::guardrails::insert_specs(&mut tx, id, &guardrails).await?;
     insert_allow_list(&mut tx, id, actor, &new.allow_customers, &new.allow_organizations).await?;
     let summary = serde_json::json!({
         "template": template,
@@ -117,6 +132,7 @@ pub async fn create(pool: &PgPool, actor: &Actor, new: &NewRollout) -> Result<i6
         "stages": plan.stages().iter().map(|s| format!("{} {}", s.name, s.percent)).collect::<Vec<_>>(),
         "allow_customers": new.allow_customers,
         "allow_organizations": new.allow_organizations,
+        "guardrails": guardrails.iter().map(|g| g.describe()).collect::<Vec<_>>(),
     });
     insert_event(&mut tx, id, actor, EventRow { kind: "created", details: summary.clone(), ..EventRow::default() })
         .await?;
@@ -222,6 +238,20 @@ struct EventRow<'a> {
     reason: Option<&'a str>,
     details: serde_json::Value,
     gate_overridden: bool,
+}
+
+/// Appends a timeline event that is not a transition, such as `guardrail_source_down`, in the caller's
+/// transaction.
+pub async fn record_system_event(
+    conn: &mut PgConnection,
+    id: i64,
+    actor: &Actor,
+    kind: &str,
+    reason: &str,
+    details: serde_json::Value,
+) -> Result<(), ServiceError> {
+    let reason: String = reason.chars().take(2000).collect();
+    insert_event(conn, id, actor, EventRow { kind, reason: Some(&reason), details, ..EventRow::default() }).await
 }
 
 async fn insert_event(
@@ -459,6 +489,11 @@ pub async fn transition(
     let now = Utc::now();
     let mut transition = apply(state, request.action, now).map_err(|e| refused("INVALID_TRANSITION", e.to_string()))?;
     if let Some(stage) = transition.gated_stage {
+        // Guardrails on the current stage that are breached or cannot be read hold the rollout where it is.
+        let blockers = super::guardrails::advance_blockers(&mut tx, id, state.current_stage).await?;
+        if !blockers.is_empty() && !(request.override_gates && actor.role == crate::domain::Role::Admin && reason.is_some()) {
+            return Err(refused("GATE_BLOCKED", blockers.join("; ")));
+        }
         let signoffs = load_signoffs(&mut tx, id).await?;
         let prerequisites = if state.stages.stage(stage).is_some_and(|s| s.percent.basis_points() > 0) {
             unfinished_prerequisites(&mut tx, locked.flag_id, locked.environment_id).await?
@@ -524,7 +559,7 @@ pub async fn transition(
             from_stage: transition.from_stage,
             to_stage: transition.to_stage,
             reason,
-            details: transition.details(),
+            details: merge_details(transition.details(), request.details.as_ref()),
             gate_overridden: transition.gate_overridden,
         },
     )
@@ -542,6 +577,9 @@ pub async fn transition(
                 let mut after = describe(transition.to_status, transition.to_stage, transition.to_percent);
                 if transition.gate_overridden {
                     after["gate_overridden"] = serde_json::json!(transition.details());
+                }
+                if let Some(details) = &request.details {
+                    after["details"] = details.clone();
                 }
                 after
             }),
