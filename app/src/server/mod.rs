@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod auth;
 pub mod charts;
+pub mod charts;
 pub mod flags;
 pub mod guardrails;
 pub mod overrides;

@@ -8,6 +8,9 @@ use crate::error::AppError;
 use crate::model::RolloutChip;
 use crate::model::{FlagListPage, FlagListQuery, FlagRow, StateFilter};
 use crate::pages::rollouts::actions::RolloutAct;
+use crate::pages::rollouts::charts::{rollout_sparklines, Sparkline};
+use std::collections::HashMap;
+use std::sync::Arc;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
@@ -73,7 +76,14 @@ pub fn FlagListPage() -> impl IntoView {
     let act = ServerAction::<RolloutAct>::new();
     let flags = Resource::new(
         move || (params.with(query_from), toggle.version().get(), create.version().get(), act.version().get()),
-        |(query, _, _, _)| list_flags(query),
+        |(query, _, _, _)| async move {
+            let page = list_flags(query).await?;
+            // One more call for the sparklines of every live rollout on the page; the list shows without them.
+            let ids: Vec<i64> =
+                page.flags.iter().flat_map(|f| f.states.iter().filter_map(|s| s.rollout.as_ref().map(|r| r.id))).collect();
+            let sparklines = if ids.is_empty() { HashMap::new() } else { rollout_sparklines(ids).await.unwrap_or_default() };
+            Ok::<_, AppError>((page, sparklines))
+        },
     );
 
     view! {
@@ -87,7 +97,7 @@ pub fn FlagListPage() -> impl IntoView {
         <Transition fallback=|| view! { <Loading what="flags" /> }>
             {move || Suspend::new(async move {
                 match flags.await {
-                    Ok(page) => view! { <FlagListBody page toggle create act params=params.get_untracked() /> }.into_any(),
+                    Ok((page, sparklines)) => view! { <FlagListBody page sparklines toggle create act params=params.get_untracked() /> }.into_any(),
                     Err(error) => view! { <ErrorBox error /> }.into_any(),
                 }
             })}
@@ -98,6 +108,7 @@ pub fn FlagListPage() -> impl IntoView {
 #[component]
 fn FlagListBody(
     page: FlagListPage,
+    sparklines: HashMap<i64, String>,
     toggle: ServerAction<ToggleFlag>,
     create: ServerAction<CreateFlag>,
     act: ServerAction<RolloutAct>,
@@ -116,6 +127,7 @@ fn FlagListBody(
     let first = (u64::from(page_no) - 1) * u64::from(per_page) + 1;
     let shown = groups.iter().map(|(_, _, rows)| rows.len()).sum::<usize>() as u64;
     let phases_for_form = phases.clone();
+    let sparklines = Arc::new(sparklines);
 
     view! {
         {if can_edit {
@@ -181,7 +193,7 @@ fn FlagListBody(
                                     </tr>
                                 </thead>
                                 <tbody>
-                                    {rows.into_iter().map(|row| view! { <FlagListRow row toggle act can_edit /> }).collect_view()}
+                                    {rows.into_iter().map(|row| view! { <FlagListRow row sparklines=Arc::clone(&sparklines) toggle act can_edit /> }).collect_view()}
                                 </tbody>
                             </table>
                         </div>
@@ -211,6 +223,7 @@ fn environments_all_options(environments: &[crate::model::EnvironmentView], quer
 #[component]
 fn FlagListRow(
     row: FlagRow,
+    sparklines: Arc<HashMap<i64, String>>,
     toggle: ServerAction<ToggleFlag>,
     act: ServerAction<RolloutAct>,
     can_edit: bool,
@@ -230,10 +243,12 @@ fn FlagListRow(
                 let key = key.clone();
                 let rollout = state.rollout.clone();
                 let env = state.environment.clone();
+                let sparkline = rollout.as_ref().and_then(|chip| Some((chip.id, sparklines.get(&chip.id)?.clone())));
                 view! {
                     <td class="col-env">
                         <FlagToggle action=toggle flag=key.clone() state can_edit />
                         {rollout.map(|chip| view! { <RolloutCompact chip flag=key env act can_edit /> })}
+                        {sparkline.map(|(rollout_id, svg)| view! { <Sparkline rollout_id svg /> })}
                     </td>
                 }
             }).collect_view()}

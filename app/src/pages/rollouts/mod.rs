@@ -10,6 +10,7 @@
 pub mod actions;
 pub mod approvals;
 pub(crate) mod buttons;
+pub mod charts;
 pub mod page;
 pub mod panel;
 pub mod stage_text;

@@ -4,6 +4,7 @@
 
 use super::actions::{EditRollout, RolloutAct};
 use super::buttons::RolloutButtons;
+use super::charts::RolloutFigures;
 use super::panel::NextGate;
 use super::widgets::{Outcome, RolloutStatusBadge};
 use super::{is_live, roles_label, soak_label, stage_label, time_in_stage, Viewer};
@@ -166,6 +167,7 @@ fn RolloutBody(data: RolloutPageData, act: ServerAction<RolloutAct>, edit: Serve
                 }}
             </section>
         </div>
+        <RolloutFigures rollout_id=rollout.id />
         <Population population />
         <StagesTable rollout=rollout.clone() />
         {(live && viewer.can_edit).then(|| view! { <EditPlan rollout=rollout.clone() edit /> })}
