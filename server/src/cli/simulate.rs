@@ -426,6 +426,14 @@ fn group(n: u64) -> String {
     out
 }
 
+fn plural(n: usize) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
+}
+
 fn pct(value: f64) -> String {
     if value != 0.0 && value.abs() < 1.0 {
         format!("{value:.2}%")
@@ -566,7 +574,7 @@ impl Outbox {
                         lines.push(format!("batch {} already counted (a retry)", batch.batch_id));
                     } else {
                         self.summary.batches_accepted += 1;
-                        lines.push(format!("batch {}: {samples} samples accepted", batch.batch_id));
+                        lines.push(format!("batch {}: {samples} sample{} accepted", batch.batch_id, plural(samples)));
                     }
                 }
                 Delivery::Refused(why) => {
