@@ -5,13 +5,12 @@
 
 mod common;
 
-use app::domain::rollout::{Action, Template};
-use app::domain::{EnvKey, FlagKey, Stickiness};
+use app::domain::Email;
 use app::server::audit::Actor;
-use app::server::rollouts::{self, NewRollout, PlanSource, TransitionRequest};
+use app::server::tokens::{self, NewToken, TokenScope};
 use app::server::webhooks::{self, NewWebhook};
-use axum::body::Bytes;
-use axum::http::{HeaderMap, StatusCode};
+use axum::body::{Body, Bytes};
+use axum::http::{header, HeaderMap, Request, StatusCode};
 use axum::routing::post;
 use common::*;
 use hmac::{Hmac, Mac};
@@ -251,29 +250,52 @@ async fn a_rolled_back_transaction_queues_nothing(pool: PgPool) {
     assert!(receiver.requests().is_empty());
 }
 
+/// An admin token of a new admin user, for the admin API.
+async fn admin_token(pool: &PgPool, email: &str) -> String {
+    seed_user(pool, email, "admin").await;
+    let new = NewToken {
+        name: "webhook tests".into(),
+        scope: TokenScope::Admin,
+        environment: None,
+        user: Some(Email::parse(email).unwrap()),
+    };
+    tokens::create(pool, &admin(), &new).await.unwrap().secret
+}
+
+async fn api(router: &axum::Router, token: &str, path: &str, body: Value) -> (StatusCode, Value) {
+    let request = Request::builder()
+        .method("POST")
+        .uri(path)
+        .header(header::AUTHORIZATION, format!("Bearer {token}"))
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(body.to_string()))
+        .unwrap();
+    let response = send(router, request).await;
+    let status = response.status();
+    let text = body_text(response).await;
+    (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+}
+
 #[sqlx::test(migrations = "../migrations")]
 async fn rollout_transitions_and_signoff_requests_notify_with_a_summary_and_links(pool: PgPool) {
     let receiver = Receiver::start(200).await;
     webhook(&pool, &receiver.url, "generic", &["rollout.started", "rollout.advanced", "signoff.requested"]).await;
     seed_flag(&pool, "checkout").await;
     toggle(&pool, "checkout", "staging", true).await;
-    let new = NewRollout {
-        flag: FlagKey::parse("checkout").unwrap(),
-        environment: EnvKey::parse("staging").unwrap(),
-        plan: PlanSource::Template(Template::FiveTier),
-        stickiness: Stickiness::parse("customer_id").unwrap(),
-        allow_customers: vec![],
-        allow_organizations: vec![],
-    };
-    let id = rollouts::create(&pool, &admin(), &new).await.unwrap();
-    let press = |action| TransitionRequest { action, expected_version: None, reason: None, override_gates: false, details: None };
+    let token = admin_token(&pool, "ada@example.com").await;
+    let router = router(&pool);
+    let on = json!({ "flag": "checkout", "environment": "staging" });
+    let (created, rollout) =
+        api(&router, &token, "/api/admin/rollouts", json!({ "flag": "checkout", "environment": "staging", "template": "five_tier" }))
+            .await;
+    assert_eq!(created, StatusCode::CREATED, "{rollout}");
+    let id = rollout["id"].as_i64().unwrap();
 
-    rollouts::transition(&pool, &admin(), id, &press(Action::Start)).await.unwrap();
-    rollouts::transition(&pool, &admin(), id, &TransitionRequest { reason: Some("internal looks fine".into()), ..press(Action::Advance) })
-        .await
-        .unwrap();
+    assert_eq!(api(&router, &token, "/api/admin/rollout/start", on.clone()).await.0, StatusCode::OK);
+    let advance = json!({ "flag": "checkout", "environment": "staging", "reason": "internal looks fine" });
+    assert_eq!(api(&router, &token, "/api/admin/rollout/advance", advance).await.0, StatusCode::OK);
     // Stage 2 needs a product owner: refused, and the request for the sign-off is recorded and notified.
-    assert!(rollouts::transition(&pool, &admin(), id, &press(Action::Advance)).await.is_err());
+    assert_eq!(api(&router, &token, "/api/admin/rollout/advance", on).await.0, StatusCode::CONFLICT);
     pass(&pool, &fast()).await;
 
     let bodies: Vec<Value> = receiver.requests().iter().map(Received::json).collect();
@@ -283,7 +305,7 @@ async fn rollout_transitions_and_signoff_requests_notify_with_a_summary_and_link
         assert!(events.contains(&event), "{events:?}");
     }
     let advanced = bodies.iter().find(|b| b["event"] == "rollout.advanced").unwrap();
-    assert_eq!(advanced["summary"], "checkout in staging advanced 0% → 1% by system:test (internal looks fine)");
+    assert_eq!(advanced["summary"], "checkout in staging advanced 0% → 1% by ada@example.com (internal looks fine)");
     assert_eq!(advanced["data"]["links"]["rollout"], format!("/admin/rollouts/{id}"));
     let signoff = bodies.iter().find(|b| b["event"] == "signoff.requested").unwrap();
     assert_eq!(signoff["data"]["roles"], json!(["product_owner"]));
