@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 
 /// What the worker read for one guardrail over its window.
 #[derive(Debug, Clone, PartialEq)]
+#[allow(clippy::large_enum_variant)] // built once per guardrail and pass, never stored in bulk
 pub enum Observation {
     /// From the ingest API: the treatment, and the baseline for increase and regression guardrails.
     Cohorts { treatment: CohortStats, baseline: Option<CohortStats> },
@@ -188,7 +189,7 @@ fn group(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);

@@ -261,7 +261,9 @@ pub fn validate_batch(
             return Err(error(format!("{path}.requests"), "too large"));
         }
     }
-    let mut gauges: BTreeMap<(Option<FlagKey>, EnvKey, String, DateTime<Utc>), (u64, f64, f64)> = BTreeMap::new();
+    // (flag, environment, name, minute) -> (count, sum, max)
+    type GaugeKey = (Option<FlagKey>, EnvKey, String, DateTime<Utc>);
+    let mut gauges: BTreeMap<GaugeKey, (u64, f64, f64)> = BTreeMap::new();
     for (i, gauge) in batch.gauges.iter().enumerate() {
         let path = format!("gauges[{i}]");
         if !valid_gauge_name(&gauge.name) {

@@ -11,6 +11,7 @@ pub mod actions;
 pub mod approvals;
 pub(crate) mod buttons;
 pub mod charts;
+pub mod guardrails;
 pub mod page;
 pub mod panel;
 pub mod stage_text;

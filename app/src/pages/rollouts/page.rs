@@ -168,6 +168,7 @@ fn RolloutBody(data: RolloutPageData, act: ServerAction<RolloutAct>, edit: Serve
             </section>
         </div>
         <RolloutFigures rollout_id=rollout.id />
+        <super::guardrails::GuardrailsPanel rollout_id=rollout.id stages=rollout.stages.clone() />
         <Population population />
         <StagesTable rollout=rollout.clone() />
         {(live && viewer.can_edit).then(|| view! { <EditPlan rollout=rollout.clone() edit /> })}
