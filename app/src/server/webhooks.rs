@@ -83,9 +83,20 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
-/// Checks a new webhook and returns it cleaned: trimmed name and URL, known kind and events (sorted in
-/// the order of [`WEBHOOK_EVENTS`]), and the secret to use.
-pub fn validate(new: &NewWebhook) -> Result<(String, String, &'static str, Vec<String>, Option<String>), ServiceError> {
+/// A [`NewWebhook`] that passed [`validate`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValidWebhook {
+    pub name: String,
+    pub url: String,
+    pub kind: &'static str,
+    /// Known events, in the order of [`WEBHOOK_EVENTS`].
+    pub events: Vec<String>,
+    /// `None`: generate one.
+    pub secret: Option<String>,
+}
+
+/// Checks a new webhook and returns it cleaned, or the first problem with the form field it belongs to.
+pub fn validate(new: &NewWebhook) -> Result<ValidWebhook, ServiceError> {
     let invalid = |field: &'static str, message: &str| ServiceError::Invalid { field, message: message.to_owned() };
     let name = new.name.trim();
     if name.is_empty() || name.chars().count() > 100 {
@@ -119,13 +130,13 @@ pub fn validate(new: &NewWebhook) -> Result<(String, String, &'static str, Vec<S
             return Err(invalid("secret", "the secret must be 16 to 256 characters; leave it blank to have one generated"));
         }
     }
-    Ok((name.to_owned(), url.to_owned(), kind, events, secret.map(str::to_owned)))
+    Ok(ValidWebhook { name: name.to_owned(), url: url.to_owned(), kind, events, secret: secret.map(str::to_owned) })
 }
 
 /// Creates a webhook. Admins only; audited without the secret or the URL's path.
 pub async fn create(pool: &PgPool, actor: &Actor, new: &NewWebhook) -> Result<CreatedWebhookView, ServiceError> {
     actor.require_admin("manage webhooks")?;
-    let (name, url, kind, events, secret) = validate(new)?;
+    let ValidWebhook { name, url, kind, events, secret } = validate(new)?;
     let generated = secret.is_none();
     let secret = secret.unwrap_or_else(|| format!("whsec_{}", Alphanumeric.sample_string(&mut rand::thread_rng(), 40)));
     let mut tx = pool.begin().await?;
@@ -319,7 +330,7 @@ mod tests {
 
     #[test]
     fn a_valid_webhook_keeps_its_events_in_the_documented_order() {
-        let (_, url, kind, events, secret) =
+        let ValidWebhook { url, kind, events, secret, .. } =
             validate(&new(" https://hooks.example.com/x ", &["rollout.completed", "rollout.started"], None))
                 .expect("valid");
         assert_eq!(url, "https://hooks.example.com/x");

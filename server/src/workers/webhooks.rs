@@ -135,14 +135,13 @@ pub async fn send_due(pool: &PgPool, client: &reqwest::Client, config: &SenderCo
     .fetch_all(pool)
     .await?;
     let count = claimed.len();
-    let results = join_all(claimed.into_iter().map(|delivery| async move {
+    join_all(claimed.into_iter().map(|delivery| async move {
         let outcome = attempt(client, &delivery).await;
         if let Err(err) = record(pool, config, &delivery, &outcome).await {
             tracing::warn!(delivery = delivery.id, error = %err, "could not record a webhook attempt");
         }
     }))
     .await;
-    drop(results);
     Ok(count)
 }
 
