@@ -189,7 +189,9 @@ pub async fn sparklines(
     )
     .fetch_all(pool)
     .await?;
-    let mut by_rollout: HashMap<i64, (Vec<(DateTime<Utc>, f64)>, Option<f64>)> = HashMap::new();
+    // Per rollout: the (minute, error rate) values and the error-rate limit.
+    type Line = (Vec<(DateTime<Utc>, f64)>, Option<f64>);
+    let mut by_rollout: HashMap<i64, Line> = HashMap::new();
     for row in rows {
         let entry = by_rollout.entry(row.rollout_id).or_default();
         entry.1 = row.threshold;

@@ -53,7 +53,7 @@ pub fn latency_svg(data: &ChartData) -> String {
     if data.is_empty() {
         return empty_svg(id, &title);
     }
-    let percentiles: [(&str, RGBColor, fn(&Point) -> Option<f64>); 3] = [
+    let percentiles: [(&str, RGBColor, Figure); 3] = [
         ("p99", VERMILLION, |p| p.p99_ms),
         ("p95", GREEN, |p| p.p95_ms),
         ("p50", BLUE, |p| p.p50_ms),
@@ -147,12 +147,15 @@ pub fn sparkline_svg(
     }
 }
 
+/// Reads one figure from a point.
+type Figure = fn(&Point) -> Option<f64>;
+
 /// One series of a chart: a figure of one cohort.
 struct Line {
     label: String,
     color: RGBColor,
     cohort: Cohort,
-    value: fn(&Point) -> Option<f64>,
+    value: Figure,
 }
 
 fn line_label(percentile: &str, cohort: Cohort) -> String {
@@ -245,7 +248,7 @@ fn draw_chart(
     }
 
     for threshold in &thresholds {
-        chart.draw_series(LineSeries::new([(x0, threshold.value), (x1, threshold.value)], INK.stroke_width(1)))?;
+        chart.draw_series(LineSeries::new([(x0, threshold.value), (x1, threshold.value)], INK.stroke_width(2)))?;
         let style = label_style.clone().pos(Pos::new(HPos::Right, VPos::Bottom));
         chart.draw_series(std::iter::once(
             EmptyElement::at((x1, threshold.value)) + Text::new(threshold.label(), (-4, -2), style),
@@ -259,7 +262,11 @@ fn draw_chart(
             MarkerKind::Stage => (MUTED, 1),
             MarkerKind::Rollback => (PURPLE, 3),
         };
-        chart.draw_series(LineSeries::new([(x, 0.0), (x, top)], color.stroke_width(width)))?;
+        let ends = [(x, 0.0), (x, top)];
+        match marker.kind {
+            MarkerKind::Stage => chart.draw_series(DashedLineSeries::new(ends, 5, 3, color.stroke_width(width)))?,
+            MarkerKind::Rollback => chart.draw_series(LineSeries::new(ends, color.stroke_width(width)))?,
+        };
         // Labels sit above the plot, staggered over three rows so that markers close together stay legible.
         let row = (i % 3) as i32;
         let style = TextStyle::from((FONT, 14).into_font()).color(&INK).pos(Pos::new(HPos::Center, VPos::Bottom));
@@ -279,11 +286,11 @@ fn draw_chart(
         })
         .collect();
     if !thresholds.is_empty() {
-        legend.push(LegendEntry { label: "guardrail limit".into(), color: INK, dashed: false, width: 1 });
+        legend.push(LegendEntry { label: "guardrail limit".into(), color: INK, dashed: false, width: 2 });
     }
     let kinds = |kind| in_range.iter().any(|m| m.kind == kind);
     if kinds(MarkerKind::Stage) {
-        legend.push(LegendEntry { label: "stage change".into(), color: MUTED, dashed: false, width: 1 });
+        legend.push(LegendEntry { label: "stage change".into(), color: MUTED, dashed: true, width: 1 });
     }
     if kinds(MarkerKind::Rollback) {
         legend.push(LegendEntry { label: "rollback".into(), color: PURPLE, dashed: false, width: 3 });
@@ -466,7 +473,8 @@ mod tests {
     fn the_latency_chart_is_a_titled_responsive_svg_with_thresholds_markers_and_legend() {
         let svg = latency_svg(&data((0..60).map(|m| point(m, 300.0, 0.5)).collect(), vec![point(5, 200.0, 0.1)]));
         assert!(svg.starts_with("<svg class=\"chart-svg\" role=\"img\""), "{}", &svg[..200]);
-        assert!(svg.contains("viewBox=\"0 0 760 320\"") && !svg.contains("width=\"760\""));
+        let opening = &svg[..svg.find('>').unwrap()];
+        assert!(opening.contains("viewBox=\"0 0 760 320\"") && !opening.contains("width="), "{opening}");
         assert!(svg.contains("<title id=\"latency-chart-title\">Latency of checkout &lt;v2&gt; in production, last 1 h</title>"));
         assert!(svg.contains("<desc id=\"latency-chart-desc\">"));
         assert!(svg.contains("p99 limit 500 ms"));
