@@ -29,10 +29,12 @@ async fn setup() -> (axum::Router, PgPool, String, i64) {
     let pool = PgPoolOptions::new().max_connections(8).connect(&url).await.unwrap();
     server::db::MIGRATOR.run(&pool).await.unwrap();
 
-    sqlx::query("insert into environments (key, name, position) values ('staging','Staging',1),('production','Production',2)")
-        .execute(&pool)
-        .await
-        .unwrap();
+    sqlx::query(
+        "insert into environments (key, name, position) values ('staging','Staging',1),('production','Production',2)",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
     sqlx::query("insert into flags (key, name) select 'flag_' || i, 'Flag ' || i from generate_series(0, $1) i")
         .bind(OTHER_FLAGS)
         .execute(&pool)
@@ -104,11 +106,13 @@ async fn setup() -> (axum::Router, PgPool, String, i64) {
     .await
     .unwrap();
     let hash = app::server::password::hash_password(PASSWORD).unwrap();
-    sqlx::query("insert into users (email, name, role, password_hash) values ('bench@example.com', 'Bench', 'viewer', $1)")
-        .bind(hash)
-        .execute(&pool)
-        .await
-        .unwrap();
+    sqlx::query(
+        "insert into users (email, name, role, password_hash) values ('bench@example.com', 'Bench', 'viewer', $1)",
+    )
+    .bind(hash)
+    .execute(&pool)
+    .await
+    .unwrap();
     sqlx::query("vacuum analyze").execute(&pool).await.unwrap();
 
     let leptos_options = leptos::config::LeptosOptions::builder().output_name("rollgate").build();
@@ -143,7 +147,8 @@ fn chart_bench(c: &mut Criterion) {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
     let (router, pool, cookie, rollout) = runtime.block_on(setup());
 
-    let week = runtime.block_on(charts::load::chart_data(&pool, rollout, ChartRange::Week, chrono::Utc::now())).unwrap();
+    let week =
+        runtime.block_on(charts::load::chart_data(&pool, rollout, ChartRange::Week, chrono::Utc::now())).unwrap();
     assert!(week.treatment.len() >= 336 && week.control.len() >= 336, "a week in half hours");
     let svgs = runtime.block_on(charts::rollout_charts(&pool, rollout, ChartRange::Week, chrono::Utc::now())).unwrap();
     assert!(svgs.latency.contains("rolled back") && svgs.latency.contains("p99 limit 500 ms"));
@@ -161,9 +166,8 @@ fn chart_bench(c: &mut Criterion) {
     group.sample_size(30);
     for range in ChartRange::ALL {
         group.bench_function(format!("load + draw, {}", range.as_str()), |b| {
-            b.to_async(&runtime).iter(|| async {
-                charts::rollout_charts(&pool, rollout, range, chrono::Utc::now()).await.unwrap()
-            });
+            b.to_async(&runtime)
+                .iter(|| async { charts::rollout_charts(&pool, rollout, range, chrono::Utc::now()).await.unwrap() });
         });
     }
     group.bench_function("draw only, 7d", |b| {

@@ -161,7 +161,8 @@ async fn an_unknown_rollout_has_no_charts(pool: PgPool) {
 }
 
 async fn get(router: &axum::Router, cookie: &str, path: &str) -> String {
-    let request = Request::get(path).header(header::HOST, HOST).header(header::COOKIE, cookie).body(Body::empty()).unwrap();
+    let request =
+        Request::get(path).header(header::HOST, HOST).header(header::COOKIE, cookie).body(Body::empty()).unwrap();
     let response = send(router, request).await;
     assert_eq!(response.status(), StatusCode::OK, "{path}");
     body_text(response).await

@@ -4,7 +4,6 @@
 pub mod audit;
 pub mod auth;
 pub mod charts;
-pub mod charts;
 pub mod flags;
 pub mod guardrails;
 pub mod overrides;

@@ -9,12 +9,12 @@ use crate::model::RolloutChip;
 use crate::model::{FlagListPage, FlagListQuery, FlagRow, StateFilter};
 use crate::pages::rollouts::actions::RolloutAct;
 use crate::pages::rollouts::charts::{rollout_sparklines, Sparkline};
-use std::collections::HashMap;
-use std::sync::Arc;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 use leptos_router::params::ParamsMap;
+use std::collections::HashMap;
+use std::sync::Arc;
 
 /// One page of flags matching the filters. Filtering and paging happen in the database.
 #[server(endpoint = "list_flags", input = server_fn::codec::Json)]
@@ -79,9 +79,13 @@ pub fn FlagListPage() -> impl IntoView {
         |(query, _, _, _)| async move {
             let page = list_flags(query).await?;
             // One more call for the sparklines of every live rollout on the page; the list shows without them.
-            let ids: Vec<i64> =
-                page.flags.iter().flat_map(|f| f.states.iter().filter_map(|s| s.rollout.as_ref().map(|r| r.id))).collect();
-            let sparklines = if ids.is_empty() { HashMap::new() } else { rollout_sparklines(ids).await.unwrap_or_default() };
+            let ids: Vec<i64> = page
+                .flags
+                .iter()
+                .flat_map(|f| f.states.iter().filter_map(|s| s.rollout.as_ref().map(|r| r.id)))
+                .collect();
+            let sparklines =
+                if ids.is_empty() { HashMap::new() } else { rollout_sparklines(ids).await.unwrap_or_default() };
             Ok::<_, AppError>((page, sparklines))
         },
     );

@@ -53,11 +53,8 @@ pub fn latency_svg(data: &ChartData) -> String {
     if data.is_empty() {
         return empty_svg(id, &title);
     }
-    let percentiles: [(&str, RGBColor, Figure); 3] = [
-        ("p99", VERMILLION, |p| p.p99_ms),
-        ("p95", GREEN, |p| p.p95_ms),
-        ("p50", BLUE, |p| p.p50_ms),
-    ];
+    let percentiles: [(&str, RGBColor, Figure); 3] =
+        [("p99", VERMILLION, |p| p.p99_ms), ("p95", GREEN, |p| p.p95_ms), ("p50", BLUE, |p| p.p50_ms)];
     let mut lines = Vec::new();
     for (name, color, value) in percentiles {
         for cohort in [Cohort::Treatment, Cohort::Control] {
@@ -83,7 +80,11 @@ pub fn error_rate_svg(data: &ChartData) -> String {
     let thresholds = |m: ThresholdMetric| m == ThresholdMetric::ErrorRate;
     let desc = describe(data, &lines, thresholds, "%", "Error rate in percent of requests");
     render_chart(data, id, &title, &desc, &lines, thresholds, "Error rate (%)", 1.0, |y| {
-        if y.fract().abs() < 1e-9 { format!("{y:.0}") } else { format!("{y:.1}") }
+        if y.fract().abs() < 1e-9 {
+            format!("{y:.0}")
+        } else {
+            format!("{y:.1}")
+        }
     })
 }
 
@@ -278,12 +279,7 @@ fn draw_chart(
 
     let mut legend: Vec<LegendEntry> = lines
         .iter()
-        .map(|l| LegendEntry {
-            label: l.label.clone(),
-            color: l.color,
-            dashed: l.cohort == Cohort::Control,
-            width: 2,
-        })
+        .map(|l| LegendEntry { label: l.label.clone(), color: l.color, dashed: l.cohort == Cohort::Control, width: 2 })
         .collect();
     if !thresholds.is_empty() {
         legend.push(LegendEntry { label: "guardrail limit".into(), color: INK, dashed: false, width: 2 });
@@ -475,7 +471,9 @@ mod tests {
         assert!(svg.starts_with("<svg class=\"chart-svg\" role=\"img\""), "{}", &svg[..200]);
         let opening = &svg[..svg.find('>').unwrap()];
         assert!(opening.contains("viewBox=\"0 0 760 320\"") && !opening.contains("width="), "{opening}");
-        assert!(svg.contains("<title id=\"latency-chart-title\">Latency of checkout &lt;v2&gt; in production, last 1 h</title>"));
+        assert!(svg.contains(
+            "<title id=\"latency-chart-title\">Latency of checkout &lt;v2&gt; in production, last 1 h</title>"
+        ));
         assert!(svg.contains("<desc id=\"latency-chart-desc\">"));
         assert!(svg.contains("p99 limit 500 ms"));
         assert!(!svg.contains("limit 1%"), "the error-rate limit belongs on the other chart");
