@@ -185,7 +185,10 @@ async fn a_failing_receiver_is_retried_with_backoff_and_finally_failed_with_its_
     let before: chrono::DateTime<chrono::Utc> = sqlx::query_scalar("select now()").fetch_one(&pool).await.unwrap();
     assert_eq!(pass(&pool, &config).await, 1);
     let (status, attempt, next): (String, i32, chrono::DateTime<chrono::Utc>) =
-        sqlx::query_as("select status, attempt, next_attempt_at from webhook_deliveries").fetch_one(&pool).await.unwrap();
+        sqlx::query_as("select status, attempt, next_attempt_at from webhook_deliveries")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
     assert_eq!((status.as_str(), attempt), ("pending", 1));
     assert!(next >= before + chrono::Duration::milliseconds(20), "the first retry waits the base delay");
 
@@ -198,7 +201,10 @@ async fn a_failing_receiver_is_retried_with_backoff_and_finally_failed_with_its_
     }
 
     let row = &deliveries(&pool).await[0];
-    assert_eq!((row.event.as_str(), row.status.as_str(), row.attempt, row.response_status), ("rollout.paused", "failed", 6, Some(500)));
+    assert_eq!(
+        (row.event.as_str(), row.status.as_str(), row.attempt, row.response_status),
+        ("rollout.paused", "failed", 6, Some(500))
+    );
     assert!(row.last_error.as_deref().unwrap_or_default().contains("500"), "{row:?}");
     assert_eq!(receiver.requests().len(), 6, "one request per attempt, no more");
 }
@@ -285,9 +291,13 @@ async fn rollout_transitions_and_signoff_requests_notify_with_a_summary_and_link
     let token = admin_token(&pool, "ada@example.com").await;
     let router = router(&pool);
     let on = json!({ "flag": "checkout", "environment": "staging" });
-    let (created, rollout) =
-        api(&router, &token, "/api/admin/rollouts", json!({ "flag": "checkout", "environment": "staging", "template": "five_tier" }))
-            .await;
+    let (created, rollout) = api(
+        &router,
+        &token,
+        "/api/admin/rollouts",
+        json!({ "flag": "checkout", "environment": "staging", "template": "five_tier" }),
+    )
+    .await;
     assert_eq!(created, StatusCode::CREATED, "{rollout}");
     let id = rollout["id"].as_i64().unwrap();
 

@@ -103,7 +103,8 @@ pub fn validate(new: &NewWebhook) -> Result<ValidWebhook, ServiceError> {
         return Err(invalid("name", "a name is required (up to 100 characters)"));
     }
     let url = new.url.trim();
-    let parsed = url::Url::parse(url).map_err(|_| invalid("url", "enter a full URL, e.g. https://hooks.example.com/rollgate"))?;
+    let parsed = url::Url::parse(url)
+        .map_err(|_| invalid("url", "enter a full URL, e.g. https://hooks.example.com/rollgate"))?;
     if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none_or(str::is_empty) {
         return Err(invalid("url", "the URL must start with https:// (or http://) and name a host"));
     }
@@ -118,8 +119,11 @@ pub fn validate(new: &NewWebhook) -> Result<ValidWebhook, ServiceError> {
     if let Some(unknown) = new.events.iter().find(|e| !WEBHOOK_EVENTS.iter().any(|(k, _)| k == e)) {
         return Err(ServiceError::Invalid { field: "events", message: format!("there is no event {unknown:?}") });
     }
-    let events: Vec<String> =
-        WEBHOOK_EVENTS.iter().filter(|(k, _)| new.events.iter().any(|e| e == k)).map(|(k, _)| (*k).to_owned()).collect();
+    let events: Vec<String> = WEBHOOK_EVENTS
+        .iter()
+        .filter(|(k, _)| new.events.iter().any(|e| e == k))
+        .map(|(k, _)| (*k).to_owned())
+        .collect();
     if events.is_empty() {
         return Err(invalid("events", "choose at least one event"));
     }
@@ -127,7 +131,10 @@ pub fn validate(new: &NewWebhook) -> Result<ValidWebhook, ServiceError> {
     if let Some(secret) = secret {
         let len = secret.chars().count();
         if !(16..=256).contains(&len) {
-            return Err(invalid("secret", "the secret must be 16 to 256 characters; leave it blank to have one generated"));
+            return Err(invalid(
+                "secret",
+                "the secret must be 16 to 256 characters; leave it blank to have one generated",
+            ));
         }
     }
     Ok(ValidWebhook { name: name.to_owned(), url: url.to_owned(), kind, events, secret: secret.map(str::to_owned) })

@@ -148,7 +148,9 @@ pub async fn send_due(pool: &PgPool, client: &reqwest::Client, config: &SenderCo
 async fn attempt(client: &reqwest::Client, delivery: &Claimed) -> Outcome {
     let body = match serde_json::to_vec(&delivery.payload) {
         Ok(body) => body,
-        Err(err) => return Outcome { delivered: false, response_status: None, error: Some(format!("bad payload: {err}")) },
+        Err(err) => {
+            return Outcome { delivered: false, response_status: None, error: Some(format!("bad payload: {err}")) }
+        }
     };
     let signature = sign(&delivery.secret, chrono::Utc::now().timestamp(), &body);
     let sent = client
@@ -203,7 +205,12 @@ fn describe(err: reqwest::Error) -> String {
     text.chars().take(500).collect()
 }
 
-async fn record(pool: &PgPool, config: &SenderConfig, delivery: &Claimed, outcome: &Outcome) -> Result<(), sqlx::Error> {
+async fn record(
+    pool: &PgPool,
+    config: &SenderConfig,
+    delivery: &Claimed,
+    outcome: &Outcome,
+) -> Result<(), sqlx::Error> {
     let attempts = delivery.attempt + 1;
     let (status, delay) = if outcome.delivered {
         ("delivered", None)

@@ -82,7 +82,10 @@ async fn require_admin() -> Result<crate::server::audit::Actor, AppError> {
     if user.role.can_manage_users() {
         Ok(crate::server::audit::Actor::user(&user))
     } else {
-        Err(crate::server::respond_with(AppError::Forbidden(format!("a {} cannot manage webhooks; ask an admin", user.role))))
+        Err(crate::server::respond_with(AppError::Forbidden(format!(
+            "a {} cannot manage webhooks; ask an admin",
+            user.role
+        ))))
     }
 }
 
