@@ -50,6 +50,10 @@ setup_test_tools() {
     log "installing Chromium for the browser tests"
     apt_install chromium
   fi
+  if [ ! -x /usr/bin/prometheus ]; then
+    log "installing Prometheus (a real server for the guardrails' Prometheus source test)"
+    apt_install --no-install-recommends prometheus
+  fi
   if ! command -v npm >/dev/null; then
     log "installing Node.js and npm"
     apt_install nodejs npm

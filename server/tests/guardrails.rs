@@ -309,3 +309,98 @@ async fn a_source_that_is_down_freezes_the_rollout_and_alerts_once(pool: PgPool)
         other => panic!("expected a refusal, got {other:?}"),
     }
 }
+
+/// A real Prometheus server (Debian's `prometheus`, which scripts/test installs) on a free port, with an
+/// empty configuration: PromQL such as `vector(2.5)` answers a number without anything scraped.
+struct RealPrometheus {
+    child: std::process::Child,
+    url: String,
+    _dir: tempfile::TempDir,
+}
+
+impl RealPrometheus {
+    async fn start() -> Self {
+        let bin = std::path::Path::new("/usr/bin/prometheus");
+        assert!(bin.exists(), "this test needs Debian's prometheus package: apt-get install prometheus (scripts/test does)");
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("prometheus.yml");
+        std::fs::write(&config, "global:\n  scrape_interval: 1m\n").unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        // Waited for in `stop`, which Drop calls.
+        #[allow(clippy::zombie_processes)]
+        let child = std::process::Command::new(bin)
+            .arg(format!("--config.file={}", config.display()))
+            .arg(format!("--storage.tsdb.path={}", dir.path().join("data").display()))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let url = format!("http://127.0.0.1:{port}");
+        let client = reqwest::Client::new();
+        for _ in 0..200 {
+            if client.get(format!("{url}/-/ready")).send().await.is_ok_and(|r| r.status().is_success()) {
+                return Self { child, url, _dir: dir };
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        panic!("prometheus did not become ready on {url}");
+    }
+
+    fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for RealPrometheus {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+async fn prometheus_guardrail(pool: &PgPool, rollout: i64, url: &str, promql: &str) {
+    let mut spec = GuardrailSpec::new(GuardrailKind::ErrorRate, 1.0, 5, 0);
+    spec.prometheus = Some(PrometheusQuery { url: url.to_owned(), promql: promql.to_owned() });
+    app::server::guardrails::store::add(pool, &editor(), rollout, &spec).await.unwrap();
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_real_prometheus_answer_above_the_limit_rolls_back(pool: PgPool) {
+    let _ = setup(&pool).await;
+    let id = canary(&pool).await;
+    let prometheus = RealPrometheus::start().await;
+    prometheus_guardrail(&pool, id, &prometheus.url, "vector(2.5)").await;
+    let source = server::workers::guardrails::Prometheus::new(std::time::Duration::from_secs(5));
+    let report = run_pass(&pool, &source, Utc::now()).await.unwrap();
+    assert_eq!(report.actions.len(), 1, "{report:?}");
+    assert_eq!(status_of(&pool, id).await, "rolled_back");
+    let (_, reason, _) = &events(&pool, id, "rolled_back").await[0];
+    assert_eq!(reason.as_deref(), Some("guardrail error rate breached: error rate 2.5% above 1% (Prometheus)"));
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_real_prometheus_that_stops_answering_freezes_the_rollout(pool: PgPool) {
+    let _ = setup(&pool).await;
+    let id = canary(&pool).await;
+    let mut prometheus = RealPrometheus::start().await;
+    prometheus_guardrail(&pool, id, &prometheus.url, "vector(0.5)").await;
+    let source = server::workers::guardrails::Prometheus::new(std::time::Duration::from_secs(2));
+    run_pass(&pool, &source, Utc::now()).await.unwrap();
+    let status: String = sqlx::query_scalar(
+        "select e.status from guardrail_evaluations e join guardrails g on g.id = e.guardrail_id
+         where g.rollout_id = $1 and g.source = 'prometheus'",
+    )
+    .bind(id)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(status, "healthy", "0.5% is within 1%");
+
+    prometheus.stop();
+    run_pass(&pool, &source, Utc::now()).await.unwrap();
+    assert_eq!(status_of(&pool, id).await, "active");
+    let down = events(&pool, id, "guardrail_source_down").await;
+    assert_eq!(down.len(), 1);
+    assert!(down[0].1.as_deref().unwrap().contains("did not answer"), "{:?}", down[0].1);
+}

@@ -465,7 +465,17 @@ fn describe_event(event: &RolloutEventView) -> String {
             Some(template) => format!("planned from the {template} template"),
             None => "planned with custom stages".to_owned(),
         },
+        "rolled_back" | "paused" if event.details.get("guardrail").is_some() => format!(
+            "{} by a guardrail: {}",
+            if event.kind == "paused" { "paused" } else { "rolled back" },
+            event.details["guardrail"]["rule"].as_str().unwrap_or("?")
+        ),
         "rolled_back" => "rolled back".to_owned(),
+        "guardrail_source_down" => format!(
+            "guardrail frozen, source down: {}",
+            event.details["guardrail"]["rule"].as_str().unwrap_or("?")
+        ),
+        "advanced" if detail("auto_advance").as_bool() == Some(true) => "advanced by itself (auto-advance)".to_owned(),
         "signoff_requested" => {
             let roles: Vec<String> = detail("roles")
                 .as_array()

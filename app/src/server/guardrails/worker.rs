@@ -25,7 +25,7 @@ use sqlx::PgPool;
 use std::future::Future;
 
 /// The advisory lock key of the guardrail pass ("guardrl" in ASCII).
-pub const LOCK_KEY: i64 = 0x6775_6172_6472_6c;
+pub const LOCK_KEY: i64 = 0x0067_7561_7264_726c;
 
 /// Reads a Prometheus query: Ok(None) for an empty result, Err with the reason when the server cannot be
 /// read (down, timeout, bad query, not one number).

@@ -491,7 +491,8 @@ pub async fn transition(
     if let Some(stage) = transition.gated_stage {
         // Guardrails on the current stage that are breached or cannot be read hold the rollout where it is.
         let blockers = super::guardrails::advance_blockers(&mut tx, id, state.current_stage).await?;
-        if !blockers.is_empty() && !(request.override_gates && actor.role == crate::domain::Role::Admin && reason.is_some()) {
+        let overriding = request.override_gates && actor.role == crate::domain::Role::Admin && reason.is_some();
+        if !blockers.is_empty() && !overriding {
             return Err(refused("GATE_BLOCKED", blockers.join("; ")));
         }
         let signoffs = load_signoffs(&mut tx, id).await?;
