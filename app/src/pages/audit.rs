@@ -25,6 +25,7 @@ fn query_from(params: &ParamsMap) -> AuditQuery {
         flag: text("flag"),
         action: text("action"),
         before: params.get("before").and_then(|b| b.parse().ok()),
+        since: params.get("since").and_then(|s| chrono::DateTime::parse_from_rfc3339(&s).ok()).map(|t| t.to_utc()),
     }
 }
 

@@ -3,11 +3,13 @@
 
 pub mod audit;
 pub mod auth;
+pub mod config_as_code;
 pub mod flags;
+pub mod hygiene;
 pub mod overrides;
 pub mod password;
-pub mod rollouts;
 pub mod priority_urls;
+pub mod rollouts;
 pub mod service_error;
 pub mod snapshot;
 pub mod state;

@@ -38,6 +38,11 @@ async fn serve(db: &Database, db_args: &DbArgs, args: &ServeArgs) -> anyhow::Res
         state.snapshot.clone(),
         std::time::Duration::from_secs(args.snapshot_check_seconds.max(1)),
     ));
+    let activity_worker = tokio::spawn(crate::workers::activity::run(
+        db.pool.clone(),
+        state.snapshot.clone(),
+        std::time::Duration::from_secs(60),
+    ));
     let router = crate::app(state, trusted);
     let listener =
         tokio::net::TcpListener::bind(args.addr).await.with_context(|| format!("listening on {}", args.addr))?;
@@ -54,6 +59,7 @@ async fn serve(db: &Database, db_args: &DbArgs, args: &ServeArgs) -> anyhow::Res
         .context("serving HTTP");
     sweeper.abort();
     snapshot_worker.abort();
+    activity_worker.abort();
     tracing::info!("stopped serving");
     served
 }

@@ -1,3 +1,4 @@
 //! Background tasks of a server process.
 
+pub mod activity;
 pub mod snapshot;
