@@ -64,6 +64,9 @@ pub struct FlagRow {
     pub phase_name: Option<String>,
     /// In environment order; only the filtered environment when one is chosen.
     pub states: Vec<FlagState>,
+    /// Why the flag is stale, if it is (`domain::staleness`).
+    #[serde(default)]
+    pub stale: Option<String>,
 }
 
 /// Which states the flag list shows.
@@ -81,6 +84,9 @@ pub struct FlagListQuery {
     pub phase: Option<String>,
     pub env: Option<String>,
     pub state: Option<StateFilter>,
+    /// Only the stale flags (`stale=true`).
+    #[serde(default)]
+    pub stale: Option<bool>,
     pub page: Option<u32>,
     pub per_page: Option<u32>,
 }

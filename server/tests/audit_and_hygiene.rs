@@ -180,6 +180,16 @@ async fn stale_flags_follow_the_rules_of_their_kind(pool: PgPool) {
             ("old_release".to_owned(), "fully_rolled_out".to_owned()),
         ]
     );
+    let listed =
+        app::server::flags::list(&pool, &app::model::FlagListQuery { stale: Some(true), ..Default::default() }, false)
+            .await
+            .unwrap();
+    let listed: Vec<(&str, Option<&str>)> = listed.flags.iter().map(|f| (f.key.as_str(), f.stale.as_deref())).collect();
+    // The list shows live flags only: the archived one is for the CLI.
+    assert_eq!(
+        listed,
+        [("old_operational", Some("untouched for 8 days")), ("old_release", Some("fully rolled out for 60 days"))]
+    );
     let table = server::cli::flags::format_stale(&stale);
     assert!(table.contains("old_release") && table.contains("fully rolled out for 60 days"), "{table}");
 }

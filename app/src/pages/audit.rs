@@ -29,15 +29,62 @@ fn query_from(params: &ParamsMap) -> AuditQuery {
     }
 }
 
-fn older_href(query: &AuditQuery, before: i64) -> String {
+/// The filters in use, as query-string parts.
+fn filter_parts(query: &AuditQuery) -> Vec<String> {
+    let escape =
+        |v: &str| v.replace('%', "%25").replace('&', "%26").replace(' ', "%20").replace('+', "%2B").replace('#', "%23");
     let mut parts: Vec<String> = [("actor", &query.actor), ("flag", &query.flag), ("action", &query.action)]
         .into_iter()
-        .filter_map(|(k, v)| {
-            v.as_ref().map(|v| format!("{k}={}", v.replace('%', "%25").replace('&', "%26").replace(' ', "%20")))
-        })
+        .filter_map(|(k, v)| v.as_ref().map(|v| format!("{k}={}", escape(v))))
         .collect();
+    if let Some(since) = query.since {
+        parts.push(format!("since={}", escape(&since.to_rfc3339())));
+    }
+    parts
+}
+
+fn older_href(query: &AuditQuery, before: i64) -> String {
+    let mut parts = filter_parts(query);
     parts.push(format!("before={before}"));
     format!("/admin/audit?{}", parts.join("&"))
+}
+
+/// The CSV download of the filtered view: every page of it, from the newest event.
+fn csv_href(query: &AuditQuery) -> String {
+    let parts = filter_parts(query);
+    if parts.is_empty() {
+        "/api/admin/audit.csv".to_owned()
+    } else {
+        format!("/api/admin/audit.csv?{}", parts.join("&"))
+    }
+}
+
+/// Before and after of one event, field by field, the changed fields marked.
+#[component]
+fn EventDiff(before: Option<serde_json::Value>, after: Option<serde_json::Value>) -> impl IntoView {
+    let lines = crate::domain::audit_diff::diff(before.as_ref(), after.as_ref());
+    (!lines.is_empty()).then(|| {
+        view! {
+            <details class="audit-diff">
+                <summary>"Before / after"</summary>
+                <table class="table diff-table" data-testid="audit-diff">
+                    <thead><tr><th scope="col">"Field"</th><th scope="col">"Before"</th><th scope="col">"After"</th></tr></thead>
+                    <tbody>
+                        {lines.into_iter().map(|line| {
+                            let changed = line.changed();
+                            view! {
+                                <tr class:diff-changed=changed>
+                                    <th scope="row" class="mono">{line.field}</th>
+                                    <td class="mono diff-before">{line.before.unwrap_or_else(|| "—".to_owned())}</td>
+                                    <td class="mono diff-after">{line.after.unwrap_or_else(|| "—".to_owned())}</td>
+                                </tr>
+                            }
+                        }).collect_view()}
+                    </tbody>
+                </table>
+            </details>
+        }
+    })
 }
 
 #[component]
@@ -88,6 +135,7 @@ fn AuditBody(data: AuditPageData, query: AuditQuery) -> impl IntoView {
             </div>
             <button type="submit" class="btn">"Apply"</button>
             <a class="btn btn-quiet" href="/admin/audit">"Clear"</a>
+            <a class="btn btn-quiet" href=csv_href(&query) download="rollgate-audit.csv" data-testid="audit-csv">"Export CSV"</a>
         </form>
         {if events.is_empty() {
             view! { <Empty message="No audit events match these filters." /> }.into_any()
@@ -111,7 +159,10 @@ fn AuditBody(data: AuditPageData, query: AuditQuery) -> impl IntoView {
                                         None => view! { <span class="mono">{ev.entity_key.clone()}</span> }.into_any(),
                                     }}
                                 </td>
-                                <td class="change">{describe_change(ev.before.as_ref(), ev.after.as_ref())}</td>
+                                <td class="change">
+                                    {describe_change(ev.before.as_ref(), ev.after.as_ref())}
+                                    <EventDiff before=ev.before.clone() after=ev.after.clone() />
+                                </td>
                                 <td>{ev.reason.clone().unwrap_or_default()}</td>
                             </tr>
                         }).collect_view()}

@@ -35,6 +35,13 @@ pub async fn list(pool: &PgPool, query: &FlagListQuery, can_edit: bool) -> Resul
     let per_page = query.per_page();
     let page = query.page();
     let offset = i64::from(page - 1) * i64::from(per_page);
+    // Staleness reads every flag's activity once (one query); the filter then narrows the page query.
+    let stale: HashMap<String, String> = super::hygiene::stale_flags(pool, chrono::Utc::now())
+        .await?
+        .into_iter()
+        .map(|f| (f.key, f.reason.to_string()))
+        .collect();
+    let stale_keys: Option<Vec<String>> = (query.stale == Some(true)).then(|| stale.keys().cloned().collect());
 
     let rows = sqlx::query!(
         r#"select f.id, f.key, f.name, f.description, f.kind,
@@ -46,6 +53,7 @@ pub async fn list(pool: &PgPool, query: &FlagListQuery, can_edit: bool) -> Resul
              and ($3::bool is null or exists (
                    select 1 from flag_environments fe join environments e on e.id = fe.environment_id
                    where fe.flag_id = f.id and fe.enabled = $3 and ($4::text is null or e.key = $4)))
+             and ($7::text[] is null or f.key = any($7))
            order by p.position nulls last, f.key
            limit $5 offset $6"#,
         phase,
@@ -54,6 +62,7 @@ pub async fn list(pool: &PgPool, query: &FlagListQuery, can_edit: bool) -> Resul
         env,
         i64::from(per_page),
         offset,
+        stale_keys.as_deref(),
     )
     .fetch_all(pool)
     .await?;
@@ -107,6 +116,7 @@ pub async fn list(pool: &PgPool, query: &FlagListQuery, can_edit: bool) -> Resul
         flags.push(FlagRow {
             kind: parse_kind(&r.kind)?,
             states: states.remove(&r.id).unwrap_or_default(),
+            stale: stale.get(&r.key).cloned(),
             key: r.key,
             name: r.name,
             description: r.description,
