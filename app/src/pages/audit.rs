@@ -67,21 +67,19 @@ fn EventDiff(before: Option<serde_json::Value>, after: Option<serde_json::Value>
         view! {
             <details class="audit-diff">
                 <summary>"Before / after"</summary>
-                <table class="table diff-table" data-testid="audit-diff">
-                    <thead><tr><th scope="col">"Field"</th><th scope="col">"Before"</th><th scope="col">"After"</th></tr></thead>
-                    <tbody>
-                        {lines.into_iter().map(|line| {
-                            let changed = line.changed();
-                            view! {
-                                <tr class:diff-changed=changed>
-                                    <th scope="row" class="mono">{line.field}</th>
-                                    <td class="mono diff-before">{line.before.unwrap_or_else(|| "—".to_owned())}</td>
-                                    <td class="mono diff-after">{line.after.unwrap_or_else(|| "—".to_owned())}</td>
-                                </tr>
-                            }
-                        }).collect_view()}
-                    </tbody>
-                </table>
+                // A list rather than a nested table: each event is already a row of the audit table.
+                <dl class="diff-list" data-testid="audit-diff">
+                    {lines.into_iter().map(|line| {
+                        let changed = line.changed();
+                        view! {
+                            <div class="diff-line" class:diff-changed=changed>
+                                <dt class="mono">{line.field}</dt>
+                                <dd class="mono diff-before"><span class="visually-hidden">"before: "</span>{line.before.unwrap_or_else(|| "—".to_owned())}</dd>
+                                <dd class="mono diff-after"><span class="visually-hidden">"after: "</span>{line.after.unwrap_or_else(|| "—".to_owned())}</dd>
+                            </div>
+                        }
+                    }).collect_view()}
+                </dl>
             </details>
         }
     })
