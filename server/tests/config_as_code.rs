@@ -316,3 +316,22 @@ async fn only_admins_may_export_or_apply(pool: PgPool) {
     assert!(export.contains("403"), "{export}");
     assert!(apply.contains("403"), "{apply}");
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_hand_written_file_with_roles_in_another_order_is_applied_once(pool: PgPool) {
+    seed_configuration(&pool).await;
+    let token = token_for(&pool, ADMIN, "admin").await;
+    let running = serve(&pool).await;
+    let api = client(&running, &token);
+    let exported = config_io::export(&api, None).await.unwrap();
+    let reordered = exported.replace(
+        "required_roles:\n          - ops_oncall\n          - product_owner",
+        "required_roles:\n          - product_owner\n          - ops_oncall",
+    );
+    let reordered = reordered.replace("- name: half\n", "- name: '  half '\n");
+    assert_ne!(reordered, exported, "the file must list the roles in another order");
+
+    let report = config_io::apply(&api, &reordered, false).await.unwrap();
+
+    assert!(report.changes.is_empty(), "{:?}", report.changes);
+}

@@ -536,6 +536,10 @@ async fn apply_rollout(
         rollouts::create_in(conn, actor, &new).await.map_err(|e| at(path, e))?;
         return Ok(());
     };
+    // Tidied as the service stores them (names trimmed, roles in display order), so that a file that
+    // lists roles in another order is not an edit each time it is applied.
+    let wanted = crate::domain::rollout::RolloutPlan::new(doc.stages.clone())
+        .map_err(|e| invalid("stages", format!("{path}.stages: {e}")))?;
     let plan = rollouts::load_plan(conn, live.id).await?;
     let allow = sqlx::query!(
         r#"select c.key as "customer?", o.key as "organization?" from rollout_allow_list a
@@ -547,7 +551,7 @@ async fn apply_rollout(
     .await?;
     let current_customers = sorted(&allow.iter().filter_map(|a| a.customer.clone()).collect::<Vec<_>>());
     let current_organizations = sorted(&allow.iter().filter_map(|a| a.organization.clone()).collect::<Vec<_>>());
-    if plan.stages() == doc.stages.as_slice()
+    if plan.stages() == wanted.stages()
         && live.stickiness == stickiness.to_string()
         && current_customers == customers
         && current_organizations == organizations
