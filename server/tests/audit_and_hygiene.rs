@@ -208,3 +208,29 @@ async fn marking_a_flag_evaluated_does_not_count_as_touching_it(pool: PgPool) {
             .unwrap();
     assert_eq!(age, 50);
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn the_activity_worker_marks_flags_evaluated_since_its_last_tick_archived_ones_included(pool: PgPool) {
+    seed_flag(&pool, "checkout").await;
+    seed_flag(&pool, "quiet").await;
+    seed_flag(&pool, "gone").await;
+    toggle(&pool, "checkout", "staging", true).await;
+    sqlx::query("update flags set archived_at = now() where key = 'gone'").execute(&pool).await.unwrap();
+    let holder = app::server::snapshot::SnapshotHolder::default();
+    holder.replace(app::server::snapshot::load(&pool).await.unwrap());
+    let snapshot = holder.get().unwrap();
+    let staging = &snapshot.environments["staging"];
+    let ctx = app::domain::EvalContext::default();
+    let mut previous = std::collections::HashMap::new();
+
+    assert!(staging.evaluate("checkout", &ctx).is_ok());
+    assert!(staging.evaluate("gone", &ctx).is_err(), "an archived flag answers not found");
+    let first = server::workers::activity::moved(&holder, &mut previous);
+    let second = server::workers::activity::moved(&holder, &mut previous);
+    assert!(staging.evaluate("checkout", &ctx).is_ok());
+    let third = server::workers::activity::moved(&holder, &mut previous);
+
+    assert_eq!(first, ["checkout", "gone"]);
+    assert!(second.is_empty(), "nothing evaluated since: {second:?}");
+    assert_eq!(third, ["checkout"]);
+}
