@@ -64,6 +64,9 @@ pub struct FlagRow {
     pub phase_name: Option<String>,
     /// In environment order; only the filtered environment when one is chosen.
     pub states: Vec<FlagState>,
+    /// Why the flag is stale, if it is (`domain::staleness`).
+    #[serde(default)]
+    pub stale: Option<String>,
 }
 
 /// Which states the flag list shows.
@@ -81,6 +84,9 @@ pub struct FlagListQuery {
     pub phase: Option<String>,
     pub env: Option<String>,
     pub state: Option<StateFilter>,
+    /// Only the stale flags (`stale=true`).
+    #[serde(default)]
+    pub stale: Option<bool>,
     pub page: Option<u32>,
     pub per_page: Option<u32>,
 }
@@ -137,6 +143,9 @@ pub struct AuditQuery {
     pub action: Option<String>,
     /// Show events older than this id (keyset pagination, newest first).
     pub before: Option<i64>,
+    /// Only events at or after this time (`rollgate audit --since`).
+    #[serde(default)]
+    pub since: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -337,4 +346,15 @@ pub struct PopulationView {
     pub next_adds: u64,
     /// The first of them (by key), as a preview.
     pub next_adds_preview: Vec<String>,
+}
+
+/// A stale flag, as `rollgate flags stale` and the flag list's filter show it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StaleFlag {
+    pub key: String,
+    pub name: String,
+    pub kind: crate::domain::FlagKind,
+    pub phase: Option<String>,
+    pub last_changed_at: DateTime<Utc>,
+    pub reason: crate::domain::staleness::StaleReason,
 }

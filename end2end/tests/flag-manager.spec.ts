@@ -203,3 +203,41 @@ test('signing out ends the session', async ({ page }) => {
   await flags.goto();
   await expect(page).toHaveURL(/\/login\?next=/);
 });
+
+test('an audit event shows its before and after, and the CSV link keeps the filters', async ({ page }) => {
+  await new LoginPage(page).goto();
+  await new LoginPage(page).signIn(USERS.admin);
+  const flags = new FlagListPage(page);
+  await flags.waitForHydration();
+  await flags.toggle('phase2_connection_monitoring', 'staging').click();
+  await expect(flags.toggle('phase2_connection_monitoring', 'staging')).toHaveAttribute('aria-checked', 'true');
+
+  await page.goto('/admin/audit?flag=phase2_connection_monitoring&action=flag.toggled');
+  const latest = page.getByTestId('audit-table').getByRole('row').nth(1);
+  await latest.getByText('Before / after').click();
+  const diff = latest.getByTestId('audit-diff');
+  await expect(diff).toBeVisible();
+  await expect(diff).toContainText('enabled');
+  await expect(diff).toContainText('before: false');
+  await expect(diff).toContainText('after: true');
+
+  const csv = page.getByTestId('audit-csv');
+  await expect(csv).toHaveAttribute('href', '/api/admin/audit.csv?flag=phase2_connection_monitoring&action=flag.toggled');
+  const response = await page.request.get('/api/admin/audit.csv?flag=phase2_connection_monitoring&action=flag.toggled');
+  expect(response.status()).toBe(200);
+  expect(await response.text()).toContain('enabled: false -> true');
+});
+
+test('the flag list filters stale flags', async ({ page }) => {
+  await new LoginPage(page).goto();
+  await new LoginPage(page).signIn(USERS.viewer);
+  const flags = new FlagListPage(page);
+
+  await page.getByLabel('Hygiene').selectOption('true');
+  await page.getByRole('button', { name: 'Apply' }).click();
+
+  await expect(page).toHaveURL(/stale=true/);
+  // The demo data is fresh: nothing is stale yet.
+  await expect(page.getByTestId('flag-count')).toHaveText('No flags match.');
+  await expect(flags.phaseHeadings()).toHaveCount(0);
+});

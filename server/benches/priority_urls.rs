@@ -1,7 +1,9 @@
 //! Priority URLs at the size the issue names: importing 60,000 rows (from the file received to the
 //! transaction committed), rolling such a batch back, and the account page's server answer at 60,000 URLs
 //! with every kind of filter. Needs DATABASE_URL pointing at a PostgreSQL server where it may create the
-//! database `rollgate_bench_priority_urls`; `scripts/bench` provides one.
+//! database `rollgate_bench_priority_urls`; `scripts/bench` provides one (with fsync off). The README's
+//! import figures are taken against a server at its default settings (fsync on), e.g.
+//! `DATABASE_URL=postgres://postgres@127.0.0.1:55000/postgres cargo bench -p server --bench priority_urls`.
 #![allow(clippy::unwrap_used)]
 
 use app::server::audit::{Actor, ActorKind};
@@ -138,6 +140,15 @@ fn priority_urls(c: &mut Criterion) {
     let (pool, router, cookie) = runtime.block_on(setup());
     let files = [csv_file(0), csv_file(1)];
     println!("the 60,000-row file is {} bytes", files[0].len());
+    // "Committed" means durable only with fsync on: say which the figures were taken with (scripts/bench's
+    // throwaway server runs with fsync off; point DATABASE_URL at a server with default settings to
+    // measure what the README reports).
+    let (fsync, synchronous_commit) = runtime.block_on(async {
+        let fsync: String = sqlx::query_scalar("show fsync").fetch_one(&pool).await.unwrap();
+        let sync: String = sqlx::query_scalar("show synchronous_commit").fetch_one(&pool).await.unwrap();
+        (fsync, sync)
+    });
+    println!("PostgreSQL: fsync {fsync}, synchronous_commit {synchronous_commit}");
     let accounts = AtomicUsize::new(0);
 
     // The page is measured first, on an account of 60,000 URLs beside two others of the same size (the

@@ -51,6 +51,17 @@ pub enum Command {
     /// Roll flags back in one environment through the admin API: shows the plan, asks, then acts.
     #[command(long_about = ROLLBACK_ABOUT)]
     Rollback(RollbackArgs),
+    /// Write the configuration (phases, flags, states, overrides, rollout definitions) as YAML.
+    #[command(after_help = EXPORT_EXAMPLES)]
+    Export(ExportArgs),
+    /// Make the configuration match a YAML file: shows the diff, then applies it in one audited transaction.
+    #[command(long_about = APPLY_ABOUT)]
+    Apply(ApplyArgs),
+    /// The audit trail since a time, oldest first.
+    Audit(AuditArgs),
+    /// Flag hygiene.
+    #[command(subcommand)]
+    Flags(FlagsCommand),
     /// Priority-URL imports: import a file, list batches, print a report, roll a batch back.
     #[command(subcommand)]
     Import(ImportCommand),
@@ -246,6 +257,94 @@ Examples:
   rollgate rollback --partial checkout_v2,new_search --env production --reason \"INC-231\"
   rollgate rollback --phase phase-2-api --env production --reason \"INC-231: API errors\" --yes
   rollgate rollback --full --env staging --reason \"bad deploy\"";
+
+// `rollgate export`.
+#[derive(Debug, Clone, Args)]
+pub struct ExportArgs {
+    #[command(flatten)]
+    pub remote: RemoteArgs,
+    /// Only this environment's states, overrides and rollouts (e.g. to promote staging to production).
+    #[arg(long, value_name = "ENV")]
+    pub env: Option<String>,
+    /// Write to this file instead of standard output.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+const EXPORT_EXAMPLES: &str = "\
+Admins only. Flags, phases and per-environment states in a stable order, so that two exports of the same
+configuration are identical and diff well in version control. Rollouts are exported as definitions
+(stages, stickiness, allow-list), not as progress; guardrails are included for reference.
+
+Examples:
+  export ROLLGATE_URL=https://flags.example.com ROLLGATE_TOKEN=rgt_...
+  rollgate export > rollgate.yaml
+  rollgate export --env staging -o staging.yaml";
+
+// `rollgate apply`.
+#[derive(Debug, Clone, Args)]
+pub struct ApplyArgs {
+    #[command(flatten)]
+    pub remote: RemoteArgs,
+    /// The YAML file, as written by `rollgate export`.
+    pub file: PathBuf,
+    /// Print the diff and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+const APPLY_ABOUT: &str = "\
+Make the configuration match a YAML file written by `rollgate export` (admins only).
+
+The file is sent to the server, which applies all of it in one transaction, every change with its audit
+event under the token's user: a file with a mistake changes nothing, and the error names the line and field
+or the entry (e.g. flags[3] (checkout).environments.production.overrides[0]). The command first prints the
+diff (+ created, - removed, ~ changed), then applies; running it again reports \"no changes\".
+
+What apply changes: phases (created at the end, or renamed); flags (created, their fields, archived);
+for each environment listed under a flag, its on/off state, its default value, its overrides (the file's
+list is the whole set: others are removed) and its live rollout's definition (a planned rollout is created,
+or the live one is edited, which voids its sign-offs). What it leaves alone: anything not in the file, the
+order of existing phases, a rollout's progress (start, advance, roll back stay behind their gates) and
+guardrails. Archived flags stay archived.
+
+To promote staging to production: rollgate export --env staging, rename the environment key under each
+flag, review, then rollgate apply.";
+
+// `rollgate audit`.
+#[derive(Debug, Clone, Args)]
+pub struct AuditArgs {
+    #[command(flatten)]
+    pub remote: RemoteArgs,
+    /// From when: an RFC 3339 time (2026-11-21T09:00:00Z) or an age such as 30m, 24h or 7d.
+    #[arg(long, value_name = "WHEN")]
+    pub since: String,
+    /// Only the events of this flag.
+    #[arg(long)]
+    pub flag: Option<String>,
+    /// Only this action, e.g. flag.toggled.
+    #[arg(long)]
+    pub action: Option<String>,
+    /// Only actors whose label contains this text.
+    #[arg(long)]
+    pub actor: Option<String>,
+    /// Print JSON (one array) instead of one line per event.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum FlagsCommand {
+    /// List the stale flags: fully rolled out or untouched for long enough for their kind, or archived but
+    /// still evaluated.
+    Stale {
+        #[command(flatten)]
+        remote: RemoteArgs,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+}
 
 #[derive(Debug, Clone, Args)]
 pub struct ServeArgs {

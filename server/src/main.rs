@@ -19,9 +19,13 @@ async fn main() -> std::process::ExitCode {
         Command::Token(command) => server::cli::tokens::run(&cli.db, command).await,
         Command::Demo => server::cli::demo::run(&cli.db).await,
         Command::Migrate => server::cli::migrate(&cli.db).await,
-        // These two talk to a running Rollgate over HTTP and never open the database.
+        // These talk to a running Rollgate over HTTP and never open the database.
         Command::Verify(args) => server::cli::verify::run(args).await,
         Command::Rollback(args) => server::cli::rollback::run(args).await,
+        Command::Export(args) => server::cli::config_io::run_export(args).await,
+        Command::Apply(args) => server::cli::config_io::run_apply(args).await,
+        Command::Audit(args) => server::cli::audit::run(args).await,
+        Command::Flags(command) => server::cli::flags::run(command).await,
         Command::Import(command) => server::cli::import::run(&cli.db, command).await,
         Command::Simulate(args) => server::cli::simulate::run(args).await,
     };

@@ -1,13 +1,15 @@
 //! Pure types and rules of the domain. No I/O: this module builds for the server and the browser alike,
 //! so the browser can validate a form with the very rules the server enforces.
 
+pub mod audit_diff;
 pub mod bucketing;
 pub mod evaluation;
 pub mod flag;
 pub mod guardrail;
 pub mod percent;
-pub mod rollout;
 pub mod priority;
+pub mod rollout;
+pub mod staleness;
 pub mod token;
 pub mod user;
 pub mod variant;

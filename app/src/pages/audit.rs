@@ -25,18 +25,64 @@ fn query_from(params: &ParamsMap) -> AuditQuery {
         flag: text("flag"),
         action: text("action"),
         before: params.get("before").and_then(|b| b.parse().ok()),
+        since: params.get("since").and_then(|s| chrono::DateTime::parse_from_rfc3339(&s).ok()).map(|t| t.to_utc()),
     }
 }
 
-fn older_href(query: &AuditQuery, before: i64) -> String {
+/// The filters in use, as query-string parts.
+fn filter_parts(query: &AuditQuery) -> Vec<String> {
+    let escape =
+        |v: &str| v.replace('%', "%25").replace('&', "%26").replace(' ', "%20").replace('+', "%2B").replace('#', "%23");
     let mut parts: Vec<String> = [("actor", &query.actor), ("flag", &query.flag), ("action", &query.action)]
         .into_iter()
-        .filter_map(|(k, v)| {
-            v.as_ref().map(|v| format!("{k}={}", v.replace('%', "%25").replace('&', "%26").replace(' ', "%20")))
-        })
+        .filter_map(|(k, v)| v.as_ref().map(|v| format!("{k}={}", escape(v))))
         .collect();
+    if let Some(since) = query.since {
+        parts.push(format!("since={}", escape(&since.to_rfc3339())));
+    }
+    parts
+}
+
+fn older_href(query: &AuditQuery, before: i64) -> String {
+    let mut parts = filter_parts(query);
     parts.push(format!("before={before}"));
     format!("/admin/audit?{}", parts.join("&"))
+}
+
+/// The CSV download of the filtered view: every page of it, from the newest event.
+fn csv_href(query: &AuditQuery) -> String {
+    let parts = filter_parts(query);
+    if parts.is_empty() {
+        "/api/admin/audit.csv".to_owned()
+    } else {
+        format!("/api/admin/audit.csv?{}", parts.join("&"))
+    }
+}
+
+/// Before and after of one event, field by field, the changed fields marked.
+#[component]
+fn EventDiff(before: Option<serde_json::Value>, after: Option<serde_json::Value>) -> impl IntoView {
+    let lines = crate::domain::audit_diff::diff(before.as_ref(), after.as_ref());
+    (!lines.is_empty()).then(|| {
+        view! {
+            <details class="audit-diff">
+                <summary>"Before / after"</summary>
+                // A list rather than a nested table: each event is already a row of the audit table.
+                <dl class="diff-list" data-testid="audit-diff">
+                    {lines.into_iter().map(|line| {
+                        let changed = line.changed();
+                        view! {
+                            <div class="diff-line" class:diff-changed=changed>
+                                <dt class="mono">{line.field}</dt>
+                                <dd class="mono diff-before"><span class="visually-hidden">"before: "</span>{line.before.unwrap_or_else(|| "—".to_owned())}</dd>
+                                <dd class="mono diff-after"><span class="visually-hidden">"after: "</span>{line.after.unwrap_or_else(|| "—".to_owned())}</dd>
+                            </div>
+                        }
+                    }).collect_view()}
+                </dl>
+            </details>
+        }
+    })
 }
 
 #[component]
@@ -87,6 +133,7 @@ fn AuditBody(data: AuditPageData, query: AuditQuery) -> impl IntoView {
             </div>
             <button type="submit" class="btn">"Apply"</button>
             <a class="btn btn-quiet" href="/admin/audit">"Clear"</a>
+            <a class="btn btn-quiet" href=csv_href(&query) download="rollgate-audit.csv" data-testid="audit-csv">"Export CSV"</a>
         </form>
         {if events.is_empty() {
             view! { <Empty message="No audit events match these filters." /> }.into_any()
@@ -110,7 +157,10 @@ fn AuditBody(data: AuditPageData, query: AuditQuery) -> impl IntoView {
                                         None => view! { <span class="mono">{ev.entity_key.clone()}</span> }.into_any(),
                                     }}
                                 </td>
-                                <td class="change">{describe_change(ev.before.as_ref(), ev.after.as_ref())}</td>
+                                <td class="change">
+                                    {describe_change(ev.before.as_ref(), ev.after.as_ref())}
+                                    <EventDiff before=ev.before.clone() after=ev.after.clone() />
+                                </td>
                                 <td>{ev.reason.clone().unwrap_or_default()}</td>
                             </tr>
                         }).collect_view()}

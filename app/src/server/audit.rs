@@ -137,6 +137,7 @@ pub async fn list(pool: &PgPool, query: &AuditQuery, limit: i64) -> Result<Audit
              and ($2::text is null or actor_label ilike $2)
              and ($3::text is null or flag_key = $3)
              and ($4::text is null or action = $4)
+             and ($6::timestamptz is null or occurred_at >= $6)
            order by id desc
            limit $5"#,
         query.before,
@@ -144,6 +145,7 @@ pub async fn list(pool: &PgPool, query: &AuditQuery, limit: i64) -> Result<Audit
         flag,
         action,
         limit + 1,
+        query.since as _,
     )
     .fetch_all(pool)
     .await?;
@@ -195,4 +197,87 @@ pub fn escape_like(text: &str) -> String {
         out.push(c);
     }
     out
+}
+
+/// The most events one CSV export holds; past it the file ends with a note saying so.
+pub const CSV_MAX_EVENTS: i64 = 100_000;
+
+/// Every event matching `query` (all pages, newest first, up to [`CSV_MAX_EVENTS`]) as CSV, with the
+/// before and after as JSON and the changed fields spelled out (`enabled: false -> true; version: 1 -> 2`).
+pub async fn export_csv(pool: &PgPool, query: &AuditQuery) -> Result<String, ServiceError> {
+    let mut out = csv::Writer::from_writer(Vec::new());
+    let csv_err = |e: csv::Error| ServiceError::Other(format!("writing the audit CSV: {e}"));
+    out.write_record([
+        "id",
+        "occurred_at",
+        "actor",
+        "action",
+        "entity_kind",
+        "entity_key",
+        "flag",
+        "environment",
+        "changes",
+        "before",
+        "after",
+        "reason",
+    ])
+    .map_err(csv_err)?;
+    let mut query = query.clone();
+    let mut written = 0i64;
+    loop {
+        let page = list(pool, &query, 1000).await?;
+        for e in &page.events {
+            let changes = crate::domain::audit_diff::diff(e.before.as_ref(), e.after.as_ref())
+                .into_iter()
+                .filter(|d| d.changed())
+                .map(|d| {
+                    format!(
+                        "{}: {} -> {}",
+                        d.field,
+                        d.before.as_deref().unwrap_or("∅"),
+                        d.after.as_deref().unwrap_or("∅")
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("; ");
+            let json = |v: &Option<serde_json::Value>| v.as_ref().map(ToString::to_string).unwrap_or_default();
+            out.write_record([
+                e.id.to_string(),
+                e.occurred_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                csv_safe(&e.actor),
+                e.action.clone(),
+                e.entity_kind.clone(),
+                csv_safe(&e.entity_key),
+                e.flag_key.clone().unwrap_or_default(),
+                e.environment_key.clone().unwrap_or_default(),
+                csv_safe(&changes),
+                json(&e.before),
+                json(&e.after),
+                csv_safe(e.reason.as_deref().unwrap_or_default()),
+            ])
+            .map_err(csv_err)?;
+            written += 1;
+        }
+        match page.next_before {
+            Some(before) if written < CSV_MAX_EVENTS => query.before = Some(before),
+            Some(_) => {
+                out.write_record(["", "", "", "", "", "", "", "", "truncated: narrow the filters", "", "", ""])
+                    .map_err(csv_err)?;
+                break;
+            }
+            None => break,
+        }
+    }
+    let bytes = out.into_inner().map_err(|e| ServiceError::Other(format!("writing the audit CSV: {e}")))?;
+    String::from_utf8(bytes).map_err(|e| ServiceError::Other(format!("writing the audit CSV: {e}")))
+}
+
+/// Text people typed (reasons, names) opened in a spreadsheet: a leading `=`, `+`, `-` or `@` would be
+/// read as a formula, so it gets a leading apostrophe.
+fn csv_safe(text: &str) -> String {
+    if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{text}")
+    } else {
+        text.to_owned()
+    }
 }

@@ -9,7 +9,7 @@ use crate::model::{
     EnvironmentView, FlagDetail, FlagEnvironmentDetail, FlagListPage, FlagListQuery, FlagRow, FlagState, PhaseView,
     RolloutChip, StateFilter,
 };
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgPool};
 use std::collections::HashMap;
 use std::str::FromStr;
 
@@ -35,6 +35,13 @@ pub async fn list(pool: &PgPool, query: &FlagListQuery, can_edit: bool) -> Resul
     let per_page = query.per_page();
     let page = query.page();
     let offset = i64::from(page - 1) * i64::from(per_page);
+    // Staleness reads every flag's activity once (one query); the filter then narrows the page query.
+    let stale: HashMap<String, String> = super::hygiene::stale_flags(pool, chrono::Utc::now())
+        .await?
+        .into_iter()
+        .map(|f| (f.key, f.reason.to_string()))
+        .collect();
+    let stale_keys: Option<Vec<String>> = (query.stale == Some(true)).then(|| stale.keys().cloned().collect());
 
     let rows = sqlx::query!(
         r#"select f.id, f.key, f.name, f.description, f.kind,
@@ -46,6 +53,7 @@ pub async fn list(pool: &PgPool, query: &FlagListQuery, can_edit: bool) -> Resul
              and ($3::bool is null or exists (
                    select 1 from flag_environments fe join environments e on e.id = fe.environment_id
                    where fe.flag_id = f.id and fe.enabled = $3 and ($4::text is null or e.key = $4)))
+             and ($7::text[] is null or f.key = any($7))
            order by p.position nulls last, f.key
            limit $5 offset $6"#,
         phase,
@@ -54,6 +62,7 @@ pub async fn list(pool: &PgPool, query: &FlagListQuery, can_edit: bool) -> Resul
         env,
         i64::from(per_page),
         offset,
+        stale_keys.as_deref(),
     )
     .fetch_all(pool)
     .await?;
@@ -107,6 +116,7 @@ pub async fn list(pool: &PgPool, query: &FlagListQuery, can_edit: bool) -> Resul
         flags.push(FlagRow {
             kind: parse_kind(&r.kind)?,
             states: states.remove(&r.id).unwrap_or_default(),
+            stale: stale.get(&r.key).cloned(),
             key: r.key,
             name: r.name,
             description: r.description,
@@ -174,12 +184,36 @@ pub struct NewFlag {
 
 /// Creates a flag, off in every environment.
 pub async fn create(pool: &PgPool, actor: &Actor, new: NewFlag) -> Result<(), ServiceError> {
-    actor.require_editor()?;
     let mut tx = pool.begin().await?;
+    create_in(&mut tx, actor, &new).await?;
+    audit::notify_change(&mut tx, "flag", new.key.as_str()).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// [`create`] inside the caller's transaction, without the NOTIFY (the caller sends one for the whole
+/// transaction). Returns the new flag's id.
+pub async fn create_in(conn: &mut PgConnection, actor: &Actor, new: &NewFlag) -> Result<i64, ServiceError> {
+    actor.require_editor()?;
+    // Asked first rather than read from the unique violation, which would abort the caller's transaction.
+    let existing = sqlx::query_scalar!("select archived_at is not null from flags where key = $1", new.key.as_str())
+        .fetch_optional(&mut *conn)
+        .await?;
+    if let Some(archived) = existing {
+        let message = if archived.unwrap_or(false) {
+            format!(
+                "the key {:?} belonged to an archived flag; keys are never reused, choose another",
+                new.key.as_str()
+            )
+        } else {
+            format!("a flag with the key {:?} already exists", new.key.as_str())
+        };
+        return Err(ServiceError::Invalid { field: "key", message });
+    }
     let phase_id = match new.phase_key.as_deref().filter(|p| !p.is_empty()) {
         Some(phase) => Some(
             sqlx::query_scalar!("select id from phases where key = $1", phase)
-                .fetch_optional(&mut *tx)
+                .fetch_optional(&mut *conn)
                 .await?
                 .ok_or_else(|| ServiceError::Invalid {
                     field: "phase",
@@ -198,27 +232,16 @@ pub async fn create(pool: &PgPool, actor: &Actor, new: NewFlag) -> Result<(), Se
         new.kind.as_str(),
         actor.user_id,
     )
-    .fetch_one(&mut *tx)
+    .fetch_one(&mut *conn)
     .await;
     let flag_id = match inserted {
         Ok(id) => id,
+        // A concurrent create of the same key, between the check above and this insert.
         Err(sqlx::Error::Database(db)) if db.constraint() == Some("flags_key_key") => {
-            drop(tx);
-            let archived =
-                sqlx::query_scalar!("select archived_at is not null from flags where key = $1", new.key.as_str())
-                    .fetch_optional(pool)
-                    .await?
-                    .flatten()
-                    .unwrap_or(false);
-            let message = if archived {
-                format!(
-                    "the key {:?} belonged to an archived flag; keys are never reused, choose another",
-                    new.key.as_str()
-                )
-            } else {
-                format!("a flag with the key {:?} already exists", new.key.as_str())
-            };
-            return Err(ServiceError::Invalid { field: "key", message });
+            return Err(ServiceError::Invalid {
+                field: "key",
+                message: format!("a flag with the key {:?} already exists", new.key.as_str()),
+            });
         }
         Err(other) => return Err(other.into()),
     };
@@ -228,10 +251,10 @@ pub async fn create(pool: &PgPool, actor: &Actor, new: NewFlag) -> Result<(), Se
         flag_id,
         actor.user_id
     )
-    .execute(&mut *tx)
+    .execute(&mut *conn)
     .await?;
     audit::record(
-        &mut tx,
+        conn,
         actor,
         NewEvent {
             action: "flag.created",
@@ -246,9 +269,7 @@ pub async fn create(pool: &PgPool, actor: &Actor, new: NewFlag) -> Result<(), Se
         },
     )
     .await?;
-    audit::notify_change(&mut tx, "flag", new.key.as_str()).await?;
-    tx.commit().await?;
-    Ok(())
+    Ok(flag_id)
 }
 
 /// The kill switch: turns a flag on or off in one environment.
@@ -264,8 +285,27 @@ pub async fn set_enabled(
     expected_version: Option<i32>,
     reason: Option<&str>,
 ) -> Result<FlagState, ServiceError> {
-    actor.require_editor()?;
     let mut tx = pool.begin().await?;
+    let (state, changed) = set_enabled_in(&mut tx, actor, flag, env, enabled, expected_version, reason).await?;
+    if changed {
+        audit::notify_change(&mut tx, "flag", flag.as_str()).await?;
+        tx.commit().await?;
+    }
+    Ok(state)
+}
+
+/// [`set_enabled`] inside the caller's transaction, without the NOTIFY. Also returns whether anything
+/// changed (turning on a flag that is on records nothing).
+pub async fn set_enabled_in(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    flag: &FlagKey,
+    env: &EnvKey,
+    enabled: bool,
+    expected_version: Option<i32>,
+    reason: Option<&str>,
+) -> Result<(FlagState, bool), ServiceError> {
+    actor.require_editor()?;
     let current = sqlx::query!(
         r#"select fe.flag_id, fe.environment_id, fe.enabled, fe.version
            from flag_environments fe
@@ -276,7 +316,7 @@ pub async fn set_enabled(
         flag.as_str(),
         env.as_str()
     )
-    .fetch_optional(&mut *tx)
+    .fetch_optional(&mut *conn)
     .await?
     .ok_or_else(|| ServiceError::NotFound(format!("flag {:?} in environment {:?}", flag.as_str(), env.as_str())))?;
 
@@ -294,12 +334,9 @@ pub async fn set_enabled(
         }
     }
     if current.enabled == enabled {
-        return Ok(FlagState {
-            environment: env.as_str().to_owned(),
-            enabled,
-            version: current.version,
-            rollout: None,
-        });
+        let state =
+            FlagState { environment: env.as_str().to_owned(), enabled, version: current.version, rollout: None };
+        return Ok((state, false));
     }
     let version = sqlx::query_scalar!(
         r#"update flag_environments set enabled = $3, version = version + 1, updated_by = $4
@@ -309,10 +346,10 @@ pub async fn set_enabled(
         enabled,
         actor.user_id,
     )
-    .fetch_one(&mut *tx)
+    .fetch_one(&mut *conn)
     .await?;
     audit::record(
-        &mut tx,
+        conn,
         actor,
         NewEvent {
             action: "flag.toggled",
@@ -326,7 +363,5 @@ pub async fn set_enabled(
         },
     )
     .await?;
-    audit::notify_change(&mut tx, "flag", flag.as_str()).await?;
-    tx.commit().await?;
-    Ok(FlagState { environment: env.as_str().to_owned(), enabled, version, rollout: None })
+    Ok((FlagState { environment: env.as_str().to_owned(), enabled, version, rollout: None }, true))
 }

@@ -45,6 +45,8 @@ impl EnvSnapshot {
             Ok(a) => entry.counters.record(a.reason),
             Err(_) => {
                 self.not_found.fetch_add(1, Ordering::Relaxed);
+                // Known but not served (archived): counted apart, for flag hygiene.
+                entry.counters.record_miss();
             }
         }
         answer
@@ -65,6 +67,8 @@ const SHARDS: usize = 8;
 #[repr(align(64))]
 struct Shard {
     by_reason: [AtomicU64; Reason::ALL.len()],
+    /// Asked for but not served: the flag is archived.
+    misses: AtomicU64,
 }
 
 /// This thread's shard, handed out round-robin the first time a thread counts.
@@ -81,11 +85,27 @@ impl EvalCounters {
         self.shards[shard_index()].by_reason[reason as usize].fetch_add(1, Ordering::Relaxed);
     }
 
+    /// An evaluation of a flag this snapshot knows but does not serve (archived).
+    pub fn record_miss(&self) {
+        self.shards[shard_index()].misses.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Every evaluation so far, served or not: what the activity worker compares between two ticks.
+    pub fn total(&self) -> u64 {
+        self.shards
+            .iter()
+            .map(|shard| {
+                shard.by_reason.iter().map(|c| c.load(Ordering::Relaxed)).sum::<u64>()
+                    + shard.misses.load(Ordering::Relaxed)
+            })
+            .sum()
+    }
+
     /// `(reason, count)` for every reason, summed over the shards.
     pub fn counts(&self) -> impl Iterator<Item = (Reason, u64)> + '_ {
-        Reason::ALL.iter().map(|r| {
-            (*r, self.shards.iter().map(|shard| shard.by_reason[*r as usize].load(Ordering::Relaxed)).sum())
-        })
+        Reason::ALL
+            .iter()
+            .map(|r| (*r, self.shards.iter().map(|shard| shard.by_reason[*r as usize].load(Ordering::Relaxed)).sum()))
     }
 }
 

@@ -73,8 +73,12 @@ pub fn routes() -> Router<AppState> {
         .route("/api/admin/feature-flags", get(list_flags).post(create_flag))
         .route("/api/admin/feature-flags/{key}", get(get_flag))
         .route("/api/admin/feature-flags/{key}/environments/{env}", put(set_flag_state))
+        .route("/api/admin/stale-flags", get(stale_flags))
         .route("/api/admin/audit", get(list_audit))
+        .route("/api/admin/audit.csv", get(audit_csv))
         .route("/api/admin/health", get(health))
+        .route("/api/admin/export", get(super::config_io::export))
+        .route("/api/admin/apply", axum::routing::post(super::config_io::apply))
 }
 
 fn bad_json(rejection: &JsonRejection) -> ApiError {
@@ -131,6 +135,35 @@ async fn list_audit(
 ) -> Result<Json<AuditPage>, ApiError> {
     let Query(query) = query.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "INVALID_QUERY", e.body_text()))?;
     Ok(Json(app::server::audit::list(&state.pool, &query, 100).await?))
+}
+
+/// `GET /api/admin/stale-flags`: what `rollgate flags stale` lists.
+async fn stale_flags(
+    State(state): State<AppState>,
+    _caller: AdminCaller,
+) -> Result<Json<Vec<app::model::StaleFlag>>, ApiError> {
+    Ok(Json(app::server::hygiene::stale_flags(&state.pool, Utc::now()).await?))
+}
+
+/// The audit trail with the same filters as `/admin/audit`, as a CSV download (the page links here with
+/// its filters; without `before`, from the newest event).
+async fn audit_csv(
+    State(state): State<AppState>,
+    _caller: AdminCaller,
+    query: Result<Query<AuditQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<axum::response::Response, ApiError> {
+    use axum::http::header;
+    use axum::response::IntoResponse;
+    let Query(query) = query.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "INVALID_QUERY", e.body_text()))?;
+    let csv = app::server::audit::export_csv(&state.pool, &query).await?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+            (header::CONTENT_DISPOSITION, "attachment; filename=\"rollgate-audit.csv\""),
+        ],
+        csv,
+    )
+        .into_response())
 }
 
 async fn get_flag(

@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod badges;
+pub mod config_io;
 pub mod error;
 pub mod evaluate;
 pub mod ingest;

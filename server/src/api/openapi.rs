@@ -55,7 +55,15 @@ pub const OPERATIONS: &[(&str, &str, &str, &str, Option<&str>)] = &[
         "The kill switch: turn a flag on or off in one environment",
         Some("SetFlagState"),
     ),
-    ("get", "/api/admin/audit", "admin", "The audit trail, newest first (actor, flag, action, before)", None),
+    (
+        "get",
+        "/api/admin/stale-flags",
+        "admin",
+        "Stale flags: fully rolled out or untouched past their kind's limit, or archived but still evaluated",
+        None,
+    ),
+    ("get", "/api/admin/audit", "admin", "The audit trail, newest first (actor, flag, action, before, since)", None),
+    ("get", "/api/admin/audit.csv", "admin", "The audit trail as CSV, with the same filters (all pages)", None),
     (
         "get",
         "/api/admin/health",
@@ -63,6 +71,22 @@ pub const OPERATIONS: &[(&str, &str, &str, &str, Option<&str>)] = &[
         "Database reachable, snapshot fresh, guardrail worker, rollouts stuck waiting for a sign-off; \
          200 with database.ok=false when PostgreSQL is down",
         None,
+    ),
+    (
+        "get",
+        "/api/admin/export",
+        "config",
+        "Admins: the configuration as YAML (phases, flags, states, overrides, rollout definitions, guardrails); \
+         env=ENV for one environment",
+        None,
+    ),
+    (
+        "post",
+        "/api/admin/apply",
+        "config",
+        "Admins: apply a YAML configuration (the body, as exported) in one audited transaction; \
+         dry_run=true reports the changes and makes none",
+        Some("ConfigFile"),
     ),
     (
         "post",
@@ -159,6 +183,7 @@ fn schemas() -> Value {
             "allow_organizations": { "type": "array", "items": string },
             "expected_version": { "type": "integer" }, "reason": string } },
         "RolloutAction": action,
+        "ConfigFile": { "type": "string", "description": "YAML, as written by GET /api/admin/export (rollgate: 1, phases, flags)" },
         "Signoff": { "type": "object", "required": ["rollout", "stage", "decision"], "properties": {
             "rollout": { "type": "integer" }, "stage": { "type": "integer" },
             "decision": { "enum": ["approved", "rejected"] }, "comment": string,
@@ -206,7 +231,8 @@ pub fn document() -> Value {
             operation["parameters"] = Value::Array(parameters);
         }
         if let Some(schema) = body {
-            operation["requestBody"] = json!({ "required": true, "content": { "application/json": {
+            let media = if *schema == "ConfigFile" { "application/yaml" } else { "application/json" };
+            operation["requestBody"] = json!({ "required": true, "content": { media: {
                 "schema": { "$ref": format!("#/components/schemas/{schema}") } } } });
         }
         let entry = paths.entry((*path).to_owned()).or_insert_with(|| json!({}));

@@ -90,6 +90,18 @@ struct ErrorBody {
     message: String,
 }
 
+/// An error answer (`{"error", "message"}`, or whatever text came back) as a [`ClientError::Api`].
+fn api_error(method: Method, path: &str, status: StatusCode, text: &str) -> ClientError {
+    let (code, message) = match serde_json::from_str::<ErrorBody>(text) {
+        Ok(e) => (e.error, e.message),
+        Err(_) => (
+            status.canonical_reason().unwrap_or("ERROR").to_uppercase().replace(' ', "_"),
+            text.chars().take(200).collect(),
+        ),
+    };
+    ClientError::Api { method, path: path.to_owned(), status, code, message }
+}
+
 /// Characters escaped in a path segment: everything but letters, digits and `-_.~`.
 const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
 
@@ -194,20 +206,45 @@ impl ApiClient {
     ) -> Result<T, ClientError> {
         let (status, text) = self.send_raw(method.clone(), path, body).await?;
         if !status.is_success() {
-            let (code, message) = match serde_json::from_str::<ErrorBody>(&text) {
-                Ok(e) => (e.error, e.message),
-                Err(_) => (
-                    status.canonical_reason().unwrap_or("ERROR").to_uppercase().replace(' ', "_"),
-                    text.chars().take(200).collect(),
-                ),
-            };
-            return Err(ClientError::Api { method, path: path.to_owned(), status, code, message });
+            return Err(api_error(method, path, status, &text));
         }
         serde_json::from_str(&text).map_err(|e| ClientError::Decode {
             method,
             path: path.to_owned(),
             reason: format!("{e} (is {} a Rollgate server of this version?)", self.base),
         })
+    }
+
+    /// Sends a text body (e.g. YAML) and returns the status and body as text, whatever the status.
+    pub async fn send_text_raw(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<(String, &'static str)>,
+    ) -> Result<(StatusCode, String), ClientError> {
+        let mut request = self.request(method.clone(), path);
+        if let Some((body, content_type)) = body {
+            request = request.header(reqwest::header::CONTENT_TYPE, content_type).body(body);
+        }
+        let response = request.send().await.map_err(|e| self.transport(&method, path, &e))?;
+        let status = response.status();
+        let text = response.text().await.map_err(|e| self.transport(&method, path, &e))?;
+        Ok((status, text))
+    }
+
+    /// A 2xx answer's body as text; anything else becomes a [`ClientError::Api`].
+    pub async fn text(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<(String, &'static str)>,
+    ) -> Result<String, ClientError> {
+        let (status, text) = self.send_text_raw(method.clone(), path, body).await?;
+        if status.is_success() {
+            Ok(text)
+        } else {
+            Err(api_error(method, path, status, &text))
+        }
     }
 
     pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {

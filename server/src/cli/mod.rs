@@ -1,9 +1,12 @@
 //! The subcommands.
 
+pub mod audit;
 pub mod client;
+pub mod config_io;
 pub mod demo;
-pub mod rollback;
+pub mod flags;
 pub mod import;
+pub mod rollback;
 pub mod serve;
 pub mod simulate;
 pub mod tokens;

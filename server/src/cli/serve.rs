@@ -40,6 +40,11 @@ async fn serve(db: &Database, db_args: &DbArgs, args: &ServeArgs) -> anyhow::Res
     ));
     let webhook_sender = tokio::spawn(crate::workers::webhooks::run(db.pool.clone(), args.webhooks.config()));
     let guardrail_worker = tokio::spawn(crate::workers::guardrails::run(db.pool.clone(), args.guardrails.clone()));
+    let activity_worker = tokio::spawn(crate::workers::activity::run(
+        db.pool.clone(),
+        state.snapshot.clone(),
+        std::time::Duration::from_secs(60),
+    ));
     let router = crate::app(state, trusted);
     let listener =
         tokio::net::TcpListener::bind(args.addr).await.with_context(|| format!("listening on {}", args.addr))?;
@@ -58,6 +63,7 @@ async fn serve(db: &Database, db_args: &DbArgs, args: &ServeArgs) -> anyhow::Res
     snapshot_worker.abort();
     webhook_sender.abort();
     guardrail_worker.abort();
+    activity_worker.abort();
     tracing::info!("stopped serving");
     served
 }

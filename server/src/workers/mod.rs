@@ -1,5 +1,6 @@
 //! Background tasks of a server process.
 
 pub mod guardrails;
+pub mod activity;
 pub mod snapshot;
 pub mod webhooks;

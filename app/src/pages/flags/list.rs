@@ -36,6 +36,7 @@ fn query_from(params: &ParamsMap) -> FlagListQuery {
             Some("off") => Some(StateFilter::Off),
             _ => None,
         },
+        stale: (params.get("stale").as_deref() == Some("true")).then_some(true),
         page: params.get("page").and_then(|p| p.parse().ok()),
         per_page: params.get("per_page").and_then(|p| p.parse().ok()),
     }
@@ -51,6 +52,9 @@ fn page_href(query: &FlagListQuery, page: u32) -> String {
     }
     if let Some(state) = query.state {
         parts.push(format!("state={}", if state == StateFilter::On { "on" } else { "off" }));
+    }
+    if query.stale == Some(true) {
+        parts.push("stale=true".to_owned());
     }
     if let Some(per_page) = query.per_page {
         parts.push(format!("per_page={per_page}"));
@@ -168,6 +172,13 @@ fn FlagListBody(
                     <option value="off" selected=state_value == "off">"Off"</option>
                 </select>
             </div>
+            <div class="field">
+                <label for="filter-stale">"Hygiene"</label>
+                <select id="filter-stale" name="stale">
+                    <option value="" selected=query.stale != Some(true)>"All flags"</option>
+                    <option value="true" selected=query.stale == Some(true)>"Stale only"</option>
+                </select>
+            </div>
             <button type="submit" class="btn">"Apply"</button>
             <a class="btn btn-quiet" href="/admin/feature-flags">"Clear"</a>
         </form>
@@ -241,6 +252,11 @@ fn FlagListRow(
                 <a class="flag-key" href=href>{row.key.clone()}</a>
                 <div class="flag-name">{row.name}</div>
                 {(!row.description.is_empty()).then(|| view! { <div class="flag-desc">{row.description}</div> })}
+                {row.stale.map(|why| view! {
+                    <div class="flag-stale" data-testid="stale-badge">
+                        <span class="badge badge-stale">"Stale"</span>" "<span class="muted">{why}</span>
+                    </div>
+                })}
             </td>
             <td><KindBadge kind=row.kind /></td>
             {row.states.into_iter().map(|state| {
@@ -330,6 +346,7 @@ mod tests {
             phase_key: phase.map(Into::into),
             phase_name: phase.map(Into::into),
             states: vec![],
+            stale: None,
         }
     }
 

@@ -1,16 +1,17 @@
-//! The import itself: parse off the async threads, then in one transaction bulk-load the rows into a
-//! temporary staging table with COPY, classify every row against the account's metadata with one
-//! set-based query (new, changed, unchanged, over the cap), and write the history, the metadata, the
-//! report and the batch record. A failure anywhere rolls the whole of it back.
+//! The import itself: the file is parsed off the async threads while its valid rows are bulk-loaded, as
+//! they are checked, into a temporary staging table with COPY; then, in the same transaction, one
+//! statement classifies every row against the account's metadata (new, changed, unchanged, over the cap)
+//! and writes the metadata, the history and the overflow report, and the batch record follows. A failure
+//! anywhere rolls the whole of it back.
 
-use super::parse::{self, FileError, Format, ParsedFile, ReportRow};
+use super::parse::{self, FileError, Format, ParsedFile, ReportRow, ValidRow};
 use super::{ImportError, ImportLimits, Progress};
 use crate::domain::priority::FLAG_KEY;
 use crate::model::priority::ImportSummary;
 use crate::server::audit::{self, Actor, NewEvent};
 use crate::server::ServiceError;
 use axum::body::Bytes;
-use sqlx::{PgConnection, PgPool, Row};
+use sqlx::{PgConnection, PgPool, Postgres, Row, Transaction};
 use std::time::Instant;
 
 /// Rows per COPY message: big enough to keep the round trips few, small enough to report progress.
@@ -63,13 +64,23 @@ pub async fn import(
         failed(err.to_string(), 0).record(pool).await;
         return Err(err.into());
     }
+    // The parser hands the valid rows over in COPY chunks as it checks them, and they are loaded into the
+    // staging table while it reads on. A first chunk also means that the file as a whole passed its
+    // checks (they come before any row), so the transaction starts only then.
     let (bytes, name, format) = (request.bytes.clone(), file_name.clone(), request.format);
-    let parsed = tokio::task::spawn_blocking(move || parse::parse(&bytes, &name, format))
-        .await
-        .map_err(|e| ServiceError::Other(format!("the parser stopped: {e}")))?;
+    let (chunks, mut received) = tokio::sync::mpsc::channel::<Chunk>(4);
+    let parser = tokio::task::spawn_blocking(move || parse_into_chunks(&bytes, &name, format, &chunks));
+    let loaded = match received.recv().await {
+        Some(first) => Some(load(pool, org_id, first, &mut received, progress).await),
+        None => None,
+    };
+    // Closed before waiting, so that a parser still handing rows to a failed load never waits on it.
+    drop(received);
+    let parsed = parser.await.map_err(|e| ServiceError::Other(format!("the parser stopped: {e}")))?;
     let parsed = match parsed {
         Ok(parsed) => parsed,
         Err(err) => {
+            drop(loaded);
             failed(err.to_string(), 0).record(pool).await;
             return Err(err.into());
         }
@@ -77,7 +88,17 @@ pub async fn import(
     tracing::debug!(elapsed_ms = started.elapsed().as_millis() as u64, rows = parsed.rows_read, "import: parsed");
     progress(Progress::Parsed { rows_read: parsed.rows_read, valid: parsed.rows.len() });
 
-    match write(pool, actor, limits, org_id, &request, &file_name, &parsed, started, progress).await {
+    let written = match loaded {
+        Some(Ok(tx)) => Ok(tx),
+        Some(Err(err)) => Err(err),
+        // No valid row at all: every row goes to the report.
+        None => begin(pool, org_id).await,
+    };
+    let written = match written {
+        Ok(tx) => write(tx, actor, limits, org_id, &request, &file_name, &parsed, started, progress).await,
+        Err(err) => Err(err),
+    };
+    match written {
         Ok(summary) => {
             progress(Progress::Committed);
             Ok(summary)
@@ -93,6 +114,92 @@ pub async fn import(
             Err(err.into())
         }
     }
+}
+
+/// Valid rows in COPY's text format.
+struct Chunk {
+    text: Vec<u8>,
+    rows: usize,
+}
+
+impl Chunk {
+    fn new() -> Self {
+        Chunk { text: Vec::with_capacity(COPY_CHUNK_ROWS * 96), rows: 0 }
+    }
+
+    fn push(&mut self, row: &ValidRow) {
+        self.text.extend_from_slice(row.line.to_string().as_bytes());
+        self.text.push(b'\t');
+        push_copy_text(&mut self.text, &row.url);
+        self.text.push(b'\t');
+        self.text.extend_from_slice(row.tier.as_str().as_bytes());
+        self.text.push(b'\t');
+        self.text.extend_from_slice(row.page_type.as_str().as_bytes());
+        self.text.push(b'\n');
+        self.rows += 1;
+    }
+}
+
+/// Parses the file (on a blocking thread), sending the valid rows on in chunks as they are checked. Rows
+/// that a later row with the same URL outdoes are sent too; they are the report's duplicates.
+fn parse_into_chunks(
+    bytes: &[u8],
+    name: &str,
+    format: Option<Format>,
+    chunks: &tokio::sync::mpsc::Sender<Chunk>,
+) -> Result<ParsedFile, FileError> {
+    let mut chunk = Chunk::new();
+    // A closed channel means the load has failed: the parse still runs to the end, for the batch record.
+    let parsed = parse::parse_with(bytes, name, format, &mut |row| {
+        chunk.push(row);
+        if chunk.rows == COPY_CHUNK_ROWS {
+            let _ = chunks.blocking_send(std::mem::replace(&mut chunk, Chunk::new()));
+        }
+    })?;
+    if chunk.rows > 0 {
+        let _ = chunks.blocking_send(chunk);
+    }
+    Ok(parsed)
+}
+
+/// Starts the import's transaction: the account locked (one import or rollback per account at a time,
+/// as the cap and the history depend on what is stored) and `url_stage`, a temporary table dropped at
+/// commit, created.
+async fn begin(pool: &PgPool, org_id: i64) -> Result<Transaction<'static, Postgres>, ServiceError> {
+    let mut tx = pool.begin().await?;
+    sqlx::query!("select id from organizations where id = $1 for no key update", org_id).fetch_one(&mut *tx).await?;
+    // The sorts and hashes of 60,000 rows fit in memory rather than spilling to disk.
+    sqlx::query("set local work_mem = '64MB'").execute(&mut *tx).await?;
+    sqlx::query(
+        r#"create temp table url_stage (line integer not null, url text collate "C" not null,
+               update_priority text not null, page_type text not null) on commit drop"#,
+    )
+    .execute(&mut *tx)
+    .await?;
+    Ok(tx)
+}
+
+/// Starts the transaction and bulk-loads the chunks into `url_stage` with COPY as the parser sends them.
+async fn load(
+    pool: &PgPool,
+    org_id: i64,
+    first: Chunk,
+    received: &mut tokio::sync::mpsc::Receiver<Chunk>,
+    progress: &(dyn Fn(Progress) + Send + Sync),
+) -> Result<Transaction<'static, Postgres>, ServiceError> {
+    let mut tx = begin(pool, org_id).await?;
+    let mut copy = tx.copy_in_raw("copy url_stage (line, url, update_priority, page_type) from stdin").await?;
+    let mut sent = 0;
+    let mut next = Some(first);
+    while let Some(chunk) = next {
+        copy.send(chunk.text).await?;
+        sent += chunk.rows;
+        // The total is not known yet: the file is still being read.
+        progress(Progress::Loading { sent, total: sent });
+        next = received.recv().await;
+    }
+    copy.finish().await?;
+    Ok(tx)
 }
 
 /// The batch record of an import that did not happen, written in its own transaction (the import's was
@@ -150,7 +257,7 @@ pub fn clean_file_name(raw: &str) -> String {
 
 #[allow(clippy::too_many_arguments)]
 async fn write(
-    pool: &PgPool,
+    mut tx: Transaction<'static, Postgres>,
     actor: &Actor,
     limits: &ImportLimits,
     org_id: i64,
@@ -160,11 +267,16 @@ async fn write(
     started: Instant,
     progress: &(dyn Fn(Progress) + Send + Sync),
 ) -> Result<ImportSummary, ServiceError> {
-    let mut tx = pool.begin().await?;
-    // One import or rollback per account at a time: the cap and the history depend on what is stored.
-    sqlx::query!("select id from organizations where id = $1 for no key update", org_id).fetch_one(&mut *tx).await?;
-    // The sorts and hashes of 60,000 rows fit in memory rather than spilling to disk.
-    sqlx::query("set local work_mem = '64MB'").execute(&mut *tx).await?;
+    // Rows loaded before a later row with the same URL outdid them: the report's duplicates.
+    let outdone: Vec<i32> = parsed
+        .report
+        .iter()
+        .filter(|r| r.kind == parse::ReportKind::Duplicate)
+        .map(|r| i32::try_from(r.line).unwrap_or(i32::MAX))
+        .collect();
+    if !outdone.is_empty() {
+        sqlx::query("delete from url_stage where line = any($1)").bind(&outdone).execute(&mut *tx).await?;
+    }
     let batch_id = sqlx::query_scalar!(
         r#"insert into url_import_batches (organization_id, created_by, actor_label, file_name, format, dry_run)
            values ($1, $2, $3, $4, $5, $6) returning id"#,
@@ -178,7 +290,6 @@ async fn write(
     .fetch_one(&mut *tx)
     .await?;
 
-    stage_rows(&mut tx, parsed, progress).await?;
     tracing::debug!(elapsed_ms = started.elapsed().as_millis() as u64, "import: staged");
     progress(Progress::Merging);
     let existing =
@@ -186,25 +297,14 @@ async fn write(
             .fetch_one(&mut *tx)
             .await?;
     let room = (limits.max_urls_per_account - existing).max(0);
-    let counts = plan(&mut tx, org_id, room).await?;
-    tracing::debug!(elapsed_ms = started.elapsed().as_millis() as u64, "import: planned");
     copy_report(&mut tx, batch_id, &parsed.report).await?;
     let overflow_reason = format!(
         "over the account's cap of {} URLs: it held {existing}, and earlier rows of this file filled the rest",
         limits.max_urls_per_account
     );
-    sqlx::query(
-        "insert into url_import_report_rows (batch_id, line_number, kind, url, reason)
-         select $1, line, 'overflow', url, $2 from url_plan where action = 'overflow'",
-    )
-    .bind(batch_id)
-    .bind(&overflow_reason)
-    .execute(&mut *tx)
-    .await?;
-    if !request.dry_run {
-        apply(&mut tx, batch_id, org_id, &counts).await?;
-        tracing::debug!(elapsed_ms = started.elapsed().as_millis() as u64, "import: applied");
-    }
+    let merge = Merge { batch_id, org_id, room, staged: parsed.rows.len(), apply: !request.dry_run };
+    let counts = merge.run(&mut tx, &overflow_reason).await?;
+    tracing::debug!(elapsed_ms = started.elapsed().as_millis() as u64, dry_run = request.dry_run, "import: merged");
 
     let duplicates = parsed.report.iter().filter(|r| r.kind == parse::ReportKind::Duplicate).count();
     let rejected = parsed.report.len() - duplicates;
@@ -267,42 +367,6 @@ async fn write(
     Ok(summary)
 }
 
-/// Bulk-loads the valid rows into `url_stage`, a temporary table dropped at commit.
-async fn stage_rows(
-    conn: &mut PgConnection,
-    parsed: &ParsedFile,
-    progress: &(dyn Fn(Progress) + Send + Sync),
-) -> Result<(), ServiceError> {
-    sqlx::query(
-        r#"create temp table url_stage (line integer not null, url text collate "C" not null,
-               update_priority text not null, page_type text not null) on commit drop"#,
-    )
-    .execute(&mut *conn)
-    .await?;
-    let total = parsed.rows.len();
-    let mut copy = conn.copy_in_raw("copy url_stage (line, url, update_priority, page_type) from stdin").await?;
-    let mut buffer = Vec::with_capacity(COPY_CHUNK_ROWS * 96);
-    for (index, chunk) in parsed.rows.chunks(COPY_CHUNK_ROWS).enumerate() {
-        buffer.clear();
-        for row in chunk {
-            buffer.extend_from_slice(row.line.to_string().as_bytes());
-            buffer.push(b'\t');
-            push_copy_text(&mut buffer, &row.url);
-            buffer.push(b'\t');
-            buffer.extend_from_slice(row.tier.as_str().as_bytes());
-            buffer.push(b'\t');
-            buffer.extend_from_slice(row.page_type.as_str().as_bytes());
-            buffer.push(b'\n');
-        }
-        copy.send(buffer.as_slice()).await?;
-        progress(Progress::Loading { sent: (index * COPY_CHUNK_ROWS + chunk.len()).min(total), total });
-    }
-    copy.finish().await?;
-    // Statistics let the planner hash-join the staging rows against the account's metadata.
-    sqlx::query("analyze url_stage").execute(&mut *conn).await?;
-    Ok(())
-}
-
 /// What the merge decided, row by row, counted.
 struct PlanCounts {
     inserted: i64,
@@ -311,89 +375,91 @@ struct PlanCounts {
     overflow: i64,
 }
 
-/// Classifies every staged row into `url_plan`: `insert` (a new URL within the cap), `overflow` (a new
-/// URL past it, counted in file order), `update` or `unchanged`, with the values it replaces.
-async fn plan(conn: &mut PgConnection, org_id: i64, room: i64) -> Result<PlanCounts, ServiceError> {
-    sqlx::query(
-        r#"create temp table url_plan (line integer not null, url text collate "C" not null,
-               update_priority text not null, page_type text not null, old_priority text, old_page_type text,
-               old_batch_id bigint, action text not null) on commit drop"#,
-    )
-    .execute(&mut *conn)
-    .await?;
-    sqlx::query(
-        r#"insert into url_plan
-           select line, url, update_priority, page_type, old_priority, old_page_type, old_batch_id,
-                  case when is_new then
-                           case when sum(is_new::int) over (order by line) <= $2 then 'insert' else 'overflow' end
-                       when old_priority = update_priority and old_page_type = page_type then 'unchanged'
-                       else 'update' end
-           from (select s.line, s.url, s.update_priority, s.page_type, m.update_priority as old_priority,
-                        m.page_type as old_page_type, m.batch_id as old_batch_id, m.url is null as is_new
-                 from url_stage s
-                 left join url_metadata m on m.organization_id = $1 and m.url = s.url) joined"#,
-    )
-    .bind(org_id)
-    .bind(room)
-    .execute(&mut *conn)
-    .await?;
-    // Without statistics the planner can take url_plan for a few rows and loop over it per stored row.
-    sqlx::query("analyze url_plan").execute(&mut *conn).await?;
-    let rows = sqlx::query("select action, count(*) as n from url_plan group by action").fetch_all(&mut *conn).await?;
-    let mut counts = PlanCounts { inserted: 0, updated: 0, unchanged: 0, overflow: 0 };
-    for row in rows {
-        let n: i64 = row.try_get("n")?;
-        match row.try_get::<String, _>("action")?.as_str() {
-            "insert" => counts.inserted = n,
-            "update" => counts.updated = n,
-            "unchanged" => counts.unchanged = n,
-            _ => counts.overflow = n,
-        }
-    }
-    Ok(counts)
+/// The merge of the staged rows into the account's metadata, as one statement.
+struct Merge {
+    batch_id: i64,
+    org_id: i64,
+    /// How many new URLs the account can still take.
+    room: i64,
+    /// Rows in `url_stage`.
+    staged: usize,
+    /// False for a dry run: classify, count and report the overflow, write no metadata.
+    apply: bool,
 }
 
-/// Writes the history of the changed rows (what each held before, so a rollback restores it exactly;
-/// added rows need none, see the migration `20261121000003`), then the metadata itself: new URLs with a
-/// plain insert and changed ones with an update (the account is locked, so which is which cannot change
-/// underneath). Rows go in URL order, the order of the indexes they land in. A statement with nothing to
-/// do is skipped.
-async fn apply(conn: &mut PgConnection, batch_id: i64, org_id: i64, counts: &PlanCounts) -> Result<(), ServiceError> {
-    if counts.inserted > 0 {
-        sqlx::query(
-            "insert into url_metadata (organization_id, url, update_priority, page_type, batch_id)
-             select $2, url, update_priority, page_type, $1 from url_plan where action = 'insert' order by url",
-        )
-        .bind(batch_id)
-        .bind(org_id)
-        .execute(&mut *conn)
-        .await?;
+impl Merge {
+    /// Classifies every staged row against the account's metadata: `insert` (a new URL within the cap),
+    /// `overflow` (a new URL past it, counted in file order), `update` or `unchanged`; then, in the same
+    /// statement, inserts the new URLs, records what every changed URL held before in
+    /// `url_metadata_history` (added URLs need no history, see the migration `20261121000003`) and
+    /// updates the changed ones, and reports the overflow. The classification is materialized once and
+    /// read by each part; the account is locked, so which URL is new and which is stored cannot change
+    /// underneath. New rows go in URL order, the order of the indexes they land in.
+    ///
+    /// When every staged row fits within the room left (all of a first import of up to the cap), no row
+    /// can overflow, and the running count of new URLs in file order (a sort of every row by line) is
+    /// left out: it could only ever answer `insert`.
+    async fn run(&self, conn: &mut PgConnection, overflow_reason: &str) -> Result<PlanCounts, ServiceError> {
+        // A nested loop here (the staging table has no statistics) would probe per row or, worse, scan
+        // the staged rows per stored row; hash joins make one pass over each. Ends with the transaction.
+        sqlx::query("set local enable_nestloop = off").execute(&mut *conn).await?;
+        let fits = i64::try_from(self.staged).unwrap_or(i64::MAX) <= self.room;
+        let new_action = if fits {
+            "'insert'"
+        } else {
+            "case when sum(is_new::int) over (order by line) <= $3 then 'insert' else 'overflow' end"
+        };
+        let mut sql = format!(
+            r#"with planned as materialized (
+                 select line, url, update_priority, page_type, old_priority, old_page_type, old_batch_id,
+                        case when is_new then {new_action}
+                             when old_priority = update_priority and old_page_type = page_type then 'unchanged'
+                             else 'update' end as action
+                 from (select s.line, s.url, s.update_priority, s.page_type, m.update_priority as old_priority,
+                              m.page_type as old_page_type, m.batch_id as old_batch_id, m.url is null as is_new
+                       from url_stage s
+                       left join url_metadata m on m.organization_id = $1 and m.url = s.url) joined
+               ), overflow as (
+                 insert into url_import_report_rows (batch_id, line_number, kind, url, reason)
+                 select $2, line, 'overflow', url, $4 from planned where action = 'overflow'
+               )"#
+        );
+        if self.apply {
+            sql.push_str(
+                r#", inserted as (
+                 insert into url_metadata (organization_id, url, update_priority, page_type, batch_id)
+                 select $1, url, update_priority, page_type, $2 from planned where action = 'insert' order by url
+               ), history as (
+                 insert into url_metadata_history
+                   (batch_id, organization_id, url, existed, previous_priority, previous_page_type, previous_batch_id)
+                 select $2, $1, url, true, old_priority, old_page_type, old_batch_id
+                 from planned where action = 'update' order by url
+               ), updated as (
+                 update url_metadata m set update_priority = p.update_priority, page_type = p.page_type, batch_id = $2
+                 from planned p where p.action = 'update' and m.organization_id = $1 and m.url = p.url
+               )"#,
+            );
+        }
+        sql.push_str(" select action, count(*) as n from planned group by action");
+        let rows = sqlx::query(&sql)
+            .bind(self.org_id)
+            .bind(self.batch_id)
+            .bind(self.room)
+            .bind(overflow_reason)
+            .fetch_all(&mut *conn)
+            .await?;
+        let mut counts = PlanCounts { inserted: 0, updated: 0, unchanged: 0, overflow: 0 };
+        for row in rows {
+            let n: i64 = row.try_get("n")?;
+            match row.try_get::<String, _>("action")?.as_str() {
+                "insert" => counts.inserted = n,
+                "update" => counts.updated = n,
+                "unchanged" => counts.unchanged = n,
+                _ => counts.overflow = n,
+            }
+        }
+        Ok(counts)
     }
-    if counts.updated == 0 {
-        return Ok(());
-    }
-    sqlx::query(
-        "insert into url_metadata_history
-           (batch_id, organization_id, url, existed, previous_priority, previous_page_type, previous_batch_id)
-         select $1, $2, url, true, old_priority, old_page_type, old_batch_id
-         from url_plan where action = 'update' order by url",
-    )
-    .bind(batch_id)
-    .bind(org_id)
-    .execute(&mut *conn)
-    .await?;
-    // A nested loop here (one estimate off) means every stored row scanning url_plan; a hash join is one
-    // pass over each. The setting ends with the transaction.
-    sqlx::query("set local enable_nestloop = off").execute(&mut *conn).await?;
-    sqlx::query(
-        "update url_metadata m set update_priority = p.update_priority, page_type = p.page_type, batch_id = $1
-         from url_plan p where p.action = 'update' and m.organization_id = $2 and m.url = p.url",
-    )
-    .bind(batch_id)
-    .bind(org_id)
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
 }
 
 /// The rejected and duplicate rows of the report, with COPY (a file of bad rows can be as long as a good one).

@@ -90,7 +90,8 @@ pub enum Progress {
         rows_read: u32,
         valid: usize,
     },
-    /// Rows sent to the staging table so far.
+    /// Rows sent to the staging table so far. They load while the file is still being read, so `total`
+    /// is the valid rows found so far; `Parsed` follows once the whole file is read.
     Loading {
         sent: usize,
         total: usize,

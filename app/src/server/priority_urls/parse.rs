@@ -123,6 +123,20 @@ pub enum FileError {
 
 /// Reads and validates a whole file.
 pub fn parse(bytes: &[u8], file_name: &str, format: Option<Format>) -> Result<ParsedFile, FileError> {
+    parse_with(bytes, file_name, format, &mut |_| {})
+}
+
+/// Reads and validates a whole file like [`parse`], and hands every valid row to `on_row` as soon as it
+/// is checked, in file order, so that a caller can load rows while the rest of the file is read. A row
+/// handed over can still lose to a later row with the same URL: it is then among the report's
+/// duplicates, and not among the result's rows. A file refused as a whole hands over no row: the checks
+/// of the whole file and of its header come before the rows.
+pub fn parse_with(
+    bytes: &[u8],
+    file_name: &str,
+    format: Option<Format>,
+    on_row: &mut dyn FnMut(&ValidRow),
+) -> Result<ParsedFile, FileError> {
     let text = std::str::from_utf8(bytes).map_err(|e| {
         let at = e.valid_up_to();
         FileError::NotUtf8 { line: bytes[..at].iter().filter(|&&b| b == b'\n').count() + 1, byte: bytes[at] }
@@ -132,7 +146,7 @@ pub fn parse(bytes: &[u8], file_name: &str, format: Option<Format>) -> Result<Pa
         return Err(FileError::Empty);
     }
     let format = format.unwrap_or_else(|| Format::detect(file_name, text));
-    let mut collector = Collector::default();
+    let mut collector = Collector { on_row: Some(on_row), ..Collector::default() };
     match format {
         Format::Csv => read_csv(text, &mut collector)?,
         Format::JsonLines => read_json_lines(text, &mut collector),
@@ -148,19 +162,23 @@ pub fn parse(bytes: &[u8], file_name: &str, format: Option<Format>) -> Result<Pa
 
 /// Gathers rows, resolving duplicates as they come.
 #[derive(Default)]
-struct Collector {
+struct Collector<'a> {
     rows_read: u32,
     rows: Vec<Option<ValidRow>>,
     by_url: HashMap<String, usize>,
     report: Vec<ReportRow>,
     ignored: BTreeSet<String>,
+    on_row: Option<&'a mut dyn FnMut(&ValidRow)>,
 }
 
-impl Collector {
+impl Collector<'_> {
     fn row(&mut self, line: u32, url: &str, tier: &str, page_type: &str) {
         self.rows_read += 1;
         match validate(line, url, tier, page_type) {
             Ok(row) => {
+                if let Some(on_row) = self.on_row.as_mut() {
+                    on_row(&row);
+                }
                 let index = self.rows.len();
                 if let Some(previous) = self.by_url.insert(row.url.clone(), index) {
                     if let Some(earlier) = self.rows[previous].take() {
@@ -228,7 +246,7 @@ fn clip(text: &str, max: usize) -> String {
     text[..end].to_owned()
 }
 
-fn read_csv(text: &str, out: &mut Collector) -> Result<(), FileError> {
+fn read_csv(text: &str, out: &mut Collector<'_>) -> Result<(), FileError> {
     check_quoting(text)?;
     let mut reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(text.as_bytes());
     let mut records = reader.records();
@@ -351,7 +369,7 @@ fn check_quoting(text: &str) -> Result<(), FileError> {
     Ok(())
 }
 
-fn read_json_lines(text: &str, out: &mut Collector) {
+fn read_json_lines(text: &str, out: &mut Collector<'_>) {
     for (index, raw_line) in text.split('\n').enumerate() {
         let line = u32::try_from(index + 1).unwrap_or(u32::MAX);
         let raw_line = raw_line.strip_suffix('\r').unwrap_or(raw_line);

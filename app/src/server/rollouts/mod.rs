@@ -75,13 +75,26 @@ fn invalid(field: &'static str, message: impl Into<String>) -> ServiceError {
 /// Creates a planned rollout for a flag in one environment. At most one live rollout per flag and
 /// environment (the `rollouts_live_key` index).
 pub async fn create(pool: &PgPool, actor: &Actor, new: &NewRollout) -> Result<i64, ServiceError> {
+    let mut tx = pool.begin().await?;
+    let (id, entity_key) = create_in(&mut tx, actor, new).await?;
+    audit::notify_change(&mut tx, "rollout", &entity_key).await?;
+    tx.commit().await?;
+    Ok(id)
+}
+
+/// [`create`] inside the caller's transaction (`rollgate apply` creates many things in one), without the
+/// NOTIFY, which the caller sends once. Returns the id and the audit entity key.
+pub async fn create_in(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    new: &NewRollout,
+) -> Result<(i64, String), ServiceError> {
     actor.require_editor()?;
     let (stages, template) = match &new.plan {
         PlanSource::Template(t) => (t.stages(&new.flag, &new.environment), Some(t.key())),
         PlanSource::Custom(stages) => (stages.clone(), None),
     };
     let plan = RolloutPlan::new(stages).map_err(|e| invalid("stages", e.to_string()))?;
-    let mut tx = pool.begin().await?;
     let target = sqlx::query!(
         r#"select fe.flag_id, fe.environment_id from flag_environments fe
            join flags f on f.id = fe.flag_id join environments e on e.id = fe.environment_id
@@ -89,7 +102,7 @@ pub async fn create(pool: &PgPool, actor: &Actor, new: &NewRollout) -> Result<i6
         new.flag.as_str(),
         new.environment.as_str()
     )
-    .fetch_optional(&mut *tx)
+    .fetch_optional(&mut *conn)
     .await?
     .ok_or_else(|| {
         ServiceError::NotFound(format!("flag {:?} in environment {:?}", new.flag.as_str(), new.environment.as_str()))
@@ -103,7 +116,7 @@ pub async fn create(pool: &PgPool, actor: &Actor, new: &NewRollout) -> Result<i6
         template,
         actor.user_id,
     )
-    .fetch_one(&mut *tx)
+    .fetch_one(&mut *conn)
     .await;
     let id = match inserted {
         Ok(id) => id,
@@ -119,13 +132,13 @@ pub async fn create(pool: &PgPool, actor: &Actor, new: &NewRollout) -> Result<i6
         }
         Err(other) => return Err(other.into()),
     };
-    insert_stages(&mut tx, id, &plan).await?;
+    insert_stages(conn, id, &plan).await?;
     let guardrails = match &new.plan {
         PlanSource::Template(t) => crate::domain::guardrail::template_guardrails(*t),
         PlanSource::Custom(_) => Vec::new(),
     };
-    super::guardrails::insert_specs(&mut tx, id, &guardrails).await?;
-    insert_allow_list(&mut tx, id, actor, &new.allow_customers, &new.allow_organizations).await?;
+    super::guardrails::insert_specs(conn, id, &guardrails).await?;
+    insert_allow_list(conn, id, actor, &new.allow_customers, &new.allow_organizations).await?;
     let summary = serde_json::json!({
         "template": template,
         "stickiness": new.stickiness.to_string(),
@@ -134,11 +147,11 @@ pub async fn create(pool: &PgPool, actor: &Actor, new: &NewRollout) -> Result<i6
         "allow_organizations": new.allow_organizations,
         "guardrails": guardrails.iter().map(|g| g.describe()).collect::<Vec<_>>(),
     });
-    insert_event(&mut tx, id, actor, EventRow { kind: "created", details: summary.clone(), ..EventRow::default() })
+    insert_event(conn, id, actor, EventRow { kind: "created", details: summary.clone(), ..EventRow::default() })
         .await?;
     let entity_key = format!("{}/{}#{id}", new.flag.as_str(), new.environment.as_str());
     audit::record(
-        &mut tx,
+        conn,
         actor,
         NewEvent {
             action: "rollout.created",
@@ -151,9 +164,7 @@ pub async fn create(pool: &PgPool, actor: &Actor, new: &NewRollout) -> Result<i6
         },
     )
     .await?;
-    audit::notify_change(&mut tx, "rollout", &entity_key).await?;
-    tx.commit().await?;
-    Ok(id)
+    Ok((id, entity_key))
 }
 
 async fn insert_stages(conn: &mut PgConnection, id: i64, plan: &RolloutPlan) -> Result<(), ServiceError> {
@@ -671,25 +682,38 @@ pub struct RolloutEdit {
 /// Replaces a live rollout's plan, allow-list and stickiness. A started rollout keeps its current stage
 /// at the same percentage (`validate_edit`), so the edit changes what comes next, not what is served.
 pub async fn edit(pool: &PgPool, actor: &Actor, id: i64, edit: &RolloutEdit) -> Result<(), ServiceError> {
+    let mut tx = pool.begin().await?;
+    let entity_key = edit_in(&mut tx, actor, id, edit).await?;
+    audit::notify_change(&mut tx, "rollout", &entity_key).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// [`edit`] inside the caller's transaction, without the NOTIFY. Returns the audit entity key.
+pub async fn edit_in(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    id: i64,
+    edit: &RolloutEdit,
+) -> Result<String, ServiceError> {
     actor.require_editor()?;
     let plan = RolloutPlan::new(edit.stages.clone()).map_err(|e| invalid("stages", e.to_string()))?;
-    let mut tx = pool.begin().await?;
-    let locked = lock(&mut tx, id).await?;
+    let locked = lock(conn, id).await?;
     locked.check_version(edit.expected_version, "")?;
     crate::domain::rollout::validate_edit(&locked.state, &plan).map_err(|e| invalid("stages", e.to_string()))?;
     let version =
         locked.state.version.checked_add(1).ok_or_else(|| refused("INVALID_TRANSITION", "version exhausted"))?;
-    sqlx::query!("delete from rollout_stages where rollout_id = $1", id).execute(&mut *tx).await?;
-    insert_stages(&mut tx, id, &plan).await?;
-    sqlx::query!("delete from rollout_allow_list where rollout_id = $1", id).execute(&mut *tx).await?;
-    insert_allow_list(&mut tx, id, actor, &edit.allow_customers, &edit.allow_organizations).await?;
+    sqlx::query!("delete from rollout_stages where rollout_id = $1", id).execute(&mut *conn).await?;
+    insert_stages(conn, id, &plan).await?;
+    sqlx::query!("delete from rollout_allow_list where rollout_id = $1", id).execute(&mut *conn).await?;
+    insert_allow_list(conn, id, actor, &edit.allow_customers, &edit.allow_organizations).await?;
     sqlx::query!(
         "update rollouts set stickiness = $2, version = $3, template = null where id = $1",
         id,
         edit.stickiness.to_string(),
         version
     )
-    .execute(&mut *tx)
+    .execute(&mut *conn)
     .await?;
     let before = serde_json::json!({
         "version": locked.state.version,
@@ -703,18 +727,11 @@ pub async fn edit(pool: &PgPool, actor: &Actor, id: i64, edit: &RolloutEdit) -> 
         "allow_organizations": edit.allow_organizations,
     });
     let reason = edit.reason.as_deref().map(str::trim).filter(|r| !r.is_empty());
-    insert_event(
-        &mut tx,
-        id,
-        actor,
-        EventRow { kind: "edited", reason, details: after.clone(), ..EventRow::default() },
-    )
-    .await?;
+    insert_event(conn, id, actor, EventRow { kind: "edited", reason, details: after.clone(), ..EventRow::default() })
+        .await?;
     let entity_key = locked.entity_key();
-    locked.audit(&mut tx, actor, "rollout.edited", Some(before), Some(after), reason).await?;
-    audit::notify_change(&mut tx, "rollout", &entity_key).await?;
-    tx.commit().await?;
-    Ok(())
+    locked.audit(conn, actor, "rollout.edited", Some(before), Some(after), reason).await?;
+    Ok(entity_key)
 }
 
 /// Who asked for the sign-offs of `stage` at `version`, if anyone did.

@@ -1,0 +1,149 @@
+//! The configuration file of `rollgate export` / `rollgate apply`: plain serde types, written and read as
+//! YAML by the server crate. Field order here is the order in the file; optional parts are left out when
+//! empty so that a file stays short and two exports of the same configuration are byte-identical.
+
+use crate::domain::rollout::StagePlan;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+/// The version of this format, written as `rollgate: 1` at the top of every file.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// A whole configuration: phases in order, then flags in phase order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigDocument {
+    pub rollgate: u32,
+    #[serde(default)]
+    pub phases: Vec<PhaseDoc>,
+    #[serde(default)]
+    pub flags: Vec<FlagDoc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PhaseDoc {
+    pub key: String,
+    pub name: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub description: String,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub requires_previous: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FlagDoc {
+    pub key: String,
+    pub name: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub description: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phase: Option<String>,
+    /// release, operational, kill_switch, experiment or permission.
+    pub kind: String,
+    /// boolean (the default), string, number or json.
+    #[serde(default = "boolean", skip_serializing_if = "is_boolean")]
+    pub value_type: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub variants: Vec<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
+    /// Archived flags are exported for backups; apply archives a flag, and refuses to bring one back.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub archived: bool,
+    /// The flag's state per environment key. An environment left out is left as it is by apply.
+    #[serde(default)]
+    pub environments: BTreeMap<String, EnvStateDoc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnvStateDoc {
+    pub enabled: bool,
+    #[serde(default = "json_true")]
+    pub default_value: Value,
+    /// The complete set of overrides in this environment: apply adds, changes and removes to match.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub overrides: Vec<OverrideDoc>,
+    /// The live rollout's definition. Apply creates a planned rollout or edits the live one to match; it
+    /// never starts, advances or rolls back (those stay behind their gates), and leaves a live rollout
+    /// alone when the file has none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollout: Option<RolloutDoc>,
+}
+
+/// Exactly one of `organization` and `customer`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OverrideDoc {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub organization: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub customer: Option<String>,
+    pub value: Value,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RolloutDoc {
+    #[serde(default = "customer_id")]
+    pub stickiness: String,
+    pub stages: Vec<StagePlan>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allow_customers: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allow_organizations: Vec<String>,
+    /// Exported for reference; apply does not change guardrails (they are managed with the rollout).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub guardrails: Vec<GuardrailDoc>,
+}
+
+/// A guardrail as stored, for reading only.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GuardrailDoc {
+    /// The stage it watches; absent for every stage.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stage: Option<i32>,
+    pub kind: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gauge_name: Option<String>,
+    /// As text: `numeric` is exact in PostgreSQL, and a float would not round-trip.
+    pub threshold: String,
+    pub window_seconds: i32,
+    pub min_samples: i32,
+    pub action: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<String>,
+    pub source: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prometheus_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub promql: Option<String>,
+}
+
+fn is_false(value: &bool) -> bool {
+    !*value
+}
+
+fn boolean() -> String {
+    "boolean".to_owned()
+}
+
+fn is_boolean(value: &String) -> bool {
+    value == "boolean"
+}
+
+fn json_true() -> Value {
+    Value::Bool(true)
+}
+
+fn customer_id() -> String {
+    "customer_id".to_owned()
+}

@@ -1,0 +1,80 @@
+//! Configuration as code over the admin API: `GET /api/admin/export` answers the configuration as YAML,
+//! `POST /api/admin/apply` takes such a file and applies it in one audited transaction (with
+//! `?dry_run=true`, reports what it would change and changes nothing). Admins only: a file can touch
+//! every flag at once. `rollgate export` and `rollgate apply` are thin clients of these two.
+
+use super::admin::AdminCaller;
+use super::error::ApiError;
+use app::server::config_as_code::{self, ApplyReport, ConfigDocument};
+use app::server::{AppState, ServiceError};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Deserialize;
+
+/// The first line of every export: says what the file is and how to use it. No timestamp, so that two
+/// exports of the same configuration are identical.
+pub const EXPORT_HEADER: &str =
+    "# Rollgate configuration (rollgate export). Apply with: rollgate apply FILE [--dry-run]\n";
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExportQuery {
+    env: Option<String>,
+}
+
+fn bad_query(rejection: &QueryRejection) -> ApiError {
+    ApiError::new(StatusCode::BAD_REQUEST, "INVALID_QUERY", rejection.body_text())
+}
+
+pub async fn export(
+    State(state): State<AppState>,
+    caller: AdminCaller,
+    query: Result<Query<ExportQuery>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    caller.actor().require_admin("export the configuration")?;
+    let Query(query) = query.map_err(|e| bad_query(&e))?;
+    let env = query.env.as_deref().map(str::trim).filter(|e| !e.is_empty());
+    // One snapshot of the whole configuration, even while others write.
+    let mut tx = state.pool.begin().await.map_err(ServiceError::from)?;
+    sqlx::query("set transaction isolation level repeatable read, read only")
+        .execute(&mut *tx)
+        .await
+        .map_err(ServiceError::from)?;
+    let document = config_as_code::export(&mut tx, env).await?;
+    tx.commit().await.map_err(ServiceError::from)?;
+    let yaml = serde_norway::to_string(&document)
+        .map_err(|e| ServiceError::Other(format!("writing the configuration as YAML: {e}")))?;
+    Ok(([(header::CONTENT_TYPE, "application/yaml; charset=utf-8")], format!("{EXPORT_HEADER}{yaml}")).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApplyQuery {
+    #[serde(default)]
+    dry_run: bool,
+}
+
+/// Reads a configuration file, naming the line, column and field of the first problem.
+pub fn parse_document(text: &str) -> Result<ConfigDocument, ApiError> {
+    serde_norway::from_str::<ConfigDocument>(text).map_err(|e| {
+        let location = e.location().map(|l| serde_json::json!({ "line": l.line(), "column": l.column() }));
+        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "INVALID_YAML", format!("the configuration file: {e}"))
+            .with_details(serde_json::json!({ "location": location }))
+    })
+}
+
+pub async fn apply(
+    State(state): State<AppState>,
+    caller: AdminCaller,
+    query: Result<Query<ApplyQuery>, QueryRejection>,
+    body: String,
+) -> Result<Json<ApplyReport>, ApiError> {
+    let actor = caller.actor();
+    actor.require_admin("apply a configuration file")?;
+    let Query(query) = query.map_err(|e| bad_query(&e))?;
+    let document = parse_document(&body)?;
+    Ok(Json(config_as_code::apply(&state.pool, &actor, &document, query.dry_run).await?))
+}
