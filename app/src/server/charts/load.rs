@@ -80,12 +80,15 @@ async fn buckets(
         r#"select cohort as "cohort!",
                   date_bin(make_interval(secs => $5), minute, timestamptz '1970-01-01 00:00:00+00')
                       as "start!: DateTime<Utc>",
-                  sum(request_count)::bigint as "requests!",
-                  sum(error_count)::bigint as "errors!",
-                  array[sum(latency_buckets[1]), sum(latency_buckets[2]), sum(latency_buckets[3]),
-                        sum(latency_buckets[4]), sum(latency_buckets[5]), sum(latency_buckets[6]),
-                        sum(latency_buckets[7]), sum(latency_buckets[8]), sum(latency_buckets[9]),
-                        sum(latency_buckets[10]), sum(latency_buckets[11]), sum(latency_buckets[12])]::bigint[]
+                  -- float8 sums: exact for integers below 2^53 and several times cheaper than numeric.
+                  sum(request_count::float8)::bigint as "requests!",
+                  sum(error_count::float8)::bigint as "errors!",
+                  array[sum(latency_buckets[1]::float8), sum(latency_buckets[2]::float8),
+                        sum(latency_buckets[3]::float8), sum(latency_buckets[4]::float8),
+                        sum(latency_buckets[5]::float8), sum(latency_buckets[6]::float8),
+                        sum(latency_buckets[7]::float8), sum(latency_buckets[8]::float8),
+                        sum(latency_buckets[9]::float8), sum(latency_buckets[10]::float8),
+                        sum(latency_buckets[11]::float8), sum(latency_buckets[12]::float8)]::bigint[]
                       as "latency_buckets!",
                   sum(latency_sum_ms) as "latency_sum_ms!"
            from metric_minutes
