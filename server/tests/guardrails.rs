@@ -404,3 +404,59 @@ async fn a_real_prometheus_that_stops_answering_freezes_the_rollout(pool: PgPool
     assert_eq!(down.len(), 1);
     assert!(down[0].1.as_deref().unwrap().contains("did not answer"), "{:?}", down[0].1);
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn auto_advance_is_off_by_default_and_when_on_advances_once_every_guardrail_is_healthy(pool: PgPool) {
+    use app::domain::rollout::StagePlan;
+    use app::domain::Percent;
+    let (router, token) = setup(&pool).await;
+    let new = NewRollout {
+        flag: FlagKey::parse(FLAG).unwrap(),
+        environment: EnvKey::parse("production").unwrap(),
+        plan: PlanSource::Custom(vec![
+            StagePlan::new("ten", Percent::parse("10").unwrap()),
+            StagePlan::new("all", Percent::HUNDRED),
+        ]),
+        stickiness: Stickiness::CustomerId,
+        allow_customers: Vec::new(),
+        allow_organizations: Vec::new(),
+    };
+    let id = rollouts::create(&pool, &editor(), &new).await.unwrap();
+    let start =
+        TransitionRequest { action: Action::Start, expected_version: None, reason: None, override_gates: false, details: None };
+    rollouts::transition(&pool, &editor(), id, &start).await.unwrap();
+    let stage = |pool: PgPool| async move {
+        sqlx::query_scalar::<_, Option<i32>>("select current_stage from rollouts where id = $1")
+            .bind(id)
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+    };
+
+    // Custom stages ship no guardrails: nothing to be healthy, so no advance even with auto-advance on.
+    app::server::guardrails::store::set_auto_advance(&pool, &editor(), id, true).await.unwrap();
+    run_pass(&pool, &NoPrometheus, Utc::now()).await.unwrap();
+    assert_eq!(stage(pool.clone()).await, Some(0));
+
+    app::server::guardrails::store::add(&pool, &editor(), id, &GuardrailSpec::new(GuardrailKind::ErrorRate, 1.0, 5, 50))
+        .await
+        .unwrap();
+    let healthy = json!({ "batch_id": "a-1", "samples": [sample("treatment", 100, 0, 40.0)] });
+    assert_eq!(post_batch(&router, &token, &healthy).await.0, StatusCode::OK);
+
+    // Off: healthy guardrails, soak over, no sign-offs needed, and still a person must press Advance.
+    app::server::guardrails::store::set_auto_advance(&pool, &editor(), id, false).await.unwrap();
+    run_pass(&pool, &NoPrometheus, Utc::now()).await.unwrap();
+    assert_eq!(stage(pool.clone()).await, Some(0));
+
+    // On: the next pass advances, as system:guardrail, and says why.
+    app::server::guardrails::store::set_auto_advance(&pool, &editor(), id, true).await.unwrap();
+    let report = run_pass(&pool, &NoPrometheus, Utc::now()).await.unwrap();
+    assert_eq!(report.actions.len(), 1, "{report:?}");
+    assert_eq!(stage(pool.clone()).await, Some(1));
+    let advanced = events(&pool, id, "advanced").await;
+    assert_eq!(advanced.len(), 1);
+    assert_eq!(advanced[0].0, "system:guardrail");
+    assert_eq!(advanced[0].2["auto_advance"], true);
+    assert_eq!(audit_count(&pool, "rollout.auto_advance").await, 3);
+}
