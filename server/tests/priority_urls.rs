@@ -82,6 +82,14 @@ async fn every_bad_file_gets_a_clear_422_changes_nothing_and_is_recorded_as_fail
     let (router, cookie) = signed_in_editor(&pool).await;
     upload(&router, &cookie, ACCOUNT, "first.csv", three_rows().as_bytes(), false).await;
     let before = metadata(&pool, ACCOUNT).await;
+    // Operations subscribe to failed imports.
+    sqlx::query(
+        "insert into webhooks (name, url, kind, secret, events)
+         values ('ops', 'http://127.0.0.1:9/hook', 'generic', 'a-secret-of-16-chars', array['import.failed'])",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
     let header = "url,update_priority,page_type\n";
     let mut latin1 = format!("{header}https://shop.example/caf").into_bytes();
     latin1.push(0xE9); // "é" in Latin-1
@@ -107,6 +115,15 @@ async fn every_bad_file_gets_a_clear_422_changes_nothing_and_is_recorded_as_fail
     let statuses = batch_statuses(&pool, ACCOUNT).await;
     assert_eq!(statuses.len(), 8);
     assert!(statuses[1..].iter().all(|(s, e)| s == "failed" && e.is_some()), "{statuses:?}");
+    // Each failure notified the subscribers, with the account and the reason.
+    let notices: Vec<String> = sqlx::query_scalar(
+        "select payload->>'summary' from webhook_deliveries where event = 'import.failed' order by id",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(notices.len(), 7, "{notices:?}");
+    assert!(notices[0].contains(ACCOUNT) && notices[0].contains("latin1.csv") && notices[0].contains("not UTF-8"), "{notices:?}");
     assert_eq!(
         count(&pool, "select count(*) from url_metadata_history").await,
         0,

@@ -217,13 +217,21 @@ struct Failure<'a> {
 
 impl Failure<'_> {
     async fn record(self, pool: &PgPool) {
+        if let Err(err) = self.write(pool).await {
+            tracing::error!(error = %err, "could not record a failed import batch");
+        }
+    }
+
+    /// The batch row and the `import.failed` notification, in one transaction.
+    async fn write(&self, pool: &PgPool) -> Result<(), sqlx::Error> {
         let duration_ms = i32::try_from(self.started.elapsed().as_millis()).unwrap_or(i32::MAX);
         let error: String = self.error.chars().take(2000).collect();
-        let written = sqlx::query!(
+        let mut tx = pool.begin().await?;
+        let batch = sqlx::query_scalar!(
             r#"insert into url_import_batches
                  (organization_id, created_by, actor_label, file_name, format, dry_run, status, rows_read,
                   duration_ms, error, finished_at)
-               values ($1, $2, $3, $4, $5, $6, 'failed', $7, $8, $9, now())"#,
+               values ($1, $2, $3, $4, $5, $6, 'failed', $7, $8, $9, now()) returning id"#,
             self.org_id,
             self.actor.user_id,
             self.actor.label,
@@ -234,11 +242,27 @@ impl Failure<'_> {
             duration_ms,
             error,
         )
-        .execute(pool)
-        .await;
-        if let Err(err) = written {
-            tracing::error!(error = %err, "could not record a failed import batch");
-        }
+        .fetch_one(&mut *tx)
+        .await?;
+        let account = sqlx::query_scalar!("select key from organizations where id = $1", self.org_id)
+            .fetch_one(&mut *tx)
+            .await?;
+        let summary = format!(
+            "Priority-URL import of {} into {account} by {} failed: {error}",
+            self.file_name, self.actor.label
+        );
+        crate::server::webhooks::enqueue(
+            &mut tx,
+            "import.failed",
+            &summary,
+            serde_json::json!({
+                "account": account, "batch": batch, "file_name": self.file_name, "dry_run": self.dry_run,
+                "rows_read": self.rows_read, "error": error, "actor": self.actor.label,
+                "links": { "account": format!("/admin/priority-urls/{account}") },
+            }),
+        )
+        .await?;
+        tx.commit().await
     }
 }
 
