@@ -1,6 +1,7 @@
 //! Data that crosses between server functions and pages. Plain serializable structs, no behaviour.
 
 pub mod priority;
+pub mod schedule;
 
 use crate::domain::{FlagKind, Role, SignoffRole};
 use chrono::{DateTime, Utc};

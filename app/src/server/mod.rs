@@ -12,6 +12,7 @@ pub mod overrides;
 pub mod password;
 pub mod priority_urls;
 pub mod rollouts;
+pub mod schedule;
 pub mod service_error;
 pub mod snapshot;
 pub mod state;

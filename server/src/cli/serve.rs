@@ -40,6 +40,8 @@ async fn serve(db: &Database, db_args: &DbArgs, args: &ServeArgs) -> anyhow::Res
     ));
     let webhook_sender = tokio::spawn(crate::workers::webhooks::run(db.pool.clone(), args.webhooks.config()));
     let guardrail_worker = tokio::spawn(crate::workers::guardrails::run(db.pool.clone(), args.guardrails.clone()));
+    let schedule_worker =
+        tokio::spawn(crate::workers::schedule::run(db.pool.clone(), std::time::Duration::from_secs(5)));
     let activity_worker = tokio::spawn(crate::workers::activity::run(
         db.pool.clone(),
         state.snapshot.clone(),
@@ -63,6 +65,7 @@ async fn serve(db: &Database, db_args: &DbArgs, args: &ServeArgs) -> anyhow::Res
     snapshot_worker.abort();
     webhook_sender.abort();
     guardrail_worker.abort();
+    schedule_worker.abort();
     activity_worker.abort();
     tracing::info!("stopped serving");
     served

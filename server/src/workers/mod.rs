@@ -2,5 +2,6 @@
 
 pub mod guardrails;
 pub mod activity;
+pub mod schedule;
 pub mod snapshot;
 pub mod webhooks;

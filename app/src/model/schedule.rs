@@ -1,0 +1,61 @@
+//! Scheduled changes (issue 7) as pages and the admin API see them.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+crate::domain::text_enum!(
+    /// What a scheduled change does when it runs, as `scheduled_changes.action` spells it.
+    ScheduledAction, "action", {
+        /// Start a planned rollout, or enter the stage after the current one.
+        Advance => "advance",
+        ToggleOn => "toggle_on",
+        ToggleOff => "toggle_off",
+        /// Roll the live rollout back to an earlier stage, or to 0%.
+        Rollback => "rollback",
+    }
+);
+
+impl ScheduledAction {
+    /// Whether the change may name a stage (`to_stage`).
+    pub fn takes_stage(self) -> bool {
+        matches!(self, ScheduledAction::Advance | ScheduledAction::Rollback)
+    }
+
+    /// As shown in lists and messages.
+    pub fn label(self) -> &'static str {
+        match self {
+            ScheduledAction::Advance => "advance",
+            ScheduledAction::ToggleOn => "turn on",
+            ScheduledAction::ToggleOff => "turn off",
+            ScheduledAction::Rollback => "roll back",
+        }
+    }
+}
+
+/// One scheduled change: pending, or finished (`done`, `failed`, `cancelled`) with its result.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScheduledChangeView {
+    pub id: i64,
+    pub flag: String,
+    pub environment: String,
+    pub action: ScheduledAction,
+    pub to_stage: Option<i32>,
+    pub run_at: DateTime<Utc>,
+    pub status: String,
+    pub reason: String,
+    /// What happened when it ran, or why it was refused.
+    pub result: Option<String>,
+    pub finished_at: Option<DateTime<Utc>>,
+    /// The email of whoever scheduled it.
+    pub created_by: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Which scheduled changes to list: every pending one, and those finished in the last `recent_days`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ScheduleFilter {
+    /// Only this flag's changes.
+    pub flag: Option<String>,
+    /// Finished changes younger than this many days are listed too (7 when unset).
+    pub recent_days: Option<i32>,
+}
