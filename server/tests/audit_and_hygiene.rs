@@ -234,3 +234,58 @@ async fn the_activity_worker_marks_flags_evaluated_since_its_last_tick_archived_
     assert!(second.is_empty(), "nothing evaluated since: {second:?}");
     assert_eq!(third, ["checkout"]);
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_flag_that_becomes_stale_is_announced_once_per_stale_spell(pool: PgPool) {
+    seed_flag(&pool, "old_release").await;
+    seed_flag(&pool, "fresh_release").await;
+    sqlx::query(
+        "insert into webhooks (name, url, kind, secret, events)
+         values ('hygiene', 'http://127.0.0.1:9/hook', 'generic', 'a-secret-of-16-chars', array['flag.stale'])",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    let notices = |pool: PgPool| async move {
+        sqlx::query_scalar::<_, String>(
+            "select payload->>'summary' from webhook_deliveries where event = 'flag.stale' order by id",
+        )
+        .fetch_all(&pool)
+        .await
+        .unwrap()
+    };
+    let now = chrono::Utc::now();
+    assert!(app::server::hygiene::announce_newly_stale(&pool, now).await.unwrap().is_empty());
+
+    sqlx::query("update flags set updated_at = now() - interval '50 days' where key = 'old_release'")
+        .execute(&pool)
+        .await
+        .unwrap();
+    sqlx::query("alter table flag_environments disable trigger flag_environments_updated_at").execute(&pool).await.unwrap();
+    sqlx::query(
+        "update flag_environments fe set updated_at = now() - interval '50 days' from flags f
+         where f.id = fe.flag_id and f.key = 'old_release'",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    sqlx::query("alter table flag_environments enable trigger flag_environments_updated_at").execute(&pool).await.unwrap();
+
+    assert_eq!(app::server::hygiene::announce_newly_stale(&pool, now).await.unwrap(), ["old_release"]);
+    assert!(app::server::hygiene::announce_newly_stale(&pool, now).await.unwrap().is_empty(), "announced once");
+    let sent = notices(pool.clone()).await;
+    assert_eq!(sent.len(), 1);
+    assert!(sent[0].starts_with("Flag old_release is stale: untouched for 49 days"), "{sent:?}");
+
+    // Touched, it is no longer stale and loses its notice; a new stale spell is announced again.
+    sqlx::query("update flags set name = 'Old release' where key = 'old_release'").execute(&pool).await.unwrap();
+    assert!(app::server::hygiene::announce_newly_stale(&pool, now).await.unwrap().is_empty());
+    let left: i64 = sqlx::query_scalar("select count(*) from flag_stale_notices").fetch_one(&pool).await.unwrap();
+    assert_eq!(left, 0);
+    sqlx::query("update flags set updated_at = now() - interval '50 days' where key = 'old_release'")
+        .execute(&pool)
+        .await
+        .unwrap();
+    assert_eq!(app::server::hygiene::announce_newly_stale(&pool, now).await.unwrap(), ["old_release"]);
+    assert_eq!(notices(pool.clone()).await.len(), 2);
+}

@@ -52,3 +52,53 @@ pub async fn stale_flags(pool: &PgPool, now: DateTime<Utc>) -> Result<Vec<StaleF
     }
     Ok(stale)
 }
+
+/// Announces the flags that have become stale since the last call: one `flag.stale` webhook per flag and
+/// stale spell, recorded in `flag_stale_notices` in the same transaction; flags no longer stale lose their
+/// notice, so a later spell is announced again. Answers the keys announced now.
+pub async fn announce_newly_stale(pool: &PgPool, now: DateTime<Utc>) -> Result<Vec<String>, ServiceError> {
+    let stale = stale_flags(pool, now).await?;
+    let mut tx = pool.begin().await?;
+    // One announcer at a time across replicas; another one skips this round.
+    let got = sqlx::query_scalar!(r#"select pg_try_advisory_xact_lock(7364281915) as "got!""#).fetch_one(&mut *tx).await?;
+    if !got {
+        return Ok(Vec::new());
+    }
+    let keys: Vec<&str> = stale.iter().map(|f| f.key.as_str()).collect();
+    sqlx::query!(
+        "delete from flag_stale_notices n using flags f where f.id = n.flag_id and not (f.key = any($1))",
+        &keys as &[&str]
+    )
+    .execute(&mut *tx)
+    .await?;
+    let mut announced = Vec::new();
+    for flag in &stale {
+        let reason = flag.reason.to_string();
+        let inserted = sqlx::query_scalar!(
+            "insert into flag_stale_notices (flag_id, reason) select id, $2 from flags where key = $1
+             on conflict (flag_id) do nothing returning flag_id",
+            flag.key,
+            reason.chars().take(500).collect::<String>()
+        )
+        .fetch_optional(&mut *tx)
+        .await?;
+        if inserted.is_none() {
+            continue;
+        }
+        let summary = format!("Flag {} is stale: {reason}. Remove it from the code, or archive it.", flag.key);
+        super::webhooks::enqueue(
+            &mut tx,
+            "flag.stale",
+            &summary,
+            serde_json::json!({
+                "flag": flag.key, "name": flag.name, "kind": flag.kind, "phase": flag.phase,
+                "reason": reason, "last_changed_at": flag.last_changed_at,
+                "links": { "flag": format!("/admin/feature-flags/{}", flag.key) },
+            }),
+        )
+        .await?;
+        announced.push(flag.key.clone());
+    }
+    tx.commit().await?;
+    Ok(announced)
+}

@@ -26,7 +26,7 @@ pub fn moved(snapshot: &SnapshotHolder, previous: &mut HashMap<String, u64>) -> 
     keys
 }
 
-/// Marks the flags evaluated since the last tick, every `every`.
+/// Marks the flags evaluated since the last tick, and announces newly stale flags, every `every`.
 pub async fn run(pool: PgPool, snapshot: Arc<SnapshotHolder>, every: Duration) {
     let mut previous = HashMap::new();
     let mut tick = tokio::time::interval(every);
@@ -34,13 +34,18 @@ pub async fn run(pool: PgPool, snapshot: Arc<SnapshotHolder>, every: Duration) {
     loop {
         tick.tick().await;
         let keys = moved(&snapshot, &mut previous);
-        if keys.is_empty() {
-            continue;
+        if !keys.is_empty() {
+            if let Err(err) = mark(&pool, &keys).await {
+                // The counts are kept: they are marked at the next tick, as a total can only grow.
+                tracing::warn!(error = %err, flags = keys.len(), "could not record when flags were last evaluated");
+                previous.clear();
+            }
         }
-        if let Err(err) = mark(&pool, &keys).await {
-            // The counts are kept: they are marked at the next tick, as a total can only grow.
-            tracing::warn!(error = %err, flags = keys.len(), "could not record when flags were last evaluated");
-            previous.clear();
+        // Flags that have become stale since the last tick get their `flag.stale` webhook.
+        match app::server::hygiene::announce_newly_stale(&pool, chrono::Utc::now()).await {
+            Ok(announced) if !announced.is_empty() => tracing::info!(flags = ?announced, "flags became stale"),
+            Ok(_) => {}
+            Err(err) => tracing::warn!(error = %err, "could not announce stale flags"),
         }
     }
 }
