@@ -112,6 +112,7 @@ test('a canary that goes bad rolls itself back, and the charts, timeline, audit 
       await expect(rollout.status()).toHaveText('rolled back', { timeout: 1_000 });
     }).toPass({ timeout: 30_000 });
     const tookSeconds = (Date.now() - broke) / 1000;
+    console.log(`guardrail rollback seen ${tookSeconds.toFixed(1)} s after the switch to 10% errors`);
     // Within 20 s of the breach (in practice a flush, a worker interval or two, and a page load).
     expect(tookSeconds).toBeLessThan(20);
     await expect(rollout.percent()).toHaveText('0%');
