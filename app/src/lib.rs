@@ -57,6 +57,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("settings/webhooks") view=pages::settings::webhooks::WebhooksPage ssr=SsrMode::Async />
                     <Route path=path!("rollouts/:id") view=pages::rollouts::page::RolloutPage ssr=SsrMode::Async />
                     <Route path=path!("approvals") view=pages::rollouts::approvals::ApprovalsPage ssr=SsrMode::Async />
+                    <Route path=path!("schedule") view=pages::schedule::SchedulePage ssr=SsrMode::Async />
                 </ParentRoute>
             </Routes>
         </Router>

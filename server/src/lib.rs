@@ -72,6 +72,7 @@ pub fn app(state: AppState, trusted_origins: csrf::TrustedOrigins) -> Router {
         .route("/api/v1/stream", get(api::stream::stream))
         .merge(api::admin::routes())
         .merge(api::rollouts::routes())
+        .merge(api::schedule::routes())
         .route("/api/openapi.json", get(api::openapi::serve))
         .route(
             "/admin/priority-urls/{account}/import",

@@ -167,3 +167,101 @@ async fn a_change_in_the_past_or_by_a_viewer_is_refused(pool: PgPool) {
     let count: i64 = sqlx::query_scalar("select count(*) from scheduled_changes").fetch_one(&pool).await.unwrap();
     assert_eq!(count, 0);
 }
+
+async fn admin_token(pool: &PgPool, email: &str) -> String {
+    use app::domain::Email;
+    use app::server::tokens::{self, NewToken, TokenScope};
+    let new = NewToken {
+        name: format!("script for {email}"),
+        scope: TokenScope::Admin,
+        environment: None,
+        user: Some(Email::parse(email).unwrap()),
+    };
+    tokens::create(pool, &Actor::system("test"), &new).await.unwrap().secret
+}
+
+async fn call(router: &axum::Router, method: &str, path: &str, token: &str, body: Option<String>) -> (u16, String) {
+    use axum::http::{header, Request};
+    let request = Request::builder()
+        .method(method)
+        .uri(path)
+        .header(header::AUTHORIZATION, format!("Bearer {token}"))
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(axum::body::Body::from(body.unwrap_or_default()))
+        .unwrap();
+    let response = send(router, request).await;
+    (response.status().as_u16(), body_text(response).await)
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn the_admin_api_schedules_lists_and_cancels_under_the_tokens_user(pool: PgPool) {
+    seed_flag(&pool, FLAG).await;
+    seed_user(&pool, "eddie@example.com", "editor").await;
+    let token = admin_token(&pool, "eddie@example.com").await;
+    let router = router(&pool);
+    let run_at = (Utc::now() + Duration::hours(1)).to_rfc3339();
+    let body = serde_json::json!({ "flag": FLAG, "environment": "production", "action": "toggle_on",
+                                   "run_at": run_at, "reason": "launch" });
+
+    let (created, text) = call(&router, "POST", "/api/admin/schedule", &token, Some(body.to_string())).await;
+    assert_eq!(created, 201, "{text}");
+    let view: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!((view["status"].as_str(), view["created_by"].as_str()), (Some("pending"), Some("eddie@example.com")));
+    let id = view["id"].as_i64().unwrap();
+    let (listed, text) = call(&router, "GET", "/api/admin/schedule", &token, None).await;
+    assert_eq!(listed, 200, "{text}");
+    assert!(text.contains(&format!("\"id\":{id}")), "{text}");
+    let past = serde_json::json!({ "flag": FLAG, "environment": "production", "action": "toggle_on",
+                                   "run_at": "2020-01-01T00:00" });
+    let (refused, text) = call(&router, "POST", "/api/admin/schedule", &token, Some(past.to_string())).await;
+    assert_eq!(refused, 422, "{text}");
+
+    let (cancelled, text) = call(&router, "DELETE", &format!("/api/admin/schedule/{id}"), &token, None).await;
+
+    assert_eq!(cancelled, 204, "{text}");
+    assert_eq!(status_and_result(&pool, id).await.0, "cancelled");
+    let actor: String = sqlx::query_scalar("select actor_label from audit_events where action = 'schedule.cancelled'")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(actor, "eddie@example.com");
+    let (again, _) = call(&router, "DELETE", &format!("/api/admin/schedule/{id}"), &token, None).await;
+    assert_eq!(again, 409);
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn the_schedule_page_lists_changes_and_its_form_works_without_javascript(pool: PgPool) {
+    use axum::http::header;
+    seed_flag(&pool, FLAG).await;
+    seed_user(&pool, "eddie@example.com", "editor").await;
+    let router = router(&pool);
+    let cookie = login(&router, "eddie@example.com").await;
+    let when = (Utc::now() + Duration::hours(2)).format("%Y-%m-%dT%H:%M").to_string();
+    let body =
+        format!("flag={FLAG}&environment=production&action=toggle_off&to_stage=&run_at={when}&reason=maintenance");
+    let mut request = form_post("/api/schedule_change", &body, Some(&cookie));
+    request.headers_mut().insert(header::ACCEPT, "text/html,application/xhtml+xml".parse().unwrap());
+    request.headers_mut().insert(header::REFERER, "http://rollgate.test/admin/schedule".parse().unwrap());
+
+    let posted = send(&router, request).await;
+
+    assert!(posted.status().is_redirection(), "{}", posted.status());
+    let id: i64 =
+        sqlx::query_scalar("select id from scheduled_changes where action = 'toggle_off' and reason = 'maintenance'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    let page = send(
+        &router,
+        axum::http::Request::get("/admin/schedule")
+            .header(header::COOKIE, &cookie)
+            .body(axum::body::Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(page.status(), 200);
+    let html = body_text(page).await;
+    assert!(html.contains(&format!("scheduled-{id}")), "the change is listed");
+    assert!(html.contains("Schedule a change"), "an editor sees the form");
+    assert!(html.contains(&format!("Cancel scheduled change {id}")), "with a cancel button");
+}

@@ -24,6 +24,7 @@ pub fn AdminLayout() -> impl IntoView {
             <nav class="mainnav" aria-label="Main">
                 <A href="/admin/feature-flags">"Feature flags"</A>
                 <A href="/admin/approvals">"Approvals"</A>
+                <A href="/admin/schedule">"Schedule"</A>
                 <A href="/admin/priority-urls">"Priority URLs"</A>
                 <A href="/admin/audit">"Audit log"</A>
                 <A href="/admin/users">"Users"</A>

@@ -59,3 +59,13 @@ pub struct ScheduleFilter {
     /// Finished changes younger than this many days are listed too (7 when unset).
     pub recent_days: Option<i32>,
 }
+
+/// What `/admin/schedule` shows: the changes, and what the form offers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SchedulePageData {
+    pub changes: Vec<ScheduledChangeView>,
+    pub flags: Vec<String>,
+    pub environments: Vec<crate::model::EnvironmentView>,
+    /// Whether the viewer may schedule and cancel (editors and admins).
+    pub can_edit: bool,
+}

@@ -5,6 +5,7 @@ pub mod flags;
 pub mod login;
 pub mod not_found;
 pub mod rollouts;
+pub mod schedule;
 pub mod tokens;
 pub mod priority_urls;
 pub mod settings;

@@ -72,6 +72,30 @@ fn truncate(text: &str) -> String {
     text.chars().take(MAX_TEXT).collect()
 }
 
+/// Reads the time a change is to run: RFC 3339 (`2026-11-22T09:00:00Z`), or what a browser's
+/// `datetime-local` field sends (`2026-11-22T09:00`, seconds optional), taken as UTC.
+pub fn parse_run_at(raw: &str) -> Result<DateTime<Utc>, crate::domain::InvalidValue> {
+    let raw = raw.trim();
+    if let Ok(at) = DateTime::parse_from_rfc3339(raw) {
+        return Ok(at.with_timezone(&Utc));
+    }
+    ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S"]
+        .iter()
+        .find_map(|format| chrono::NaiveDateTime::parse_from_str(raw, format).ok())
+        .map(|naive| naive.and_utc())
+        .ok_or_else(|| {
+            crate::domain::InvalidValue::new(
+                "run_at",
+                format!("{raw:?} is not a time; write it as 2026-11-22T09:00 (UTC) or in RFC 3339"),
+            )
+        })
+}
+
+/// The keys of the flags a change can be scheduled for (not archived), for the form.
+pub async fn flag_keys(pool: &PgPool) -> Result<Vec<String>, ServiceError> {
+    Ok(sqlx::query_scalar!("select key from flags where archived_at is null order by key").fetch_all(pool).await?)
+}
+
 /// Schedules a change; editors only, for a time still to come. Returns its id.
 pub async fn create(
     pool: &PgPool,
@@ -379,4 +403,19 @@ async fn execute(pool: &PgPool, actor: &Actor, due: &Due) -> Result<String, Serv
         view.status,
         view.current_percent
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_run_time_is_rfc3339_or_a_browser_local_time_read_as_utc() {
+        let at = |s: &str| parse_run_at(s).map(|t| t.to_rfc3339());
+        assert_eq!(at("2026-11-22T09:00:00+01:00"), Ok("2026-11-22T08:00:00+00:00".into()));
+        assert_eq!(at("2026-11-22T09:00"), Ok("2026-11-22T09:00:00+00:00".into()));
+        assert_eq!(at(" 2026-11-22 09:00:30 "), Ok("2026-11-22T09:00:30+00:00".into()));
+        assert!(at("tomorrow").unwrap_err().message.contains("not a time"));
+        assert!(at("").is_err());
+    }
 }

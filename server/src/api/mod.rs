@@ -9,4 +9,5 @@ pub mod ingest;
 pub mod ofrep;
 pub mod openapi;
 pub mod rollouts;
+pub mod schedule;
 pub mod stream;

@@ -89,6 +89,21 @@ pub const OPERATIONS: &[(&str, &str, &str, &str, Option<&str>)] = &[
         Some("ConfigFile"),
     ),
     (
+        "get",
+        "/api/admin/schedule",
+        "schedule",
+        "Scheduled changes: every pending one and those finished in the last recent_days (7); flag=KEY for one flag",
+        None,
+    ),
+    (
+        "post",
+        "/api/admin/schedule",
+        "schedule",
+        "Schedule an advance, a toggle or a rollback; when it runs it passes every gate or ends failed",
+        Some("ScheduleChange"),
+    ),
+    ("delete", "/api/admin/schedule/{id}", "schedule", "Cancel a pending scheduled change", None),
+    (
         "post",
         "/api/admin/rollouts",
         "rollouts",
@@ -183,6 +198,13 @@ fn schemas() -> Value {
             "allow_organizations": { "type": "array", "items": string },
             "expected_version": { "type": "integer" }, "reason": string } },
         "RolloutAction": action,
+        "ScheduleChange": { "type": "object", "required": ["flag", "environment", "action", "run_at"], "properties": {
+            "flag": string, "environment": string,
+            "action": { "enum": ["advance", "toggle_on", "toggle_off", "rollback"] },
+            "to_stage": { "type": "integer", "minimum": 0,
+                          "description": "advance: the stage it must enter; rollback: the stage to go back to (default 0%)" },
+            "run_at": { "type": "string", "description": "RFC 3339, or YYYY-MM-DDTHH:MM read as UTC; in the future" },
+            "reason": string } },
         "ConfigFile": { "type": "string", "description": "YAML, as written by GET /api/admin/export (rollgate: 1, phases, flags)" },
         "Signoff": { "type": "object", "required": ["rollout", "stage", "decision"], "properties": {
             "rollout": { "type": "integer" }, "stage": { "type": "integer" },
