@@ -165,7 +165,7 @@ fn ScheduleForm(
                 </div>
                 <div class="field">
                     <label for="schedule-at">"When (UTC)"</label>
-                    <input id="schedule-at" name="run_at" type="datetime-local" required
+                    <input id="schedule-at" name="run_at" type="datetime-local" step="1" required
                         aria-invalid=move || error("run_at").is_some().to_string() aria-describedby="schedule-at-error" />
                     <p id="schedule-at-error" class="field-error" role="alert">{move || error("run_at")}</p>
                 </div>
@@ -238,5 +238,57 @@ fn ScheduleTable(
             </tbody>
         </table>
         </div>
+    }
+}
+
+/// One flag's scheduled changes (pending, and finished in the last week), for the flag's page.
+#[server(endpoint = "scheduled_for_flag")]
+pub async fn scheduled_for_flag(flag: String) -> Result<Vec<ScheduledChangeView>, AppError> {
+    use crate::model::schedule::ScheduleFilter;
+    use crate::server::{schedule, to_app_error, AppState};
+    crate::server::auth::require_user().await?;
+    let state = expect_context::<AppState>();
+    let filter = ScheduleFilter { flag: Some(flag), ..ScheduleFilter::default() };
+    schedule::list(&state.pool, &filter).await.map_err(to_app_error)
+}
+
+/// The "Scheduled changes" card of a flag's page: what will run, what ran and how it ended.
+#[component]
+pub fn FlagSchedule(flag: String) -> impl IntoView {
+    let changes = Resource::new(move || flag.clone(), scheduled_for_flag);
+    view! {
+        <section class="card" aria-labelledby="flag-schedule-h" data-testid="flag-schedule">
+            <h2 id="flag-schedule-h">"Scheduled changes"</h2>
+            <Transition fallback=|| view! { <Loading what="scheduled changes" /> }>
+                {move || Suspend::new(async move {
+                    match changes.await {
+                        Ok(list) if list.is_empty() => view! {
+                            <p class="muted small">"Nothing scheduled. " <a href="/admin/schedule">"Schedule a change"</a></p>
+                        }.into_any(),
+                        Ok(list) => view! {
+                            <table class="table">
+                                <thead><tr>
+                                    <th scope="col">"When (UTC)"</th><th scope="col">"Environment"</th>
+                                    <th scope="col">"Action"</th><th scope="col">"Status"</th><th scope="col">"Result"</th>
+                                </tr></thead>
+                                <tbody>
+                                    {list.into_iter().map(|c| view! {
+                                        <tr>
+                                            <td class="nowrap">{format_time(&c.run_at)}</td>
+                                            <td>{c.environment.clone()}</td>
+                                            <td>{c.action.label()}</td>
+                                            <td>{c.status.clone()}</td>
+                                            <td class="small">{c.result.clone().unwrap_or_default()}</td>
+                                        </tr>
+                                    }).collect_view()}
+                                </tbody>
+                            </table>
+                            <p class="small"><a href="/admin/schedule">"All scheduled changes"</a></p>
+                        }.into_any(),
+                        Err(error) => view! { <ErrorBox error /> }.into_any(),
+                    }
+                })}
+            </Transition>
+        </section>
     }
 }

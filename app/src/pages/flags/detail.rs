@@ -105,6 +105,7 @@ fn FlagDetailView(detail: FlagDetail, toggle: ServerAction<ToggleFlag>) -> impl 
             </section>
         </div>
         <RolloutsPanel flag=key.clone() environments=rollout_envs archived=detail.archived />
+        <crate::pages::schedule::FlagSchedule flag=key.clone() />
         <EvaluateFor flag=key.clone() environments />
         <section class="card" aria-labelledby="history-h">
             <h2 id="history-h">"History"</h2>
