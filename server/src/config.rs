@@ -266,6 +266,10 @@ pub struct ExportArgs {
     /// Only this environment's states, overrides and rollouts (e.g. to promote staging to production).
     #[arg(long, value_name = "ENV")]
     pub env: Option<String>,
+    /// With --env: write that environment's part under this environment's key instead, to promote it
+    /// (`--env staging --as production`, then `rollgate apply --dry-run` against production's server).
+    #[arg(long = "as", value_name = "ENV", requires = "env")]
+    pub as_env: Option<String>,
     /// Write to this file instead of standard output.
     #[arg(long, short = 'o', value_name = "FILE")]
     pub output: Option<PathBuf>,
@@ -279,7 +283,8 @@ configuration are identical and diff well in version control. Rollouts are expor
 Examples:
   export ROLLGATE_URL=https://flags.example.com ROLLGATE_TOKEN=rgt_...
   rollgate export > rollgate.yaml
-  rollgate export --env staging -o staging.yaml";
+  rollgate export --env staging -o staging.yaml
+  rollgate export --env staging --as production -o promote.yaml   # staging's states, for production";
 
 // `rollgate apply`.
 #[derive(Debug, Clone, Args)]

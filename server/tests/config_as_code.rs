@@ -181,7 +181,7 @@ async fn export_then_apply_to_an_empty_database_then_export_gives_the_same_file(
     seed_configuration(&pool).await;
     let token = token_for(&pool, ADMIN, "admin").await;
     let running = serve(&pool).await;
-    let first = config_io::export(&client(&running, &token), None).await.unwrap();
+    let first = config_io::export(&client(&running, &token), None, None).await.unwrap();
     for expected in [
         "key: checkout",
         "organization: acme",
@@ -201,7 +201,7 @@ async fn export_then_apply_to_an_empty_database_then_export_gives_the_same_file(
     let fresh_token = token_for(&fresh, ADMIN, "admin").await;
     let fresh_server = serve(&fresh).await;
     let report = config_io::apply(&client(&fresh_server, &fresh_token), &first, false).await.unwrap();
-    let second = config_io::export(&client(&fresh_server, &fresh_token), None).await.unwrap();
+    let second = config_io::export(&client(&fresh_server, &fresh_token), None, None).await.unwrap();
     let again = config_io::apply(&client(&fresh_server, &fresh_token), &second, false).await.unwrap();
     drop(fresh_server);
     drop_database(&pool, fresh, &name).await;
@@ -217,7 +217,7 @@ async fn applying_a_file_twice_changes_nothing_the_second_time_and_every_change_
     let token = token_for(&pool, ADMIN, "admin").await;
     let running = serve(&pool).await;
     let api = client(&running, &token);
-    let exported = config_io::export(&api, None).await.unwrap();
+    let exported = config_io::export(&api, None, None).await.unwrap();
     let edited = exported
         .replace("name: 'Phase 2: API'", "name: 'Phase 2: public API'")
         .replacen("    staging:\n      enabled: true", "    staging:\n      enabled: false", 1)
@@ -255,7 +255,7 @@ async fn a_dry_run_reports_the_changes_and_makes_none(pool: PgPool) {
     let token = token_for(&pool, ADMIN, "admin").await;
     let running = serve(&pool).await;
     let api = client(&running, &token);
-    let file = config_io::export(&api, Some("staging")).await.unwrap().replace(
+    let file = config_io::export(&api, Some("staging"), None).await.unwrap().replace(
         "flags:\n",
         "flags:\n- key: brand_new\n  name: Brand new\n  kind: release\n  environments:\n    staging:\n      enabled: true\n",
     );
@@ -310,7 +310,7 @@ async fn only_admins_may_export_or_apply(pool: PgPool) {
     let running = serve(&pool).await;
     let api = client(&running, &token);
 
-    let export = config_io::export(&api, None).await.unwrap_err().to_string();
+    let export = config_io::export(&api, None, None).await.unwrap_err().to_string();
     let apply = config_io::apply(&api, "rollgate: 1\n", false).await.unwrap_err().to_string();
 
     assert!(export.contains("403"), "{export}");
@@ -323,7 +323,7 @@ async fn a_hand_written_file_with_roles_in_another_order_is_applied_once(pool: P
     let token = token_for(&pool, ADMIN, "admin").await;
     let running = serve(&pool).await;
     let api = client(&running, &token);
-    let exported = config_io::export(&api, None).await.unwrap();
+    let exported = config_io::export(&api, None, None).await.unwrap();
     let reordered = exported.replace(
         "required_roles:\n          - ops_oncall\n          - product_owner",
         "required_roles:\n          - product_owner\n          - ops_oncall",
@@ -334,4 +334,52 @@ async fn a_hand_written_file_with_roles_in_another_order_is_applied_once(pool: P
     let report = config_io::apply(&api, &reordered, false).await.unwrap();
 
     assert!(report.changes.is_empty(), "{:?}", report.changes);
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn staging_is_promoted_to_production_with_export_as_then_apply(pool: PgPool) {
+    seed_configuration(&pool).await;
+    let token = token_for(&pool, ADMIN, "admin").await;
+    let running = serve(&pool).await;
+    let api = client(&running, &token);
+    let promote = config_io::export(&api, Some("staging"), Some("production")).await.unwrap();
+    assert!(promote.contains("    production:\n") && !promote.contains("staging:"), "{promote}");
+    let err = config_io::export(&api, None, Some("production")).await.unwrap_err().to_string();
+    assert!(err.contains("--env"), "{err}");
+    let err = config_io::export(&api, Some("staging"), Some("nowhere")).await.unwrap_err().to_string();
+    assert!(err.contains("nowhere"), "{err}");
+
+    let report = config_io::apply(&api, &promote, false).await.unwrap();
+    assert!(report.applied, "{report:?}");
+    let state = |flag: &'static str, env: &'static str| {
+        let pool = pool.clone();
+        async move {
+            sqlx::query_scalar::<_, bool>(
+                "select fe.enabled from flag_environments fe join flags f on f.id = fe.flag_id
+                 join environments e on e.id = fe.environment_id where f.key = $1 and e.key = $2",
+            )
+            .bind(flag)
+            .bind(env)
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+        }
+    };
+    // Production now has staging's states and overrides; staging is untouched.
+    assert!(state("checkout", "production").await && state("checkout", "staging").await);
+    assert!(!state("panic", "production").await, "panic is off in staging, so now off in production");
+    assert!(state("banner", "production").await);
+    let overrides: Vec<(Option<String>, Option<String>)> = sqlx::query_as(
+        "select o.key, c.key from overrides ov join flags f on f.id = ov.flag_id
+         join environments e on e.id = ov.environment_id left join organizations o on o.id = ov.organization_id
+         left join customers c on c.id = ov.customer_id where f.key = 'checkout' and e.key = 'production'
+         order by 1, 2",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(overrides, [(Some("acme".to_owned()), None), (None, Some("cust-1".to_owned()))]);
+    // Applying the same promotion again changes nothing.
+    let again = config_io::apply(&api, &promote, false).await.unwrap();
+    assert!(again.changes.is_empty(), "{again:?}");
 }

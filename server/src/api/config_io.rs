@@ -23,6 +23,19 @@ pub const EXPORT_HEADER: &str =
 #[serde(deny_unknown_fields)]
 pub struct ExportQuery {
     env: Option<String>,
+    /// With `env`: write that environment's part under this key instead, to promote it (staging's
+    /// states applied to production).
+    #[serde(rename = "as")]
+    as_env: Option<String>,
+}
+
+/// Moves every flag's `from` entry to `to`: the export of one environment, ready to apply to another.
+pub fn rename_environment(document: &mut ConfigDocument, from: &str, to: &str) {
+    for flag in &mut document.flags {
+        if let Some(state) = flag.environments.remove(from) {
+            flag.environments.insert(to.to_owned(), state);
+        }
+    }
 }
 
 fn bad_query(rejection: &QueryRejection) -> ApiError {
@@ -43,7 +56,32 @@ pub async fn export(
         .execute(&mut *tx)
         .await
         .map_err(ServiceError::from)?;
-    let document = config_as_code::export(&mut tx, env).await?;
+    let target = query.as_env.as_deref().map(str::trim).filter(|e| !e.is_empty());
+    let target = match (env, target) {
+        (_, None) => None,
+        (None, Some(_)) => {
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "INVALID",
+                "`as` renames one environment's part: give `env` too, e.g. ?env=staging&as=production",
+            ))
+        }
+        (Some(_), Some(target)) => {
+            let known = sqlx::query_scalar::<_, i64>("select count(*) from environments where key = $1")
+                .bind(target)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(ServiceError::from)?;
+            if known == 0 {
+                return Err(ServiceError::NotFound(format!("environment {target:?}")).into());
+            }
+            Some(target)
+        }
+    };
+    let mut document = config_as_code::export(&mut tx, env).await?;
+    if let (Some(from), Some(to)) = (env, target) {
+        rename_environment(&mut document, from, to);
+    }
     tx.commit().await.map_err(ServiceError::from)?;
     let yaml = serde_norway::to_string(&document)
         .map_err(|e| ServiceError::Other(format!("writing the configuration as YAML: {e}")))?;

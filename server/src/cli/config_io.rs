@@ -15,10 +15,12 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 /// Reads the configuration as YAML, as the server writes it.
-pub async fn export(client: &ApiClient, env: Option<&str>) -> anyhow::Result<String> {
-    let path = match env {
-        Some(env) => format!("/api/admin/export?env={}", segment(env)),
-        None => "/api/admin/export".to_owned(),
+pub async fn export(client: &ApiClient, env: Option<&str>, as_env: Option<&str>) -> anyhow::Result<String> {
+    let path = match (env, as_env) {
+        (Some(env), Some(as_env)) => format!("/api/admin/export?env={}&as={}", segment(env), segment(as_env)),
+        (Some(env), None) => format!("/api/admin/export?env={}", segment(env)),
+        (None, Some(_)) => anyhow::bail!("--as renames one environment's part: give --env too"),
+        (None, None) => "/api/admin/export".to_owned(),
     };
     Ok(client.text(Method::GET, &path, None).await?)
 }
@@ -33,7 +35,7 @@ pub async fn apply(client: &ApiClient, yaml: &str, dry_run: bool) -> anyhow::Res
 pub async fn run_export(args: ExportArgs) -> anyhow::Result<()> {
     let client =
         ApiClient::new(&args.remote.url, Some(args.remote.token), Duration::from_secs(args.remote.timeout_seconds))?;
-    let yaml = export(&client, args.env.as_deref()).await?;
+    let yaml = export(&client, args.env.as_deref(), args.as_env.as_deref()).await?;
     match &args.output {
         Some(file) => std::fs::write(file, &yaml).with_context(|| format!("writing {}", file.display()))?,
         None => super::write_stdout(&yaml)?,
