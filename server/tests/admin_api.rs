@@ -3,7 +3,7 @@
 
 mod common;
 
-use app::domain::{Email, EnvKey};
+use app::domain::EnvKey;
 use app::server::audit::Actor;
 use app::server::tokens::{self, NewToken, TokenScope};
 use axum::body::Body;
@@ -13,13 +13,7 @@ use common::*;
 use sqlx::PgPool;
 
 async fn admin_token(pool: &PgPool, email: &str) -> String {
-    let new = NewToken {
-        name: format!("script for {email}"),
-        scope: TokenScope::Admin,
-        environment: None,
-        user: Some(Email::parse(email).unwrap()),
-    };
-    tokens::create(pool, &Actor::system("test"), &new).await.unwrap().secret
+    admin_token_for(pool, email).await
 }
 
 async fn call(

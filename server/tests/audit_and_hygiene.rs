@@ -3,51 +3,23 @@
 
 mod common;
 
-use app::domain::Email;
 use app::model::StaleFlag;
-use app::server::audit::Actor;
-use app::server::tokens::{self, NewToken, TokenScope};
 use chrono::{Duration as Age, Utc};
 use clap::Parser;
 use common::*;
 use server::cli::client::{ApiClient, Secret};
 use server::config::{Cli, Command};
 use sqlx::PgPool;
-use std::net::SocketAddr;
 use std::time::Duration;
-use tokio::net::TcpListener;
-use tokio::task::JoinHandle;
-
-struct Running {
-    url: String,
-    task: JoinHandle<()>,
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-async fn serve(pool: &PgPool) -> Running {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let router = server::app(state(pool), server::csrf::TrustedOrigins::default());
-    let task = tokio::spawn(async move {
-        axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>()).await.unwrap();
-    });
-    Running { url, task }
-}
 
 async fn admin_token(pool: &PgPool) -> Secret {
     seed_user(pool, "ops@example.com", "admin").await;
-    let new = NewToken {
-        name: "ops".into(),
-        scope: TokenScope::Admin,
-        environment: None,
-        user: Some(Email::parse("ops@example.com").unwrap()),
-    };
-    Secret::new(tokens::create(pool, &Actor::system("test"), &new).await.unwrap().secret)
+    Secret::new(admin_token_for(pool, "ops@example.com").await)
+}
+
+/// The application served over `pool` on a free port.
+async fn serve(pool: &PgPool) -> Served {
+    serve_state(state(pool)).await
 }
 
 fn audit_args(url: &str, token: &Secret, extra: &[&str]) -> server::config::AuditArgs {
@@ -261,7 +233,10 @@ async fn a_flag_that_becomes_stale_is_announced_once_per_stale_spell(pool: PgPoo
         .execute(&pool)
         .await
         .unwrap();
-    sqlx::query("alter table flag_environments disable trigger flag_environments_updated_at").execute(&pool).await.unwrap();
+    sqlx::query("alter table flag_environments disable trigger flag_environments_updated_at")
+        .execute(&pool)
+        .await
+        .unwrap();
     sqlx::query(
         "update flag_environments fe set updated_at = now() - interval '50 days' from flags f
          where f.id = fe.flag_id and f.key = 'old_release'",
@@ -269,7 +244,10 @@ async fn a_flag_that_becomes_stale_is_announced_once_per_stale_spell(pool: PgPoo
     .execute(&pool)
     .await
     .unwrap();
-    sqlx::query("alter table flag_environments enable trigger flag_environments_updated_at").execute(&pool).await.unwrap();
+    sqlx::query("alter table flag_environments enable trigger flag_environments_updated_at")
+        .execute(&pool)
+        .await
+        .unwrap();
 
     assert_eq!(app::server::hygiene::announce_newly_stale(&pool, now).await.unwrap(), ["old_release"]);
     assert!(app::server::hygiene::announce_newly_stale(&pool, now).await.unwrap().is_empty(), "announced once");

@@ -5,56 +5,29 @@
 mod common;
 
 use app::domain::rollout::{ChecklistItem, StagePlan};
-use app::domain::{Email, EnvKey, FlagKey, Percent, SignoffRole, Stickiness};
+use app::domain::{EnvKey, FlagKey, Percent, SignoffRole, Stickiness};
 use app::server::audit::Actor;
 use app::server::rollouts::{self, NewRollout, PlanSource};
-use app::server::tokens::{self, NewToken, TokenScope};
 use common::*;
 use server::cli::client::{ApiClient, Secret};
 use server::cli::config_io;
 use sqlx::postgres::PgPoolOptions;
 use sqlx::PgPool;
-use std::net::SocketAddr;
 use std::time::Duration;
-use tokio::net::TcpListener;
-use tokio::task::JoinHandle;
 
 const ADMIN: &str = "admin@example.com";
 
-/// The application served on 127.0.0.1 over `pool`; stops when dropped.
-struct Running {
-    url: String,
-    task: JoinHandle<()>,
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-async fn serve(pool: &PgPool) -> Running {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let router = server::app(state(pool), server::csrf::TrustedOrigins::default());
-    let task = tokio::spawn(async move {
-        axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>()).await.unwrap();
-    });
-    Running { url, task }
-}
-
 async fn token_for(pool: &PgPool, email: &str, role: &str) -> Secret {
     seed_user(pool, email, role).await;
-    let new = NewToken {
-        name: "ops".into(),
-        scope: TokenScope::Admin,
-        environment: None,
-        user: Some(Email::parse(email).unwrap()),
-    };
-    Secret::new(tokens::create(pool, &Actor::system("test"), &new).await.unwrap().secret)
+    Secret::new(admin_token_for(pool, email).await)
 }
 
-fn client(running: &Running, token: &Secret) -> ApiClient {
+/// The application served over `pool` on a free port.
+async fn serve(pool: &PgPool) -> Served {
+    serve_state(state(pool)).await
+}
+
+fn client(running: &Served, token: &Secret) -> ApiClient {
     ApiClient::new(&running.url, Some(token.clone()), Duration::from_secs(30)).unwrap()
 }
 

@@ -12,7 +12,6 @@ use app::domain::{EnvKey, FlagKey, Role, Stickiness};
 use app::server::audit::{Actor, ActorKind};
 use app::server::guardrails::worker::{run_pass, QuerySource};
 use app::server::rollouts::{self, NewRollout, PlanSource, TransitionRequest};
-use app::server::tokens::{self, NewToken, TokenScope};
 use app::server::ServiceError;
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
@@ -31,13 +30,7 @@ fn editor() -> Actor {
 /// A router over the test database with its snapshot loaded, and an evaluate token for production.
 async fn setup(pool: &PgPool) -> (Router, String) {
     seed_flag(pool, FLAG).await;
-    let new = NewToken {
-        name: "app".into(),
-        scope: TokenScope::Evaluate,
-        environment: Some(EnvKey::parse("production").unwrap()),
-        user: None,
-    };
-    let secret = tokens::create(pool, &Actor::system("test"), &new).await.unwrap().secret;
+    let secret = evaluate_token_for(pool, "production").await;
     let state = state(pool);
     server::workers::snapshot::refresh(pool, &state.snapshot).await.unwrap();
     (server::app(state, server::csrf::TrustedOrigins::default()), secret)
@@ -84,16 +77,13 @@ async fn a_batch_is_stored_per_minute_and_counts_once_when_sent_twice(pool: PgPo
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body, json!({ "accepted": 5, "duplicate": false }));
     assert_eq!(totals(&pool).await, (230, 6, 1));
-    let buckets: Vec<i64> =
-        sqlx::query_scalar("select latency_buckets from metric_minutes where cohort = 'treatment'")
-            .fetch_one(&pool)
-            .await
-            .unwrap();
-    assert_eq!((buckets[3], buckets[6]), (100, 50), "40 ms in (25, 50], 300 ms in (250, 500]");
-    let gauge: (i64, f64, f64) = sqlx::query_as("select value_count, value_sum, value_max from gauge_minutes")
+    let buckets: Vec<i64> = sqlx::query_scalar("select latency_buckets from metric_minutes where cohort = 'treatment'")
         .fetch_one(&pool)
         .await
         .unwrap();
+    assert_eq!((buckets[3], buckets[6]), (100, 50), "40 ms in (25, 50], 300 ms in (250, 500]");
+    let gauge: (i64, f64, f64) =
+        sqlx::query_as("select value_count, value_sum, value_max from gauge_minutes").fetch_one(&pool).await.unwrap();
     assert_eq!(gauge, (2, 10.0, 6.0));
 
     // A retry of the same batch adds nothing; a new batch in the same minute adds into the same rows.
@@ -103,11 +93,10 @@ async fn a_batch_is_stored_per_minute_and_counts_once_when_sent_twice(pool: PgPo
     let next = json!({ "batch_id": "app-1-0002", "samples": [sample("treatment", 10, 1, 40.0)] });
     assert_eq!(post_batch(&router, &token, &next).await.0, StatusCode::OK);
     assert_eq!(totals(&pool).await, (240, 7, 2));
-    let buckets: Vec<i64> =
-        sqlx::query_scalar("select latency_buckets from metric_minutes where cohort = 'treatment'")
-            .fetch_one(&pool)
-            .await
-            .unwrap();
+    let buckets: Vec<i64> = sqlx::query_scalar("select latency_buckets from metric_minutes where cohort = 'treatment'")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
     assert_eq!(buckets[3], 110, "the buckets add element by element");
 }
 
@@ -134,7 +123,8 @@ async fn a_bad_sample_refuses_the_whole_batch_and_says_which(pool: PgPool) {
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(body["message"].as_str().unwrap().contains("production only"), "{body}");
 
-    let (status, body) = post_batch(&router, &token, &json!({ "batch_id": "b-4", "samples": [{ "flag": FLAG }] })).await;
+    let (status, body) =
+        post_batch(&router, &token, &json!({ "batch_id": "b-4", "samples": [{ "flag": FLAG }] })).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(body["message"].as_str().unwrap().contains("missing field"), "{body}");
 
@@ -195,12 +185,16 @@ async fn events(pool: &PgPool, id: i64, kind: &str) -> Vec<(String, Option<Strin
 async fn templates_ship_guardrails_and_a_breach_rolls_back_with_the_figures_on_record(pool: PgPool) {
     let (router, token) = setup(&pool).await;
     let id = canary(&pool).await;
-    let kinds: Vec<String> =
-        sqlx::query_scalar("select kind from guardrails where rollout_id = $1 order by id").bind(id).fetch_all(&pool).await.unwrap();
+    let kinds: Vec<String> = sqlx::query_scalar("select kind from guardrails where rollout_id = $1 order by id")
+        .bind(id)
+        .fetch_all(&pool)
+        .await
+        .unwrap();
     assert_eq!(kinds, ["error_rate", "latency_p99", "error_rate_increase", "latency_regression"]);
 
     // Healthy traffic: nothing happens.
-    let healthy = json!({ "batch_id": "h-1", "samples": [sample("treatment", 300, 1, 40.0), sample("control", 2700, 5, 40.0)] });
+    let healthy =
+        json!({ "batch_id": "h-1", "samples": [sample("treatment", 300, 1, 40.0), sample("control", 2700, 5, 40.0)] });
     assert_eq!(post_batch(&router, &token, &healthy).await.0, StatusCode::OK);
     let report = run_pass(&pool, &NoPrometheus, Utc::now()).await.unwrap();
     assert!(report.ran && report.actions.is_empty(), "{report:?}");
@@ -225,16 +219,18 @@ async fn templates_ship_guardrails_and_a_breach_rolls_back_with_the_figures_on_r
     assert_eq!(rolled.len(), 1);
     let (actor, reason, details) = &rolled[0];
     assert_eq!(actor, "system:guardrail");
-    assert_eq!(reason.as_deref(), Some("guardrail error rate breached: error rate 10.17% above 1% (600 requests in 5 min)"));
+    assert_eq!(
+        reason.as_deref(),
+        Some("guardrail error rate breached: error rate 10.17% above 1% (600 requests in 5 min)")
+    );
     assert_eq!(details["guardrail"]["kind"], "error_rate");
     assert_eq!(details["decision"]["samples"], 600);
     assert_eq!(details["decision"]["threshold"], 1.0);
-    let audit: (String, Option<String>, Value) = sqlx::query_as(
-        "select actor_label, reason, after from audit_events where action = 'rollout.rolled_back'",
-    )
-    .fetch_one(&pool)
-    .await
-    .unwrap();
+    let audit: (String, Option<String>, Value) =
+        sqlx::query_as("select actor_label, reason, after from audit_events where action = 'rollout.rolled_back'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
     assert_eq!(audit.0, "system:guardrail");
     assert_eq!(audit.1.as_deref(), reason.as_deref());
     assert_eq!(audit.2["details"]["guardrail"]["kind"], "error_rate");
@@ -298,8 +294,13 @@ async fn a_source_that_is_down_freezes_the_rollout_and_alerts_once(pool: PgPool)
     assert!(down[0].1.as_deref().unwrap().contains("no Prometheus in this test"));
 
     // Nor does it advance, whoever asks.
-    let advance =
-        TransitionRequest { action: Action::Advance, expected_version: None, reason: None, override_gates: false, details: None };
+    let advance = TransitionRequest {
+        action: Action::Advance,
+        expected_version: None,
+        reason: None,
+        override_gates: false,
+        details: None,
+    };
     let err = rollouts::transition(&pool, &editor(), id, &advance).await.unwrap_err();
     match err {
         ServiceError::Refused { code, message } => {
@@ -321,7 +322,10 @@ struct RealPrometheus {
 impl RealPrometheus {
     async fn start() -> Self {
         let bin = std::path::Path::new("/usr/bin/prometheus");
-        assert!(bin.exists(), "this test needs Debian's prometheus package: apt-get install prometheus (scripts/test does)");
+        assert!(
+            bin.exists(),
+            "this test needs Debian's prometheus package: apt-get install prometheus (scripts/test does)"
+        );
         let dir = tempfile::tempdir().unwrap();
         let config = dir.path().join("prometheus.yml");
         std::fs::write(&config, "global:\n  scrape_interval: 1m\n").unwrap();
@@ -422,8 +426,13 @@ async fn auto_advance_is_off_by_default_and_when_on_advances_once_every_guardrai
         allow_organizations: Vec::new(),
     };
     let id = rollouts::create(&pool, &editor(), &new).await.unwrap();
-    let start =
-        TransitionRequest { action: Action::Start, expected_version: None, reason: None, override_gates: false, details: None };
+    let start = TransitionRequest {
+        action: Action::Start,
+        expected_version: None,
+        reason: None,
+        override_gates: false,
+        details: None,
+    };
     rollouts::transition(&pool, &editor(), id, &start).await.unwrap();
     let stage = |pool: PgPool| async move {
         sqlx::query_scalar::<_, Option<i32>>("select current_stage from rollouts where id = $1")
@@ -438,9 +447,14 @@ async fn auto_advance_is_off_by_default_and_when_on_advances_once_every_guardrai
     run_pass(&pool, &NoPrometheus, Utc::now()).await.unwrap();
     assert_eq!(stage(pool.clone()).await, Some(0));
 
-    app::server::guardrails::store::add(&pool, &editor(), id, &GuardrailSpec::new(GuardrailKind::ErrorRate, 1.0, 5, 50))
-        .await
-        .unwrap();
+    app::server::guardrails::store::add(
+        &pool,
+        &editor(),
+        id,
+        &GuardrailSpec::new(GuardrailKind::ErrorRate, 1.0, 5, 50),
+    )
+    .await
+    .unwrap();
     let healthy = json!({ "batch_id": "a-1", "samples": [sample("treatment", 100, 0, 40.0)] });
     assert_eq!(post_batch(&router, &token, &healthy).await.0, StatusCode::OK);
 

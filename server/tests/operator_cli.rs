@@ -85,13 +85,7 @@ async fn operator_token(pool: &PgPool) -> Secret {
 }
 
 async fn evaluate_token(pool: &PgPool, env: &str) -> Secret {
-    let new = NewToken {
-        name: "app".into(),
-        scope: TokenScope::Evaluate,
-        environment: Some(EnvKey::parse(env).unwrap()),
-        user: None,
-    };
-    Secret::new(tokens::create(pool, &Actor::system("test"), &new).await.unwrap().secret)
+    Secret::new(evaluate_token_for(pool, env).await)
 }
 
 /// A flag in `phase` (created if missing), off everywhere. The environments come from `seed_flag`.
@@ -140,8 +134,13 @@ async fn active_rollout(pool: &PgPool, flag: &str, soak_seconds: u32) -> i64 {
         allow_organizations: Vec::new(),
     };
     let id = rollouts::create(pool, &editor(), &new).await.unwrap();
-    let start =
-        TransitionRequest { action: Action::Start, expected_version: None, reason: None, override_gates: false, details: None };
+    let start = TransitionRequest {
+        action: Action::Start,
+        expected_version: None,
+        reason: None,
+        override_gates: false,
+        details: None,
+    };
     rollouts::transition(pool, &editor(), id, &start).await.unwrap();
     id
 }

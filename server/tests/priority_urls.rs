@@ -123,7 +123,10 @@ async fn every_bad_file_gets_a_clear_422_changes_nothing_and_is_recorded_as_fail
     .await
     .unwrap();
     assert_eq!(notices.len(), 7, "{notices:?}");
-    assert!(notices[0].contains(ACCOUNT) && notices[0].contains("latin1.csv") && notices[0].contains("not UTF-8"), "{notices:?}");
+    assert!(
+        notices[0].contains(ACCOUNT) && notices[0].contains("latin1.csv") && notices[0].contains("not UTF-8"),
+        "{notices:?}"
+    );
     assert_eq!(
         count(&pool, "select count(*) from url_metadata_history").await,
         0,

@@ -169,15 +169,7 @@ async fn a_change_in_the_past_or_by_a_viewer_is_refused(pool: PgPool) {
 }
 
 async fn admin_token(pool: &PgPool, email: &str) -> String {
-    use app::domain::Email;
-    use app::server::tokens::{self, NewToken, TokenScope};
-    let new = NewToken {
-        name: format!("script for {email}"),
-        scope: TokenScope::Admin,
-        environment: None,
-        user: Some(Email::parse(email).unwrap()),
-    };
-    tokens::create(pool, &Actor::system("test"), &new).await.unwrap().secret
+    admin_token_for(pool, email).await
 }
 
 async fn call(router: &axum::Router, method: &str, path: &str, token: &str, body: Option<String>) -> (u16, String) {

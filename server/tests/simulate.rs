@@ -9,58 +9,19 @@ use app::domain::rollout::{Action, StagePlan};
 use app::domain::{EnvKey, FlagKey, Percent, Role, Stickiness};
 use app::server::audit::{Actor, ActorKind};
 use app::server::rollouts::{self, NewRollout, PlanSource, TransitionRequest};
-use app::server::tokens::{self, NewToken, TokenScope};
 use common::*;
 use server::cli::client::Secret;
 use server::cli::simulate::{self, Rates, RunLength, SimulateOptions, Summary};
 use sqlx::PgPool;
-use std::net::SocketAddr;
 use std::time::Duration;
-use tokio::net::TcpListener;
 use tokio::sync::watch;
-use tokio::task::JoinHandle;
 
-/// A Rollgate serving on 127.0.0.1 with its snapshot worker; both stop when this is dropped.
-struct Running {
-    url: String,
-    tasks: Vec<JoinHandle<()>>,
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        for task in &self.tasks {
-            task.abort();
-        }
-    }
-}
-
-async fn serve(pool: &PgPool) -> Running {
-    let state = state(pool);
-    let worker =
-        tokio::spawn(server::workers::snapshot::run(pool.clone(), state.snapshot.clone(), Duration::from_secs(1)));
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let router = server::app(state.clone(), server::csrf::TrustedOrigins::default());
-    let http = tokio::spawn(async move {
-        axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>()).await.unwrap();
-    });
-    for _ in 0..250 {
-        if state.snapshot.version().is_some() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    Running { url, tasks: vec![worker, http] }
+async fn serve(pool: &PgPool) -> Served {
+    serve_with_snapshot(pool).await
 }
 
 async fn evaluate_token(pool: &PgPool, env: &str) -> Secret {
-    let new = NewToken {
-        name: "simulator".into(),
-        scope: TokenScope::Evaluate,
-        environment: Some(EnvKey::parse(env).unwrap()),
-        user: None,
-    };
-    Secret::new(tokens::create(pool, &Actor::system("test"), &new).await.unwrap().secret)
+    Secret::new(evaluate_token_for(pool, env).await)
 }
 
 fn editor() -> Actor {

@@ -5,9 +5,7 @@
 
 mod common;
 
-use app::domain::Email;
 use app::server::audit::Actor;
-use app::server::tokens::{self, NewToken, TokenScope};
 use app::server::webhooks::{self, NewWebhook};
 use axum::body::{Body, Bytes};
 use axum::http::{header, HeaderMap, Request, StatusCode};
@@ -259,13 +257,7 @@ async fn a_rolled_back_transaction_queues_nothing(pool: PgPool) {
 /// An admin token of a new admin user, for the admin API.
 async fn admin_token(pool: &PgPool, email: &str) -> String {
     seed_user(pool, email, "admin").await;
-    let new = NewToken {
-        name: "webhook tests".into(),
-        scope: TokenScope::Admin,
-        environment: None,
-        user: Some(Email::parse(email).unwrap()),
-    };
-    tokens::create(pool, &admin(), &new).await.unwrap().secret
+    admin_token_for(pool, email).await
 }
 
 async fn api(router: &axum::Router, token: &str, path: &str, body: Value) -> (StatusCode, Value) {

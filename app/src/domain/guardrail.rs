@@ -12,8 +12,7 @@ mod spec;
 mod properties;
 
 pub use decision::{
-    decide, healthy_for_soak, rollout_verdict, Decision, GuardrailHealth, GuardrailStatus, Observation,
-    RolloutVerdict,
+    decide, healthy_for_soak, rollout_verdict, Decision, GuardrailHealth, GuardrailStatus, Observation, RolloutVerdict,
 };
 pub use histogram::{bucket_for, CohortStats, BUCKETS, BUCKET_BOUNDS_MS};
 pub use ingest::{
@@ -21,8 +20,8 @@ pub use ingest::{
     MAX_BATCH_ITEMS, MAX_SAMPLE_AGE, MAX_SAMPLE_SKEW,
 };
 pub use spec::{
-    format_number, Baseline, GuardrailAction, GuardrailKind, GuardrailSpec, MetricSource, PrometheusQuery,
-    MAX_WINDOW_MINUTES,
+    format_number, watches_stage, Baseline, GuardrailAction, GuardrailKind, GuardrailSpec, MetricSource,
+    PrometheusQuery, MAX_WINDOW_MINUTES,
 };
 
 use crate::domain::rollout::Template;

@@ -23,6 +23,23 @@ pub use token::TokenScope;
 pub use user::{Email, Role, SignoffRole};
 pub use variant::{Variant, Variants};
 
+/// A count with thousands separators, as every page, message and command prints counts: 60000 -> "60,000".
+pub fn thousands(n: impl Into<i128>) -> String {
+    let n: i128 = n.into();
+    let digits = n.unsigned_abs().to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3 + 1);
+    if n < 0 {
+        out.push('-');
+    }
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// A value that failed validation at the edge, with a message fit to show next to the field.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{message}")]

@@ -4,11 +4,11 @@ pub mod audit;
 pub mod flags;
 pub mod login;
 pub mod not_found;
+pub mod priority_urls;
 pub mod rollouts;
 pub mod schedule;
-pub mod tokens;
-pub mod priority_urls;
 pub mod settings;
+pub mod tokens;
 pub mod users;
 
 /// Formats a timestamp the same way on every page.

@@ -294,6 +294,26 @@ pub async fn set_enabled(
     Ok(state)
 }
 
+/// The ids of a flag's state in one environment, for a change to the flag that is not archived; NotFound
+/// naming both otherwise.
+pub async fn live_flag_environment(
+    conn: &mut PgConnection,
+    flag: &FlagKey,
+    env: &EnvKey,
+) -> Result<(i64, i64), ServiceError> {
+    let found = sqlx::query!(
+        r#"select fe.flag_id, fe.environment_id from flag_environments fe
+           join flags f on f.id = fe.flag_id join environments e on e.id = fe.environment_id
+           where f.key = $1 and e.key = $2 and f.archived_at is null"#,
+        flag.as_str(),
+        env.as_str()
+    )
+    .fetch_optional(&mut *conn)
+    .await?
+    .ok_or_else(|| ServiceError::NotFound(format!("flag {:?} in environment {:?}", flag.as_str(), env.as_str())))?;
+    Ok((found.flag_id, found.environment_id))
+}
+
 /// [`set_enabled`] inside the caller's transaction, without the NOTIFY. Also returns whether anything
 /// changed (turning on a flag that is on records nothing).
 pub async fn set_enabled_in(

@@ -57,13 +57,14 @@ pub async fn stale_flags(pool: &PgPool, now: DateTime<Utc>) -> Result<Vec<StaleF
 /// stale spell, recorded in `flag_stale_notices` in the same transaction; flags no longer stale lose their
 /// notice, so a later spell is announced again. Answers the keys announced now.
 pub async fn announce_newly_stale(pool: &PgPool, now: DateTime<Utc>) -> Result<Vec<String>, ServiceError> {
-    let stale = stale_flags(pool, now).await?;
     let mut tx = pool.begin().await?;
-    // One announcer at a time across replicas; another one skips this round.
-    let got = sqlx::query_scalar!(r#"select pg_try_advisory_xact_lock(7364281915) as "got!""#).fetch_one(&mut *tx).await?;
+    // One announcer at a time across replicas; another one skips this round without computing anything.
+    let got =
+        sqlx::query_scalar!(r#"select pg_try_advisory_xact_lock(7364281915) as "got!""#).fetch_one(&mut *tx).await?;
     if !got {
         return Ok(Vec::new());
     }
+    let stale = stale_flags(pool, now).await?;
     let keys: Vec<&str> = stale.iter().map(|f| f.key.as_str()).collect();
     sqlx::query!(
         "delete from flag_stale_notices n using flags f where f.id = n.flag_id and not (f.key = any($1))",

@@ -4,9 +4,9 @@
 pub mod audit;
 pub mod auth;
 pub mod charts;
+pub mod config_as_code;
 pub mod flags;
 pub mod guardrails;
-pub mod config_as_code;
 pub mod hygiene;
 pub mod overrides;
 pub mod password;

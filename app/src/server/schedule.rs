@@ -116,23 +116,12 @@ pub async fn create(
     }
     let to_stage = new.to_stage.map(|s| i32::try_from(s).unwrap_or(i32::MAX));
     let mut tx = pool.begin().await?;
-    let target = sqlx::query!(
-        r#"select fe.flag_id, fe.environment_id from flag_environments fe
-           join flags f on f.id = fe.flag_id join environments e on e.id = fe.environment_id
-           where f.key = $1 and e.key = $2 and f.archived_at is null"#,
-        new.flag.as_str(),
-        new.environment.as_str()
-    )
-    .fetch_optional(&mut *tx)
-    .await?
-    .ok_or_else(|| {
-        ServiceError::NotFound(format!("flag {:?} in environment {:?}", new.flag.as_str(), new.environment.as_str()))
-    })?;
+    let (flag_id, environment_id) = super::flags::live_flag_environment(&mut tx, &new.flag, &new.environment).await?;
     let id = sqlx::query_scalar!(
         "insert into scheduled_changes (flag_id, environment_id, action, to_stage, run_at, reason, created_by)
          values ($1, $2, $3, $4, $5, $6, $7) returning id",
-        target.flag_id,
-        target.environment_id,
+        flag_id,
+        environment_id,
         new.action.as_str(),
         to_stage,
         new.run_at as _,

@@ -313,7 +313,9 @@ async fn health(State(state): State<AppState>, request: Request) -> Result<Json<
                 reason: match (alive, last_pass) {
                     (true, Some(at)) => Some(format!("last pass {at}, every {}s", interval.as_secs())),
                     (false, Some(at)) => Some(format!("no pass since {at} (every {}s)", interval.as_secs())),
-                    (_, None) if interval.is_zero() => Some("the guardrail worker is not started in this process".to_owned()),
+                    (_, None) if interval.is_zero() => {
+                        Some("the guardrail worker is not started in this process".to_owned())
+                    }
                     (_, None) => Some("the guardrail worker has not made its first pass yet".to_owned()),
                 },
             }

@@ -47,7 +47,13 @@ pub async fn ingest(
                 .iter()
                 .position(|s| s.flag == key)
                 .map(|i| format!("samples[{i}].flag"))
-                .or_else(|| batch.gauges.iter().position(|g| g.flag.as_deref() == Some(&key)).map(|i| format!("gauges[{i}].flag")))
+                .or_else(|| {
+                    batch
+                        .gauges
+                        .iter()
+                        .position(|g| g.flag.as_deref() == Some(&key))
+                        .map(|i| format!("gauges[{i}].flag"))
+                })
                 .unwrap_or_else(|| "samples".to_owned());
             Err(invalid(&path, format!("no flag {key:?}")))
         }

@@ -15,6 +15,7 @@
 use super::client::{segment, ApiClient, ClientError, Secret};
 use anyhow::Context;
 use app::domain::guardrail::{CohortStats, MetricBatch, MetricSample};
+use app::domain::thousands;
 use clap::Args;
 use rand::Rng;
 use reqwest::{Method, StatusCode};
@@ -393,10 +394,10 @@ impl Summary {
         let requests = self.requests();
         let mut out = format!(
             "Summary after {seconds:.1} s: {} evaluations ({:.1}/s), {} failed, {} skipped (workers busy)\n",
-            group(requests),
+            thousands(requests),
             requests as f64 / seconds,
-            group(self.failed_evaluations),
-            group(self.skipped)
+            thousands(self.failed_evaluations),
+            thousands(self.skipped)
         );
         for (cohort, stats) in &self.cohorts {
             out.push_str(&format!("  {}\n", cohort_line(cohort, stats)));
@@ -404,26 +405,14 @@ impl Summary {
         out.push_str(&format!("  {}\n", treatment_share(&self.cohorts)));
         out.push_str(&format!(
             "  metrics: {} batches accepted ({} samples), {} duplicates, {} refused, {} undelivered\n",
-            group(self.batches_accepted),
-            group(self.samples_accepted),
-            group(self.batches_duplicate),
-            group(self.batches_refused),
-            group(self.batches_undelivered)
+            thousands(self.batches_accepted),
+            thousands(self.samples_accepted),
+            thousands(self.batches_duplicate),
+            thousands(self.batches_refused),
+            thousands(self.batches_undelivered)
         ));
         out
     }
-}
-
-fn group(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }
 
 fn plural(n: usize) -> &'static str {
@@ -449,7 +438,7 @@ fn ms(value: Option<f64>) -> String {
 fn cohort_line(cohort: &str, stats: &CohortStats) -> String {
     format!(
         "{cohort:<10} {:>7} req  errors {:>6}  p50 {:>8}  p95 {:>8}  p99 {:>8}",
-        group(stats.requests),
+        thousands(stats.requests),
         stats.error_rate_pct().map_or_else(|| "-".to_owned(), pct),
         ms(stats.percentile_ms(0.50)),
         ms(stats.percentile_ms(0.95)),
@@ -677,7 +666,7 @@ pub async fn simulate(options: SimulateOptions, mut stop: watch::Receiver<bool>)
             options.flag,
             options.environment,
             client.base_url(),
-            group(u64::from(options.customers)),
+            thousands(u64::from(options.customers)),
             options.workers,
             options.flush.as_secs_f64(),
             initial.describe()
@@ -1005,8 +994,8 @@ mod tests {
 
     #[test]
     fn numbers_are_grouped() {
-        assert_eq!(group(0), "0");
-        assert_eq!(group(1234567), "1,234,567");
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(1234567), "1,234,567");
         assert_eq!(pct(0.1), "0.10%");
         assert_eq!(pct(12.345), "12.3%");
     }

@@ -1,7 +1,7 @@
 //! Background tasks of a server process.
 
-pub mod guardrails;
 pub mod activity;
+pub mod guardrails;
 pub mod schedule;
 pub mod snapshot;
 pub mod webhooks;

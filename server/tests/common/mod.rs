@@ -156,3 +156,70 @@ pub async fn login(router: &Router, email: &str) -> String {
     assert_eq!(response.status(), StatusCode::SEE_OTHER, "login of {email} should redirect");
     session_cookie(&response).expect("login sets a session cookie")
 }
+
+/// The application served on 127.0.0.1 with its background tasks; all stop when this is dropped.
+pub struct Served {
+    pub url: String,
+    pub state: AppState,
+    pub tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}
+
+/// Serves the whole application over `state` on a free port, at once (no snapshot worker).
+pub async fn serve_state(state: AppState) -> Served {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let router = server::app(state.clone(), server::csrf::TrustedOrigins::default());
+    let http = tokio::spawn(async move {
+        axum::serve(listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>()).await.unwrap();
+    });
+    Served { url, state, tasks: vec![http] }
+}
+
+/// Serves over `pool` as `rollgate serve` does: with the snapshot worker (checking every second), once
+/// the first snapshot is loaded or after 5 s without one.
+pub async fn serve_with_snapshot(pool: &PgPool) -> Served {
+    let mut served = serve_state(state(pool)).await;
+    let snapshot = served.state.snapshot.clone();
+    served.tasks.push(tokio::spawn(server::workers::snapshot::run(
+        pool.clone(),
+        snapshot.clone(),
+        std::time::Duration::from_secs(1),
+    )));
+    for _ in 0..250 {
+        if snapshot.version().is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    served
+}
+
+/// An admin token acting as `email` (who must exist): the secret.
+pub async fn admin_token_for(pool: &PgPool, email: &str) -> String {
+    let new = app::server::tokens::NewToken {
+        name: format!("script for {email}"),
+        scope: app::server::tokens::TokenScope::Admin,
+        environment: None,
+        user: Some(app::domain::Email::parse(email).unwrap()),
+    };
+    app::server::tokens::create(pool, &app::server::audit::Actor::system("test"), &new).await.unwrap().secret
+}
+
+/// An evaluate token for `env`: the secret.
+pub async fn evaluate_token_for(pool: &PgPool, env: &str) -> String {
+    let new = app::server::tokens::NewToken {
+        name: format!("app in {env}"),
+        scope: app::server::tokens::TokenScope::Evaluate,
+        environment: Some(app::domain::EnvKey::parse(env).unwrap()),
+        user: None,
+    };
+    app::server::tokens::create(pool, &app::server::audit::Actor::system("test"), &new).await.unwrap().secret
+}

@@ -9,7 +9,7 @@
 
 use super::histogram::CohortStats;
 use super::spec::{format_number, GuardrailAction, GuardrailKind, GuardrailSpec};
-use crate::domain::text_enum;
+use crate::domain::{text_enum, thousands};
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -116,7 +116,7 @@ pub fn decide(spec: &GuardrailSpec, observation: &Observation) -> Decision {
             if treatment.requests < needed {
                 return insufficient(
                     decision,
-                    format!("{} of {needed} treatment requests in {window} min", group(treatment.requests)),
+                    format!("{} of {needed} treatment requests in {window} min", thousands(treatment.requests)),
                 );
             }
             let figure = |stats: &CohortStats| match spec.kind {
@@ -136,7 +136,7 @@ pub fn decide(spec: &GuardrailSpec, observation: &Observation) -> Decision {
                 if baseline.requests < needed {
                     return insufficient(
                         decision,
-                        format!("{} of {needed} baseline requests", group(baseline.requests)),
+                        format!("{} of {needed} baseline requests", thousands(baseline.requests)),
                     );
                 }
                 let Some(base) = figure(baseline) else {
@@ -170,9 +170,9 @@ pub fn decide(spec: &GuardrailSpec, observation: &Observation) -> Decision {
             " (baseline {}{}; {} requests in {window} min)",
             format_number(base),
             if spec.kind == GuardrailKind::LatencyRegression { " ms p95" } else { "%" },
-            group(decision.samples)
+            thousands(decision.samples)
         ),
-        (Observation::Cohorts { .. }, None) => format!(" ({} requests in {window} min)", group(decision.samples)),
+        (Observation::Cohorts { .. }, None) => format!(" ({} requests in {window} min)", thousands(decision.samples)),
         (Observation::Gauge { .. }, _) => format!(" (mean of {} points in {window} min)", decision.samples),
         _ => " (Prometheus)".to_owned(),
     };
@@ -182,19 +182,6 @@ pub fn decide(spec: &GuardrailSpec, observation: &Observation) -> Decision {
         format_number(spec.threshold)
     );
     decision
-}
-
-/// 1234567 as "1,234,567".
-fn group(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }
 
 /// What the worker does to a rollout after deciding each of its guardrails.
@@ -229,7 +216,11 @@ pub fn rollout_verdict(specs: &[GuardrailSpec], decisions: &[Decision]) -> Rollo
         .filter(|(_, decision)| decision.status == GuardrailStatus::SourceDown)
         .map(|(i, _)| i)
         .collect();
-    if down.is_empty() { RolloutVerdict::Continue } else { RolloutVerdict::Freeze { down } }
+    if down.is_empty() {
+        RolloutVerdict::Continue
+    } else {
+        RolloutVerdict::Freeze { down }
+    }
 }
 
 /// A guardrail's current status and the start of its healthy streak, as the worker last stored them.

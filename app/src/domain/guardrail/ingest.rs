@@ -25,6 +25,7 @@
 //! One bad sample refuses the whole batch, with the sample's path in the message, and stores nothing.
 
 use super::histogram::{CohortStats, BUCKETS};
+use super::spec::valid_gauge_name;
 use crate::domain::{EnvKey, FlagKey};
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
@@ -155,13 +156,6 @@ fn valid_batch_id(id: &str) -> bool {
     (1..=100).contains(&id.len()) && id.chars().all(|c| c.is_ascii_alphanumeric() || "_.:-".contains(c))
 }
 
-fn valid_gauge_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_' || c == ':')
-        && name.len() <= 100
-        && chars.all(|c| c.is_ascii_alphanumeric() || "_:.-".contains(c))
-}
-
 fn minute_of(at: Option<DateTime<Utc>>, now: DateTime<Utc>, path: &str) -> Result<DateTime<Utc>, BatchError> {
     let at = at.unwrap_or(now);
     if at < now - MAX_SAMPLE_AGE {
@@ -173,11 +167,7 @@ fn minute_of(at: Option<DateTime<Utc>>, now: DateTime<Utc>, path: &str) -> Resul
     at.duration_trunc(TimeDelta::minutes(1)).map_err(|e| error(format!("{path}.at"), e.to_string()))
 }
 
-fn environment_of(
-    given: Option<&str>,
-    token_environment: Option<&EnvKey>,
-    path: &str,
-) -> Result<EnvKey, BatchError> {
+fn environment_of(given: Option<&str>, token_environment: Option<&EnvKey>, path: &str) -> Result<EnvKey, BatchError> {
     match (given, token_environment) {
         (Some(text), scoped) => {
             let key = EnvKey::parse(text).map_err(|e| error(format!("{path}.environment"), e.message))?;
@@ -217,7 +207,10 @@ pub fn validate_batch(
         let flag = FlagKey::parse(&sample.flag).map_err(|e| error(format!("{path}.flag"), e.message))?;
         let environment = environment_of(sample.environment.as_deref(), token_environment, &path)?;
         let cohort = Cohort::parse(&sample.cohort).ok_or_else(|| {
-            error(format!("{path}.cohort"), format!("{:?}: expected treatment, control or variant:<key>", sample.cohort))
+            error(
+                format!("{path}.cohort"),
+                format!("{:?}: expected treatment, control or variant:<key>", sample.cohort),
+            )
         })?;
         let minute = minute_of(sample.at, now, &path)?;
         if sample.errors > sample.requests {
@@ -373,8 +366,8 @@ mod tests {
         for (spoil, path, words) in cases {
             let mut bad = sample("treatment", 10, 0);
             spoil(&mut bad);
-            let err = validate_batch(&batch(vec![sample("control", 1, 0), bad]), Some(&production()), now())
-                .unwrap_err();
+            let err =
+                validate_batch(&batch(vec![sample("control", 1, 0), bad]), Some(&production()), now()).unwrap_err();
             assert_eq!(err.path, path);
             assert!(err.message.contains(words), "{path}: {}", err.message);
         }

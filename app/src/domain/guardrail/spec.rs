@@ -108,10 +108,17 @@ pub struct GuardrailSpec {
     pub prometheus: Option<PrometheusQuery>,
 }
 
+/// Whether a guardrail on `stage` (None: every stage) watches a rollout at `current_stage`.
+pub fn watches_stage(stage: Option<u32>, current_stage: Option<u32>) -> bool {
+    stage.is_none() || stage == current_stage
+}
+
 /// Longest window: the aggregates are kept for a week.
 pub const MAX_WINDOW_MINUTES: u32 = 24 * 60;
 
-fn valid_gauge_name(name: &str) -> bool {
+/// A gauge name as guardrails and the ingest API accept it (the schema's check): letters, digits and
+/// `_ : . -`, up to 100, not starting with a digit.
+pub(super) fn valid_gauge_name(name: &str) -> bool {
     let mut chars = name.chars();
     matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_' || c == ':')
         && name.len() <= 100
@@ -134,8 +141,17 @@ impl GuardrailSpec {
         }
     }
 
+    /// Whether it watches the stage a rollout is at (`None`: not started or rolled back to 0%).
+    pub fn watches(&self, current_stage: Option<u32>) -> bool {
+        watches_stage(self.stage, current_stage)
+    }
+
     pub fn source(&self) -> MetricSource {
-        if self.prometheus.is_some() { MetricSource::Prometheus } else { MetricSource::Ingest }
+        if self.prometheus.is_some() {
+            MetricSource::Prometheus
+        } else {
+            MetricSource::Ingest
+        }
     }
 
     /// Checks the fields together, as the database's constraints will, with messages that name the field.
@@ -144,12 +160,14 @@ impl GuardrailSpec {
             return Err(InvalidValue::new("threshold", "the threshold must be a number"));
         }
         match self.kind {
-            GuardrailKind::ErrorRate | GuardrailKind::ErrorRateIncrease
-                if !(0.0..=100.0).contains(&self.threshold) =>
-            {
+            GuardrailKind::ErrorRate | GuardrailKind::ErrorRateIncrease if !(0.0..=100.0).contains(&self.threshold) => {
                 return Err(InvalidValue::new(
                     "threshold",
-                    format!("an {} threshold is a percentage between 0 and 100, not {}", self.kind.label(), self.threshold),
+                    format!(
+                        "an {} threshold is a percentage between 0 and 100, not {}",
+                        self.kind.label(),
+                        self.threshold
+                    ),
                 ));
             }
             GuardrailKind::LatencyP95 | GuardrailKind::LatencyP99 | GuardrailKind::LatencyRegression
@@ -242,7 +260,11 @@ impl GuardrailSpec {
 pub fn format_number(value: f64) -> String {
     let text = format!("{value:.2}");
     let text = text.trim_end_matches('0').trim_end_matches('.');
-    if text == "-0" { "0".to_owned() } else { text.to_owned() }
+    if text == "-0" {
+        "0".to_owned()
+    } else {
+        text.to_owned()
+    }
 }
 
 #[cfg(test)]

@@ -44,13 +44,13 @@ pub fn BatchResult(account: String, batch: BatchView) -> impl IntoView {
             <strong>{heading}</strong>
             {batch.error.clone().map(|e| view! { <p>{e}</p> })}
             <dl class="counts">
-                <div><dt>"Read"</dt><dd data-testid="count-read">{thousands(batch.rows_read.into())}</dd></div>
-                <div><dt>"Inserted"</dt><dd data-testid="count-inserted">{thousands(batch.inserted.into())}</dd></div>
-                <div><dt>"Updated"</dt><dd data-testid="count-updated">{thousands(batch.updated.into())}</dd></div>
-                <div><dt>"Unchanged"</dt><dd data-testid="count-unchanged">{thousands(batch.unchanged.into())}</dd></div>
-                <div><dt>"Rejected"</dt><dd data-testid="count-rejected">{thousands(batch.rejected.into())}</dd></div>
-                <div><dt>"Duplicates"</dt><dd data-testid="count-duplicates">{thousands(batch.duplicates.into())}</dd></div>
-                <div><dt>"Over the cap"</dt><dd data-testid="count-overflow">{thousands(batch.overflow.into())}</dd></div>
+                <div><dt>"Read"</dt><dd data-testid="count-read">{thousands(batch.rows_read)}</dd></div>
+                <div><dt>"Inserted"</dt><dd data-testid="count-inserted">{thousands(batch.inserted)}</dd></div>
+                <div><dt>"Updated"</dt><dd data-testid="count-updated">{thousands(batch.updated)}</dd></div>
+                <div><dt>"Unchanged"</dt><dd data-testid="count-unchanged">{thousands(batch.unchanged)}</dd></div>
+                <div><dt>"Rejected"</dt><dd data-testid="count-rejected">{thousands(batch.rejected)}</dd></div>
+                <div><dt>"Duplicates"</dt><dd data-testid="count-duplicates">{thousands(batch.duplicates)}</dd></div>
+                <div><dt>"Over the cap"</dt><dd data-testid="count-overflow">{thousands(batch.overflow)}</dd></div>
             </dl>
             {batch.duration_ms.map(|ms| view! { <p class="small">{format!("{} in {ms} ms, from the file received to committed.", batch.file_name)}</p> })}
             {report.map(|href| view! { <a href=href download="">"Download the report of rejected, duplicate and overflow rows (CSV)"</a> })}
@@ -100,13 +100,13 @@ pub fn BatchHistory(
                                         <td>{b.actor.clone()}</td>
                                         <td class="mono small">{b.file_name.clone()}</td>
                                         <td data-testid="batch-status" title=b.error.clone().unwrap_or_default()>{status}</td>
-                                        <td class="num">{thousands(b.rows_read.into())}</td>
-                                        <td class="num">{thousands(b.inserted.into())}</td>
-                                        <td class="num">{thousands(b.updated.into())}</td>
-                                        <td class="num">{thousands(b.unchanged.into())}</td>
-                                        <td class="num">{thousands(b.rejected.into())}</td>
-                                        <td class="num">{thousands(b.duplicates.into())}</td>
-                                        <td class="num">{thousands(b.overflow.into())}</td>
+                                        <td class="num">{thousands(b.rows_read)}</td>
+                                        <td class="num">{thousands(b.inserted)}</td>
+                                        <td class="num">{thousands(b.updated)}</td>
+                                        <td class="num">{thousands(b.unchanged)}</td>
+                                        <td class="num">{thousands(b.rejected)}</td>
+                                        <td class="num">{thousands(b.duplicates)}</td>
+                                        <td class="num">{thousands(b.overflow)}</td>
                                         <td class="num">{b.duration_ms.map(|ms| ms.to_string()).unwrap_or_default()}</td>
                                         <td>{report.map(|href| view! { <a href=href download="">"CSV"</a> })}</td>
                                         <td>{can_roll_back.then(|| view! {

@@ -18,22 +18,7 @@ pub(crate) fn urlencode(text: &str) -> String {
         .collect()
 }
 
-/// A count with thousands separators: 60000 -> "60,000".
-pub(crate) fn thousands(n: i64) -> String {
-    let digits = n.unsigned_abs().to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3 + 1);
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    if n < 0 {
-        format!("-{out}")
-    } else {
-        out
-    }
-}
+pub(crate) use crate::domain::thousands;
 
 #[cfg(test)]
 mod tests {

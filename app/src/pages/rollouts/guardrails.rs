@@ -19,9 +19,8 @@ use serde::{Deserialize, Serialize};
 pub struct GuardrailLine {
     pub id: i64,
     pub rule: String,
-    /// "every stage" or the stage's name.
-    pub scope: String,
-    pub watches_now: bool,
+    /// The stage it watches (its position), or None for every stage.
+    pub stage: Option<u32>,
     /// None until the worker has looked at it.
     pub status: Option<GuardrailStatus>,
     pub message: Option<String>,
@@ -36,52 +35,35 @@ pub struct GuardrailsData {
     pub can_edit: bool,
 }
 
+/// The guardrails and the auto-advance switch; the stages and the current one come with the page.
 #[server(endpoint = "rollout_guardrails")]
 pub async fn rollout_guardrails(rollout: i64) -> Result<GuardrailsData, AppError> {
     use crate::server::guardrails::store;
     use crate::server::{to_app_error, AppState, ServiceError};
     let user = crate::server::auth::require_user().await?;
     let state = expect_context::<AppState>();
-    let mut conn = state.pool.acquire().await.map_err(|e| to_app_error(ServiceError::Database(e)))?;
-    let head = sqlx::query!(
-        "select current_stage, auto_advance from rollouts where id = $1",
-        rollout
-    )
-    .fetch_optional(&mut *conn)
-    .await
-    .map_err(|e| to_app_error(ServiceError::Database(e)))?
-    .ok_or_else(|| to_app_error(ServiceError::NotFound(format!("rollout {rollout}"))))?;
-    let stages: Vec<(i32, String)> =
-        sqlx::query_as("select position, name from rollout_stages where rollout_id = $1 order by position")
-            .bind(rollout)
-            .fetch_all(&mut *conn)
-            .await
-            .map_err(|e| to_app_error(ServiceError::Database(e)))?;
-    let current = head.current_stage.and_then(|s| u32::try_from(s).ok());
-    let rows = store::list(&mut conn, rollout).await.map_err(to_app_error)?;
-    let lines = rows
+    let database = |e| to_app_error(ServiceError::Database(e));
+    let mut conn = state.pool.acquire().await.map_err(database)?;
+    let auto_advance = sqlx::query_scalar!("select auto_advance from rollouts where id = $1", rollout)
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(database)?
+        .ok_or_else(|| to_app_error(ServiceError::NotFound(format!("rollout {rollout}"))))?;
+    let lines = store::list(&mut conn, rollout)
+        .await
+        .map_err(to_app_error)?
         .into_iter()
-        .map(|row| {
-            let scope = match row.spec.stage {
-                None => "every stage".to_owned(),
-                Some(stage) => stages
-                    .iter()
-                    .find(|(p, _)| i64::from(*p) == i64::from(stage))
-                    .map_or_else(|| format!("stage {stage}"), |(_, name)| format!("stage {name}")),
-            };
-            GuardrailLine {
-                id: row.id,
-                rule: row.spec.describe(),
-                scope,
-                watches_now: store::watches(&row.spec, current),
-                status: row.evaluation.as_ref().map(|e| e.status),
-                message: row.evaluation.as_ref().and_then(|e| e.decision.as_ref().map(|d| d.message.clone())),
-                evaluated_at: row.evaluation.as_ref().map(|e| e.evaluated_at),
-                healthy_since: row.evaluation.as_ref().and_then(|e| e.healthy_since),
-            }
+        .map(|row| GuardrailLine {
+            id: row.id,
+            rule: row.spec.describe(),
+            stage: row.spec.stage,
+            status: row.evaluation.as_ref().map(|e| e.status),
+            message: row.evaluation.as_ref().and_then(|e| e.decision.as_ref().map(|d| d.message.clone())),
+            evaluated_at: row.evaluation.as_ref().map(|e| e.evaluated_at),
+            healthy_since: row.evaluation.as_ref().and_then(|e| e.healthy_since),
         })
         .collect();
-    Ok(GuardrailsData { lines, auto_advance: head.auto_advance, can_edit: user.role.can_edit_flags() })
+    Ok(GuardrailsData { lines, auto_advance, can_edit: user.role.can_edit_flags() })
 }
 
 #[cfg(feature = "ssr")]
@@ -197,7 +179,7 @@ fn status_text(status: Option<GuardrailStatus>) -> (&'static str, &'static str) 
 }
 
 #[component]
-pub fn GuardrailsPanel(rollout_id: i64, stages: Vec<StageView>) -> impl IntoView {
+pub fn GuardrailsPanel(rollout_id: i64, stages: Vec<StageView>, current_stage: Option<u32>) -> impl IntoView {
     let add = ServerAction::<AddGuardrail>::new();
     let remove = ServerAction::<RemoveGuardrail>::new();
     let auto = ServerAction::<SetAutoAdvance>::new();
@@ -205,9 +187,8 @@ pub fn GuardrailsPanel(rollout_id: i64, stages: Vec<StageView>) -> impl IntoView
         move || (add.version().get(), remove.version().get(), auto.version().get()),
         move |_| rollout_guardrails(rollout_id),
     );
-    let outcome = Signal::derive(move || {
-        add.value().get().or_else(|| remove.value().get()).or_else(|| auto.value().get())
-    });
+    let outcome =
+        Signal::derive(move || add.value().get().or_else(|| remove.value().get()).or_else(|| auto.value().get()));
     view! {
         <section class="card" aria-labelledby="guardrails-h" data-testid="guardrails">
             <h2 id="guardrails-h">"Guardrails"</h2>
@@ -221,7 +202,7 @@ pub fn GuardrailsPanel(rollout_id: i64, stages: Vec<StageView>) -> impl IntoView
                     let stages = stages.clone();
                     async move {
                         match data.await {
-                            Ok(data) => view! { <GuardrailTable data rollout_id stages remove auto add /> }.into_any(),
+                            Ok(data) => view! { <GuardrailTable data rollout_id stages current_stage remove auto add /> }.into_any(),
                             Err(error) => view! { <ErrorBox error /> }.into_any(),
                         }
                     }
@@ -236,6 +217,7 @@ fn GuardrailTable(
     data: GuardrailsData,
     rollout_id: i64,
     stages: Vec<StageView>,
+    current_stage: Option<u32>,
     remove: ServerAction<RemoveGuardrail>,
     auto: ServerAction<SetAutoAdvance>,
     add: ServerAction<AddGuardrail>,
@@ -245,11 +227,19 @@ fn GuardrailTable(
         .into_iter()
         .map(|line| {
             let (label, class) = status_text(line.status);
+            let scope = match line.stage {
+                None => "every stage".to_owned(),
+                Some(stage) => stages
+                    .iter()
+                    .find(|s| s.position == stage)
+                    .map_or_else(|| format!("stage {stage}"), |s| format!("stage {}", s.name)),
+            };
+            let watches_now = crate::domain::guardrail::watches_stage(line.stage, current_stage);
             let since = line.healthy_since.map(|at| format!("healthy since {}", format_time(&at)));
             view! {
-                <tr data-testid=format!("guardrail-{}", line.id) class=if line.watches_now { "" } else { "muted" }>
+                <tr data-testid=format!("guardrail-{}", line.id) class=if watches_now { "" } else { "muted" }>
                     <td>{line.rule.clone()}</td>
-                    <td>{line.scope.clone()}</td>
+                    <td>{scope}</td>
                     <td>
                         <span class=format!("badge guardrail-status guardrail-{class}") data-testid="guardrail-status">{label}</span>
                         {since.map(|s| view! { <span class="small muted">" " {s}</span> })}

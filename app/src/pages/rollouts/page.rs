@@ -168,7 +168,7 @@ fn RolloutBody(data: RolloutPageData, act: ServerAction<RolloutAct>, edit: Serve
             </section>
         </div>
         <RolloutFigures rollout_id=rollout.id />
-        <super::guardrails::GuardrailsPanel rollout_id=rollout.id stages=rollout.stages.clone() />
+        <super::guardrails::GuardrailsPanel rollout_id=rollout.id stages=rollout.stages.clone() current_stage=rollout.current_stage />
         <Population population />
         <StagesTable rollout=rollout.clone() />
         {(live && viewer.can_edit).then(|| view! { <EditPlan rollout=rollout.clone() edit /> })}
@@ -471,10 +471,9 @@ fn describe_event(event: &RolloutEventView) -> String {
             event.details["guardrail"]["rule"].as_str().unwrap_or("?")
         ),
         "rolled_back" => "rolled back".to_owned(),
-        "guardrail_source_down" => format!(
-            "guardrail frozen, source down: {}",
-            event.details["guardrail"]["rule"].as_str().unwrap_or("?")
-        ),
+        "guardrail_source_down" => {
+            format!("guardrail frozen, source down: {}", event.details["guardrail"]["rule"].as_str().unwrap_or("?"))
+        }
         "advanced" if detail("auto_advance").as_bool() == Some(true) => "advanced by itself (auto-advance)".to_owned(),
         "signoff_requested" => {
             let roles: Vec<String> = detail("roles")

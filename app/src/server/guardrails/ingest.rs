@@ -77,7 +77,8 @@ pub async fn ingest(
         let n = batch.minutes.len();
         let (mut flag_ids, mut env_ids, mut cohorts, mut minutes) =
             (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
-        let (mut requests, mut errors, mut sums) = (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
+        let (mut requests, mut errors, mut sums) =
+            (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
         let mut buckets: Vec<i64> = Vec::with_capacity(n * BUCKETS);
         let to_i64 = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
         for row in &batch.minutes {

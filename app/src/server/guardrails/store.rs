@@ -2,7 +2,7 @@
 //! window that the decision reads.
 
 use crate::domain::guardrail::{
-    Baseline, CohortStats, Decision, GuardrailAction, GuardrailKind, GuardrailSpec, GuardrailStatus,
+    Baseline, CohortStats, Decision, GuardrailAction, GuardrailHealth, GuardrailKind, GuardrailSpec, GuardrailStatus,
     PrometheusQuery, BUCKETS,
 };
 use crate::server::audit::{self, Actor, NewEvent};
@@ -35,7 +35,11 @@ fn to_i32(v: u64) -> i32 {
 }
 
 /// Inserts guardrails for a rollout, in the caller's transaction.
-pub async fn insert_specs(conn: &mut PgConnection, rollout_id: i64, specs: &[GuardrailSpec]) -> Result<Vec<i64>, ServiceError> {
+pub async fn insert_specs(
+    conn: &mut PgConnection,
+    rollout_id: i64,
+    specs: &[GuardrailSpec],
+) -> Result<Vec<i64>, ServiceError> {
     let mut ids = Vec::with_capacity(specs.len());
     for spec in specs {
         spec.validate()?;
@@ -86,7 +90,8 @@ pub async fn list(conn: &mut PgConnection, rollout_id: i64) -> Result<Vec<Guardr
     .await?;
     rows.into_iter()
         .map(|r| {
-            let parse = |what: &str, text: &str| ServiceError::Other(format!("guardrail {}: bad {what} {text:?}", r.id));
+            let parse =
+                |what: &str, text: &str| ServiceError::Other(format!("guardrail {}: bad {what} {text:?}", r.id));
             let spec = GuardrailSpec {
                 stage: r.stage.and_then(|s| u32::try_from(s).ok()),
                 kind: r.kind.parse::<GuardrailKind>().map_err(|_| parse("kind", &r.kind))?,
@@ -118,11 +123,6 @@ pub async fn list(conn: &mut PgConnection, rollout_id: i64) -> Result<Vec<Guardr
         .collect()
 }
 
-/// Whether a guardrail watches the stage the rollout is at.
-pub fn watches(spec: &GuardrailSpec, current_stage: Option<u32>) -> bool {
-    spec.stage.is_none() || spec.stage == current_stage
-}
-
 /// What keeps the rollout from advancing: guardrails on the current stage that are breached or whose
 /// source is down ("guardrail error rate: metrics source down: connection refused").
 pub async fn advance_blockers(
@@ -133,25 +133,33 @@ pub async fn advance_blockers(
     Ok(list(conn, rollout_id)
         .await?
         .into_iter()
-        .filter(|g| watches(&g.spec, current_stage))
+        .filter(|g| g.spec.watches(current_stage))
         .filter_map(|g| {
             let evaluation = g.evaluation?;
             matches!(evaluation.status, GuardrailStatus::Breached | GuardrailStatus::SourceDown).then(|| {
-                let what = evaluation.decision.map(|d| d.message).unwrap_or_else(|| evaluation.status.label().to_owned());
+                let what =
+                    evaluation.decision.map(|d| d.message).unwrap_or_else(|| evaluation.status.label().to_owned());
                 format!("guardrail {}: {what}", g.spec.kind.label())
             })
         })
         .collect())
 }
 
-/// Stores the worker's decision on a guardrail and answers the previous status. A healthy streak keeps
-/// its start; any other status ends it.
+/// What storing a decision did: the status it replaced, and the guardrail's health as now stored.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Recorded {
+    pub previous: Option<GuardrailStatus>,
+    pub health: GuardrailHealth,
+}
+
+/// Stores the worker's decision on a guardrail. A healthy streak keeps its start; any other status ends
+/// it.
 pub async fn record_evaluation(
     conn: &mut PgConnection,
     guardrail_id: i64,
     decision: &Decision,
     now: DateTime<Utc>,
-) -> Result<Option<GuardrailStatus>, ServiceError> {
+) -> Result<Recorded, ServiceError> {
     let previous = sqlx::query!(
         r#"select status, healthy_since as "healthy_since: DateTime<Utc>"
            from guardrail_evaluations where guardrail_id = $1 for update"#,
@@ -180,7 +188,7 @@ pub async fn record_evaluation(
     )
     .execute(&mut *conn)
     .await?;
-    Ok(previous_status)
+    Ok(Recorded { previous: previous_status, health: GuardrailHealth { status: decision.status, healthy_since } })
 }
 
 /// The first minute of a window of `minutes` whole minutes ending with the minute of `now` (the current,
@@ -191,7 +199,7 @@ pub fn window_start(now: DateTime<Utc>, minutes: u32) -> DateTime<Utc> {
 }
 
 /// Which cohorts to sum.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Cohorts {
     /// Flag on: `treatment` and every `variant:*`.
     Treatment,
@@ -285,6 +293,39 @@ async fn rollout_ref(conn: &mut PgConnection, rollout_id: i64) -> Result<Rollout
     .ok_or_else(|| ServiceError::NotFound(format!("rollout {rollout_id}")))
 }
 
+impl RolloutRef {
+    /// Appends the audit event of a change to this rollout's guardrails (or its auto-advance) and announces
+    /// the change, in the caller's transaction.
+    async fn audit(
+        &self,
+        conn: &mut PgConnection,
+        actor: &Actor,
+        rollout_id: i64,
+        action: &str,
+        before: Option<serde_json::Value>,
+        after: Option<serde_json::Value>,
+    ) -> Result<(), ServiceError> {
+        let entity_key = format!("{}/{}#{rollout_id}", self.flag, self.environment);
+        audit::record(
+            conn,
+            actor,
+            NewEvent {
+                action,
+                entity_kind: "rollout",
+                entity_key: &entity_key,
+                flag_key: Some(&self.flag),
+                environment_key: Some(&self.environment),
+                before,
+                after,
+                ..NewEvent::default()
+            },
+        )
+        .await?;
+        audit::notify_change(conn, "rollout", &entity_key).await?;
+        Ok(())
+    }
+}
+
 /// Adds a guardrail to a rollout; editors only, audited.
 pub async fn add(pool: &PgPool, actor: &Actor, rollout_id: i64, spec: &GuardrailSpec) -> Result<i64, ServiceError> {
     actor.require_editor()?;
@@ -292,22 +333,16 @@ pub async fn add(pool: &PgPool, actor: &Actor, rollout_id: i64, spec: &Guardrail
     let mut tx = pool.begin().await?;
     let target = rollout_ref(&mut tx, rollout_id).await?;
     let id = insert_specs(&mut tx, rollout_id, std::slice::from_ref(spec)).await?[0];
-    let entity_key = format!("{}/{}#{rollout_id}", target.flag, target.environment);
-    audit::record(
-        &mut tx,
-        actor,
-        NewEvent {
-            action: "rollout.guardrail_added",
-            entity_kind: "rollout",
-            entity_key: &entity_key,
-            flag_key: Some(&target.flag),
-            environment_key: Some(&target.environment),
-            after: Some(serde_json::json!({ "guardrail": id, "rule": spec.describe(), "spec": spec })),
-            ..NewEvent::default()
-        },
-    )
-    .await?;
-    audit::notify_change(&mut tx, "rollout", &entity_key).await?;
+    target
+        .audit(
+            &mut tx,
+            actor,
+            rollout_id,
+            "rollout.guardrail_added",
+            None,
+            Some(serde_json::json!({ "guardrail": id, "rule": spec.describe(), "spec": spec })),
+        )
+        .await?;
     tx.commit().await?;
     Ok(id)
 }
@@ -323,22 +358,7 @@ pub async fn remove(pool: &PgPool, actor: &Actor, rollout_id: i64, guardrail_id:
         .find(|g| g.id == guardrail_id)
         .ok_or_else(|| ServiceError::NotFound(format!("guardrail {guardrail_id} of rollout {rollout_id}")))?;
     sqlx::query!("delete from guardrails where id = $1", guardrail_id).execute(&mut *tx).await?;
-    let entity_key = format!("{}/{}#{rollout_id}", target.flag, target.environment);
-    audit::record(
-        &mut tx,
-        actor,
-        NewEvent {
-            action: "rollout.guardrail_removed",
-            entity_kind: "rollout",
-            entity_key: &entity_key,
-            flag_key: Some(&target.flag),
-            environment_key: Some(&target.environment),
-            before: Some(serde_json::json!({ "guardrail": guardrail_id, "rule": existing.spec.describe(), "spec": existing.spec })),
-            ..NewEvent::default()
-        },
-    )
-    .await?;
-    audit::notify_change(&mut tx, "rollout", &entity_key).await?;
+    target.audit(&mut tx, actor, rollout_id, "rollout.guardrail_removed", Some(serde_json::json!({ "guardrail": guardrail_id, "rule": existing.spec.describe(), "spec": existing.spec })), None).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -348,30 +368,22 @@ pub async fn set_auto_advance(pool: &PgPool, actor: &Actor, rollout_id: i64, on:
     actor.require_editor()?;
     let mut tx = pool.begin().await?;
     let target = rollout_ref(&mut tx, rollout_id).await?;
-    let before = sqlx::query_scalar!("select auto_advance from rollouts where id = $1", rollout_id)
-        .fetch_one(&mut *tx)
-        .await?;
+    let before =
+        sqlx::query_scalar!("select auto_advance from rollouts where id = $1", rollout_id).fetch_one(&mut *tx).await?;
     if before == on {
         return Ok(());
     }
     sqlx::query!("update rollouts set auto_advance = $2 where id = $1", rollout_id, on).execute(&mut *tx).await?;
-    let entity_key = format!("{}/{}#{rollout_id}", target.flag, target.environment);
-    audit::record(
-        &mut tx,
-        actor,
-        NewEvent {
-            action: "rollout.auto_advance",
-            entity_kind: "rollout",
-            entity_key: &entity_key,
-            flag_key: Some(&target.flag),
-            environment_key: Some(&target.environment),
-            before: Some(serde_json::json!({ "auto_advance": before })),
-            after: Some(serde_json::json!({ "auto_advance": on })),
-            ..NewEvent::default()
-        },
-    )
-    .await?;
-    audit::notify_change(&mut tx, "rollout", &entity_key).await?;
+    target
+        .audit(
+            &mut tx,
+            actor,
+            rollout_id,
+            "rollout.auto_advance",
+            Some(serde_json::json!({ "auto_advance": before })),
+            Some(serde_json::json!({ "auto_advance": on })),
+        )
+        .await?;
     tx.commit().await?;
     Ok(())
 }

@@ -13,7 +13,7 @@
 
 use super::store::{self, Cohorts};
 use crate::domain::guardrail::{
-    decide, healthy_for_soak, rollout_verdict, Baseline, Decision, GuardrailAction, GuardrailHealth, GuardrailKind,
+    decide, healthy_for_soak, rollout_verdict, Baseline, CohortStats, Decision, GuardrailAction, GuardrailKind,
     GuardrailStatus, Observation, RolloutVerdict,
 };
 use crate::domain::rollout::Action;
@@ -22,6 +22,7 @@ use crate::server::rollouts::{self, TransitionRequest};
 use crate::server::{webhooks, ServiceError};
 use chrono::{DateTime, TimeDelta, Utc};
 use sqlx::PgPool;
+use std::collections::HashMap;
 use std::future::Future;
 
 /// The advisory lock key of the guardrail pass ("guardrl" in ASCII).
@@ -60,7 +61,11 @@ struct LiveRollout {
 }
 
 /// Runs one pass at `now`.
-pub async fn run_pass<S: QuerySource>(pool: &PgPool, source: &S, now: DateTime<Utc>) -> Result<PassReport, ServiceError> {
+pub async fn run_pass<S: QuerySource>(
+    pool: &PgPool,
+    source: &S,
+    now: DateTime<Utc>,
+) -> Result<PassReport, ServiceError> {
     let mut lock = pool.begin().await?;
     let got = sqlx::query_scalar!(r#"select pg_try_advisory_xact_lock($1) as "got!""#, LOCK_KEY)
         .fetch_one(&mut *lock)
@@ -94,8 +99,29 @@ pub async fn run_pass<S: QuerySource>(pool: &PgPool, source: &S, now: DateTime<U
     Ok(report)
 }
 
+/// A rollout's cohort sums already read in this pass, by cohorts and window: the template's guardrails
+/// share windows (5 and 10 minutes of treatment and control), so each is read once.
+type WindowCache = HashMap<(Cohorts, DateTime<Utc>, DateTime<Utc>), CohortStats>;
+
+async fn cohort_window(
+    conn: &mut sqlx::PgConnection,
+    cache: &mut WindowCache,
+    rollout: &LiveRollout,
+    cohorts: Cohorts,
+    from: DateTime<Utc>,
+    until: DateTime<Utc>,
+) -> Result<CohortStats, ServiceError> {
+    if let Some(stats) = cache.get(&(cohorts, from, until)) {
+        return Ok(*stats);
+    }
+    let stats = store::cohort_stats(conn, rollout.flag_id, rollout.environment_id, cohorts, from, until).await?;
+    cache.insert((cohorts, from, until), stats);
+    Ok(stats)
+}
+
 async fn observe<S: QuerySource>(
-    pool: &PgPool,
+    conn: &mut sqlx::PgConnection,
+    cache: &mut WindowCache,
     source: &S,
     rollout: &LiveRollout,
     spec: &crate::domain::guardrail::GuardrailSpec,
@@ -107,7 +133,6 @@ async fn observe<S: QuerySource>(
             Err(why) => Observation::SourceDown(why),
         });
     }
-    let mut conn = pool.acquire().await?;
     // A rollout's window never reaches back before its start: figures of an earlier rollout of the same
     // flag are not this one's.
     let mut from = store::window_start(now, spec.window_minutes);
@@ -117,19 +142,18 @@ async fn observe<S: QuerySource>(
     let until = now + TimeDelta::minutes(1);
     if spec.kind == GuardrailKind::Gauge {
         let name = spec.gauge_name.as_deref().unwrap_or_default();
-        let (points, mean) = store::gauge_stats(&mut conn, rollout.flag_id, rollout.environment_id, name, from).await?;
+        let (points, mean) = store::gauge_stats(conn, rollout.flag_id, rollout.environment_id, name, from).await?;
         return Ok(Observation::Gauge { points, mean });
     }
-    let (flag, env) = (rollout.flag_id, rollout.environment_id);
-    let treatment = store::cohort_stats(&mut conn, flag, env, Cohorts::Treatment, from, until).await?;
+    let treatment = cohort_window(conn, cache, rollout, Cohorts::Treatment, from, until).await?;
     let baseline = match spec.baseline {
         None => None,
-        Some(Baseline::Control) => Some(store::cohort_stats(&mut conn, flag, env, Cohorts::Control, from, until).await?),
+        Some(Baseline::Control) => Some(cohort_window(conn, cache, rollout, Cohorts::Control, from, until).await?),
         Some(Baseline::PreRollout) => match rollout.started_at {
             Some(started) => {
                 let end = store::window_start(started, 1);
                 let start = end - TimeDelta::minutes(i64::from(spec.window_minutes));
-                Some(store::cohort_stats(&mut conn, flag, env, Cohorts::All, start, end).await?)
+                Some(cohort_window(conn, cache, rollout, Cohorts::All, start, end).await?)
             }
             None => None,
         },
@@ -145,19 +169,21 @@ async fn check_rollout<S: QuerySource>(
     report: &mut PassReport,
 ) -> Result<(), ServiceError> {
     let current_stage = rollout.current_stage.and_then(|s| u32::try_from(s).ok());
-    let guardrails: Vec<_> = {
-        let mut conn = pool.acquire().await?;
-        store::list(&mut conn, rollout.id).await?.into_iter().filter(|g| store::watches(&g.spec, current_stage)).collect()
-    };
+    // One connection for the reads, given back before the writes.
+    let mut conn = pool.acquire().await?;
+    let guardrails: Vec<_> =
+        store::list(&mut conn, rollout.id).await?.into_iter().filter(|g| g.spec.watches(current_stage)).collect();
     if guardrails.is_empty() {
         return Ok(());
     }
     report.guardrails += guardrails.len();
+    let mut cache = WindowCache::new();
     let mut decisions: Vec<Decision> = Vec::with_capacity(guardrails.len());
     for guardrail in &guardrails {
-        let observation = observe(pool, source, rollout, &guardrail.spec, now).await?;
+        let observation = observe(&mut conn, &mut cache, source, rollout, &guardrail.spec, now).await?;
         decisions.push(decide(&guardrail.spec, &observation));
     }
+    drop(conn);
     let specs: Vec<_> = guardrails.iter().map(|g| g.spec.clone()).collect();
     let verdict = rollout_verdict(&specs, &decisions);
     let system = Actor::system("guardrail");
@@ -167,16 +193,9 @@ async fn check_rollout<S: QuerySource>(
     let mut tx = pool.begin().await?;
     let mut health = Vec::with_capacity(guardrails.len());
     for (guardrail, decision) in guardrails.iter().zip(&decisions) {
-        let previous = store::record_evaluation(&mut tx, guardrail.id, decision, now).await?;
-        health.push(GuardrailHealth {
-            status: decision.status,
-            healthy_since: (decision.status == GuardrailStatus::Healthy).then(|| {
-                match (previous, guardrail.evaluation.as_ref().and_then(|e| e.healthy_since)) {
-                    (Some(GuardrailStatus::Healthy), Some(since)) => since,
-                    _ => now,
-                }
-            }),
-        });
+        let store::Recorded { previous, health: stored } =
+            store::record_evaluation(&mut tx, guardrail.id, decision, now).await?;
+        health.push(stored);
         if decision.status == GuardrailStatus::SourceDown && previous != Some(GuardrailStatus::SourceDown) {
             let details = serde_json::json!({
                 "guardrail": { "id": guardrail.id, "rule": guardrail.spec.describe(), "kind": guardrail.spec.kind },
@@ -242,7 +261,8 @@ async fn check_rollout<S: QuerySource>(
             };
             match rollouts::transition(pool, &system, rollout.id, &request).await {
                 Ok(_) => {
-                    let summary = format!("{} in {} {verb} by a guardrail: {reason}", rollout.flag, rollout.environment);
+                    let summary =
+                        format!("{} in {} {verb} by a guardrail: {reason}", rollout.flag, rollout.environment);
                     let mut tx = pool.begin().await?;
                     webhooks::enqueue(
                         &mut tx,

@@ -244,13 +244,10 @@ impl Failure<'_> {
         )
         .fetch_one(&mut *tx)
         .await?;
-        let account = sqlx::query_scalar!("select key from organizations where id = $1", self.org_id)
-            .fetch_one(&mut *tx)
-            .await?;
-        let summary = format!(
-            "Priority-URL import of {} into {account} by {} failed: {error}",
-            self.file_name, self.actor.label
-        );
+        let account =
+            sqlx::query_scalar!("select key from organizations where id = $1", self.org_id).fetch_one(&mut *tx).await?;
+        let summary =
+            format!("Priority-URL import of {} into {account} by {} failed: {error}", self.file_name, self.actor.label);
         crate::server::webhooks::enqueue(
             &mut tx,
             "import.failed",

@@ -95,23 +95,13 @@ pub async fn create_in(
         PlanSource::Custom(stages) => (stages.clone(), None),
     };
     let plan = RolloutPlan::new(stages).map_err(|e| invalid("stages", e.to_string()))?;
-    let target = sqlx::query!(
-        r#"select fe.flag_id, fe.environment_id from flag_environments fe
-           join flags f on f.id = fe.flag_id join environments e on e.id = fe.environment_id
-           where f.key = $1 and e.key = $2 and f.archived_at is null"#,
-        new.flag.as_str(),
-        new.environment.as_str()
-    )
-    .fetch_optional(&mut *conn)
-    .await?
-    .ok_or_else(|| {
-        ServiceError::NotFound(format!("flag {:?} in environment {:?}", new.flag.as_str(), new.environment.as_str()))
-    })?;
+    let (flag_id, environment_id) =
+        super::flags::live_flag_environment(&mut *conn, &new.flag, &new.environment).await?;
     let inserted = sqlx::query_scalar!(
         "insert into rollouts (flag_id, environment_id, stickiness, template, created_by)
          values ($1, $2, $3, $4, $5) returning id",
-        target.flag_id,
-        target.environment_id,
+        flag_id,
+        environment_id,
         new.stickiness.to_string(),
         template,
         actor.user_id,
