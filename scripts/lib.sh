@@ -65,13 +65,11 @@ setup_test_tools() {
 }
 
 # Builds the browser bundle into target/site and the server binary. $1: debug or release.
-build_all() {
-  local mode="$1" wasm_profile cargo_flags=() wasm_dir
-  if [ "$mode" = release ]; then
-    wasm_profile=(--profile wasm-release); wasm_dir=wasm-release; cargo_flags=(--release)
-  else
-    wasm_profile=(); wasm_dir=debug
-  fi
+# Builds the browser bundle into target/site: the wasm hydrate entry, bound with wasm-bindgen, plus the
+# stylesheet and public files.
+build_bundle() {
+  local mode="$1" wasm_profile=() wasm_dir=debug
+  if [ "$mode" = release ]; then wasm_profile=(--profile wasm-release); wasm_dir=wasm-release; fi
   log "building the browser bundle ($mode)"
   (cd "$ROOT" && cargo build --quiet -p frontend --lib --target wasm32-unknown-unknown "${wasm_profile[@]}")
   mkdir -p "$ROOT/target/site/pkg"
@@ -79,6 +77,13 @@ build_all() {
     "$ROOT/target/wasm32-unknown-unknown/$wasm_dir/frontend.wasm"
   cp "$ROOT/style/main.css" "$ROOT/target/site/pkg/rollgate.css"
   cp -r "$ROOT/public/." "$ROOT/target/site/"
+}
+
+# The bundle and the `rollgate` binary.
+build_all() {
+  local mode="$1" cargo_flags=()
+  if [ "$mode" = release ]; then cargo_flags=(--release); fi
+  build_bundle "$mode"
   log "building the server ($mode)"
   (cd "$ROOT" && cargo build --quiet -p server --bin rollgate "${cargo_flags[@]}")
 }

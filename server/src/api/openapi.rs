@@ -1,5 +1,5 @@
 //! `GET /api/openapi.json`: the API described for scripts and client generators. Written by hand from one
-//! table; `server/tests/openapi.rs` calls every operation listed here and checks the router answers it
+//! table; `server/tests/it/openapi.rs` calls every operation listed here and checks the router answers it
 //! (anything but 404/405), so the document cannot list a route that does not exist.
 
 use axum::Json;

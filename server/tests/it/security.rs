@@ -1,11 +1,10 @@
 //! Sessions, login throttling, CSRF and authorization, through the real router and a real PostgreSQL.
 #![allow(clippy::unwrap_used)]
 
-mod common;
 
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
-use common::*;
+use crate::common::*;
 use sqlx::PgPool;
 
 #[sqlx::test(migrations = "../migrations")]

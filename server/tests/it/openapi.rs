@@ -1,11 +1,10 @@
 //! The OpenAPI document lists only routes that exist: every operation in it reaches a handler.
 #![allow(clippy::unwrap_used)]
 
-mod common;
 
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
-use common::*;
+use crate::common::*;
 use sqlx::PgPool;
 
 #[sqlx::test(migrations = "../migrations")]

@@ -4,7 +4,6 @@
 //! once roll back once, and a source that is down freezes the rollout.
 #![allow(clippy::unwrap_used)]
 
-mod common;
 
 use app::domain::guardrail::{GuardrailKind, GuardrailSpec, PrometheusQuery};
 use app::domain::rollout::{Action, Template};
@@ -17,7 +16,7 @@ use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use axum::Router;
 use chrono::Utc;
-use common::*;
+use crate::common::*;
 use serde_json::{json, Value};
 use sqlx::PgPool;
 

@@ -2,7 +2,6 @@
 //! when the database is gone.
 #![allow(clippy::unwrap_used)]
 
-mod common;
 
 use app::domain::{EnvKey, Role};
 use app::server::audit::{Actor, ActorKind};
@@ -11,7 +10,7 @@ use app::server::AppState;
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use axum::Router;
-use common::*;
+use crate::common::*;
 use sqlx::PgPool;
 use std::time::Duration;
 

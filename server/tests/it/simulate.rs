@@ -3,13 +3,12 @@
 //! arrive in `metric_minutes` per cohort, as the guardrail worker will read them.
 #![allow(clippy::unwrap_used)]
 
-mod common;
 
 use app::domain::rollout::{Action, StagePlan};
 use app::domain::{EnvKey, FlagKey, Percent, Role, Stickiness};
 use app::server::audit::{Actor, ActorKind};
 use app::server::rollouts::{self, NewRollout, PlanSource, TransitionRequest};
-use common::*;
+use crate::common::*;
 use server::cli::client::Secret;
 use server::cli::simulate::{self, Rates, RunLength, SimulateOptions, Summary};
 use sqlx::PgPool;

@@ -1,9 +1,8 @@
 //! The `rollgate` binary's user commands and the demo data, against the test's own database.
 #![allow(clippy::unwrap_used)]
 
-mod common;
 
-use common::*;
+use crate::common::*;
 use sqlx::PgPool;
 use std::process::Command;
 
@@ -88,7 +87,6 @@ async fn user_add_refuses_bad_input_with_a_message_naming_the_option(pool: PgPoo
 
 #[sqlx::test(migrations = "../migrations")]
 async fn the_demo_data_loads_once_and_a_second_load_changes_nothing(pool: PgPool) {
-    std::env::set_var("ROLLGATE_DEMO_PASSWORD", "demo password for tests");
     let first = server::demo::load(&pool).await.unwrap();
     let count = |sql: &'static str| {
         let pool = pool.clone();

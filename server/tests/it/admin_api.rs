@@ -1,7 +1,6 @@
 //! The admin REST API: an admin token acts as its user, with that user's permissions, audited under them.
 #![allow(clippy::unwrap_used)]
 
-mod common;
 
 use app::domain::EnvKey;
 use app::server::audit::Actor;
@@ -9,7 +8,7 @@ use app::server::tokens::{self, NewToken, TokenScope};
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use axum::Router;
-use common::*;
+use crate::common::*;
 use sqlx::PgPool;
 
 async fn admin_token(pool: &PgPool, email: &str) -> String {

@@ -2,7 +2,6 @@
 //! admin overrides, and the concurrency rules, against a real PostgreSQL.
 #![allow(clippy::unwrap_used)]
 
-mod common;
 
 use app::domain::Email;
 use app::server::audit::Actor;
@@ -10,7 +9,7 @@ use app::server::tokens::{self, NewToken, TokenScope};
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use axum::Router;
-use common::*;
+use crate::common::*;
 use serde_json::{json, Value};
 use sqlx::PgPool;
 

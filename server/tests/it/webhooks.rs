@@ -3,14 +3,13 @@
 //! of the change they report.
 #![allow(clippy::unwrap_used)]
 
-mod common;
 
 use app::server::audit::Actor;
 use app::server::webhooks::{self, NewWebhook};
 use axum::body::{Body, Bytes};
 use axum::http::{header, HeaderMap, Request, StatusCode};
 use axum::routing::post;
-use common::*;
+use crate::common::*;
 use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
 use server::workers::webhooks::{send_due, SenderConfig};

@@ -3,7 +3,6 @@
 //! commands call (`verify::verify`, `rollback::plan` / `execute`, or the whole `run` for `--dry-run`).
 #![allow(clippy::unwrap_used)]
 
-mod common;
 
 use app::domain::rollout::{Action, StagePlan};
 use app::domain::{Email, EnvKey, FlagKey, Percent, Role, SignoffRole, Stickiness};
@@ -12,7 +11,7 @@ use app::server::rollouts::{self, NewRollout, PlanSource, TransitionRequest};
 use app::server::tokens::{self, NewToken, TokenScope};
 use app::server::AppState;
 use clap::Parser;
-use common::*;
+use crate::common::*;
 use server::cli::client::{ApiClient, Secret};
 use server::cli::rollback::{self, Selection, Step};
 use server::cli::verify::{self, ExpectedStates, Status, VerifyOptions, VerifyReport};
