@@ -396,6 +396,8 @@ pub struct ServeArgs {
     pub webhooks: crate::workers::webhooks::SenderArgs,
     #[command(flatten)]
     pub guardrails: crate::workers::guardrails::GuardrailArgs,
+    #[command(flatten)]
+    pub retention: crate::workers::retention::RetentionArgs,
 }
 
 #[derive(Debug, Subcommand)]

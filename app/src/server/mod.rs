@@ -11,6 +11,7 @@ pub mod hygiene;
 pub mod overrides;
 pub mod password;
 pub mod priority_urls;
+pub mod retention;
 pub mod rollouts;
 pub mod schedule;
 pub mod service_error;

@@ -3,36 +3,31 @@
 use crate::config::{DbArgs, ServeArgs};
 use crate::db::Database;
 use anyhow::Context;
+use app::server::retention::Policy;
 use std::net::SocketAddr;
 use tokio::signal::unix::{signal, SignalKind};
 
 pub async fn run(db_args: &DbArgs, args: ServeArgs) -> anyhow::Result<()> {
+    // Settings are checked before the database is touched.
+    let retention = args.retention.policy().map_err(|e| anyhow::anyhow!("retention settings: {e}"))?;
     let mut db = Database::open(db_args).await?;
-    let result = serve(&db, db_args, &args).await;
+    let result = serve(&db, db_args, &args, retention).await;
     // Stop the private cluster however serving ended.
     db.close().await;
     result
 }
 
-async fn serve(db: &Database, db_args: &DbArgs, args: &ServeArgs) -> anyhow::Result<()> {
+async fn serve(db: &Database, db_args: &DbArgs, args: &ServeArgs, retention: Policy) -> anyhow::Result<()> {
     if db.freshly_initialized() && !args.no_demo {
         let logins = crate::demo::load(&db.pool).await.context("loading the demo data")?;
         crate::demo::announce(&logins, &db_args.data_dir);
     }
     let (state, trusted) = crate::build_state(db.pool.clone(), args);
-    let pool = db.pool.clone();
-    let sweeper = tokio::spawn(async move {
-        // Expired sessions are refused on read; this only keeps the table small.
-        let mut tick = tokio::time::interval(std::time::Duration::from_secs(300));
-        loop {
-            tick.tick().await;
-            if let Err(err) =
-                sqlx::query("delete from tower_sessions.session where expiry_date < now()").execute(&pool).await
-            {
-                tracing::warn!(error = %err, "could not delete expired sessions");
-            }
-        }
-    });
+    let retention_worker = tokio::spawn(crate::workers::retention::run(
+        db.pool.clone(),
+        retention,
+        std::time::Duration::from_secs(args.retention.retention_interval_minutes.max(1) * 60),
+    ));
     let snapshot_worker = tokio::spawn(crate::workers::snapshot::run(
         db.pool.clone(),
         state.snapshot.clone(),
@@ -61,7 +56,7 @@ async fn serve(db: &Database, db_args: &DbArgs, args: &ServeArgs) -> anyhow::Res
         .with_graceful_shutdown(shutdown_signal())
         .await
         .context("serving HTTP");
-    sweeper.abort();
+    retention_worker.abort();
     snapshot_worker.abort();
     webhook_sender.abort();
     guardrail_worker.abort();

@@ -2,6 +2,7 @@
 
 pub mod activity;
 pub mod guardrails;
+pub mod retention;
 pub mod schedule;
 pub mod snapshot;
 pub mod webhooks;

@@ -17,6 +17,7 @@ mod openapi;
 mod operator_cli;
 mod priority_urls;
 mod priority_urls_rollback;
+mod retention;
 mod rollouts;
 mod scheduled;
 mod security;
