@@ -24,6 +24,14 @@ use sqlx::{PgConnection, PgPool};
 /// The channel the sender listens on.
 pub const CHANNEL: &str = "rollgate_webhooks";
 
+/// A notification to queue alongside a change, in its transaction (see [`enqueue`]).
+#[derive(Debug, Clone)]
+pub struct Notice {
+    pub event: &'static str,
+    pub summary: String,
+    pub data: serde_json::Value,
+}
+
 /// Queues `event` for every enabled webhook subscribed to it, inside the caller's transaction, and
 /// returns how many deliveries were queued. `summary` is one human sentence ("new-checkout in production
 /// advanced 10% → 50% by alice@example.com"); `data` is the machine-readable detail, sent as is in the

@@ -4,7 +4,7 @@
 //! once roll back once, and a source that is down freezes the rollout.
 #![allow(clippy::unwrap_used)]
 
-
+use crate::common::*;
 use app::domain::guardrail::{GuardrailKind, GuardrailSpec, PrometheusQuery};
 use app::domain::rollout::{Action, Template};
 use app::domain::{EnvKey, FlagKey, Role, Stickiness};
@@ -16,7 +16,6 @@ use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use axum::Router;
 use chrono::Utc;
-use crate::common::*;
 use serde_json::{json, Value};
 use sqlx::PgPool;
 
@@ -260,6 +259,10 @@ async fn too_few_requests_is_insufficient_data_and_no_action(pool: PgPool) {
 async fn two_passes_at_once_roll_back_exactly_once(pool: PgPool) {
     let (router, token) = setup(&pool).await;
     let id = canary(&pool).await;
+    sqlx::query("insert into webhooks (name, url, secret, events) values ('ops', 'http://127.0.0.1:9/hook', 'sixteen-char-secret', array['guardrail.breached'])")
+        .execute(&pool)
+        .await
+        .unwrap();
     let broken = json!({ "batch_id": "t-1", "samples": [sample("treatment", 500, 100, 40.0)] });
     assert_eq!(post_batch(&router, &token, &broken).await.0, StatusCode::OK);
     let now = Utc::now();
@@ -267,6 +270,14 @@ async fn two_passes_at_once_roll_back_exactly_once(pool: PgPool) {
     let (a, b) = (a.unwrap(), b.unwrap());
     assert_eq!(a.actions.len() + b.actions.len(), 1, "{a:?} {b:?}");
     assert_eq!(events(&pool, id, "rolled_back").await.len(), 1);
+    // The notification was queued with the rollback, in its transaction: one, naming the guardrail.
+    let notices: Vec<serde_json::Value> =
+        sqlx::query_scalar("select payload from webhook_deliveries where event = 'guardrail.breached'")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    assert_eq!(notices.len(), 1);
+    assert_eq!(notices[0]["data"]["details"]["guardrail"]["kind"], "error_rate", "{}", notices[0]);
     // Later passes find nothing live to act on.
     let again = run_pass(&pool, &NoPrometheus, Utc::now()).await.unwrap();
     assert!(again.actions.is_empty());

@@ -259,21 +259,16 @@ async fn check_rollout<S: QuerySource>(
                 override_gates: false,
                 details: Some(details.clone()),
             };
-            match rollouts::transition(pool, &system, rollout.id, &request).await {
+            let summary = format!("{} in {} {verb} by a guardrail: {reason}", rollout.flag, rollout.environment);
+            let notice = webhooks::Notice {
+                event: "guardrail.breached",
+                summary: summary.clone(),
+                data: serde_json::json!({ "flag": rollout.flag, "environment": rollout.environment,
+                                          "rollout": rollout.id, "action": action, "link": rollout_path,
+                                          "details": details }),
+            };
+            match rollouts::transition_with_notice(pool, &system, rollout.id, &request, Some(&notice)).await {
                 Ok(_) => {
-                    let summary =
-                        format!("{} in {} {verb} by a guardrail: {reason}", rollout.flag, rollout.environment);
-                    let mut tx = pool.begin().await?;
-                    webhooks::enqueue(
-                        &mut tx,
-                        "guardrail.breached",
-                        &summary,
-                        serde_json::json!({ "flag": rollout.flag, "environment": rollout.environment,
-                                            "rollout": rollout.id, "action": action, "link": rollout_path,
-                                            "details": details }),
-                    )
-                    .await?;
-                    tx.commit().await?;
                     tracing::warn!(rollout = rollout.id, flag = %rollout.flag, environment = %rollout.environment,
                                    %reason, "guardrail {verb} a rollout");
                     report.actions.push(summary);

@@ -481,6 +481,18 @@ pub async fn transition(
     id: i64,
     request: &TransitionRequest,
 ) -> Result<crate::model::RolloutView, ServiceError> {
+    transition_with_notice(pool, actor, id, request, None).await
+}
+
+/// [`transition`], also queueing `notice` (e.g. the guardrail that fired) in the same transaction: the
+/// notification goes out if and only if the transition committed.
+pub async fn transition_with_notice(
+    pool: &PgPool,
+    actor: &Actor,
+    id: i64,
+    request: &TransitionRequest,
+    notice: Option<&super::webhooks::Notice>,
+) -> Result<crate::model::RolloutView, ServiceError> {
     actor.require_editor()?;
     let reason = request.reason.as_deref().map(str::trim).filter(|r| !r.is_empty());
     let mut tx = pool.begin().await?;
@@ -606,6 +618,9 @@ pub async fn transition(
         },
     )
     .await?;
+    if let Some(notice) = notice {
+        super::webhooks::enqueue(&mut tx, notice.event, &notice.summary, notice.data.clone()).await?;
+    }
     audit::notify_change(&mut tx, "rollout", &entity_key).await?;
     tx.commit().await?;
     detail(pool, id).await
