@@ -1,14 +1,13 @@
 //! The admin REST API: an admin token acts as its user, with that user's permissions, audited under them.
 #![allow(clippy::unwrap_used)]
 
-
+use crate::common::*;
 use app::domain::EnvKey;
 use app::server::audit::Actor;
 use app::server::tokens::{self, NewToken, TokenScope};
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use axum::Router;
-use crate::common::*;
 use sqlx::PgPool;
 
 async fn admin_token(pool: &PgPool, email: &str) -> String {

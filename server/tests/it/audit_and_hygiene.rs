@@ -1,11 +1,10 @@
 //! `rollgate audit --since`, the audit CSV export and `rollgate flags stale`, against a real server.
 #![allow(clippy::unwrap_used)]
 
-
+use crate::common::*;
 use app::model::StaleFlag;
 use chrono::{Duration as Age, Utc};
 use clap::Parser;
-use crate::common::*;
 use server::cli::client::{ApiClient, Secret};
 use server::config::{Cli, Command};
 use sqlx::PgPool;

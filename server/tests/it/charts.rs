@@ -3,13 +3,12 @@
 //! flag list; a rollout without figures shows the empty state.
 #![allow(clippy::unwrap_used)]
 
-
+use crate::common::*;
 use app::pages::rollouts::charts::ChartRange;
 use app::server::charts;
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use chrono::Utc;
-use crate::common::*;
 use sqlx::PgPool;
 
 /// An active rollout of `key` in production at stage 2 (50%) with a p99 limit of 500 ms and an error-rate

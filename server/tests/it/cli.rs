@@ -1,7 +1,6 @@
 //! The `rollgate` binary's user commands and the demo data, against the test's own database.
 #![allow(clippy::unwrap_used)]
 
-
 use crate::common::*;
 use sqlx::PgPool;
 use std::process::Command;

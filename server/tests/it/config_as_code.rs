@@ -2,12 +2,11 @@
 //! database), driven by the library functions the commands call (`config_io::export` / `apply`).
 #![allow(clippy::unwrap_used)]
 
-
+use crate::common::*;
 use app::domain::rollout::{ChecklistItem, StagePlan};
 use app::domain::{EnvKey, FlagKey, Percent, SignoffRole, Stickiness};
 use app::server::audit::Actor;
 use app::server::rollouts::{self, NewRollout, PlanSource};
-use crate::common::*;
 use server::cli::client::{ApiClient, Secret};
 use server::cli::config_io;
 use sqlx::postgres::PgPoolOptions;

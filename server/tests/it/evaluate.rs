@@ -2,7 +2,7 @@
 //! when the database is gone.
 #![allow(clippy::unwrap_used)]
 
-
+use crate::common::*;
 use app::domain::{EnvKey, Role};
 use app::server::audit::{Actor, ActorKind};
 use app::server::tokens::{self, NewToken, TokenScope};
@@ -10,7 +10,6 @@ use app::server::AppState;
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use axum::Router;
-use crate::common::*;
 use sqlx::PgPool;
 use std::time::Duration;
 

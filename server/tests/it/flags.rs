@@ -1,13 +1,12 @@
 //! The flag manager's writes: the kill switch, creating flags, and the append-only audit trail.
 #![allow(clippy::unwrap_used)]
 
-
+use crate::common::*;
 use app::domain::{EnvKey, FlagKey};
 use app::server::audit::Actor;
 use app::server::flags;
 use app::server::ServiceError;
 use axum::http::StatusCode;
-use crate::common::*;
 use sqlx::PgPool;
 
 async fn editor(pool: &PgPool) -> Actor {

@@ -1,14 +1,13 @@
 //! OFREP: the standard reasons and error codes, the bulk ETag, and bad input answered with a 4xx.
 #![allow(clippy::unwrap_used)]
 
-
+use crate::common::*;
 use app::domain::{EnvKey, Role};
 use app::server::audit::{Actor, ActorKind};
 use app::server::tokens::{self, NewToken, TokenScope};
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use axum::Router;
-use crate::common::*;
 use sqlx::PgPool;
 
 async fn setup(pool: &PgPool) -> (Router, String) {

@@ -1,10 +1,9 @@
 //! The OpenAPI document lists only routes that exist: every operation in it reaches a handler.
 #![allow(clippy::unwrap_used)]
 
-
+use crate::common::*;
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
-use crate::common::*;
 use sqlx::PgPool;
 
 #[sqlx::test(migrations = "../migrations")]

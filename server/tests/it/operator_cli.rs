@@ -3,7 +3,7 @@
 //! commands call (`verify::verify`, `rollback::plan` / `execute`, or the whole `run` for `--dry-run`).
 #![allow(clippy::unwrap_used)]
 
-
+use crate::common::*;
 use app::domain::rollout::{Action, StagePlan};
 use app::domain::{Email, EnvKey, FlagKey, Percent, Role, SignoffRole, Stickiness};
 use app::server::audit::{Actor, ActorKind};
@@ -11,7 +11,6 @@ use app::server::rollouts::{self, NewRollout, PlanSource, TransitionRequest};
 use app::server::tokens::{self, NewToken, TokenScope};
 use app::server::AppState;
 use clap::Parser;
-use crate::common::*;
 use server::cli::client::{ApiClient, Secret};
 use server::cli::rollback::{self, Selection, Step};
 use server::cli::verify::{self, ExpectedStates, Status, VerifyOptions, VerifyReport};

@@ -2,12 +2,11 @@
 //! cap and its overflow report, dry runs, and failed imports that must leave everything as it was.
 #![allow(clippy::unwrap_used)]
 
-
+use crate::common::urls::*;
+use crate::common::*;
 use app::server::priority_urls::{FileError, ImportError, ImportLimits, PriorityUrls};
 use app::server::SecurityConfig;
 use axum::http::{header, Request, StatusCode};
-use crate::common::urls::*;
-use crate::common::*;
 use sqlx::PgPool;
 use std::sync::Arc;
 

@@ -2,14 +2,13 @@
 //! account page, the organization override, badges in the evaluation API, and the CLI.
 #![allow(clippy::unwrap_used)]
 
-
+use crate::common::urls::*;
+use crate::common::*;
 use app::server::priority_urls::rollback::rollback;
 use app::server::priority_urls::ImportLimits;
 use app::server::ServiceError;
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
-use crate::common::urls::*;
-use crate::common::*;
 use sqlx::PgPool;
 
 const ACCOUNT: &str = "seo-co";

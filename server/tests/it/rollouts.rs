@@ -2,14 +2,13 @@
 //! admin overrides, and the concurrency rules, against a real PostgreSQL.
 #![allow(clippy::unwrap_used)]
 
-
+use crate::common::*;
 use app::domain::Email;
 use app::server::audit::Actor;
 use app::server::tokens::{self, NewToken, TokenScope};
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use axum::Router;
-use crate::common::*;
 use serde_json::{json, Value};
 use sqlx::PgPool;
 

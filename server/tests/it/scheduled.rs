@@ -2,7 +2,7 @@
 //! by a gate (a missing sign-off) that ends `failed` and notifies, cancelling, and the refusals at creation.
 #![allow(clippy::unwrap_used)]
 
-
+use crate::common::*;
 use app::domain::rollout::{Action, StagePlan};
 use app::domain::{EnvKey, FlagKey, Percent, Role, SignoffRole, Stickiness};
 use app::model::schedule::{ScheduleFilter, ScheduledAction};
@@ -12,7 +12,6 @@ use app::server::schedule::{self, NewScheduledChange};
 use app::server::webhooks::{self, NewWebhook};
 use app::server::ServiceError;
 use chrono::{Duration, Utc};
-use crate::common::*;
 use sqlx::PgPool;
 
 const FLAG: &str = "new-checkout";

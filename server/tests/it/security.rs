@@ -1,10 +1,9 @@
 //! Sessions, login throttling, CSRF and authorization, through the real router and a real PostgreSQL.
 #![allow(clippy::unwrap_used)]
 
-
+use crate::common::*;
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
-use crate::common::*;
 use sqlx::PgPool;
 
 #[sqlx::test(migrations = "../migrations")]

@@ -3,12 +3,11 @@
 //! arrive in `metric_minutes` per cohort, as the guardrail worker will read them.
 #![allow(clippy::unwrap_used)]
 
-
+use crate::common::*;
 use app::domain::rollout::{Action, StagePlan};
 use app::domain::{EnvKey, FlagKey, Percent, Role, Stickiness};
 use app::server::audit::{Actor, ActorKind};
 use app::server::rollouts::{self, NewRollout, PlanSource, TransitionRequest};
-use crate::common::*;
 use server::cli::client::Secret;
 use server::cli::simulate::{self, Rates, RunLength, SimulateOptions, Summary};
 use sqlx::PgPool;

@@ -3,13 +3,12 @@
 //! of the change they report.
 #![allow(clippy::unwrap_used)]
 
-
+use crate::common::*;
 use app::server::audit::Actor;
 use app::server::webhooks::{self, NewWebhook};
 use axum::body::{Body, Bytes};
 use axum::http::{header, HeaderMap, Request, StatusCode};
 use axum::routing::post;
-use crate::common::*;
 use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
 use server::workers::webhooks::{send_due, SenderConfig};
