@@ -3,6 +3,8 @@ set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 WASM_BINDGEN_VERSION="0.2.130"   # must equal the wasm-bindgen crate version pinned in Cargo.toml
+BINARYEN_VERSION="132.0.0"       # wasm-opt for release bundles, from npm into tools/ (see TOOLCHAIN notes)
+WASM_OPT="$ROOT/tools/node_modules/.bin/wasm-opt"
 
 log() { printf '\033[1;34m==>\033[0m %s\n' "$*" >&2; }
 die() { printf '\033[1;31merror:\033[0m %s\n' "$*" >&2; exit 1; }
@@ -37,6 +39,11 @@ setup_build_tools() {
     # Not --locked: its lock file names a crate version the registry no longer serves.
     cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --quiet
   fi
+  if [ ! -x "$WASM_OPT" ]; then
+    command -v npm >/dev/null || { log "installing Node.js and npm"; apt_install nodejs npm; }
+    log "installing wasm-opt (npm binaryen $BINARYEN_VERSION) into tools/"
+    npm install --prefix "$ROOT/tools" --no-audit --no-fund --loglevel=error "binaryen@$BINARYEN_VERSION"
+  fi
   if ! have_pg_binaries; then
     log "installing PostgreSQL (server binaries only; Rollgate runs its own private cluster)"
     apt_install postgresql
@@ -64,7 +71,6 @@ setup_test_tools() {
   fi
 }
 
-# Builds the browser bundle into target/site and the server binary. $1: debug or release.
 # Builds the browser bundle into target/site: the wasm hydrate entry, bound with wasm-bindgen, plus the
 # stylesheet and public files.
 build_bundle() {
@@ -72,11 +78,30 @@ build_bundle() {
   if [ "$mode" = release ]; then wasm_profile=(--profile wasm-release); wasm_dir=wasm-release; fi
   log "building the browser bundle ($mode)"
   (cd "$ROOT" && cargo build --quiet -p frontend --lib --target wasm32-unknown-unknown "${wasm_profile[@]}")
-  mkdir -p "$ROOT/target/site/pkg"
-  wasm-bindgen --target web --no-typescript --out-dir "$ROOT/target/site/pkg" --out-name rollgate \
+  local pkg="$ROOT/target/site/pkg"
+  mkdir -p "$pkg"
+  wasm-bindgen --target web --no-typescript --out-dir "$pkg" --out-name rollgate \
     "$ROOT/target/wasm32-unknown-unknown/$wasm_dir/frontend.wasm"
-  cp "$ROOT/style/main.css" "$ROOT/target/site/pkg/rollgate.css"
+  if [ "$mode" = release ]; then
+    # npm's binaryen, not Debian's: Debian's wasm-opt 108 yields a bundle that fails to hydrate. It takes
+    # a minute or two, so its output is kept per input and reused while the code does not change.
+    local digest cached
+    digest="$(sha256sum "$pkg/rollgate_bg.wasm" | cut -c1-32)"
+    cached="$ROOT/target/wasm-opt/$digest.wasm"
+    if [ ! -f "$cached" ]; then
+      log "optimising the bundle with wasm-opt -Oz (a minute or two when the code changed)"
+      mkdir -p "$ROOT/target/wasm-opt"
+      rm -f "$ROOT"/target/wasm-opt/*.wasm
+      "$WASM_OPT" -Oz --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
+        --enable-mutable-globals -o "$cached.partial" "$pkg/rollgate_bg.wasm"
+      mv "$cached.partial" "$cached"
+    fi
+    cp "$cached" "$pkg/rollgate_bg.wasm"
+  fi
+  cp "$ROOT/style/main.css" "$pkg/rollgate.css"
   cp -r "$ROOT/public/." "$ROOT/target/site/"
+  # A gzip copy beside each file; the server sends it to browsers that accept gzip.
+  gzip -kf "$pkg/rollgate_bg.wasm" "$pkg/rollgate.js" "$pkg/rollgate.css"
 }
 
 # The bundle and the `rollgate` binary.

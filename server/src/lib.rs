@@ -89,12 +89,29 @@ pub fn app(state: AppState, trusted_origins: csrf::TrustedOrigins) -> Router {
         )
         .route_layer(middleware::from_fn_with_state(Arc::clone(&metrics), metrics::track))
         .route("/metrics", get(metrics::serve).with_state(metrics))
+        .nest_service("/pkg", static_assets(&state.leptos_options))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(app::shell))
         .layer(middleware::from_fn_with_state(state.clone(), require_login_for_admin))
         .layer(sessions)
         .layer(middleware::from_fn_with_state(trusted_origins, csrf::reject_cross_site))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// The browser bundle (`/pkg/rollgate_bg.wasm`, `.js`, `.css`): the build writes a gzip copy beside each
+/// file, sent to browsers that accept it (the wasm is about a quarter of its size). The names carry no
+/// hash, so browsers revalidate every time (a 304 when unchanged) and never pair a new page with an old
+/// bundle.
+fn static_assets(options: &leptos::config::LeptosOptions) -> axum::routing::MethodRouter {
+    let dir = std::path::Path::new(&*options.site_root).join(&*options.site_pkg_dir);
+    axum::routing::get_service(
+        tower::ServiceBuilder::new()
+            .layer(tower_http::set_header::SetResponseHeaderLayer::overriding(
+                axum::http::header::CACHE_CONTROL,
+                axum::http::HeaderValue::from_static("no-cache"),
+            ))
+            .service(tower_http::services::ServeDir::new(dir).precompressed_gzip()),
+    )
 }
 
 /// Sends anyone not signed in from an admin page to the login page. Server functions check the session

@@ -22,4 +22,5 @@ mod rollouts;
 mod scheduled;
 mod security;
 mod simulate;
+mod static_assets;
 mod webhooks;
