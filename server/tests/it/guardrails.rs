@@ -8,7 +8,7 @@ use crate::common::*;
 use app::domain::guardrail::{GuardrailKind, GuardrailSpec, PrometheusQuery};
 use app::domain::rollout::{Action, Template};
 use app::domain::{EnvKey, FlagKey, Role, Stickiness};
-use app::server::audit::{Actor, ActorKind};
+use app::server::audit::Actor;
 use app::server::guardrails::worker::{run_pass, QuerySource};
 use app::server::rollouts::{self, NewRollout, PlanSource, TransitionRequest};
 use app::server::ServiceError;
@@ -20,10 +20,6 @@ use serde_json::{json, Value};
 use sqlx::PgPool;
 
 const FLAG: &str = "new-checkout";
-
-fn editor() -> Actor {
-    Actor { kind: ActorKind::System, user_id: None, label: "system:test".into(), role: Role::Editor }
-}
 
 /// A router over the test database with its snapshot loaded, and an evaluate token for production.
 async fn setup(pool: &PgPool) -> (Router, String) {
@@ -319,6 +315,20 @@ async fn a_source_that_is_down_freezes_the_rollout_and_alerts_once(pool: PgPool)
         }
         other => panic!("expected a refusal, got {other:?}"),
     }
+    // An admin may go past it with a written reason, like any gate, and the override is on record.
+    let admin = Actor { role: Role::Admin, ..editor() };
+    let forced = TransitionRequest { reason: Some("probe is known broken".into()), override_gates: true, ..advance };
+    rollouts::transition(&pool, &admin, id, &forced).await.unwrap();
+    let (overridden, details): (bool, Value) = sqlx::query_as(
+        "select gate_overridden, details from rollout_events where rollout_id = $1 and kind = 'advanced'",
+    )
+    .bind(id)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert!(overridden, "the advance past the guardrail is marked as an override");
+    let gates = details["overridden_gates"].to_string();
+    assert!(gates.contains("metrics source down"), "the guardrail is among the gates set aside: {details}");
 }
 
 /// A real Prometheus server (Debian's `prometheus`, which scripts/test installs) on a free port, with an

@@ -47,6 +47,9 @@ pub struct GateInput<'a> {
     /// Keys of the flags of the previous phase that are not fully rolled out in this environment, when the
     /// flag's phase requires the previous one; empty otherwise.
     pub unfinished_prerequisites: &'a [String],
+    /// What the guardrails watching the current stage say against moving on (breached, or their source
+    /// down), one line each; empty when they are healthy or there are none.
+    pub guardrail_blockers: &'a [String],
 }
 
 /// One thing standing between the rollout and the stage it would enter.
@@ -63,6 +66,8 @@ pub enum Gate {
     Soak { remaining_seconds: i64, ends_at: DateTime<Utc> },
     /// Flags of the previous phase are not fully rolled out here yet.
     PhasePrerequisite { flags: Vec<String> },
+    /// A guardrail on the current stage is breached or cannot read its source.
+    Guardrail { what: String },
 }
 
 impl Gate {
@@ -74,6 +79,7 @@ impl Gate {
             Gate::RejectedSignoff { .. } => "rejected sign-off: ",
             Gate::Soak { .. } => "soak ends in ",
             Gate::PhasePrerequisite { .. } => "previous phase not fully rolled out: ",
+            Gate::Guardrail { .. } => "",
         }
     }
 
@@ -85,6 +91,7 @@ impl Gate {
                 vec![format_duration_short(TimeDelta::seconds(*remaining_seconds))]
             }
             Gate::PhasePrerequisite { flags } => flags.clone(),
+            Gate::Guardrail { what } => vec![what.clone()],
         }
     }
 }
@@ -94,7 +101,7 @@ impl Gate {
 pub struct GateReport {
     pub stage: u32,
     pub version: i32,
-    /// Everything missing, in the order of [`GateReport::message`]: sign-offs by role, soak, phase.
+    /// Everything missing, in the order of [`GateReport::message`]: sign-offs by role, soak, phase, guardrails.
     pub missing: Vec<Gate>,
 }
 
@@ -193,9 +200,11 @@ pub enum GateRefusal {
 ///   count; a rejection blocks its role whatever else was given, until a new version;
 /// - **soak**: the current stage's minimum soak, counted from when it was entered (none before the start);
 /// - **phase prerequisite**: the caller's list of unfinished flags of the previous phase, when the target
-///   serves more than 0% (a flag may sit at 0% before its phase's turn; it may not serve anybody).
+///   serves more than 0% (a flag may sit at 0% before its phase's turn; it may not serve anybody);
+/// - **guardrails**: the caller's lines for the current stage's breached or unreadable guardrails.
 pub fn check_gates(input: GateInput<'_>) -> GateReport {
-    let GateInput { state, target_stage, now, signoffs, requester, unfinished_prerequisites } = input;
+    let GateInput { state, target_stage, now, signoffs, requester, unfinished_prerequisites, guardrail_blockers } =
+        input;
     let report = |missing| GateReport { stage: target_stage, version: state.version, missing };
     let Some(target) = state.stages.stage(target_stage) else {
         return report(vec![Gate::NoSuchStage { stage: target_stage }]);
@@ -252,6 +261,7 @@ pub fn check_gates(input: GateInput<'_>) -> GateReport {
         flags.dedup();
         missing.push(Gate::PhasePrerequisite { flags });
     }
+    missing.extend(guardrail_blockers.iter().map(|what| Gate::Guardrail { what: what.clone() }));
     report(missing)
 }
 

@@ -217,7 +217,7 @@ proptest! {
             .collect();
         let now = soaked(&state, extra);
         let gates = |signoffs: &[SignoffRecord]| {
-            check_gates(GateInput { state: &state, target_stage: target, now, signoffs, requester: Some(requester), unfinished_prerequisites: &[] })
+            check_gates(GateInput { state: &state, target_stage: target, now, signoffs, requester: Some(requester), unfinished_prerequisites: &[], guardrail_blockers: &[] })
         };
         let all: Vec<SignoffRecord> = approvals.iter().chain(&noise).cloned().collect();
         let report = gates(&all);
@@ -252,6 +252,7 @@ proptest! {
             signoffs: &[],
             requester: None,
             unfinished_prerequisites: &[],
+            guardrail_blockers: &[],
         });
         let soak_gates: Vec<Gate> =
             report.missing.iter().filter(|g| matches!(g, Gate::Soak { .. })).cloned().collect();
@@ -275,6 +276,7 @@ proptest! {
         let report = check_gates(GateInput {
             state: &state, target_stage: target, now: soaked(&state, 0), signoffs: &signoffs, requester: None,
             unfinished_prerequisites: &[],
+            guardrail_blockers: &[],
         });
         let approvers: Vec<Vec<i64>> = roles
             .iter()

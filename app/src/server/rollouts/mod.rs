@@ -503,11 +503,7 @@ pub async fn transition_with_notice(
     let mut transition = apply(state, request.action, now).map_err(|e| refused("INVALID_TRANSITION", e.to_string()))?;
     if let Some(stage) = transition.gated_stage {
         // Guardrails on the current stage that are breached or cannot be read hold the rollout where it is.
-        let blockers = super::guardrails::advance_blockers(&mut tx, id, state.current_stage).await?;
-        let overriding = request.override_gates && actor.role == crate::domain::Role::Admin && reason.is_some();
-        if !blockers.is_empty() && !overriding {
-            return Err(refused("GATE_BLOCKED", blockers.join("; ")));
-        }
+        let guardrail_blockers = super::guardrails::advance_blockers(&mut tx, id, state.current_stage).await?;
         let signoffs = load_signoffs(&mut tx, id).await?;
         let prerequisites = if state.stages.stage(stage).is_some_and(|s| s.percent.basis_points() > 0) {
             unfinished_prerequisites(&mut tx, locked.flag_id, locked.environment_id).await?
@@ -521,6 +517,7 @@ pub async fn transition_with_notice(
             signoffs: &signoffs,
             requester: actor.user_id,
             unfinished_prerequisites: &prerequisites,
+            guardrail_blockers: &guardrail_blockers,
         });
         let admin_override = request
             .override_gates

@@ -57,6 +57,8 @@ pub async fn detail(pool: &PgPool, id: i64) -> Result<RolloutView, ServiceError>
                 signoffs: &signoff_records,
                 requester: requester_of(&mut conn, id, stage, state.version).await?,
                 unfinished_prerequisites: &prerequisites,
+                guardrail_blockers: &crate::server::guardrails::advance_blockers(&mut conn, id, state.current_stage)
+                    .await?,
             });
             let target = state.stages.stage(stage);
             Some(NextGateView {

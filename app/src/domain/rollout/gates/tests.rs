@@ -22,6 +22,7 @@ fn report(state: &RolloutState, target: u32, now: DateTime<Utc>, signoffs: &[Sig
         signoffs,
         requester: Some(REQUESTER),
         unfinished_prerequisites: &[],
+        guardrail_blockers: &[],
     })
 }
 
@@ -150,6 +151,7 @@ fn unfinished_flags_of_the_previous_phase_block_a_stage_that_serves_anybody() {
             signoffs: &[],
             requester: None,
             unfinished_prerequisites: &unfinished,
+            guardrail_blockers: &[],
         })
     };
     let r = gate(&at(RolloutStatus::Active, Some(0)), 1);
@@ -167,6 +169,7 @@ fn everything_missing_is_listed_in_one_message() {
         signoffs: &[],
         requester: Some(REQUESTER),
         unfinished_prerequisites: &["flag_a".to_owned()],
+        guardrail_blockers: &[],
     });
     assert_eq!(
         r.message(),
@@ -194,4 +197,24 @@ fn durations_show_their_two_largest_units() {
     assert_eq!(s(86_400 + 30), "1d");
     assert_eq!(s(0), "0s");
     assert_eq!(s(-5), "0s");
+}
+
+#[test]
+fn a_breached_guardrail_is_a_gate_that_only_an_admin_with_a_reason_passes() {
+    let blockers = ["guardrail error rate: error rate 10% above 1% (600 requests in 5 min)".to_owned()];
+    let r = check_gates(GateInput {
+        state: &at_general(),
+        target_stage: 4,
+        now: t0(),
+        signoffs: &all_three(),
+        requester: Some(REQUESTER),
+        unfinished_prerequisites: &[],
+        guardrail_blockers: &blockers,
+    });
+    assert_eq!(r.message(), "guardrail error rate: error rate 10% above 1% (600 requests in 5 min)");
+    assert!(r.unsigned_roles().is_empty(), "a guardrail asks nobody for a sign-off");
+    let editor = Override { actor_role: crate::domain::Role::Editor, reason: "ship it".to_owned() };
+    assert!(matches!(r.clone().pass(Some(&editor)), Err(GateRefusal::OverrideNotAllowed(_))));
+    let admin = Override { actor_role: crate::domain::Role::Admin, reason: "known flaky probe".to_owned() };
+    assert_eq!(r.pass(Some(&admin)).unwrap(), vec![Gate::Guardrail { what: blockers[0].clone() }]);
 }

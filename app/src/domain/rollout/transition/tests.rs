@@ -194,6 +194,7 @@ fn ready_but_unsigned() -> (RolloutState, Transition, GateReport) {
         signoffs: &[],
         requester: Some(1),
         unfinished_prerequisites: &[],
+        guardrail_blockers: &[],
     });
     (state, t, report)
 }
@@ -209,6 +210,7 @@ fn a_gated_transition_passes_when_nothing_is_missing_and_is_not_marked() {
         signoffs: &signoffs,
         requester: Some(1),
         unfinished_prerequisites: &[],
+        guardrail_blockers: &[],
     });
     let t = t.pass_gates(report, None).unwrap();
     assert!(!t.needs_gates() && !t.gate_overridden);
