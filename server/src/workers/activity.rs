@@ -33,12 +33,14 @@ pub async fn run(pool: PgPool, snapshot: Arc<SnapshotHolder>, every: Duration) {
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
+        let before = previous.clone();
         let keys = moved(&snapshot, &mut previous);
         if !keys.is_empty() {
             if let Err(err) = mark(&pool, &keys).await {
-                // The counts are kept: they are marked at the next tick, as a total can only grow.
+                // Back to the totals last recorded, so the next tick marks these flags again, and only these:
+                // the counters run from the process start, and clearing would mark every flag ever evaluated.
                 tracing::warn!(error = %err, flags = keys.len(), "could not record when flags were last evaluated");
-                previous.clear();
+                previous = before;
             }
         }
         // Flags that have become stale since the last tick get their `flag.stale` webhook.
