@@ -10,7 +10,7 @@
 
 use crate::domain::guardrail::MAX_WINDOW_MINUTES;
 use chrono::{DateTime, TimeDelta, Utc};
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgPool};
 
 /// The advisory lock key of a pruning chunk ("retentn" in ASCII).
 pub const LOCK_KEY: i64 = 0x0072_6574_656e_746e;
@@ -75,72 +75,35 @@ fn days(n: u32) -> TimeDelta {
     TimeDelta::days(i64::from(n))
 }
 
+/// The tables pruned in chunks, in the order they are pruned.
+#[derive(Debug, Clone, Copy)]
+enum Table {
+    MetricMinutes,
+    MetricBatches,
+    WebhookDeliveries,
+}
+
 /// Deletes what `policy` no longer keeps as of `now`, chunk by chunk until nothing is left.
 pub async fn prune(pool: &PgPool, policy: &Policy, now: DateTime<Utc>) -> Result<Pruned, sqlx::Error> {
     let mut pruned = Pruned::default();
-    let metrics_before = now - days(policy.metrics_days);
-    // A pre-rollout baseline reads the window just before the start, at most the longest guardrail window.
-    let baseline_minutes = i32::try_from(MAX_WINDOW_MINUTES + 1).unwrap_or(i32::MAX);
-    loop {
-        let Some(mut tx) = locked(pool).await? else { return Ok(Pruned { skipped: true, ..pruned }) };
-        let n = sqlx::query!(
-            r#"delete from metric_minutes where ctid = any (array(
-                   select m.ctid from metric_minutes m
-                   where m.minute < $1
-                     and not exists (
-                         select 1 from rollouts r
-                         where r.flag_id = m.flag_id and r.environment_id = m.environment_id
-                           and r.status in ('active', 'paused') and r.started_at is not null
-                           and m.minute >= r.started_at - make_interval(mins => $2))
-                   limit $3))"#,
-            metrics_before as _,
-            baseline_minutes,
-            CHUNK
-        )
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        tx.commit().await?;
-        pruned.metric_minutes += n;
-        if n < CHUNK.unsigned_abs() {
-            break;
-        }
-    }
-    let batches_before = now - days(policy.batch_id_days);
-    loop {
-        let Some(mut tx) = locked(pool).await? else { return Ok(Pruned { skipped: true, ..pruned }) };
-        let n = sqlx::query!(
-            r#"delete from metric_batches where id = any (array(
-                   select id from metric_batches where received_at < $1 order by received_at limit $2))"#,
-            batches_before as _,
-            CHUNK
-        )
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        tx.commit().await?;
-        pruned.metric_batches += n;
-        if n < CHUNK.unsigned_abs() {
-            break;
-        }
-    }
-    let deliveries_before = now - days(policy.delivery_days);
-    loop {
-        let Some(mut tx) = locked(pool).await? else { return Ok(Pruned { skipped: true, ..pruned }) };
-        let n = sqlx::query!(
-            r#"delete from webhook_deliveries where id = any (array(
-                   select id from webhook_deliveries
-                   where status in ('delivered', 'failed') and updated_at < $1 limit $2))"#,
-            deliveries_before as _,
-            CHUNK
-        )
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        tx.commit().await?;
-        pruned.webhook_deliveries += n;
-        if n < CHUNK.unsigned_abs() {
-            break;
+    for (table, keep_days) in [
+        (Table::MetricMinutes, policy.metrics_days),
+        (Table::MetricBatches, policy.batch_id_days),
+        (Table::WebhookDeliveries, policy.delivery_days),
+    ] {
+        let before = now - days(keep_days);
+        loop {
+            let Some(mut tx) = locked(pool).await? else { return Ok(Pruned { skipped: true, ..pruned }) };
+            let n = delete_chunk(&mut tx, table, before).await?;
+            tx.commit().await?;
+            *match table {
+                Table::MetricMinutes => &mut pruned.metric_minutes,
+                Table::MetricBatches => &mut pruned.metric_batches,
+                Table::WebhookDeliveries => &mut pruned.webhook_deliveries,
+            } += n;
+            if n < CHUNK.unsigned_abs() {
+                break;
+            }
         }
     }
     // Expired sessions are already refused on read; this only keeps the table small.
@@ -150,6 +113,55 @@ pub async fn prune(pool: &PgPool, policy: &Policy, now: DateTime<Utc>) -> Result
         .await?
         .rows_affected();
     Ok(pruned)
+}
+
+/// Deletes up to [`CHUNK`] rows of `table` older than `before`; answers how many went.
+async fn delete_chunk(conn: &mut PgConnection, table: Table, before: DateTime<Utc>) -> Result<u64, sqlx::Error> {
+    let done = match table {
+        Table::MetricMinutes => {
+            // A pre-rollout baseline reads the window just before the start, at most the longest guardrail
+            // window: those minutes stay while the rollout is live.
+            let baseline_minutes = i32::try_from(MAX_WINDOW_MINUTES + 1).unwrap_or(i32::MAX);
+            sqlx::query!(
+                r#"delete from metric_minutes where ctid = any (array(
+                       select m.ctid from metric_minutes m
+                       where m.minute < $1
+                         and not exists (
+                             select 1 from rollouts r
+                             where r.flag_id = m.flag_id and r.environment_id = m.environment_id
+                               and r.status in ('active', 'paused') and r.started_at is not null
+                               and m.minute >= r.started_at - make_interval(mins => $2))
+                       limit $3))"#,
+                before as _,
+                baseline_minutes,
+                CHUNK
+            )
+            .execute(conn)
+            .await?
+        }
+        Table::MetricBatches => {
+            sqlx::query!(
+                r#"delete from metric_batches where id = any (array(
+                       select id from metric_batches where received_at < $1 order by received_at limit $2))"#,
+                before as _,
+                CHUNK
+            )
+            .execute(conn)
+            .await?
+        }
+        Table::WebhookDeliveries => {
+            sqlx::query!(
+                r#"delete from webhook_deliveries where id = any (array(
+                       select id from webhook_deliveries
+                       where status in ('delivered', 'failed') and updated_at < $1 limit $2))"#,
+                before as _,
+                CHUNK
+            )
+            .execute(conn)
+            .await?
+        }
+    };
+    Ok(done.rows_affected())
 }
 
 /// A transaction holding the pruning lock, or `None` when another replica holds it.

@@ -196,6 +196,25 @@ pub async fn cancel(pool: &PgPool, actor: &Actor, id: i64) -> Result<(), Service
 pub async fn list(pool: &PgPool, filter: &ScheduleFilter) -> Result<Vec<ScheduledChangeView>, ServiceError> {
     let days = filter.recent_days.unwrap_or(7).clamp(0, 365);
     let flag = filter.flag.as_deref().map(str::trim).filter(|f| !f.is_empty());
+    read(pool, flag, Some(days), None).await
+}
+
+/// One scheduled change, whatever its status and age.
+pub async fn get(pool: &PgPool, id: i64) -> Result<ScheduledChangeView, ServiceError> {
+    read(pool, None, None, Some(id))
+        .await?
+        .pop()
+        .ok_or_else(|| ServiceError::NotFound(format!("scheduled change #{id}")))
+}
+
+/// The changes of `flag` (all flags when `None`), pending or finished within `recent_days` (any age when
+/// `None`), or the one change `id`.
+async fn read(
+    pool: &PgPool,
+    flag: Option<&str>,
+    recent_days: Option<i32>,
+    id: Option<i64>,
+) -> Result<Vec<ScheduledChangeView>, ServiceError> {
     let rows = sqlx::query!(
         r#"select sc.id, f.key as flag, e.key as environment, sc.action, sc.to_stage,
                   sc.run_at as "run_at: DateTime<Utc>", sc.status, sc.reason, sc.result,
@@ -205,12 +224,14 @@ pub async fn list(pool: &PgPool, filter: &ScheduleFilter) -> Result<Vec<Schedule
            join flags f on f.id = sc.flag_id join environments e on e.id = sc.environment_id
            left join users u on u.id = sc.created_by
            where ($1::text is null or f.key = $1)
-             and (sc.status = 'pending' or sc.finished_at > now() - make_interval(days => $2))
+             and ($2::int is null or sc.status = 'pending' or sc.finished_at > now() - make_interval(days => $2))
+             and ($3::bigint is null or sc.id = $3)
            order by sc.status <> 'pending', case when sc.status = 'pending' then sc.run_at end,
                     sc.finished_at desc, sc.id desc
            limit 500"#,
         flag,
-        days
+        recent_days,
+        id
     )
     .fetch_all(pool)
     .await?;

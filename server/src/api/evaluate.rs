@@ -14,10 +14,13 @@ use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-/// The caller, once its token checks out: the snapshot it was checked against and its environment.
-pub struct Caller {
+/// The caller, once its token checks out: the snapshot it was checked against, its environment and the
+/// token's prefix.
+pub struct Caller<'h> {
     pub snapshot: Arc<Snapshot>,
     pub environment: String,
+    /// The presented token's public prefix (ingest records batch ids under it).
+    pub token_prefix: &'h str,
 }
 
 /// The token a request carries: `Authorization: Bearer`, or OFREP's alternative, `X-API-Key`.
@@ -38,7 +41,7 @@ pub fn bearer_token(headers: &HeaderMap) -> Result<&str, ApiError> {
 }
 
 /// Checks `Authorization: Bearer <token>` against the snapshot: an unrevoked, unexpired evaluate token.
-pub fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Caller, ApiError> {
+pub fn authenticate<'h>(state: &AppState, headers: &'h HeaderMap) -> Result<Caller<'h>, ApiError> {
     let snapshot = state.snapshot.get().ok_or_else(|| {
         ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "NOT_READY", "no configuration loaded yet; retry shortly")
     })?;
@@ -66,7 +69,7 @@ pub fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Caller, Api
         ));
     }
     let environment = entry.environment.clone().ok_or_else(invalid)?;
-    Ok(Caller { snapshot, environment })
+    Ok(Caller { snapshot, environment, token_prefix: prefix })
 }
 
 /// The context, as applications send it.

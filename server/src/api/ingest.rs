@@ -3,11 +3,10 @@
 //! `app::domain::guardrail::ingest`; an evaluate token reports for its own environment.
 
 use super::error::ApiError;
-use super::evaluate::{authenticate, bearer_token};
+use super::evaluate::authenticate;
 use app::domain::guardrail::{validate_batch, MetricBatch};
 use app::domain::EnvKey;
 use app::server::guardrails::{self, IngestOutcome, UnknownKey};
-use app::server::tokens;
 use app::server::AppState;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::State;
@@ -29,9 +28,6 @@ pub async fn ingest(
     body: Result<Json<MetricBatch>, JsonRejection>,
 ) -> Result<Json<IngestOutcome>, ApiError> {
     let caller = authenticate(&state, &headers)?;
-    let prefix = tokens::prefix_of(bearer_token(&headers)?)
-        .ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", "the API token is unknown"))?
-        .to_owned();
     let Json(batch) = body.map_err(|rejection| {
         ApiError::new(rejection.status(), "INVALID_BODY", format!("the batch is not valid: {}", rejection.body_text()))
     })?;
@@ -39,7 +35,7 @@ pub async fn ingest(
         .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL", e.message))?;
     let valid = validate_batch(&batch, Some(&environment), chrono::Utc::now())
         .map_err(|err| invalid(&err.path, err.message))?;
-    match guardrails::ingest(&state.pool, &prefix, &valid).await? {
+    match guardrails::ingest(&state.pool, caller.token_prefix, &valid).await? {
         Ok(outcome) => Ok(Json(outcome)),
         Err(UnknownKey::Flag(key)) => {
             let path = batch

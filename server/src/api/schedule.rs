@@ -46,13 +46,7 @@ async fn create(
         reason: body.reason,
     };
     let id = schedule::create(&state.pool, &caller.actor(), &new, chrono::Utc::now()).await?;
-    let filter = ScheduleFilter { flag: Some(new.flag.to_string()), recent_days: None };
-    let created = schedule::list(&state.pool, &filter)
-        .await?
-        .into_iter()
-        .find(|c| c.id == id)
-        .ok_or_else(|| ServiceError::NotFound(format!("scheduled change #{id}")))?;
-    Ok((StatusCode::CREATED, Json(created)))
+    Ok((StatusCode::CREATED, Json(schedule::get(&state.pool, id).await?)))
 }
 
 async fn list(

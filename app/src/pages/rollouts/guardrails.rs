@@ -139,7 +139,7 @@ pub async fn add_guardrail(
         (Some(_), None) => return Err(invalid("promql", "a Prometheus source needs a PromQL query")),
         (None, Some(_)) => return Err(invalid("prometheus_url", "a PromQL query needs the Prometheus URL")),
     };
-    spec.validate().map_err(|e| invalid(e.field, e.message))?;
+    // store::add validates the spec and answers a bad one with its field, as `invalid` would.
     let state = expect_context::<AppState>();
     store::add(&state.pool, &Actor::user(&user), rollout, &spec).await.map_err(to_app_error)?;
     Ok(format!("Added: {}.", spec.describe()))
