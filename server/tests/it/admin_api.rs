@@ -10,10 +10,6 @@ use axum::http::{header, Request, StatusCode};
 use axum::Router;
 use sqlx::PgPool;
 
-async fn admin_token(pool: &PgPool, email: &str) -> String {
-    admin_token_for(pool, email).await
-}
-
 async fn call(
     router: &Router,
     method: &str,
@@ -38,7 +34,7 @@ async fn call(
 async fn an_editors_token_toggles_a_flag_audited_under_the_editor(pool: PgPool) {
     seed_flag(&pool, "checkout").await;
     seed_user(&pool, "eddie@example.com", "editor").await;
-    let token = admin_token(&pool, "eddie@example.com").await;
+    let token = admin_token_for(&pool, "eddie@example.com").await;
     let router = router(&pool);
 
     let (status, body) = call(
@@ -69,7 +65,7 @@ async fn an_editors_token_toggles_a_flag_audited_under_the_editor(pool: PgPool) 
 async fn a_viewers_token_reads_but_cannot_change_anything(pool: PgPool) {
     seed_flag(&pool, "checkout").await;
     seed_user(&pool, "vera@example.com", "viewer").await;
-    let token = admin_token(&pool, "vera@example.com").await;
+    let token = admin_token_for(&pool, "vera@example.com").await;
     let router = router(&pool);
 
     let (read, flag) = call(&router, "GET", "/api/admin/feature-flags/checkout", &token, None).await;
@@ -94,7 +90,7 @@ async fn a_viewers_token_reads_but_cannot_change_anything(pool: PgPool) {
 async fn a_stale_expected_version_gets_409_with_the_current_version(pool: PgPool) {
     seed_flag(&pool, "checkout").await;
     seed_user(&pool, "eddie@example.com", "editor").await;
-    let token = admin_token(&pool, "eddie@example.com").await;
+    let token = admin_token_for(&pool, "eddie@example.com").await;
     let router = router(&pool);
     toggle(&pool, "checkout", "staging", true).await; // version 1 -> 2 behind the script's back
 
@@ -117,9 +113,9 @@ async fn revoked_evaluate_and_disabled_users_tokens_are_refused(pool: PgPool) {
     seed_flag(&pool, "checkout").await;
     seed_user(&pool, "eddie@example.com", "editor").await;
     seed_user(&pool, "gone@example.com", "editor").await;
-    let revoked = admin_token(&pool, "eddie@example.com").await;
+    let revoked = admin_token_for(&pool, "eddie@example.com").await;
     tokens::revoke(&pool, &Actor::system("test"), &revoked[..12]).await.unwrap();
-    let disabled = admin_token(&pool, "gone@example.com").await;
+    let disabled = admin_token_for(&pool, "gone@example.com").await;
     sqlx::query("update users set disabled = true where email = 'gone@example.com'").execute(&pool).await.unwrap();
     let evaluate = tokens::create(
         &pool,
@@ -147,7 +143,7 @@ async fn revoked_evaluate_and_disabled_users_tokens_are_refused(pool: PgPool) {
 async fn bad_bodies_and_keys_get_a_4xx_that_says_what_is_wrong(pool: PgPool) {
     seed_flag(&pool, "checkout").await;
     seed_user(&pool, "eddie@example.com", "editor").await;
-    let token = admin_token(&pool, "eddie@example.com").await;
+    let token = admin_token_for(&pool, "eddie@example.com").await;
     let router = router(&pool);
     let path = "/api/admin/feature-flags/checkout/environments/staging";
 
@@ -213,7 +209,7 @@ async fn a_signed_in_session_uses_the_api_and_a_cross_site_request_is_refused(po
 async fn flags_are_created_and_the_audit_trail_read_over_the_api(pool: PgPool) {
     seed_flag(&pool, "checkout").await;
     seed_user(&pool, "eddie@example.com", "editor").await;
-    let token = admin_token(&pool, "eddie@example.com").await;
+    let token = admin_token_for(&pool, "eddie@example.com").await;
     let router = router(&pool);
 
     let (created, flag) = call(

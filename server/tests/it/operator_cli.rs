@@ -5,8 +5,8 @@
 
 use crate::common::*;
 use app::domain::rollout::{Action, StagePlan};
-use app::domain::{Email, EnvKey, FlagKey, Percent, Role, SignoffRole, Stickiness};
-use app::server::audit::{Actor, ActorKind};
+use app::domain::{Email, EnvKey, FlagKey, Percent, SignoffRole, Stickiness};
+use app::server::audit::Actor;
 use app::server::rollouts::{self, NewRollout, PlanSource, TransitionRequest};
 use app::server::tokens::{self, NewToken, TokenScope};
 use app::server::AppState;
@@ -110,10 +110,6 @@ async fn flag_in_phase(pool: &PgPool, key: &str, phase: &str) {
     .execute(pool)
     .await
     .unwrap();
-}
-
-fn editor() -> Actor {
-    Actor { kind: ActorKind::System, user_id: None, label: "system:test".into(), role: Role::Editor }
 }
 
 /// Creates and starts a rollout of `flag` in staging: stage 0 at 10% with `soak_seconds`, then 50% needing

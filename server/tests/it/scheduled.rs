@@ -6,7 +6,7 @@ use crate::common::*;
 use app::domain::rollout::{Action, StagePlan};
 use app::domain::{EnvKey, FlagKey, Percent, Role, SignoffRole, Stickiness};
 use app::model::schedule::{ScheduleFilter, ScheduledAction};
-use app::server::audit::{Actor, ActorKind};
+use app::server::audit::Actor;
 use app::server::rollouts::{self, NewRollout, PlanSource, TransitionRequest};
 use app::server::schedule::{self, NewScheduledChange};
 use app::server::webhooks::{self, NewWebhook};
@@ -15,10 +15,6 @@ use chrono::{Duration, Utc};
 use sqlx::PgPool;
 
 const FLAG: &str = "new-checkout";
-
-fn editor() -> Actor {
-    Actor { kind: ActorKind::System, user_id: None, label: "system:test".into(), role: Role::Editor }
-}
 
 fn change(action: ScheduledAction, in_minutes: i64) -> NewScheduledChange {
     NewScheduledChange {
@@ -166,10 +162,6 @@ async fn a_change_in_the_past_or_by_a_viewer_is_refused(pool: PgPool) {
     assert_eq!(count, 0);
 }
 
-async fn admin_token(pool: &PgPool, email: &str) -> String {
-    admin_token_for(pool, email).await
-}
-
 async fn call(router: &axum::Router, method: &str, path: &str, token: &str, body: Option<String>) -> (u16, String) {
     use axum::http::{header, Request};
     let request = Request::builder()
@@ -187,7 +179,7 @@ async fn call(router: &axum::Router, method: &str, path: &str, token: &str, body
 async fn the_admin_api_schedules_lists_and_cancels_under_the_tokens_user(pool: PgPool) {
     seed_flag(&pool, FLAG).await;
     seed_user(&pool, "eddie@example.com", "editor").await;
-    let token = admin_token(&pool, "eddie@example.com").await;
+    let token = admin_token_for(&pool, "eddie@example.com").await;
     let router = router(&pool);
     let run_at = (Utc::now() + Duration::hours(1)).to_rfc3339();
     let body = serde_json::json!({ "flag": FLAG, "environment": "production", "action": "toggle_on",

@@ -5,8 +5,7 @@
 
 use crate::common::*;
 use app::domain::rollout::{Action, StagePlan};
-use app::domain::{EnvKey, FlagKey, Percent, Role, Stickiness};
-use app::server::audit::{Actor, ActorKind};
+use app::domain::{EnvKey, FlagKey, Percent, Stickiness};
 use app::server::rollouts::{self, NewRollout, PlanSource, TransitionRequest};
 use server::cli::client::Secret;
 use server::cli::simulate::{self, Rates, RunLength, SimulateOptions, Summary};
@@ -20,10 +19,6 @@ async fn serve(pool: &PgPool) -> Served {
 
 async fn evaluate_token(pool: &PgPool, env: &str) -> Secret {
     Secret::new(evaluate_token_for(pool, env).await)
-}
-
-fn editor() -> Actor {
-    Actor { kind: ActorKind::System, user_id: None, label: "system:test".into(), role: Role::Editor }
 }
 
 /// `flag` on in staging with an active rollout serving `percent`.

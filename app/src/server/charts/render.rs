@@ -480,7 +480,14 @@ mod tests {
         assert!(svg.contains("→ 50%") && svg.contains("rolled back"));
         assert!(svg.contains("p99 treatment") && svg.contains("p50 control") && svg.contains("Latency (ms)"));
         assert!(svg.contains("Time (UTC)"));
-        assert!(svg.contains("stroke-dasharray") || svg.matches("<polyline").count() > 6, "control is dashed");
+        // plotters draws a dashed line as one short polyline per dash: 40 minutes of control figures add
+        // dozens of polylines over one point (a dot), where solid lines would add three.
+        let polylines = |control| {
+            latency_svg(&data((0..60).map(|m| point(m, 300.0, 0.5)).collect(), control)).matches("<polyline").count()
+        };
+        let dot = polylines(vec![point(5, 200.0, 0.1)]);
+        let line = polylines((5..45).map(|m| point(m, 200.0, 0.1)).collect());
+        assert!(line >= dot + 30, "control is dashed: {dot} polylines with one point, {line} with a line");
     }
 
     #[test]

@@ -42,14 +42,15 @@ pub fn router_with(pool: &PgPool, security: SecurityConfig) -> Router {
     server::app(state_with(pool, security), server::csrf::TrustedOrigins::default())
 }
 
+/// An editor acting as the system, for calls straight to the service layer.
+pub fn editor() -> app::server::audit::Actor {
+    use app::server::audit::{Actor, ActorKind};
+    Actor { kind: ActorKind::System, user_id: None, label: "system:test".into(), role: app::domain::Role::Editor }
+}
+
 /// Turns `flag` on or off in `env` through the service layer, as an editor.
 pub async fn toggle(pool: &PgPool, flag: &str, env: &str, enabled: bool) {
-    let editor = app::server::audit::Actor {
-        kind: app::server::audit::ActorKind::System,
-        user_id: None,
-        label: "system:test".into(),
-        role: app::domain::Role::Editor,
-    };
+    let editor = editor();
     let flag = app::domain::FlagKey::parse(flag).unwrap();
     let env = app::domain::EnvKey::parse(env).unwrap();
     app::server::flags::set_enabled(pool, &editor, &flag, &env, enabled, None, None).await.unwrap();

@@ -3,7 +3,6 @@
 
 use super::*;
 use app::model::priority::ImportSummary;
-use app::server::audit::{Actor, ActorKind};
 use app::server::priority_urls::{self, ImportError, ImportLimits, ImportRequest};
 
 /// An organization (account).
@@ -13,10 +12,6 @@ pub async fn seed_account(pool: &PgPool, key: &str) -> i64 {
         .fetch_one(pool)
         .await
         .unwrap()
-}
-
-pub fn editor() -> Actor {
-    Actor { kind: ActorKind::System, user_id: None, label: "system:test".into(), role: app::domain::Role::Editor }
 }
 
 /// Imports `text` through the service layer, as the CLI does.
