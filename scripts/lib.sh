@@ -39,16 +39,19 @@ setup_build_tools() {
     # Not --locked: its lock file names a crate version the registry no longer serves.
     cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --quiet
   fi
-  if [ ! -x "$WASM_OPT" ]; then
-    command -v npm >/dev/null || { log "installing Node.js and npm"; apt_install nodejs npm; }
-    log "installing wasm-opt (npm binaryen $BINARYEN_VERSION) into tools/"
-    npm install --prefix "$ROOT/tools" --no-audit --no-fund --loglevel=error "binaryen@$BINARYEN_VERSION"
-  fi
   if ! have_pg_binaries; then
     log "installing PostgreSQL (server binaries only; Rollgate runs its own private cluster)"
     apt_install postgresql
   fi
   # The Debian package starts a system cluster we do not use; it does no harm either way.
+}
+
+# wasm-opt, for release bundles only: npm's binaryen into tools/ (Node.js and npm through apt if absent).
+setup_wasm_opt() {
+  [ -x "$WASM_OPT" ] && return 0
+  command -v npm >/dev/null || { log "installing Node.js and npm"; apt_install nodejs npm; }
+  log "installing wasm-opt (npm binaryen $BINARYEN_VERSION) into tools/"
+  npm install --prefix "$ROOT/tools" --no-audit --no-fund --loglevel=error "binaryen@$BINARYEN_VERSION"
 }
 
 # What the browser tests need on top: Chromium and Node.js with Playwright.
@@ -89,6 +92,7 @@ build_bundle() {
     digest="$(sha256sum "$pkg/rollgate_bg.wasm" | cut -c1-32)"
     cached="$ROOT/target/wasm-opt/$digest.wasm"
     if [ ! -f "$cached" ]; then
+      setup_wasm_opt
       log "optimising the bundle with wasm-opt -Oz (a minute or two when the code changed)"
       mkdir -p "$ROOT/target/wasm-opt"
       rm -f "$ROOT"/target/wasm-opt/*.wasm
