@@ -141,6 +141,28 @@ async fn a_week_of_minutes_is_bucketed_to_half_hours_and_rollbacks_are_marked(po
 }
 
 #[sqlx::test(migrations = "../migrations")]
+async fn a_variant_flags_variants_together_are_its_treatment_as_the_guardrails_count_them(pool: PgPool) {
+    let id = seed_rollout(&pool, "checkout").await;
+    sqlx::query(
+        "insert into metric_minutes (flag_id, environment_id, cohort, minute, request_count, error_count, latency_buckets)
+         select f.id, e.id, c.cohort, date_trunc('minute', now()) - make_interval(mins => i), 1000, c.errors,
+                array_fill(10::bigint, array[12])
+         from flags f, environments e, (values ('variant:a', 30), ('variant:b', 10), ('control', 5)) c (cohort, errors),
+              generate_series(0, 9) i
+         where f.key = 'checkout' and e.key = 'production'",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+
+    let svgs = charts::rollout_charts(&pool, id, ChartRange::Hour, Utc::now()).await.unwrap();
+    let (_, desc) = title_and_desc(&svgs.error_rate);
+    assert!(desc.contains(": 2%.") && desc.contains(": 0.5%."), "40 errors in 2,000 variant requests: {desc}");
+    let lines = charts::sparklines(&pool, &[id], Utc::now()).await.unwrap();
+    assert!(lines[&id].contains("now 2%"), "{}", lines[&id]);
+}
+
+#[sqlx::test(migrations = "../migrations")]
 async fn a_rollout_without_figures_shows_the_empty_state(pool: PgPool) {
     let id = seed_rollout(&pool, "checkout").await;
 

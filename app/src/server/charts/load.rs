@@ -1,6 +1,7 @@
 //! Reading what the charts show. The bucketing happens in SQL (`date_bin` from the Unix epoch, histogram
 //! buckets summed element by element), so a week of per-minute rows of two cohorts (20,160 rows) reaches
-//! Rust as 672 bucket rows.
+//! Rust as 672 bucket rows. "Treatment" is the flag on, as the guardrails count it: `treatment` and every
+//! `variant:*` cohort together.
 
 use super::render;
 use super::series::{self, Bucket, ChartData, Cohort, Marker, Threshold, ThresholdMetric};
@@ -77,7 +78,7 @@ async fn buckets(
 ) -> Result<Vec<(Cohort, Bucket)>, sqlx::Error> {
     let bucket_seconds = range.bucket_seconds() as f64;
     let rows = sqlx::query!(
-        r#"select cohort as "cohort!",
+        r#"select case when cohort = 'control' then 'control' else 'treatment' end as "cohort!",
                   date_bin(make_interval(secs => $5), minute, timestamptz '1970-01-01 00:00:00+00')
                       as "start!: DateTime<Utc>",
                   -- float8 sums: exact for integers below 2^53 and several times cheaper than numeric.
@@ -92,8 +93,7 @@ async fn buckets(
                       as "latency_buckets!",
                   sum(latency_sum_ms) as "latency_sum_ms!"
            from metric_minutes
-           where flag_id = $1 and environment_id = $2 and cohort in ('treatment', 'control')
-             and minute >= $3 and minute < $4
+           where flag_id = $1 and environment_id = $2 and minute >= $3 and minute < $4
            group by 1, 2
            order by 2"#,
         flag_id,
@@ -177,14 +177,15 @@ pub async fn sparklines(
     let to = DateTime::<Utc>::from_timestamp((now.timestamp().div_euclid(60) + 1) * 60, 0).unwrap_or(now);
     let from = to - TimeDelta::hours(1);
     let rows = sqlx::query!(
-        r#"select r.id as "rollout_id!", m.minute as "minute?: DateTime<Utc>", m.request_count as "requests?",
-                  m.error_count as "errors?",
+        r#"select r.id as "rollout_id!", m.minute as "minute?: DateTime<Utc>",
+                  sum(m.request_count)::bigint as "requests?", sum(m.error_count)::bigint as "errors?",
                   (select min(g.threshold)::float8 from guardrails g
                    where g.rollout_id = r.id and g.kind = 'error_rate') as "threshold?"
            from rollouts r
            left join metric_minutes m on m.flag_id = r.flag_id and m.environment_id = r.environment_id
-                and m.cohort = 'treatment' and m.minute >= $2 and m.minute < $3
+                and m.cohort <> 'control' and m.minute >= $2 and m.minute < $3
            where r.id = any($1) and r.status in ('active', 'paused')
+           group by r.id, m.minute
            order by r.id, m.minute"#,
         rollout_ids,
         from as _,
