@@ -5,6 +5,8 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 WASM_BINDGEN_VERSION="0.2.130"   # must equal the wasm-bindgen crate version pinned in Cargo.toml
 BINARYEN_VERSION="132.0.0"       # wasm-opt for release bundles, from npm into tools/ (see TOOLCHAIN notes)
 WASM_OPT="$ROOT/tools/node_modules/.bin/wasm-opt"
+SCHEMATHESIS_VERSION="4.32.5"    # fuzzes the running API from its OpenAPI document, from PyPI into tools/venv
+SCHEMATHESIS="$ROOT/tools/venv/bin/schemathesis"
 
 log() { printf '\033[1;34m==>\033[0m %s\n' "$*" >&2; }
 die() { printf '\033[1;31merror:\033[0m %s\n' "$*" >&2; exit 1; }
@@ -72,6 +74,70 @@ setup_test_tools() {
     log "installing Playwright (no browser download; it drives /usr/bin/chromium)"
     (cd "$ROOT/end2end" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error)
   fi
+}
+
+# schemathesis, in a virtual environment under tools/ (Python's venv module through apt if absent).
+setup_schemathesis() {
+  if [ "$("$SCHEMATHESIS" --version 2>/dev/null | awk '{print $NF}')" = "$SCHEMATHESIS_VERSION" ]; then return 0; fi
+  command -v python3 >/dev/null || { log "installing Python"; apt_install python3; }
+  if ! python3 -c 'import venv, ensurepip' 2>/dev/null; then
+    log "installing Python's venv module"
+    apt_install python3-venv
+  fi
+  log "installing schemathesis $SCHEMATHESIS_VERSION into tools/venv (a minute or two, once)"
+  rm -rf "$ROOT/tools/venv"
+  python3 -m venv "$ROOT/tools/venv"
+  "$ROOT/tools/venv/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
+}
+
+# The habits CI enforces before any test runs: formatting, and clippy with warnings as errors for the
+# server (with its tests and benches) and for the browser bundle's target.
+check_format() {
+  log "checking formatting (cargo fmt --check)"
+  (cd "$ROOT" && cargo fmt --all --check) || die "run cargo fmt"
+}
+
+# Clippy for the host, with the SQL checked at the same time: the query macros run against a fresh database
+# migrated from migrations/ (not the committed .sqlx/) and write their offline data to a scratch folder,
+# which must equal .sqlx/. One compile serves both checks; a separate `cargo sqlx prepare --check` would
+# need sqlx-cli (minutes to install on a cold machine) and a second compile. Needs DATABASE_URL.
+clippy_host_and_sqlx_check() {
+  local db="rollgate_sqlx_check" scratch_dir="$ROOT/target/sqlx-check"
+  local scratch_url="${DATABASE_URL%/*}/$db"
+  command -v psql >/dev/null || die "psql is needed (apt-get install postgresql-client)"
+  psql -q "$DATABASE_URL" -c "drop database if exists $db" -c "create database $db"
+  for m in "$ROOT"/migrations/*.sql; do psql -q -v ON_ERROR_STOP=1 "$scratch_url" -f "$m" >/dev/null; done
+  rm -rf "$scratch_dir" && mkdir -p "$scratch_dir"
+  # The macros write their files only when they run: make sure both crates are compiled again.
+  touch "$ROOT/app/src/lib.rs" "$ROOT/server/src/lib.rs" "$ROOT/server/src/main.rs"
+  log "clippy for the server and its tests (-D warnings), the queries checked against a fresh database"
+  (cd "$ROOT" && SQLX_OFFLINE=false SQLX_OFFLINE_DIR="$scratch_dir" DATABASE_URL="$scratch_url" \
+    cargo clippy --quiet --workspace --exclude frontend --all-targets -- -D warnings) || die "clippy found problems"
+  psql -q "$DATABASE_URL" -c "drop database $db"
+  if ! diff -rq "$ROOT/.sqlx" "$scratch_dir" >/dev/null; then
+    diff -rq "$ROOT/.sqlx" "$scratch_dir" | head -20 >&2
+    die ".sqlx/ does not match the queries: run DATABASE_URL=... ./scripts/sqlx-prepare and commit .sqlx/"
+  fi
+}
+
+# Fuzzes the API of the server at $1 from its own /api/openapi.json, with the tokens in
+# ROLLGATE_FUZZ_ADMIN_TOKEN and ROLLGATE_FUZZ_EVALUATE_TOKEN (scripts/schemathesis.toml says which scheme
+# takes which). Fails on any 5xx and on any answer the document does not describe: an undocumented status,
+# content type, header or body shape. Bounded: a few examples per operation, a few minutes at most.
+fuzz_api() {
+  local base="$1"
+  # --max-examples bounds the run; the timeout only guards against a hang (a run takes a minute or two).
+  timeout 600 "$SCHEMATHESIS" --config-file "$ROOT/scripts/schemathesis.toml" run "$base/api/openapi.json" \
+    --url "$base" --phases examples,coverage,fuzzing --max-examples "${FUZZ_MAX_EXAMPLES:-25}" \
+    --checks not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance \
+    --workers 2 --seed 42 --generation-database none --no-color \
+    --report junit --report-dir "$ROOT/target/schemathesis"
+}
+
+clippy_wasm() {
+  log "clippy for the browser bundle (wasm32, -D warnings)"
+  (cd "$ROOT" && cargo clippy --quiet -p app --features hydrate --target wasm32-unknown-unknown -- -D warnings) \
+    || die "clippy found problems in the browser build"
 }
 
 # Builds the browser bundle into target/site: the wasm hydrate entry, bound with wasm-bindgen, plus the

@@ -1,5 +1,6 @@
 //! The error a server function returns to the page: expected failures the UI can match on, and an opaque
 //! `Internal` for everything else (logged on the server with its cause, never sent to the client).
+//! Made on the server from a `ServiceError`, which also sets the response's status.
 
 use serde::{Deserialize, Serialize};
 use server_fn::codec::JsonEncoding;
@@ -31,19 +32,6 @@ pub enum AppError {
 }
 
 impl AppError {
-    /// The HTTP status the server answers with for this error.
-    pub fn status(&self) -> u16 {
-        match self {
-            AppError::Unauthenticated => 401,
-            AppError::Forbidden(_) => 403,
-            AppError::NotFound(_) => 404,
-            AppError::Invalid { .. } => 422,
-            AppError::Conflict { .. } | AppError::Refused { .. } => 409,
-            AppError::Internal => 500,
-            AppError::Transport(_) => 400,
-        }
-    }
-
     /// The message for one form field, if this error is about it.
     pub fn field_message(&self, field: &str) -> Option<String> {
         match self {

@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 /// The signed-in user, as pages see them.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct UserView {
     pub id: i64,
@@ -17,12 +18,14 @@ pub struct UserView {
     pub signoff_roles: Vec<SignoffRole>,
 }
 
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EnvironmentView {
     pub key: String,
     pub name: String,
 }
 
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PhaseView {
     pub key: String,
@@ -31,6 +34,7 @@ pub struct PhaseView {
 }
 
 /// A flag's state in one environment.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FlagState {
     pub environment: String,
@@ -43,6 +47,7 @@ pub struct FlagState {
 }
 
 /// A live rollout as the flag list shows it.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RolloutChip {
     pub id: i64,
@@ -55,6 +60,7 @@ pub struct RolloutChip {
 }
 
 /// One row of the flag list.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FlagRow {
     pub key: String,
@@ -71,6 +77,7 @@ pub struct FlagRow {
 }
 
 /// Which states the flag list shows.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum StateFilter {
@@ -79,6 +86,8 @@ pub enum StateFilter {
 }
 
 /// The flag list's filters, as they appear in the page's query string.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ssr", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct FlagListQuery {
     pub q: Option<String>,
@@ -108,6 +117,7 @@ impl FlagListQuery {
 }
 
 /// What the flag list page shows.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FlagListPage {
     pub environments: Vec<EnvironmentView>,
@@ -121,6 +131,7 @@ pub struct FlagListPage {
 }
 
 /// One audit event.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AuditEventView {
     pub id: i64,
@@ -137,6 +148,8 @@ pub struct AuditEventView {
 }
 
 /// The audit page's filters and cursor.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ssr", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct AuditQuery {
     pub actor: Option<String>,
@@ -149,6 +162,7 @@ pub struct AuditQuery {
     pub since: Option<DateTime<Utc>>,
 }
 
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AuditPage {
     pub events: Vec<AuditEventView>,
@@ -158,6 +172,7 @@ pub struct AuditPage {
 }
 
 /// A flag's state in one environment, with who changed it last.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FlagEnvironmentDetail {
     pub environment: String,
@@ -170,6 +185,7 @@ pub struct FlagEnvironmentDetail {
 }
 
 /// Everything the flag page shows.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FlagDetail {
     pub key: String,
@@ -236,6 +252,7 @@ pub struct TokensPageData {
 }
 
 /// One stage of a rollout, as shown.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StageView {
     pub position: u32,
@@ -246,10 +263,12 @@ pub struct StageView {
     pub required_roles: Vec<String>,
     pub min_soak_seconds: u32,
     /// `(kind, text)`, kind being `verify` or `backout`.
+    #[cfg_attr(feature = "ssr", schema(value_type = Vec<Vec<String>>))]
     pub checklist: Vec<(String, String)>,
 }
 
 /// One sign-off, as the rollout page's checklist shows it.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SignoffView {
     pub stage: u32,
@@ -263,6 +282,7 @@ pub struct SignoffView {
 }
 
 /// One entry of a rollout's timeline.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RolloutEventView {
     pub at: DateTime<Utc>,
@@ -276,6 +296,7 @@ pub struct RolloutEventView {
 }
 
 /// What stands between the rollout and its next stage.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NextGateView {
     pub stage: u32,
@@ -290,6 +311,7 @@ pub struct NextGateView {
 }
 
 /// A rollout with everything its page shows.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RolloutView {
     pub id: i64,
@@ -350,6 +372,7 @@ pub struct PopulationView {
 }
 
 /// A stale flag, as `rollgate flags stale` and the flag list's filter show it.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StaleFlag {
     pub key: String,

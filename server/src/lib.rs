@@ -45,35 +45,12 @@ pub fn app(state: AppState, trusted_origins: csrf::TrustedOrigins) -> Router {
     let context_state = state.clone();
     let shell_options = state.leptos_options.clone();
     let metrics = Arc::new(metrics::Metrics::new(Arc::clone(&state.snapshot)));
+    let (api, _document) = api::openapi::router();
     Router::new()
         .route("/", get(|| async { Redirect::to("/admin/feature-flags") }))
         .route("/login", post(auth_routes::login))
         .route("/logout", post(auth_routes::logout))
-        .route("/healthz", get(|| async { "ok" }))
-        .route("/readyz", get(api::evaluate::readyz))
-        .route(
-            "/api/v1/evaluate",
-            post(api::evaluate::evaluate_all).layer(axum::extract::DefaultBodyLimit::max(1024 * 1024)),
-        )
-        .route("/api/v1/flags/{key}", get(api::evaluate::evaluate_one))
-        .route(
-            "/api/v1/metrics",
-            post(api::ingest::ingest).layer(axum::extract::DefaultBodyLimit::max(api::ingest::MAX_BODY_BYTES)),
-        )
-        .route(
-            "/ofrep/v1/evaluate/flags",
-            post(api::ofrep::evaluate_all).layer(axum::extract::DefaultBodyLimit::max(1024 * 1024)),
-        )
-        .route(
-            "/ofrep/v1/evaluate/flags/{key}",
-            post(api::ofrep::evaluate_flag).layer(axum::extract::DefaultBodyLimit::max(1024 * 1024)),
-        )
-        .route("/ofrep/v1/configuration", get(api::ofrep::configuration))
-        .route("/api/v1/stream", get(api::stream::stream))
-        .merge(api::admin::routes())
-        .merge(api::rollouts::routes())
-        .merge(api::schedule::routes())
-        .route("/api/openapi.json", get(api::openapi::serve))
+        .merge(api)
         .route(
             "/admin/priority-urls/{account}/import",
             post(priority_urls::upload).layer(axum::extract::DefaultBodyLimit::max(

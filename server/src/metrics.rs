@@ -79,7 +79,14 @@ pub async fn track(State(metrics): State<Arc<Metrics>>, request: Request, next: 
     response
 }
 
-/// `GET /metrics`.
+/// Prometheus metrics of this process (OpenMetrics text): evaluations, snapshot, HTTP requests by route.
+/// Public, like `/healthz`: it names no flag values (put it behind your network's scrape rules).
+#[utoipa::path(
+    get, path = "/metrics", tag = "operations",
+    responses((status = 200, description = "The metrics", body = String,
+               content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8")),
+    security(()),
+)]
 pub async fn serve(State(metrics): State<Arc<Metrics>>) -> Response {
     match metrics.render() {
         Ok(body) => ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], body)

@@ -152,7 +152,7 @@ pub async fn upload(
             }
         }
         Err(err) => {
-            let status = StatusCode::from_u16(err.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            let status = err.status();
             if let ImportError::Service(service) = &err {
                 tracing::debug!(error = %service, "import refused");
             }
@@ -179,9 +179,8 @@ pub async fn report(
         )
             .into_response(),
         Err(err) => {
-            let err = app::error::AppError::from(err);
-            (StatusCode::from_u16(err.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR), err.to_string())
-                .into_response()
+            err.log_if_internal();
+            (err.status(), err.client_message()).into_response()
         }
     }
 }

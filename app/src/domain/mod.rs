@@ -3,6 +3,7 @@
 
 pub mod audit_diff;
 pub mod bucketing;
+pub mod duration;
 pub mod evaluation;
 pub mod flag;
 pub mod guardrail;
@@ -79,6 +80,20 @@ macro_rules! text_enum {
                 f.write_str(self.as_str())
             }
         }
+
+        /// In the OpenAPI document: a string, one of the spellings.
+        #[cfg(feature = "ssr")]
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                utoipa::openapi::schema::ObjectBuilder::new()
+                    .schema_type(utoipa::openapi::schema::Type::String)
+                    .enum_values(Some([$($text),+]))
+                    .into()
+            }
+        }
+
+        #[cfg(feature = "ssr")]
+        impl utoipa::ToSchema for $name {}
 
         impl std::str::FromStr for $name {
             type Err = $crate::domain::InvalidValue;

@@ -25,6 +25,15 @@ impl Role {
     pub fn can_manage_users(self) -> bool {
         self == Role::Admin
     }
+
+    /// The role with its article: "a viewer", "an editor", "an admin".
+    pub fn with_article(self) -> &'static str {
+        match self {
+            Role::Viewer => "a viewer",
+            Role::Editor => "an editor",
+            Role::Admin => "an admin",
+        }
+    }
 }
 
 text_enum!(

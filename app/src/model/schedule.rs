@@ -33,6 +33,7 @@ impl ScheduledAction {
 }
 
 /// One scheduled change: pending, or finished (`done`, `failed`, `cancelled`) with its result.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ScheduledChangeView {
     pub id: i64,
@@ -52,6 +53,8 @@ pub struct ScheduledChangeView {
 }
 
 /// Which scheduled changes to list: every pending one, and those finished in the last `recent_days`.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ssr", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ScheduleFilter {
     /// Only this flag's changes.

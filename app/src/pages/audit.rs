@@ -13,7 +13,7 @@ use leptos_router::params::ParamsMap;
 pub async fn list_audit(query: AuditQuery) -> Result<AuditPageData, AppError> {
     use crate::server::{audit, to_app_error, AppState};
     const PAGE_SIZE: i64 = 50;
-    crate::server::auth::require_user().await?;
+    crate::server::auth::require(crate::domain::Role::Viewer, "see this").await?;
     let state = expect_context::<AppState>();
     audit::list(&state.pool, &query, PAGE_SIZE).await.map_err(to_app_error)
 }

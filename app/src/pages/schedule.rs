@@ -12,7 +12,7 @@ use leptos_meta::Title;
 #[server(endpoint = "list_schedule")]
 pub async fn list_schedule() -> Result<SchedulePageData, AppError> {
     use crate::server::{flags, schedule, to_app_error, AppState};
-    let me = crate::server::auth::require_user().await?;
+    let me = crate::server::auth::require(crate::domain::Role::Viewer, "see this").await?;
     let state = expect_context::<AppState>();
     let changes = schedule::list(&state.pool, &Default::default()).await.map_err(to_app_error)?;
     let flags = schedule::flag_keys(&state.pool).await.map_err(to_app_error)?;
@@ -31,17 +31,12 @@ pub async fn schedule_change(
     reason: Option<String>,
 ) -> Result<i64, AppError> {
     use crate::domain::{EnvKey, FlagKey, InvalidValue};
-    use crate::server::{audit::Actor, schedule, to_app_error, AppState};
-    let me = crate::server::auth::require_user().await?;
-    let invalid = |e: InvalidValue| {
-        crate::server::respond_with(AppError::Invalid { field: e.field.to_owned(), message: e.message })
-    };
+    use crate::server::{audit::Actor, schedule, to_app_error, AppState, ServiceError};
+    let me = crate::server::auth::require(crate::domain::Role::Editor, "schedule changes").await?;
+    let invalid = |e: InvalidValue| to_app_error(e.into());
     let to_stage = match to_stage.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
         Some(text) => Some(text.parse::<u32>().map_err(|_| {
-            crate::server::respond_with(AppError::Invalid {
-                field: "to_stage".into(),
-                message: format!("{text:?} is not a stage number (0, 1, 2...)"),
-            })
+            to_app_error(ServiceError::invalid("to_stage", format!("{text:?} is not a stage number (0, 1, 2...)")))
         })?),
         None => None,
     };
@@ -59,11 +54,10 @@ pub async fn schedule_change(
 
 #[server(endpoint = "cancel_scheduled_change")]
 pub async fn cancel_scheduled_change(id: String) -> Result<(), AppError> {
-    use crate::server::{audit::Actor, schedule, to_app_error, AppState};
-    let me = crate::server::auth::require_user().await?;
-    let id = id.trim().parse::<i64>().map_err(|_| {
-        crate::server::respond_with(AppError::Invalid { field: "id".into(), message: "not a scheduled change".into() })
-    })?;
+    use crate::server::{audit::Actor, schedule, to_app_error, AppState, ServiceError};
+    let me = crate::server::auth::require(crate::domain::Role::Editor, "schedule changes").await?;
+    let id =
+        id.trim().parse::<i64>().map_err(|_| to_app_error(ServiceError::invalid("id", "not a scheduled change")))?;
     let state = expect_context::<AppState>();
     schedule::cancel(&state.pool, &Actor::user(&me), id).await.map_err(to_app_error)
 }
@@ -246,7 +240,7 @@ fn ScheduleTable(
 pub async fn scheduled_for_flag(flag: String) -> Result<Vec<ScheduledChangeView>, AppError> {
     use crate::model::schedule::ScheduleFilter;
     use crate::server::{schedule, to_app_error, AppState};
-    crate::server::auth::require_user().await?;
+    crate::server::auth::require(crate::domain::Role::Viewer, "see this").await?;
     let state = expect_context::<AppState>();
     let filter = ScheduleFilter { flag: Some(flag), ..ScheduleFilter::default() };
     schedule::list(&state.pool, &filter).await.map_err(to_app_error)

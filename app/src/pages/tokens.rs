@@ -12,29 +12,12 @@ use leptos_meta::Title;
 #[cfg(feature = "ssr")]
 const CREATED_FLASH_KEY: &str = "created_token";
 
-#[cfg(feature = "ssr")]
-async fn require_admin() -> Result<crate::server::auth::CurrentUser, AppError> {
-    let user = crate::server::auth::require_user().await?;
-    if user.role.can_manage_users() {
-        Ok(user)
-    } else {
-        Err(crate::server::respond_with(AppError::Forbidden(format!(
-            "a {} cannot manage API tokens; ask an admin",
-            user.role
-        ))))
-    }
-}
-
 #[server(endpoint = "list_tokens")]
 pub async fn list_tokens() -> Result<TokensPageData, AppError> {
     use crate::server::{flags, to_app_error, tokens, users, AppState};
-    let me = require_admin().await?;
+    let me = crate::server::auth::require(crate::domain::Role::Admin, "manage API tokens").await?;
     let state = expect_context::<AppState>();
-    let session: tower_sessions::Session = leptos_axum::extract().await.map_err(|_| AppError::Unauthenticated)?;
-    let just_created: Option<CreatedTokenView> = session.remove(CREATED_FLASH_KEY).await.map_err(|err| {
-        tracing::error!(error = %err, "could not read the session");
-        AppError::Internal
-    })?;
+    let just_created: Option<CreatedTokenView> = crate::server::auth::take_flash(CREATED_FLASH_KEY).await?;
     let tokens = tokens::list(&state.pool).await.map_err(to_app_error)?;
     let environments = flags::environments(&state.pool).await.map_err(to_app_error)?;
     let users = users::list(&state.pool)
@@ -57,10 +40,9 @@ pub async fn create_token(
     user: Option<String>,
 ) -> Result<CreatedTokenView, AppError> {
     use crate::domain::{Email, EnvKey, TokenScope};
-    use crate::server::{audit::Actor, to_app_error, tokens, AppState};
-    let me = require_admin().await?;
-    let invalid =
-        |field: &str, message: String| crate::server::respond_with(AppError::Invalid { field: field.into(), message });
+    use crate::server::{audit::Actor, to_app_error, tokens, AppState, ServiceError};
+    let me = crate::server::auth::require(crate::domain::Role::Admin, "manage API tokens").await?;
+    let invalid = |field: &'static str, message: String| to_app_error(ServiceError::invalid(field, message));
     let scope: TokenScope = scope.parse().map_err(|e: crate::domain::InvalidValue| invalid("scope", e.message))?;
     let blank_to_none = |v: Option<String>| v.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
     let (environment, user) = match scope {
@@ -81,11 +63,7 @@ pub async fn create_token(
     let created = tokens::create(&state.pool, &Actor::user(&me), &new).await.map_err(to_app_error)?;
     let view = CreatedTokenView { prefix: created.prefix, scope: scope.as_str().to_owned(), secret: created.secret };
     if crate::server::is_plain_form_post() {
-        let session: tower_sessions::Session = leptos_axum::extract().await.map_err(|_| AppError::Unauthenticated)?;
-        session.insert(CREATED_FLASH_KEY, &view).await.map_err(|err| {
-            tracing::error!(error = %err, "could not write the session");
-            AppError::Internal
-        })?;
+        crate::server::auth::put_flash(CREATED_FLASH_KEY, &view).await?;
     }
     Ok(view)
 }
@@ -93,7 +71,7 @@ pub async fn create_token(
 #[server(endpoint = "revoke_token")]
 pub async fn revoke_token(prefix: String) -> Result<(), AppError> {
     use crate::server::{audit::Actor, to_app_error, tokens, AppState};
-    let me = require_admin().await?;
+    let me = crate::server::auth::require(crate::domain::Role::Admin, "manage API tokens").await?;
     let state = expect_context::<AppState>();
     tokens::revoke(&state.pool, &Actor::user(&me), prefix.trim()).await.map_err(to_app_error)
 }

@@ -9,11 +9,8 @@ use leptos_meta::Title;
 
 #[server(endpoint = "list_users")]
 pub async fn list_users() -> Result<Vec<UserRow>, AppError> {
-    use crate::server::{respond_with, to_app_error, users, AppState};
-    let user = crate::server::auth::require_user().await?;
-    if !user.role.can_manage_users() {
-        return Err(respond_with(AppError::Forbidden(format!("a {} cannot manage users; ask an admin", user.role))));
-    }
+    use crate::server::{to_app_error, users, AppState};
+    crate::server::auth::require(crate::domain::Role::Admin, "manage users").await?;
     let state = expect_context::<AppState>();
     users::list(&state.pool).await.map_err(to_app_error)
 }

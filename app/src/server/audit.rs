@@ -40,22 +40,10 @@ impl Actor {
         Self { kind: ActorKind::User, user_id: Some(user.id), label: user.email.clone(), role: user.role }
     }
 
-    /// Refuses anyone who may not change flags.
-    pub fn require_editor(&self) -> Result<(), ServiceError> {
-        if self.role.can_edit_flags() {
-            Ok(())
-        } else {
-            Err(ServiceError::Forbidden(format!("a {} cannot change flags; ask an editor or an admin", self.role)))
-        }
-    }
-
-    /// Refuses anyone but an admin; `action` says what was refused, e.g. "create API tokens".
-    pub fn require_admin(&self, action: &str) -> Result<(), ServiceError> {
-        if self.role.can_manage_users() {
-            Ok(())
-        } else {
-            Err(ServiceError::Forbidden(format!("a {} cannot {action}; ask an admin", self.role)))
-        }
+    /// Refuses this actor unless their role is at least `needed` (the one check, [`super::auth::permit`]);
+    /// `doing` completes "a viewer cannot ...".
+    pub fn require(&self, needed: Role, doing: &str) -> Result<(), ServiceError> {
+        super::auth::permit(self.role, needed, doing)
     }
 
     /// A user acting through one of their admin API tokens: audited under the user, with the user's role.
@@ -206,7 +194,7 @@ pub const CSV_MAX_EVENTS: i64 = 100_000;
 /// before and after as JSON and the changed fields spelled out (`enabled: false -> true; version: 1 -> 2`).
 pub async fn export_csv(pool: &PgPool, query: &AuditQuery) -> Result<String, ServiceError> {
     let mut out = csv::Writer::from_writer(Vec::new());
-    let csv_err = |e: csv::Error| ServiceError::Other(format!("writing the audit CSV: {e}"));
+    let csv_err = |e: csv::Error| ServiceError::internal("writing the audit CSV", e);
     out.write_record([
         "id",
         "occurred_at",
@@ -268,8 +256,8 @@ pub async fn export_csv(pool: &PgPool, query: &AuditQuery) -> Result<String, Ser
             None => break,
         }
     }
-    let bytes = out.into_inner().map_err(|e| ServiceError::Other(format!("writing the audit CSV: {e}")))?;
-    String::from_utf8(bytes).map_err(|e| ServiceError::Other(format!("writing the audit CSV: {e}")))
+    let bytes = out.into_inner().map_err(|e| ServiceError::internal("writing the audit CSV", e.into_error()))?;
+    String::from_utf8(bytes).map_err(|e| ServiceError::internal("writing the audit CSV", e))
 }
 
 /// Text people typed (reasons, names) opened in a spreadsheet: a leading `=`, `+`, `-` or `@` would be

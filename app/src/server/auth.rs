@@ -23,7 +23,31 @@ pub struct CurrentUser {
     pub signoff_roles: Vec<SignoffRole>,
 }
 
+/// The one permission check, behind every server function, API handler and service call: refuses anyone
+/// whose role is below `needed`. Roles are ordered (viewer < editor < admin), each including the last.
+/// `doing` completes the refusal, "a viewer cannot ...", e.g. "change flags".
+pub fn permit(role: Role, needed: Role, doing: &str) -> Result<(), ServiceError> {
+    if role >= needed {
+        return Ok(());
+    }
+    let ask = if needed == Role::Admin { "ask an admin" } else { "ask an editor or an admin" };
+    Err(ServiceError::Forbidden(format!("{} cannot {doing}; {ask}", role.with_article())))
+}
+
+/// The signed-in user for a server function, if their role is at least `needed` ([`permit`]); otherwise
+/// `Unauthenticated` or `Forbidden`, with the response status set. Every server function starts here.
+pub async fn require(needed: Role, doing: &str) -> Result<CurrentUser, AppError> {
+    let user = require_user().await?;
+    permit(user.role, needed, doing).map_err(super::to_app_error)?;
+    Ok(user)
+}
+
 impl CurrentUser {
+    /// Refuses this user unless their role is at least `needed` ([`permit`]).
+    pub fn require(&self, needed: Role, doing: &str) -> Result<(), ServiceError> {
+        permit(self.role, needed, doing)
+    }
+
     pub fn view(&self) -> UserView {
         UserView {
             id: self.id,
@@ -52,50 +76,73 @@ pub async fn load_user(pool: &PgPool, id: i64) -> Result<Option<CurrentUser>, Se
         id: row.id,
         email: row.email,
         name: row.name,
-        role: Role::from_str(&row.role).map_err(|e| ServiceError::Other(e.message))?,
+        role: Role::from_str(&row.role).map_err(|e| ServiceError::internal("reading a user's role", e))?,
         signoff_roles: row
             .signoff_roles
             .iter()
             .map(|r| SignoffRole::from_str(r))
             .collect::<Result<_, _>>()
-            .map_err(|e| ServiceError::Other(e.message))?,
+            .map_err(|e| ServiceError::internal("reading a user's sign-off roles", e))?,
     }))
 }
 
 /// The user behind a session, or `None` when nobody is signed in or the session passed its absolute
 /// timeout (in which case it is ended on the server). The idle timeout is enforced by the session store.
 pub async fn session_user(session: &Session, state: &AppState) -> Result<Option<CurrentUser>, ServiceError> {
-    let user_id: Option<i64> = session.get(USER_ID_KEY).await.map_err(|e| ServiceError::Other(e.to_string()))?;
+    let user_id: Option<i64> =
+        session.get(USER_ID_KEY).await.map_err(|e| ServiceError::internal("reading the session", e))?;
     let Some(user_id) = user_id else { return Ok(None) };
-    let auth_at: Option<i64> = session.get(AUTH_AT_KEY).await.map_err(|e| ServiceError::Other(e.to_string()))?;
+    let auth_at: Option<i64> =
+        session.get(AUTH_AT_KEY).await.map_err(|e| ServiceError::internal("reading the session", e))?;
     let now = chrono::Utc::now().timestamp();
     let limit = i64::try_from(state.security.absolute_timeout.as_secs()).unwrap_or(i64::MAX);
     let expired = auth_at.is_none_or(|at| now.saturating_sub(at) > limit);
     if expired {
-        session.flush().await.map_err(|e| ServiceError::Other(e.to_string()))?;
+        session.flush().await.map_err(|e| ServiceError::internal("ending an expired session", e))?;
         return Ok(None);
     }
     load_user(&state.pool, user_id).await
 }
 
-/// The signed-in user for a server function, or `Unauthenticated`.
+/// The signed-in user for a server function, or `Unauthenticated`; [`require`] adds the role check.
 ///
 /// On an admin page the login middleware has already loaded the user and left it in the request's
 /// extensions: use that rather than reading the session and the users table again for every server
 /// function the page renders.
-pub async fn require_user() -> Result<CurrentUser, AppError> {
+async fn require_user() -> Result<CurrentUser, AppError> {
     let known = leptos::prelude::use_context::<http::request::Parts>()
         .and_then(|parts| parts.extensions.get::<CurrentUser>().cloned());
     if let Some(user) = known {
         return Ok(user);
     }
     let state = leptos::prelude::expect_context::<AppState>();
-    let session: Session = leptos_axum::extract().await.map_err(|_| AppError::Unauthenticated)?;
+    let session = current_session().await?;
     match session_user(&session, &state).await {
         Ok(Some(user)) => Ok(user),
-        Ok(None) => Err(super::respond_with(AppError::Unauthenticated)),
+        Ok(None) => {
+            Err(super::to_app_error(ServiceError::Unauthenticated("your session has ended; sign in again".into())))
+        }
         Err(err) => Err(super::to_app_error(err)),
     }
+}
+
+/// The request's session, for a server function.
+async fn current_session() -> Result<Session, AppError> {
+    leptos_axum::extract()
+        .await
+        .map_err(|_| super::to_app_error(ServiceError::Unauthenticated("your session has ended; sign in again".into())))
+}
+
+/// Takes a one-time value out of the session (a secret a plain form post created, shown once).
+pub async fn take_flash<T: serde::de::DeserializeOwned>(key: &str) -> Result<Option<T>, AppError> {
+    let session = current_session().await?;
+    session.remove(key).await.map_err(|e| super::to_app_error(ServiceError::internal("reading the session", e)))
+}
+
+/// Leaves a one-time value in the session for the next page view to take.
+pub async fn put_flash<T: serde::Serialize>(key: &str, value: &T) -> Result<(), AppError> {
+    let session = current_session().await?;
+    session.insert(key, value).await.map_err(|e| super::to_app_error(ServiceError::internal("writing the session", e)))
 }
 
 /// The outcome of a login attempt.
@@ -159,7 +206,7 @@ pub async fn attempt_login(
     // argon2 takes tens of milliseconds of CPU: keep it off the async workers.
     let matches = tokio::task::spawn_blocking(move || super::password::verify_password(&password, &hash))
         .await
-        .map_err(|e| ServiceError::Other(e.to_string()))?;
+        .map_err(|e| ServiceError::internal("checking a password", e))?;
 
     match user {
         Some(user) if matches => {
@@ -182,5 +229,33 @@ pub async fn attempt_login(
             .await?;
             Ok(LoginOutcome::Invalid)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_role_passes_the_check_for_its_own_level_and_below_only() {
+        for (role, needed, allowed) in [
+            (Role::Viewer, Role::Viewer, true),
+            (Role::Viewer, Role::Editor, false),
+            (Role::Editor, Role::Editor, true),
+            (Role::Editor, Role::Admin, false),
+            (Role::Admin, Role::Editor, true),
+            (Role::Admin, Role::Admin, true),
+        ] {
+            assert_eq!(permit(role, needed, "do it").is_ok(), allowed, "{role} needing {needed}");
+        }
+    }
+
+    #[test]
+    fn a_refusal_says_who_is_refused_what_and_whom_to_ask() {
+        let err = permit(Role::Viewer, Role::Editor, "change flags").expect_err("a viewer may not edit");
+        assert_eq!(err.status(), http::StatusCode::FORBIDDEN);
+        assert_eq!(err.to_string(), "not allowed: a viewer cannot change flags; ask an editor or an admin");
+        let err = permit(Role::Editor, Role::Admin, "manage users").expect_err("an editor may not manage users");
+        assert_eq!(err.to_string(), "not allowed: an editor cannot manage users; ask an admin");
     }
 }

@@ -4,7 +4,7 @@
 
 use super::audit::{self, Actor, NewEvent};
 use super::ServiceError;
-use crate::domain::{Description, EnvKey, FlagKey, FlagKind, FlagName};
+use crate::domain::{Description, EnvKey, FlagKey, FlagKind, FlagName, Role};
 use crate::model::{
     EnvironmentView, FlagDetail, FlagEnvironmentDetail, FlagListPage, FlagListQuery, FlagRow, FlagState, PhaseView,
     RolloutChip, StateFilter,
@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use std::str::FromStr;
 
 fn parse_kind(raw: &str) -> Result<FlagKind, ServiceError> {
-    FlagKind::from_str(raw).map_err(|e| ServiceError::Other(format!("stored flag kind: {}", e.message)))
+    FlagKind::from_str(raw).map_err(|e| ServiceError::internal("reading a stored flag kind", e))
 }
 
 pub async fn environments(pool: &PgPool) -> Result<Vec<EnvironmentView>, ServiceError> {
@@ -194,7 +194,7 @@ pub async fn create(pool: &PgPool, actor: &Actor, new: NewFlag) -> Result<(), Se
 /// [`create`] inside the caller's transaction, without the NOTIFY (the caller sends one for the whole
 /// transaction). Returns the new flag's id.
 pub async fn create_in(conn: &mut PgConnection, actor: &Actor, new: &NewFlag) -> Result<i64, ServiceError> {
-    actor.require_editor()?;
+    actor.require(Role::Editor, "change flags")?;
     // Asked first rather than read from the unique violation, which would abort the caller's transaction.
     let existing = sqlx::query_scalar!("select archived_at is not null from flags where key = $1", new.key.as_str())
         .fetch_optional(&mut *conn)
@@ -325,7 +325,7 @@ pub async fn set_enabled_in(
     expected_version: Option<i32>,
     reason: Option<&str>,
 ) -> Result<(FlagState, bool), ServiceError> {
-    actor.require_editor()?;
+    actor.require(Role::Editor, "change flags")?;
     let current = sqlx::query!(
         r#"select fe.flag_id, fe.environment_id, fe.enabled, fe.version
            from flag_environments fe

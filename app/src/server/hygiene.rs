@@ -31,7 +31,8 @@ pub async fn stale_flags(pool: &PgPool, now: DateTime<Utc>) -> Result<Vec<StaleF
     .await?;
     let mut stale = Vec::new();
     for row in rows {
-        let kind = FlagKind::from_str(&row.kind).map_err(|e| ServiceError::Other(format!("stored flag kind: {e}")))?;
+        let kind =
+            FlagKind::from_str(&row.kind).map_err(|e| ServiceError::internal("reading a stored flag kind", e))?;
         let activity = FlagActivity {
             kind,
             last_changed_at: row.last_changed_at,

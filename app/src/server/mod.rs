@@ -26,10 +26,19 @@ pub use state::{AppState, SecurityConfig};
 
 use crate::error::AppError;
 
-/// Turns a service error into the error a server function returns, setting the HTTP status and logging
-/// unexpected failures once, with their cause chain.
+/// Turns a service error into the error a server function returns, setting the HTTP status from the
+/// error's and logging unexpected failures once, with their cause chain.
+///
+/// The status is left alone for a plain HTML form post (no JavaScript): server_fn answers those with a
+/// redirect back to the form's page carrying the error in the query string, and a 4xx status would stop
+/// the browser from following it.
 pub fn to_app_error(err: ServiceError) -> AppError {
-    respond_with(err.into())
+    if !is_plain_form_post() {
+        if let Some(options) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
+            options.set_status(err.status());
+        }
+    }
+    err.into()
 }
 
 /// Whether the current server function was called by a plain HTML form (no JavaScript): the browser then
@@ -43,21 +52,4 @@ pub fn is_plain_form_post() -> bool {
                 .and_then(|a| a.to_str().ok())
                 .is_some_and(|a| a.contains("text/html"))
     })
-}
-
-/// Sets the response status of the current server function to the error's, and returns the error.
-///
-/// Not for a plain HTML form post (no JavaScript): server_fn answers those with a redirect back to the
-/// form's page carrying the error in the query string, and a 4xx status would stop the browser from
-/// following it.
-pub fn respond_with(err: AppError) -> AppError {
-    if is_plain_form_post() {
-        return err;
-    }
-    if let Some(options) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
-        if let Ok(status) = http::StatusCode::from_u16(err.status()) {
-            options.set_status(status);
-        }
-    }
-    err
 }

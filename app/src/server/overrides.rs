@@ -3,7 +3,7 @@
 
 use super::audit::{self, Actor, NewEvent};
 use super::ServiceError;
-use crate::domain::{EnvKey, FlagKey};
+use crate::domain::{EnvKey, FlagKey, Role};
 use serde_json::Value;
 use sqlx::{PgConnection, PgPool};
 
@@ -72,7 +72,7 @@ pub async fn set_override_in(
     value: Option<Value>,
     reason: Option<&str>,
 ) -> Result<bool, ServiceError> {
-    actor.require_editor()?;
+    actor.require(Role::Editor, "change overrides")?;
     if reason.is_some_and(|r| r.chars().count() > 2000) {
         return Err(ServiceError::Invalid {
             field: "reason",

@@ -14,7 +14,7 @@
 use super::audit::{self, Actor, NewEvent};
 use super::{flags, rollouts, webhooks, ServiceError};
 use crate::domain::rollout::Action;
-use crate::domain::{EnvKey, FlagKey};
+use crate::domain::{EnvKey, FlagKey, Role};
 use crate::model::schedule::{ScheduleFilter, ScheduledAction, ScheduledChangeView};
 use chrono::{DateTime, Utc};
 use serde_json::json;
@@ -103,7 +103,7 @@ pub async fn create(
     new: &NewScheduledChange,
     now: DateTime<Utc>,
 ) -> Result<i64, ServiceError> {
-    actor.require_editor()?;
+    actor.require(Role::Editor, "schedule changes")?;
     if new.run_at <= now {
         return Err(invalid("run_at", "the time to run must be in the future"));
     }
@@ -152,7 +152,7 @@ pub async fn create(
 
 /// Cancels a pending change; editors only.
 pub async fn cancel(pool: &PgPool, actor: &Actor, id: i64) -> Result<(), ServiceError> {
-    actor.require_editor()?;
+    actor.require(Role::Editor, "schedule changes")?;
     let mut tx = pool.begin().await?;
     let row = sqlx::query!(
         r#"select sc.status, f.key as flag, e.key as environment from scheduled_changes sc
@@ -300,7 +300,7 @@ pub async fn run_due(pool: &PgPool, now: DateTime<Utc>) -> Result<Vec<ScheduleOu
         };
         let (status, result) = match execute(pool, &actor, &due).await {
             Ok(done) => ("done", done),
-            Err(err @ (ServiceError::Database(_) | ServiceError::Other(_))) => return Err(err),
+            Err(err) if err.is_internal() => return Err(err),
             Err(refused) => ("failed", refused.to_string()),
         };
         let result = truncate(&result);

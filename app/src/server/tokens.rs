@@ -7,7 +7,7 @@
 
 use super::audit::{self, Actor, NewEvent};
 use super::ServiceError;
-use crate::domain::{Email, EnvKey};
+use crate::domain::{Email, EnvKey, Role};
 use chrono::{DateTime, Utc};
 use rand::distributions::{Alphanumeric, DistString};
 use sha2::{Digest, Sha256};
@@ -94,7 +94,8 @@ pub async fn authenticate_admin(pool: &PgPool, token: &str) -> Result<Option<sup
     .fetch_optional(pool)
     .await?;
     let Some(row) = row else { return Ok(None) };
-    let stored = parse_hash(&row.secret_hash).ok_or_else(|| ServiceError::Other(format!("bad hash for {prefix}")))?;
+    let stored = parse_hash(&row.secret_hash)
+        .ok_or_else(|| ServiceError::bug(format!("token {prefix}: its stored hash does not parse")))?;
     if !matches(token, &stored) {
         return Ok(None);
     }
@@ -116,7 +117,7 @@ pub async fn record_use(pool: &PgPool, prefix: &str) -> Result<(), sqlx::Error> 
 
 /// Creates a token. Admins only; audited (without the secret).
 pub async fn create(pool: &PgPool, actor: &Actor, new: &NewToken) -> Result<CreatedToken, ServiceError> {
-    actor.require_admin("create API tokens")?;
+    actor.require(Role::Admin, "create API tokens")?;
     let name = new.name.trim();
     if name.is_empty() || name.chars().count() > 100 {
         return Err(ServiceError::Invalid {
@@ -218,7 +219,7 @@ pub async fn create(pool: &PgPool, actor: &Actor, new: &NewToken) -> Result<Crea
 
 /// Revokes a token by its prefix. Admins only; audited. Revoking twice is refused.
 pub async fn revoke(pool: &PgPool, actor: &Actor, prefix: &str) -> Result<(), ServiceError> {
-    actor.require_admin("revoke API tokens")?;
+    actor.require(Role::Admin, "revoke API tokens")?;
     let mut tx = pool.begin().await?;
     let revoked = sqlx::query_scalar!(
         "update api_tokens set revoked_at = now() where prefix = $1 and revoked_at is null returning name",

@@ -20,7 +20,7 @@ pub struct NewUser {
 /// Creates a user, or updates the name, role, sign-off roles and password of an existing one with the same
 /// email. Audited.
 pub async fn upsert(pool: &PgPool, actor: &Actor, user: &NewUser) -> Result<i64, ServiceError> {
-    actor.require_admin("manage users")?;
+    actor.require(Role::Admin, "manage users")?;
     let name = user.name.trim();
     if name.is_empty() || name.chars().count() > 200 {
         return Err(ServiceError::Invalid {
@@ -96,13 +96,13 @@ pub async fn list(pool: &PgPool) -> Result<Vec<UserRow>, ServiceError> {
     rows.into_iter()
         .map(|r| {
             Ok(UserRow {
-                role: Role::from_str(&r.role).map_err(|e| ServiceError::Other(e.message))?,
+                role: Role::from_str(&r.role).map_err(|e| ServiceError::internal("reading a user's role", e))?,
                 signoff_roles: r
                     .signoff_roles
                     .iter()
                     .map(|s| SignoffRole::from_str(s))
                     .collect::<Result<_, _>>()
-                    .map_err(|e| ServiceError::Other(e.message))?,
+                    .map_err(|e| ServiceError::internal("reading a user's sign-off roles", e))?,
                 email: r.email,
                 name: r.name,
                 disabled: r.disabled,

@@ -16,6 +16,7 @@ pub mod signature;
 
 use super::audit::{self, Actor, NewEvent};
 use super::ServiceError;
+use crate::domain::Role;
 use crate::pages::settings::webhooks::{CreatedWebhookView, DeliveryView, WebhookView, WEBHOOK_EVENTS};
 use chrono::{DateTime, Utc};
 use rand::distributions::{Alphanumeric, DistString};
@@ -150,7 +151,7 @@ pub fn validate(new: &NewWebhook) -> Result<ValidWebhook, ServiceError> {
 
 /// Creates a webhook. Admins only; audited without the secret or the URL's path.
 pub async fn create(pool: &PgPool, actor: &Actor, new: &NewWebhook) -> Result<CreatedWebhookView, ServiceError> {
-    actor.require_admin("manage webhooks")?;
+    actor.require(Role::Admin, "manage webhooks")?;
     let ValidWebhook { name, url, kind, events, secret } = validate(new)?;
     let generated = secret.is_none();
     let secret = secret.unwrap_or_else(|| format!("whsec_{}", Alphanumeric.sample_string(&mut rand::thread_rng(), 40)));
@@ -199,7 +200,7 @@ async fn lock(conn: &mut PgConnection, id: i64) -> Result<(String, String, bool)
 /// Turns a webhook on or off. Admins only; audited. A disabled webhook is sent nothing new; deliveries
 /// already queued wait until it is enabled again.
 pub async fn set_enabled(pool: &PgPool, actor: &Actor, id: i64, enabled: bool) -> Result<(), ServiceError> {
-    actor.require_admin("manage webhooks")?;
+    actor.require(Role::Admin, "manage webhooks")?;
     let mut tx = pool.begin().await?;
     let (name, _, was) = lock(&mut tx, id).await?;
     if was == enabled {
@@ -225,7 +226,7 @@ pub async fn set_enabled(pool: &PgPool, actor: &Actor, id: i64, enabled: bool) -
 
 /// Deletes a webhook and its delivery records. Admins only; audited (the audit event is what remains).
 pub async fn delete(pool: &PgPool, actor: &Actor, id: i64) -> Result<(), ServiceError> {
-    actor.require_admin("manage webhooks")?;
+    actor.require(Role::Admin, "manage webhooks")?;
     let mut tx = pool.begin().await?;
     let (name, url, enabled) = lock(&mut tx, id).await?;
     sqlx::query!("delete from webhooks where id = $1", id).execute(&mut *tx).await?;
@@ -248,7 +249,7 @@ pub async fn delete(pool: &PgPool, actor: &Actor, id: i64) -> Result<(), Service
 /// Queues a `webhook.test` delivery to this one webhook, whatever it subscribes to. Admins only;
 /// audited. Refused while the webhook is disabled (the sender would hold it back). Returns the delivery.
 pub async fn send_test(pool: &PgPool, actor: &Actor, id: i64) -> Result<i64, ServiceError> {
-    actor.require_admin("manage webhooks")?;
+    actor.require(Role::Admin, "manage webhooks")?;
     let mut tx = pool.begin().await?;
     let (name, _, enabled) = lock(&mut tx, id).await?;
     if !enabled {

@@ -1,26 +1,27 @@
 //! The admin REST API, for scripts and the `rollgate` operator commands. Authenticated by an admin token,
 //! which acts as the user it was made for (that user's role and permissions, audited under that user), or
 //! by a browser session (then the cross-site check in `csrf.rs` applies, as for every form). Every write
-//! goes through the same service layer as the browser. The routes are listed in `openapi.json`.
+//! goes through the same service layer as the browser. Every handler states the role it needs with
+//! `caller.require(Role::...)`, the one permission check the pages and the services use too.
 
-use super::error::ApiError;
+use super::error::{ApiError, ErrorBody};
 use super::evaluate::bearer_token;
-use app::domain::{EnvKey, FlagKey, SignoffRole};
+use app::domain::{EnvKey, FlagKey, Role, SignoffRole};
 use app::model::{AuditPage, AuditQuery, FlagDetail, FlagListPage, FlagListQuery, FlagState, UserView};
 use app::server::audit::Actor;
 use app::server::auth::CurrentUser;
 use app::server::tokens::TokenScope;
 use app::server::{flags, rollouts, tokens, AppState, ServiceError};
-use axum::extract::rejection::JsonRejection;
+use axum::extract::rejection::{JsonRejection, PathRejection};
 use axum::extract::{FromRequestParts, Path, Query, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
-use axum::routing::{get, put};
-use axum::{Json, Router};
+use axum::Json;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
 use std::time::{Duration, Instant};
+use utoipa::ToSchema;
 
 /// The user behind a valid admin token or a signed-in session.
 pub struct AdminCaller {
@@ -29,6 +30,13 @@ pub struct AdminCaller {
 }
 
 impl AdminCaller {
+    /// Refuses the caller unless their role is at least `needed` (`app::server::auth::permit`); `doing`
+    /// completes "a viewer cannot ...".
+    pub fn require(&self, needed: Role, doing: &str) -> Result<&Self, ApiError> {
+        self.user.require(needed, doing)?;
+        Ok(self)
+    }
+
     pub fn actor(&self) -> Actor {
         if self.via_token {
             Actor::token(&self.user)
@@ -67,55 +75,77 @@ impl FromRequestParts<AppState> for AdminCaller {
     }
 }
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/admin/whoami", get(whoami))
-        .route("/api/admin/feature-flags", get(list_flags).post(create_flag))
-        .route("/api/admin/feature-flags/{key}", get(get_flag))
-        .route("/api/admin/feature-flags/{key}/environments/{env}", put(set_flag_state))
-        .route("/api/admin/stale-flags", get(stale_flags))
-        .route("/api/admin/audit", get(list_audit))
-        .route("/api/admin/audit.csv", get(audit_csv))
-        .route("/api/admin/health", get(health))
-        .route("/api/admin/export", get(super::config_io::export))
-        .route("/api/admin/apply", axum::routing::post(super::config_io::apply))
+/// The user the token or session acts as.
+///
+/// The example of a plain admin read: an admin token or a session, the role it needs stated first.
+#[utoipa::path(
+    get, path = "/api/admin/whoami", tag = "admin",
+    responses((status = 200, description = "The caller", body = UserView)),
+    security(("admin_token" = []), ("session" = [])),
+)]
+pub async fn whoami(caller: AdminCaller) -> Result<Json<UserView>, ApiError> {
+    caller.require(Role::Viewer, "see this")?;
+    Ok(Json(caller.user.view()))
 }
 
-fn bad_json(rejection: &JsonRejection) -> ApiError {
-    ApiError::new(rejection.status(), "INVALID_BODY", rejection.body_text())
-}
-
-async fn whoami(caller: AdminCaller) -> Json<UserView> {
-    Json(caller.user.view())
-}
-
-async fn list_flags(
+/// The flag list, filtered and paged as on `/admin/feature-flags`.
+///
+/// The example of a read with query parameters: a type deriving `IntoParams` documents them.
+#[utoipa::path(
+    get, path = "/api/admin/feature-flags", tag = "admin",
+    params(FlagListQuery),
+    responses((status = 200, description = "One page of flags", body = FlagListPage)),
+    security(("admin_token" = []), ("session" = [])),
+)]
+pub async fn list_flags(
     State(state): State<AppState>,
     caller: AdminCaller,
     query: Result<Query<FlagListQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<FlagListPage>, ApiError> {
-    let Query(query) = query.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "INVALID_QUERY", e.body_text()))?;
+    caller.require(Role::Viewer, "see this")?;
+    let Query(query) = query.map_err(|e| ApiError::bad_query(&e))?;
     Ok(Json(flags::list(&state.pool, &query, caller.user.role.can_edit_flags()).await?))
 }
 
-#[derive(Debug, Deserialize)]
+/// A new flag: off in every environment.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct CreateFlag {
+pub struct CreateFlag {
+    /// Letters, digits, `_`, `-` and `.`, starting with a letter; never reused once archived.
+    #[schema(max_length = 100, example = "new_checkout")]
     key: String,
+    #[schema(max_length = 200)]
     name: String,
     #[serde(default)]
     description: String,
+    /// The phase's key, if the flag belongs to one.
     phase: Option<String>,
+    #[schema(value_type = app::domain::FlagKind)]
     kind: String,
 }
 
-async fn create_flag(
+/// Creates a flag, off in every environment; answers 201 with the flag.
+///
+/// The example of a create: a JSON body type deriving `ToSchema`, 201 with the new entity, 409 when the
+/// key is taken, 422 naming the field at fault.
+#[utoipa::path(
+    post, path = "/api/admin/feature-flags", tag = "admin",
+    request_body = CreateFlag,
+    responses(
+        (status = 201, description = "Created", body = FlagDetail),
+        (status = 409, description = "The key is taken, or was used by an archived flag (`CONFLICT`)", body = ErrorBody),
+        (status = 422, description = "A field is invalid: `details.field` names it (`INVALID`)", body = ErrorBody),
+    ),
+    security(("admin_token" = []), ("session" = [])),
+)]
+pub async fn create_flag(
     State(state): State<AppState>,
     caller: AdminCaller,
     body: Result<Json<CreateFlag>, JsonRejection>,
 ) -> Result<(StatusCode, Json<FlagDetail>), ApiError> {
     use app::domain::{Description, FlagKind, FlagName};
-    let Json(body) = body.map_err(|e| bad_json(&e))?;
+    caller.require(Role::Editor, "change flags")?;
+    let Json(body) = body.map_err(|e| ApiError::bad_body(&e))?;
     let new = flags::NewFlag {
         key: FlagKey::parse(&body.key).map_err(ServiceError::from)?,
         name: FlagName::parse(&body.name).map_err(ServiceError::from)?,
@@ -128,33 +158,55 @@ async fn create_flag(
     Ok((StatusCode::CREATED, Json(flags::detail(&state.pool, &key, caller.user.role.can_edit_flags()).await?)))
 }
 
-async fn list_audit(
+/// The audit trail, newest first, 100 events a page; `next_before` is the next page's cursor.
+#[utoipa::path(
+    get, path = "/api/admin/audit", tag = "admin",
+    params(AuditQuery),
+    responses((status = 200, description = "One page of events", body = AuditPage)),
+    security(("admin_token" = []), ("session" = [])),
+)]
+pub async fn list_audit(
     State(state): State<AppState>,
-    _caller: AdminCaller,
+    caller: AdminCaller,
     query: Result<Query<AuditQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<AuditPage>, ApiError> {
-    let Query(query) = query.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "INVALID_QUERY", e.body_text()))?;
+    caller.require(Role::Viewer, "see this")?;
+    let Query(query) = query.map_err(|e| ApiError::bad_query(&e))?;
     Ok(Json(app::server::audit::list(&state.pool, &query, 100).await?))
 }
 
-/// `GET /api/admin/stale-flags`: what `rollgate flags stale` lists.
-async fn stale_flags(
+/// Stale flags: fully rolled out or untouched past their kind's limit, or archived but still evaluated
+/// (what `rollgate flags stale` lists).
+#[utoipa::path(
+    get, path = "/api/admin/stale-flags", tag = "admin",
+    responses((status = 200, description = "The stale flags and why", body = Vec<app::model::StaleFlag>)),
+    security(("admin_token" = []), ("session" = [])),
+)]
+pub async fn stale_flags(
     State(state): State<AppState>,
-    _caller: AdminCaller,
+    caller: AdminCaller,
 ) -> Result<Json<Vec<app::model::StaleFlag>>, ApiError> {
+    caller.require(Role::Viewer, "see this")?;
     Ok(Json(app::server::hygiene::stale_flags(&state.pool, Utc::now()).await?))
 }
 
 /// The audit trail with the same filters as `/admin/audit`, as a CSV download (the page links here with
 /// its filters; without `before`, from the newest event).
-async fn audit_csv(
+#[utoipa::path(
+    get, path = "/api/admin/audit.csv", tag = "admin",
+    params(AuditQuery),
+    responses((status = 200, description = "Every matching event", body = String, content_type = "text/csv")),
+    security(("admin_token" = []), ("session" = [])),
+)]
+pub async fn audit_csv(
     State(state): State<AppState>,
-    _caller: AdminCaller,
+    caller: AdminCaller,
     query: Result<Query<AuditQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<axum::response::Response, ApiError> {
     use axum::http::header;
     use axum::response::IntoResponse;
-    let Query(query) = query.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "INVALID_QUERY", e.body_text()))?;
+    caller.require(Role::Viewer, "see this")?;
+    let Query(query) = query.map_err(|e| ApiError::bad_query(&e))?;
     let csv = app::server::audit::export_csv(&state.pool, &query).await?;
     Ok((
         [
@@ -166,29 +218,61 @@ async fn audit_csv(
         .into_response())
 }
 
-async fn get_flag(
+/// One flag with its per-environment state and history.
+#[utoipa::path(
+    get, path = "/api/admin/feature-flags/{key}", tag = "admin",
+    params(("key" = String, Path, description = "The flag's key")),
+    responses(
+        (status = 200, description = "The flag", body = FlagDetail),
+        (status = 404, description = "No such flag (`NOT_FOUND`)", body = ErrorBody),
+    ),
+    security(("admin_token" = []), ("session" = [])),
+)]
+pub async fn get_flag(
     State(state): State<AppState>,
     caller: AdminCaller,
-    Path(key): Path<String>,
+    key: Result<Path<String>, PathRejection>,
 ) -> Result<Json<FlagDetail>, ApiError> {
+    caller.require(Role::Viewer, "see this")?;
+    let Path(key) = key.map_err(|e| ApiError::bad_path(&e))?;
     Ok(Json(flags::detail(&state.pool, &key, caller.user.role.can_edit_flags()).await?))
 }
 
-#[derive(Debug, Deserialize)]
+/// The kill switch's new position.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct SetFlagState {
+pub struct SetFlagState {
     enabled: bool,
+    /// The version your view showed; 409 `CONFLICT` if it moved since.
     expected_version: Option<i32>,
     reason: Option<String>,
 }
 
-async fn set_flag_state(
+/// The kill switch: turns a flag on or off in one environment.
+#[utoipa::path(
+    put, path = "/api/admin/feature-flags/{key}/environments/{env}", tag = "admin",
+    params(
+        ("key" = String, Path, description = "The flag's key"),
+        ("env" = String, Path, description = "The environment's key"),
+    ),
+    request_body = SetFlagState,
+    responses(
+        (status = 200, description = "The new state", body = FlagState),
+        (status = 404, description = "No such flag or environment (`NOT_FOUND`)", body = ErrorBody),
+        (status = 409, description = "The state moved since `expected_version` (`CONFLICT`)", body = ErrorBody),
+        (status = 422, description = "A bad key (`INVALID`)", body = ErrorBody),
+    ),
+    security(("admin_token" = []), ("session" = [])),
+)]
+pub async fn set_flag_state(
     State(state): State<AppState>,
     caller: AdminCaller,
-    Path((key, env)): Path<(String, String)>,
+    path: Result<Path<(String, String)>, PathRejection>,
     body: Result<Json<SetFlagState>, JsonRejection>,
 ) -> Result<Json<FlagState>, ApiError> {
-    let Json(body) = body.map_err(|e| bad_json(&e))?;
+    caller.require(Role::Editor, "change flags")?;
+    let Path((key, env)) = path.map_err(|e| ApiError::bad_path(&e))?;
+    let Json(body) = body.map_err(|e| ApiError::bad_body(&e))?;
     let flag = FlagKey::parse(&key).map_err(app::server::ServiceError::from)?;
     let env = EnvKey::parse(&env).map_err(app::server::ServiceError::from)?;
     let reason = body.reason.as_deref().map(str::trim).filter(|r| !r.is_empty());
@@ -207,7 +291,7 @@ const DATABASE_READ_TIMEOUT: Duration = Duration::from_secs(5);
 pub const SNAPSHOT_STALE_AFTER_MS: i64 = 15_000;
 
 /// `GET /api/admin/health`: what `rollgate verify` checks beyond liveness and readiness.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct HealthReport {
     pub database: DatabaseHealth,
     pub snapshot: SnapshotHealth,
@@ -217,7 +301,7 @@ pub struct HealthReport {
     pub stuck_rollouts: Option<Vec<StuckRollout>>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct DatabaseHealth {
     pub ok: bool,
     /// How long the probe (`select version from config_state`) took, or how long it was waited for.
@@ -229,7 +313,7 @@ pub struct DatabaseHealth {
     pub error: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct SnapshotHealth {
     pub loaded: bool,
     pub version: Option<i64>,
@@ -238,7 +322,7 @@ pub struct SnapshotHealth {
     pub stale_after_ms: i64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct GuardrailWorkerHealth {
     pub running: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -246,7 +330,7 @@ pub struct GuardrailWorkerHealth {
 }
 
 /// A rollout waiting on people rather than on time.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct StuckRollout {
     pub rollout: i64,
     pub flag: String,
@@ -272,14 +356,23 @@ pub struct StuckRollout {
 /// unnoticed, which is acceptable for a read-only report that names no flag. With neither PostgreSQL
 /// nor a snapshot (or with a session, which lives in PostgreSQL) the answer is 503
 /// `DATABASE_UNAVAILABLE`, which says what is wrong rather than a confusing authentication error.
-async fn health(State(state): State<AppState>, request: Request) -> Result<Json<HealthReport>, ApiError> {
+#[utoipa::path(
+    get, path = "/api/admin/health", tag = "admin",
+    responses(
+        (status = 200, description = "The report, also when PostgreSQL is down (`database.ok = false`)", body = HealthReport),
+        (status = 503, description = "PostgreSQL is down and the caller cannot be checked (`DATABASE_UNAVAILABLE`)", body = ErrorBody),
+    ),
+    security(("admin_token" = []), ("session" = [])),
+)]
+pub async fn health(State(state): State<AppState>, request: Request) -> Result<Json<HealthReport>, ApiError> {
     let (mut parts, _body) = request.into_parts();
     let database = probe_database(&state.pool).await;
     if database.ok {
-        let _caller: AdminCaller =
+        let caller: AdminCaller =
             tokio::time::timeout(DATABASE_READ_TIMEOUT, AdminCaller::from_request_parts(&mut parts, &state))
                 .await
                 .map_err(|_| database_unavailable("the token check did not finish within 5 s"))??;
+        caller.require(Role::Viewer, "see this")?;
     } else {
         authenticate_from_snapshot(&state, &parts.headers, database.error.as_deref().unwrap_or("unknown"))?;
     }

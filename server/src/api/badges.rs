@@ -17,9 +17,10 @@ use serde::Serialize;
 /// The most URLs one request may ask about.
 pub const MAX_URLS: usize = 100;
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct PriorityUrls {
     /// `imported` while the flag is on for the account, else `heuristic`.
+    #[schema(value_type = String)]
     pub source: &'static str,
     pub badges: Vec<Badge>,
 }

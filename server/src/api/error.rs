@@ -1,8 +1,15 @@
-//! Errors of the JSON APIs: a status, a stable code and a message that says what is wrong.
+//! Errors of the JSON APIs: a status, a stable code and a message that says what is wrong, as the body
+//! `{"error": CODE, "message": TEXT, "details": {...}}` ([`ErrorBody`] in the OpenAPI document).
+//!
+//! A service error brings its own status and code (`ServiceError::status`, `ServiceError::code`); the
+//! constructors here are for what only the HTTP edge can see: a body that is not JSON, a missing token.
 
+use app::server::ServiceError;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use serde::Serialize;
+use utoipa::ToSchema;
 
 #[derive(Debug)]
 pub struct ApiError {
@@ -10,6 +17,21 @@ pub struct ApiError {
     pub code: &'static str,
     pub message: String,
     /// More to go with it, e.g. the field at fault or the current version after a conflict.
+    pub details: Option<serde_json::Value>,
+}
+
+/// The body of every error of the JSON APIs (OFREP answers in its own shape, `OfrepError`).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    /// A stable code for scripts: `INVALID`, `INVALID_BODY`, `INVALID_QUERY`, `UNAUTHORIZED`, `FORBIDDEN`,
+    /// `NOT_FOUND`, `FLAG_NOT_FOUND`, `CONFLICT`, `GATE_BLOCKED`, `INVALID_TRANSITION`, `INTERNAL`...
+    #[schema(example = "INVALID")]
+    pub error: String,
+    /// What is wrong, in words a person can act on.
+    pub message: String,
+    /// More to go with it: `field` for `INVALID`, `current_version` for `CONFLICT`, `path` for a metric.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
     pub details: Option<serde_json::Value>,
 }
 
@@ -22,45 +44,41 @@ impl ApiError {
         self.details = Some(details);
         self
     }
+
+    /// A JSON body that did not parse or did not match the request type (axum's own message says where).
+    pub fn bad_body(rejection: &axum::extract::rejection::JsonRejection) -> Self {
+        Self::new(rejection.status(), "INVALID_BODY", rejection.body_text())
+    }
+
+    /// A query string that did not match the parameters.
+    pub fn bad_query(rejection: &axum::extract::rejection::QueryRejection) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "INVALID_QUERY", rejection.body_text())
+    }
+
+    /// A path parameter that did not parse (e.g. an id that is not a number).
+    pub fn bad_path(rejection: &axum::extract::rejection::PathRejection) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "INVALID_PATH", rejection.body_text())
+    }
 }
 
-impl From<app::server::ServiceError> for ApiError {
-    fn from(err: app::server::ServiceError) -> Self {
-        use app::server::ServiceError as E;
-        match err {
-            E::Forbidden(why) => Self::new(StatusCode::FORBIDDEN, "FORBIDDEN", format!("not allowed: {why}")),
-            E::NotFound(what) => Self::new(StatusCode::NOT_FOUND, "NOT_FOUND", format!("{what} not found")),
-            E::Invalid { field, message } => Self::new(StatusCode::UNPROCESSABLE_ENTITY, "INVALID", message)
-                .with_details(serde_json::json!({ "field": field })),
-            E::Conflict { message, current_version } => Self::new(StatusCode::CONFLICT, "CONFLICT", message)
-                .with_details(serde_json::json!({ "current_version": current_version })),
-            E::Refused { code, message } => Self::new(StatusCode::CONFLICT, code, message),
-            E::Database(source) => {
-                tracing::error!(error = %source, cause = ?source, "database error");
-                Self::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "INTERNAL",
-                    "something went wrong on the server; it has been logged",
-                )
+impl From<ServiceError> for ApiError {
+    /// Logs an internal error once, with its cause chain, and answers the client without its text.
+    fn from(err: ServiceError) -> Self {
+        err.log_if_internal();
+        let details = match &err {
+            ServiceError::Invalid { field, .. } => Some(serde_json::json!({ "field": field })),
+            ServiceError::Conflict { current_version, .. } => {
+                Some(serde_json::json!({ "current_version": current_version }))
             }
-            E::Other(message) => {
-                tracing::error!(%message, "unexpected error");
-                Self::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "INTERNAL",
-                    "something went wrong on the server; it has been logged",
-                )
-            }
-        }
+            _ => None,
+        };
+        Self { status: err.status(), code: err.code(), message: err.client_message(), details }
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut body = serde_json::json!({ "error": self.code, "message": self.message });
-        if let Some(details) = self.details {
-            body["details"] = details;
-        }
+        let body = ErrorBody { error: self.code.to_owned(), message: self.message, details: self.details };
         (self.status, Json(body)).into_response()
     }
 }

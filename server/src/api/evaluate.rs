@@ -1,7 +1,7 @@
 //! `POST /api/v1/evaluate` (every flag for one context) and `GET /api/v1/flags/{key}` (one flag), for
 //! applications holding an `evaluate` token. Answers come from the in-memory snapshot only.
 
-use super::error::ApiError;
+use super::error::{ApiError, ErrorBody};
 use app::domain::{EvalContext, EvalError};
 use app::server::snapshot::Snapshot;
 use app::server::tokens::{self, TokenScope};
@@ -13,6 +13,7 @@ use axum::Json;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
+use utoipa::{IntoParams, ToSchema};
 
 /// The caller, once its token checks out: the snapshot it was checked against, its environment and the
 /// token's prefix.
@@ -73,7 +74,7 @@ pub fn authenticate<'h>(state: &AppState, headers: &'h HeaderMap) -> Result<Call
 }
 
 /// The context, as applications send it.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ContextIn {
     pub customer_id: Option<String>,
@@ -88,28 +89,40 @@ impl From<ContextIn> for EvalContext {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EvaluateRequest {
     #[serde(default)]
     pub context: ContextIn,
 }
 
-#[derive(Debug, Serialize)]
+/// One flag's answer: its value, the variant served (multi-variant flags) and why (OpenFeature's reasons).
+#[derive(Debug, Serialize, ToSchema)]
 pub struct FlagAnswer {
     pub value: serde_json::Value,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub variant: Option<String>,
+    #[schema(value_type = String, example = "TARGETING_MATCH")]
     pub reason: &'static str,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct EvaluateResponse {
     pub environment: String,
     pub version: i64,
     pub flags: BTreeMap<String, FlagAnswer>,
 }
 
+/// Every flag of the token's environment, evaluated for one context.
+///
+/// The example of an endpoint for applications: an `evaluate` token (which fixes the environment), a JSON
+/// body, answers from the in-memory snapshot.
+#[utoipa::path(
+    post, path = "/api/v1/evaluate", tag = "evaluation",
+    request_body = EvaluateRequest,
+    responses((status = 200, description = "Every live flag's answer", body = EvaluateResponse)),
+    security(("evaluate_token" = [])),
+)]
 pub async fn evaluate_all(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -136,7 +149,7 @@ pub async fn evaluate_all(
     Ok(Json(EvaluateResponse { environment: caller.environment, version: caller.snapshot.version, flags }))
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct OneFlagResponse {
     pub key: String,
     pub environment: String,
@@ -146,6 +159,22 @@ pub struct OneFlagResponse {
     /// Badge data, with `include=priority_urls` (see `badges`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub priority_urls: Option<super::badges::PriorityUrls>,
+}
+
+/// The query of `GET /api/v1/flags/{key}`, as documented; the handler reads it as a map, since `attr.NAME`
+/// parameters have any name.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub struct OneFlagQuery {
+    /// The customer's key (the stickiness of most rollouts).
+    customer_id: Option<String>,
+    /// The organization's key.
+    organization_id: Option<String>,
+    /// `priority_urls` adds the badges of the `url` parameters (the `priority_urls_enabled` flag only).
+    include: Option<String>,
+    /// A URL to badge, with `include=priority_urls`; 1 to 100 of them.
+    url: Option<Vec<String>>,
 }
 
 /// The context from the query string: `customer_id`, `organization_id`, and `attr.NAME=value`.
@@ -165,14 +194,27 @@ fn context_from_query(query: HashMap<String, String>) -> EvalContext {
     ctx
 }
 
+/// One flag for the context in the query string; `attr.NAME=VALUE` sets any other attribute.
+#[utoipa::path(
+    get, path = "/api/v1/flags/{key}", tag = "evaluation",
+    params(("key" = String, Path, description = "The flag's key", max_length = 100), OneFlagQuery),
+    responses(
+        (status = 200, description = "The flag's answer", body = OneFlagResponse),
+        (status = 400, description = "A key over 100 characters, or a bad badge request (`INVALID_KEY`, `INVALID_CONTEXT`)", body = ErrorBody),
+        (status = 404, description = "No such flag in the token's environment (`FLAG_NOT_FOUND`)", body = ErrorBody),
+    ),
+    security(("evaluate_token" = [])),
+)]
 pub async fn evaluate_one(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Path(key): Path<String>,
-    Query(query): Query<HashMap<String, String>>,
+    key: Result<Path<String>, axum::extract::rejection::PathRejection>,
+    query: Result<Query<HashMap<String, String>>, axum::extract::rejection::QueryRejection>,
     RawQuery(raw_query): RawQuery,
 ) -> Result<Json<OneFlagResponse>, ApiError> {
     let caller = authenticate(&state, &headers)?;
+    let Path(key) = key.map_err(|e| ApiError::bad_path(&e))?;
+    let Query(query) = query.map_err(|e| ApiError::bad_query(&e))?;
     if key.len() > app::domain::FlagKey::MAX_LEN {
         return Err(ApiError::new(
             StatusCode::BAD_REQUEST,
@@ -212,19 +254,51 @@ pub async fn evaluate_one(
     }
 }
 
-/// `/readyz`: ready once a snapshot is loaded; says `stale` when Postgres has not confirmed it lately (the
-/// snapshot is still served, so the process stays in rotation).
-pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<serde_json::Value>) {
+/// What `/readyz` answers.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Readiness {
+    /// `ready`, `stale` (PostgreSQL has not confirmed the snapshot lately; it is still served) or
+    /// `no_snapshot` (503: nothing to serve yet).
+    #[schema(value_type = String, example = "ready")]
+    pub status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub snapshot_version: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub snapshot_age_ms: Option<i64>,
+}
+
+/// Readiness: ready once a configuration snapshot is loaded, for a load balancer. Public.
+///
+/// The example of a public endpoint: `security(())` and no token.
+#[utoipa::path(
+    get, path = "/readyz", tag = "operations",
+    responses(
+        (status = 200, description = "A snapshot is loaded (`ready` or `stale`)", body = Readiness),
+        (status = 503, description = "No snapshot loaded yet (`no_snapshot`)", body = Readiness),
+    ),
+    security(()),
+)]
+pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Readiness>) {
     // Three missed checks at the default 5 s interval.
     let stale_after_ms = 15_000;
     match (state.snapshot.version(), state.snapshot.age_ms()) {
         (Some(version), Some(age)) => {
             let status = if age > stale_after_ms { "stale" } else { "ready" };
-            (
-                StatusCode::OK,
-                Json(serde_json::json!({ "status": status, "snapshot_version": version, "snapshot_age_ms": age })),
-            )
+            (StatusCode::OK, Json(Readiness { status, snapshot_version: Some(version), snapshot_age_ms: Some(age) }))
         }
-        _ => (StatusCode::SERVICE_UNAVAILABLE, Json(serde_json::json!({ "status": "no_snapshot" }))),
+        _ => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(Readiness { status: "no_snapshot", snapshot_version: None, snapshot_age_ms: None }),
+        ),
     }
+}
+
+/// Liveness: the process answers. Public.
+#[utoipa::path(
+    get, path = "/healthz", tag = "operations",
+    responses((status = 200, description = "The process is up", body = String, content_type = "text/plain")),
+    security(()),
+)]
+pub async fn healthz() -> &'static str {
+    "ok"
 }

@@ -2,12 +2,12 @@
 //! histogram) and named gauges, for the guardrails. The body is documented in
 //! `app::domain::guardrail::ingest`; an evaluate token reports for its own environment.
 
-use super::error::ApiError;
+use super::error::{ApiError, ErrorBody};
 use super::evaluate::authenticate;
 use app::domain::guardrail::{validate_batch, MetricBatch};
 use app::domain::EnvKey;
 use app::server::guardrails::{self, IngestOutcome, UnknownKey};
-use app::server::AppState;
+use app::server::{AppState, ServiceError};
 use axum::extract::rejection::JsonRejection;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
@@ -22,6 +22,17 @@ fn invalid(path: &str, message: impl Into<String>) -> ApiError {
         .with_details(serde_json::json!({ "path": path, "problem": message }))
 }
 
+/// Reports requests, errors and latency per flag cohort, and named gauges, for the guardrails. A batch id
+/// sent again by the same token counts once.
+#[utoipa::path(
+    post, path = "/api/v1/metrics", tag = "guardrails",
+    request_body = MetricBatch,
+    responses(
+        (status = 200, description = "Stored (or a duplicate, stored before)", body = IngestOutcome),
+        (status = 422, description = "A bad sample: `details.path` says which (`INVALID_SAMPLE`)", body = ErrorBody),
+    ),
+    security(("evaluate_token" = [])),
+)]
 pub async fn ingest(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -31,8 +42,8 @@ pub async fn ingest(
     let Json(batch) = body.map_err(|rejection| {
         ApiError::new(rejection.status(), "INVALID_BODY", format!("the batch is not valid: {}", rejection.body_text()))
     })?;
-    let environment = EnvKey::parse(&caller.environment)
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL", e.message))?;
+    let environment =
+        EnvKey::parse(&caller.environment).map_err(|e| ServiceError::internal("reading the token's environment", e))?;
     let valid = validate_batch(&batch, Some(&environment), chrono::Utc::now())
         .map_err(|err| invalid(&err.path, err.message))?;
     match guardrails::ingest(&state.pool, caller.token_prefix, &valid).await? {

@@ -10,15 +10,80 @@ use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde_json::{json, Map, Value};
+use serde::Serialize;
+use serde_json::{Map, Value};
 use std::hash::{Hash, Hasher};
+use utoipa::ToSchema;
 
-/// An OFREP error: a status and an OpenFeature error code, with details.
-fn failure(status: StatusCode, key: Option<&str>, code: &str, details: impl Into<String>) -> Response {
-    let mut body = json!({ "errorCode": code, "errorDetails": details.into() });
-    if let Some(key) = key {
-        body["key"] = json!(key);
-    }
+/// An OFREP evaluation request: `{"context": {...}}`; the body and the context may be left out.
+#[derive(Debug, ToSchema)]
+#[allow(dead_code)]
+pub struct OfrepRequest {
+    /// `targetingKey` is the customer id; `organizationId` (or `organization_id`) the organization; other
+    /// string, number or boolean properties are attributes.
+    #[schema(value_type = Option<Object>)]
+    context: Option<Value>,
+}
+
+/// An OFREP error: an OpenFeature error code (`PARSE_ERROR`, `INVALID_CONTEXT`, `TARGETING_KEY_MISSING`,
+/// `FLAG_NOT_FOUND`, `GENERAL`) and what is wrong.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct OfrepError {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    #[schema(value_type = String, example = "FLAG_NOT_FOUND")]
+    pub error_code: &'static str,
+    pub error_details: String,
+}
+
+/// One flag's answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OfrepSuccess {
+    pub key: String,
+    pub value: Value,
+    #[schema(value_type = String, example = "SPLIT")]
+    pub reason: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub variant: Option<String>,
+    pub metadata: OfrepMetadata,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OfrepMetadata {
+    /// The configuration version the answer came from.
+    pub version: i64,
+}
+
+/// One entry of a bulk answer: an answer, or why this flag has none.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum OfrepFlag {
+    Success(OfrepSuccess),
+    Error(OfrepError),
+}
+
+/// Where to listen for configuration changes instead of polling (OFREP's event-stream extension).
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct OfrepEventStream {
+    #[schema(value_type = String, example = "sse")]
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub url: String,
+    pub inactivity_delay_sec: u32,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct OfrepBulk {
+    pub flags: Vec<OfrepFlag>,
+    pub event_streams: Vec<OfrepEventStream>,
+}
+
+/// An OFREP error response.
+fn failure(status: StatusCode, key: Option<&str>, code: &'static str, details: impl Into<String>) -> Response {
+    let body = OfrepError { key: key.map(str::to_owned), error_code: code, error_details: details.into() };
     (status, Json(body)).into_response()
 }
 
@@ -89,24 +154,42 @@ fn needs_targeting_key(env: &EnvConfig, ctx: &EvalContext) -> bool {
         })
 }
 
-fn success(key: &str, answer: &app::domain::Evaluation<'_>) -> Value {
-    let mut body = json!({ "key": key, "value": answer.value, "reason": answer.reason.as_str(), "metadata": { "version": answer.version } });
-    if let Some(variant) = answer.variant {
-        body["variant"] = json!(variant);
+fn success(key: &str, answer: &app::domain::Evaluation<'_>) -> OfrepSuccess {
+    OfrepSuccess {
+        key: key.to_owned(),
+        value: answer.value.clone(),
+        reason: answer.reason.as_str(),
+        variant: answer.variant.map(str::to_owned),
+        metadata: OfrepMetadata { version: answer.version },
     }
-    body
 }
 
-/// `POST /ofrep/v1/evaluate/flags/{key}`.
+/// OFREP single-flag evaluation, for OpenFeature SDKs' OFREP providers.
+#[utoipa::path(
+    post, path = "/ofrep/v1/evaluate/flags/{key}", tag = "ofrep",
+    params(("key" = String, Path, description = "The flag's key", max_length = 100)),
+    request_body(content = Option<OfrepRequest>, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The flag's answer", body = OfrepSuccess),
+        (status = 400, description = "A bad body or context, or a targeting key missing", body = OfrepError),
+        (status = 404, description = "No such flag in the token's environment", body = OfrepError),
+        (status = 415, description = "The body is not JSON", body = OfrepError),
+    ),
+    security(("evaluate_token" = []), ("evaluate_api_key" = [])),
+)]
 pub async fn evaluate_flag(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Path(key): Path<String>,
+    key: Result<Path<String>, axum::extract::rejection::PathRejection>,
     body: Bytes,
 ) -> Response {
     let caller = match authenticate(&state, &headers) {
         Ok(caller) => caller,
         Err(err) => return err.into_response(),
+    };
+    let Path(key) = match key {
+        Ok(key) => key,
+        Err(rejection) => return failure(StatusCode::BAD_REQUEST, None, "GENERAL", rejection.body_text()),
     };
     if key.len() > app::domain::FlagKey::MAX_LEN {
         return failure(
@@ -145,8 +228,21 @@ pub async fn evaluate_flag(
     }
 }
 
-/// `POST /ofrep/v1/evaluate/flags`: every flag, with an ETag over the configuration version and the
-/// context, so an unchanged answer costs a 304.
+/// OFREP bulk evaluation: every flag, with an ETag over the configuration version and the context, so an
+/// unchanged answer costs a 304 (send it back as `If-None-Match`).
+#[utoipa::path(
+    post, path = "/ofrep/v1/evaluate/flags", tag = "ofrep",
+    params(("If-None-Match" = Option<String>, Header, description = "The ETag of the last answer")),
+    request_body(content = Option<OfrepRequest>, content_type = "application/json"),
+    responses(
+        (status = 200, description = "Every flag's answer", body = OfrepBulk,
+         headers(("ETag" = String, description = "Send back as If-None-Match"))),
+        (status = 304, description = "Unchanged since the ETag sent"),
+        (status = 400, description = "A bad body or context", body = OfrepError),
+        (status = 415, description = "The body is not JSON", body = OfrepError),
+    ),
+    security(("evaluate_token" = []), ("evaluate_api_key" = [])),
+)]
 pub async fn evaluate_all(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
     let caller = match authenticate(&state, &headers) {
         Ok(caller) => caller,
@@ -176,11 +272,15 @@ pub async fn evaluate_all(State(state): State<AppState>, headers: HeaderMap, bod
         for key in &env.keys {
             let Some(entry) = env.flags.get(key) else { continue };
             if needs_targeting_key(&entry.env, &ctx) {
-                flags.push(json!({ "key": key, "errorCode": "TARGETING_KEY_MISSING", "errorDetails": "this flag is in a rollout by customer: send a targetingKey" }));
+                flags.push(OfrepFlag::Error(OfrepError {
+                    key: Some(key.clone()),
+                    error_code: "TARGETING_KEY_MISSING",
+                    error_details: "this flag is in a rollout by customer: send a targetingKey".to_owned(),
+                }));
                 continue;
             }
             if let Ok(answer) = env.evaluate(key, &ctx) {
-                flags.push(success(key, &answer));
+                flags.push(OfrepFlag::Success(success(key, &answer)));
             }
         }
     }
@@ -191,14 +291,18 @@ pub async fn evaluate_all(State(state): State<AppState>, headers: HeaderMap, bod
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
         .map_or_else(|| "/api/v1/stream".to_owned(), |host| format!("{scheme}://{host}/api/v1/stream"));
-    let event_streams = json!([{ "type": "sse", "url": stream_url, "inactivityDelaySec": 120 }]);
-    (StatusCode::OK, [(header::ETAG, etag_header)], Json(json!({ "flags": flags, "eventStreams": event_streams })))
-        .into_response()
+    let event_streams = vec![OfrepEventStream { kind: "sse", url: stream_url, inactivity_delay_sec: 120 }];
+    (StatusCode::OK, [(header::ETAG, etag_header)], Json(OfrepBulk { flags, event_streams })).into_response()
 }
 
-/// `GET /ofrep/v1/configuration`: what this server supports.
+/// OFREP provider configuration: what this server supports. Public.
+#[utoipa::path(
+    get, path = "/ofrep/v1/configuration", tag = "ofrep",
+    responses((status = 200, description = "Capabilities: polling interval, supported value types", body = serde_json::Value)),
+    security(()),
+)]
 pub async fn configuration() -> Json<Value> {
-    Json(json!({
+    Json(serde_json::json!({
         "name": "rollgate",
         "capabilities": {
             "cacheInvalidation": { "polling": { "enabled": true, "minPollingIntervalMs": 1000 } },

@@ -1,278 +1,217 @@
-//! `GET /api/openapi.json`: the API described for scripts and client generators. Written by hand from one
-//! table; `server/tests/it/openapi.rs` calls every operation listed here and checks the router answers it
-//! (anything but 404/405), so the document cannot list a route that does not exist.
+//! The JSON APIs' router and their OpenAPI document, made together from the handlers' `#[utoipa::path]`
+//! attributes and the request and response types' `ToSchema`/`IntoParams` derives: a route is registered
+//! by the same `routes!` call that documents it, so the two cannot drift. Served at `/api/openapi.json`.
+//!
+//! Adding an endpoint: annotate the handler with `#[utoipa::path(...)]` (its specific statuses only; the
+//! ones every endpoint of a kind shares are added below, in [`CommonResponses`]) and add it to
+//! [`router`]. Examples of each kind: a public read (`evaluate::readyz`), an application endpoint
+//! (`evaluate::evaluate_all`), an admin read with query parameters (`admin::list_flags`), a create
+//! answering 201 (`admin::create_flag`), a delete answering 204 (`schedule::cancel`).
+//! `server/tests/it/openapi.rs` fails when a route is added to the router without going through here.
 
-use axum::Json;
-use serde_json::{json, Map, Value};
+use super::{admin, config_io, error::ErrorBody, evaluate, ingest, ofrep, rollouts, schedule, stream};
+use app::server::AppState;
+use axum::extract::DefaultBodyLimit;
+use axum::Router;
+use utoipa::openapi::path::Operation;
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{ContentBuilder, OpenApi as Document, Ref, RefOr, Response, ResponseBuilder};
+use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
+use utoipa_axum::routes;
 
-/// `(method, path, tag, summary, request body schema)`, one per operation.
-pub const OPERATIONS: &[(&str, &str, &str, &str, Option<&str>)] = &[
-    (
-        "post",
-        "/api/v1/evaluate",
-        "evaluation",
-        "Every flag of the token's environment for one context",
-        Some("EvaluateRequest"),
-    ),
-    (
-        "get",
-        "/api/v1/flags/{key}",
-        "evaluation",
-        "One flag for the context in the query (customer_id, organization_id, attr.NAME)",
-        None,
-    ),
-    (
-        "get",
-        "/api/v1/stream",
-        "evaluation",
-        "Server-Sent Events: `refetchEvaluation` after every configuration change",
-        None,
-    ),
-    (
-        "post",
-        "/ofrep/v1/evaluate/flags",
-        "ofrep",
-        "OFREP bulk evaluation, with ETag / If-None-Match",
-        Some("OfrepRequest"),
-    ),
-    ("post", "/ofrep/v1/evaluate/flags/{key}", "ofrep", "OFREP single-flag evaluation", Some("OfrepRequest")),
-    ("get", "/ofrep/v1/configuration", "ofrep", "OFREP provider configuration", None),
-    (
-        "post",
-        "/api/v1/metrics",
-        "guardrails",
-        "Report requests, errors and latency per flag cohort, and named gauges; a batch id counts once",
-        Some("MetricBatch"),
-    ),
-    ("get", "/api/admin/whoami", "admin", "The user the token or session acts as", None),
-    ("get", "/api/admin/feature-flags", "admin", "The flag list (q, phase, env, state, page, per_page)", None),
-    ("post", "/api/admin/feature-flags", "admin", "Create a flag, off in every environment", Some("CreateFlag")),
-    ("get", "/api/admin/feature-flags/{key}", "admin", "One flag with its per-environment state and history", None),
-    (
-        "put",
-        "/api/admin/feature-flags/{key}/environments/{env}",
-        "admin",
-        "The kill switch: turn a flag on or off in one environment",
-        Some("SetFlagState"),
-    ),
-    (
-        "get",
-        "/api/admin/stale-flags",
-        "admin",
-        "Stale flags: fully rolled out or untouched past their kind's limit, or archived but still evaluated",
-        None,
-    ),
-    ("get", "/api/admin/audit", "admin", "The audit trail, newest first (actor, flag, action, before, since)", None),
-    ("get", "/api/admin/audit.csv", "admin", "The audit trail as CSV, with the same filters (all pages)", None),
-    (
-        "get",
-        "/api/admin/health",
-        "admin",
-        "Database reachable, snapshot fresh, guardrail worker, rollouts stuck waiting for a sign-off; \
-         200 with database.ok=false when PostgreSQL is down",
-        None,
-    ),
-    (
-        "get",
-        "/api/admin/export",
-        "config",
-        "Admins: the configuration as YAML (phases, flags, states, overrides, rollout definitions, guardrails); \
-         env=ENV for one environment",
-        None,
-    ),
-    (
-        "post",
-        "/api/admin/apply",
-        "config",
-        "Admins: apply a YAML configuration (the body, as exported) in one audited transaction; \
-         dry_run=true reports the changes and makes none",
-        Some("ConfigFile"),
-    ),
-    (
-        "get",
-        "/api/admin/schedule",
-        "schedule",
-        "Scheduled changes: every pending one and those finished in the last recent_days (7); flag=KEY for one flag",
-        None,
-    ),
-    (
-        "post",
-        "/api/admin/schedule",
-        "schedule",
-        "Schedule an advance, a toggle or a rollback; when it runs it passes every gate or ends failed",
-        Some("ScheduleChange"),
-    ),
-    ("delete", "/api/admin/schedule/{id}", "schedule", "Cancel a pending scheduled change", None),
-    (
-        "post",
-        "/api/admin/rollouts",
-        "rollouts",
-        "Create a planned rollout from a template or custom stages",
-        Some("CreateRollout"),
-    ),
-    ("get", "/api/admin/rollouts/{id}", "rollouts", "A rollout: stages, next gate, sign-offs, timeline", None),
-    (
-        "put",
-        "/api/admin/rollouts/{id}",
-        "rollouts",
-        "Edit a live rollout (voids the sign-offs given so far)",
-        Some("EditRollout"),
-    ),
-    ("post", "/api/admin/rollout/start", "rollouts", "Start: enter stage 0 (gated)", Some("RolloutAction")),
-    (
-        "post",
-        "/api/admin/rollout/advance",
-        "rollouts",
-        "Advance to the next stage (gated: sign-offs, soak, phase)",
-        Some("RolloutAction"),
-    ),
-    ("post", "/api/admin/rollout/pause", "rollouts", "Pause at the current stage", Some("RolloutAction")),
-    ("post", "/api/admin/rollout/resume", "rollouts", "Resume a paused rollout", Some("RolloutAction")),
-    (
-        "post",
-        "/api/admin/rollout/rollback",
-        "rollouts",
-        "Roll back to 0% or to an earlier stage (to_stage)",
-        Some("RolloutAction"),
-    ),
-    ("post", "/api/admin/rollout/complete", "rollouts", "Complete at the last stage", Some("RolloutAction")),
-    (
-        "post",
-        "/api/admin/rollout/signoff",
-        "rollouts",
-        "Approve or reject the next stage in one of your sign-off roles",
-        Some("Signoff"),
-    ),
-];
+/// The largest JSON body of an evaluation request.
+const EVALUATION_BODY_LIMIT: usize = 1024 * 1024;
 
-fn schemas() -> Value {
-    let string = json!({ "type": "string" });
-    let context = json!({
-        "type": "object",
-        "properties": {
-            "customer_id": string, "organization_id": string,
-            "attributes": { "type": "object", "additionalProperties": { "type": "string" } }
-        }
-    });
-    let action = json!({
-        "type": "object", "required": ["flag", "environment"],
-        "properties": {
-            "flag": string, "environment": string,
-            "expected_version": { "type": "integer", "description": "the version your view showed; 409 if it moved" },
-            "reason": string,
-            "to_stage": { "type": "integer", "description": "rollback only: the earlier stage; absent = 0%" },
-            "override_gates": { "type": "boolean", "description": "admins only, with a reason" }
-        }
-    });
-    let stage = json!({
-        "type": "object", "required": ["name", "percent"],
-        "properties": {
-            "name": string,
-            "percent": { "oneOf": [{ "type": "number" }, { "type": "string" }], "description": "down to 0.01" },
-            "required_roles": { "type": "array", "items": { "enum": ["dev_lead", "ops_oncall", "product_owner", "qa"] } },
-            "min_soak_seconds": { "type": "integer" },
-            "checklist": { "type": "array", "items": { "type": "object", "properties": {
-                "kind": { "enum": ["verify", "backout"] }, "text": string } } }
-        }
-    });
-    json!({
-        "EvaluateRequest": { "type": "object", "properties": { "context": context } },
-        "OfrepRequest": { "type": "object", "properties": { "context": {
-            "type": "object", "properties": { "targetingKey": string }, "additionalProperties": true } } },
-        "CreateFlag": { "type": "object", "required": ["key", "name", "kind"], "properties": {
-            "key": string, "name": string, "description": string, "phase": string,
-            "kind": { "enum": ["release", "operational", "kill_switch", "experiment", "permission"] } } },
-        "SetFlagState": { "type": "object", "required": ["enabled"], "properties": {
-            "enabled": { "type": "boolean" }, "expected_version": { "type": "integer" }, "reason": string } },
-        "Stage": stage,
-        "CreateRollout": { "type": "object", "required": ["flag", "environment"], "properties": {
-            "flag": string, "environment": string,
-            "template": { "enum": ["five_tier", "canary", "two_step"] },
-            "stages": { "type": "array", "items": { "$ref": "#/components/schemas/Stage" } },
-            "stickiness": { "type": "string", "description": "customer_id, organization_id or attribute:NAME" },
-            "allow_customers": { "type": "array", "items": string },
-            "allow_organizations": { "type": "array", "items": string } } },
-        "EditRollout": { "type": "object", "required": ["stages"], "properties": {
-            "stages": { "type": "array", "items": { "$ref": "#/components/schemas/Stage" } },
-            "stickiness": string, "allow_customers": { "type": "array", "items": string },
-            "allow_organizations": { "type": "array", "items": string },
-            "expected_version": { "type": "integer" }, "reason": string } },
-        "RolloutAction": action,
-        "ScheduleChange": { "type": "object", "required": ["flag", "environment", "action", "run_at"], "properties": {
-            "flag": string, "environment": string,
-            "action": { "enum": ["advance", "toggle_on", "toggle_off", "rollback"] },
-            "to_stage": { "type": "integer", "minimum": 0,
-                          "description": "advance: the stage it must enter; rollback: the stage to go back to (default 0%)" },
-            "run_at": { "type": "string", "description": "RFC 3339, or YYYY-MM-DDTHH:MM read as UTC; in the future" },
-            "reason": string } },
-        "ConfigFile": { "type": "string", "description": "YAML, as written by GET /api/admin/export (rollgate: 1, phases, flags)" },
-        "Signoff": { "type": "object", "required": ["rollout", "stage", "decision"], "properties": {
-            "rollout": { "type": "integer" }, "stage": { "type": "integer" },
-            "decision": { "enum": ["approved", "rejected"] }, "comment": string,
-            "role": { "enum": ["dev_lead", "ops_oncall", "product_owner", "qa"] },
-            "expected_version": { "type": "integer" } } },
-        "MetricBatch": { "type": "object", "required": ["batch_id"], "properties": {
-            "batch_id": { "type": "string", "description": "1-100 of A-Z a-z 0-9 _ . : -; the same id from the same token counts once" },
-            "samples": { "type": "array", "maxItems": 10000, "items": { "type": "object",
-                "required": ["flag", "cohort", "requests", "errors"], "properties": {
-                "flag": string, "environment": string,
-                "cohort": { "type": "string", "description": "treatment (flag on), control (flag off) or variant:<key>" },
-                "at": { "type": "string", "format": "date-time", "description": "default now; up to 24 h old" },
-                "requests": { "type": "integer", "minimum": 0 }, "errors": { "type": "integer", "minimum": 0 },
-                "latency_buckets": { "type": "array", "minItems": 12, "maxItems": 12, "items": { "type": "integer" },
-                    "description": "counts (not cumulative) with latency in ms <= 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, +Inf" },
-                "latency_sum_ms": { "type": "number" } } } },
-            "gauges": { "type": "array", "items": { "type": "object", "required": ["name", "value"], "properties": {
-                "name": string, "environment": string, "flag": string,
-                "at": { "type": "string", "format": "date-time" }, "value": { "type": "number" } } } } } },
-        "Error": { "type": "object", "required": ["error", "message"], "properties": {
-            "error": { "type": "string", "description": "a stable code, e.g. GATE_BLOCKED, CONFLICT, FLAG_NOT_FOUND" },
-            "message": string, "details": { "type": "object" } } }
-    })
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Rollgate",
+        description = "Evaluation (evaluate tokens), OpenFeature OFREP, metrics for the guardrails, and the admin \
+                       API (admin tokens acting as their user, or a browser session). Errors are JSON: \
+                       `{\"error\": CODE, \"message\": TEXT, \"details\": {...}}` (OFREP: `errorCode`, \
+                       `errorDetails`). The admin UI's own server functions, also under `/api/`, are not part \
+                       of this API."
+    ),
+    tags(
+        (name = "evaluation", description = "For applications, with an evaluate token"),
+        (name = "ofrep", description = "OpenFeature Remote Evaluation Protocol"),
+        (name = "guardrails", description = "Metrics applications report for the guardrails"),
+        (name = "admin", description = "Flags, audit trail, health: admin tokens or a session"),
+        (name = "rollouts", description = "Staged rollouts: the same calls as the rollout page's buttons"),
+        (name = "schedule", description = "Changes set to run at a given time"),
+        (name = "config", description = "Configuration as code: export and apply YAML"),
+        (name = "operations", description = "Liveness, readiness, metrics and this document; public"),
+    ),
+    paths(crate::metrics::serve),
+    components(schemas(ErrorBody)),
+    modifiers(&SecuritySchemes),
+)]
+struct ApiDoc;
+
+/// The API's routes and their document. Every route under `/api/` and `/ofrep/` except the admin UI's
+/// server functions is registered here.
+pub fn router() -> (Router<AppState>, Document) {
+    let (router, mut document) = OpenApiRouter::<AppState>::with_openapi(ApiDoc::openapi())
+        .routes(routes!(evaluate::healthz))
+        .routes(routes!(evaluate::readyz))
+        .routes(routes!(evaluate::evaluate_all).layer(DefaultBodyLimit::max(EVALUATION_BODY_LIMIT)))
+        .routes(routes!(evaluate::evaluate_one))
+        .routes(routes!(stream::stream))
+        .routes(routes!(ingest::ingest).layer(DefaultBodyLimit::max(ingest::MAX_BODY_BYTES)))
+        .routes(routes!(ofrep::evaluate_all).layer(DefaultBodyLimit::max(EVALUATION_BODY_LIMIT)))
+        .routes(routes!(ofrep::evaluate_flag).layer(DefaultBodyLimit::max(EVALUATION_BODY_LIMIT)))
+        .routes(routes!(ofrep::configuration))
+        .routes(routes!(admin::whoami))
+        .routes(routes!(admin::list_flags, admin::create_flag))
+        .routes(routes!(admin::get_flag))
+        .routes(routes!(admin::set_flag_state))
+        .routes(routes!(admin::stale_flags))
+        .routes(routes!(admin::list_audit))
+        .routes(routes!(admin::audit_csv))
+        .routes(routes!(admin::health))
+        .routes(routes!(config_io::export))
+        .routes(routes!(config_io::apply))
+        .routes(routes!(rollouts::create))
+        .routes(routes!(rollouts::show, rollouts::edit))
+        .routes(routes!(rollouts::start))
+        .routes(routes!(rollouts::advance))
+        .routes(routes!(rollouts::pause))
+        .routes(routes!(rollouts::resume))
+        .routes(routes!(rollouts::rollback))
+        .routes(routes!(rollouts::complete))
+        .routes(routes!(rollouts::signoff))
+        .routes(routes!(schedule::list, schedule::create))
+        .routes(routes!(schedule::cancel))
+        .routes(routes!(serve))
+        .split_for_parts();
+    // After the routes: it completes each operation's responses.
+    CommonResponses.modify(&mut document);
+    document.info.version = env!("CARGO_PKG_VERSION").to_owned();
+    // Serialized once: the document is the same for the life of the process.
+    let json = serde_json::to_string(&document).unwrap_or_else(|_| "{}".to_owned());
+    (router.layer(axum::Extension(Served(std::sync::Arc::new(json)))), document)
 }
 
-/// The whole document.
-pub fn document() -> Value {
-    let mut paths = Map::new();
-    for (method, path, tag, summary, body) in OPERATIONS {
-        let mut operation = json!({
-            "tags": [tag],
-            "summary": summary,
-            "responses": {
-                "200": { "description": "OK" },
-                "4XX": { "description": "What is wrong, and where",
-                         "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } }
-            }
-        });
-        let parameters: Vec<Value> = path
-            .split('/')
-            .filter_map(|part| part.strip_prefix('{').and_then(|p| p.strip_suffix('}')))
-            .map(|name| json!({ "name": name, "in": "path", "required": true, "schema": { "type": "string" } }))
-            .collect();
-        if !parameters.is_empty() {
-            operation["parameters"] = Value::Array(parameters);
-        }
-        if let Some(schema) = body {
-            let media = if *schema == "ConfigFile" { "application/yaml" } else { "application/json" };
-            operation["requestBody"] = json!({ "required": true, "content": { media: {
-                "schema": { "$ref": format!("#/components/schemas/{schema}") } } } });
-        }
-        let entry = paths.entry((*path).to_owned()).or_insert_with(|| json!({}));
-        entry[*method] = operation;
+/// The ways to authenticate: evaluate tokens for applications (as a bearer token, or OFREP's `X-API-Key`),
+/// admin tokens for scripts, and a browser session.
+struct SecuritySchemes;
+
+impl Modify for SecuritySchemes {
+    fn modify(&self, document: &mut Document) {
+        let components = document.components.get_or_insert_with(Default::default);
+        let bearer = |description: &str| {
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("rgt_…")
+                    .description(Some(description))
+                    .build(),
+            )
+        };
+        components.add_security_scheme(
+            "evaluate_token",
+            bearer("An evaluate token (`rollgate token create --scope evaluate --env ENV`): fixes the environment"),
+        );
+        components.add_security_scheme(
+            "evaluate_api_key",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+                "X-API-Key",
+                "An evaluate token in OFREP's header",
+            ))),
+        );
+        components.add_security_scheme(
+            "admin_token",
+            bearer("An admin token (`rollgate token create --scope admin --user EMAIL`): acts as that user"),
+        );
+        components.add_security_scheme(
+            "session",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+                crate::SESSION_COOKIE,
+                "A signed-in browser session; writes also pass the cross-site check",
+            ))),
+        );
     }
-    json!({
-        "openapi": "3.1.0",
-        "info": { "title": "Rollgate", "version": env!("CARGO_PKG_VERSION"),
-                  "description": "Evaluation (evaluate tokens), OFREP, and the admin API (admin tokens acting as their user, or a session)." },
-        "paths": paths,
-        "components": {
-            "schemas": schemas(),
-            "securitySchemes": { "token": { "type": "http", "scheme": "bearer", "description": "rgt_… API token" } }
-        },
-        "security": [{ "token": [] }]
-    })
 }
 
-pub async fn serve() -> Json<Value> {
-    Json(document())
+/// The statuses every endpoint of a kind answers with, added where a handler does not list them itself:
+/// what the shared extractors (token check, JSON body, query string, path) and the opaque 500 do.
+struct CommonResponses;
+
+impl CommonResponses {
+    fn error(description: &str) -> RefOr<Response> {
+        let content = ContentBuilder::new().schema(Some(Ref::from_schema_name("ErrorBody"))).build();
+        RefOr::T(ResponseBuilder::new().description(description).content("application/json", content).build())
+    }
+
+    fn add(operation: &mut Operation, status: &str, description: &str) {
+        operation.responses.responses.entry(status.to_owned()).or_insert_with(|| Self::error(description));
+    }
 }
+
+impl Modify for CommonResponses {
+    fn modify(&self, document: &mut Document) {
+        for (path, item) in document.paths.paths.iter_mut() {
+            let operations = [&mut item.get, &mut item.put, &mut item.post, &mut item.delete, &mut item.patch];
+            for operation in operations.into_iter().flatten() {
+                // A requirement serializes as `{"scheme": []}`; the public one as `{}`.
+                let schemes: Vec<String> = operation
+                    .security
+                    .iter()
+                    .flatten()
+                    .filter_map(|requirement| serde_json::to_value(requirement).ok())
+                    .filter_map(|value| value.as_object().map(|o| o.keys().cloned().collect::<Vec<_>>()))
+                    .flatten()
+                    .collect();
+                if schemes.is_empty() {
+                    continue; // public: answers what its own annotation lists
+                }
+                if schemes.iter().any(|s| s == "evaluate_token") {
+                    Self::add(operation, "401", "No token, or an unknown, revoked or expired one (`UNAUTHORIZED`)");
+                    Self::add(operation, "403", "An admin token where an evaluate token is needed (`FORBIDDEN`)");
+                    Self::add(operation, "503", "No configuration loaded yet; retry shortly (`NOT_READY`)");
+                } else {
+                    Self::add(operation, "401", "No admin token or session, or an unusable one (`UNAUTHORIZED`)");
+                    Self::add(operation, "403", "Your role does not allow it (`FORBIDDEN`)");
+                }
+                if operation.request_body.is_some() && !path.starts_with("/ofrep/") {
+                    Self::add(operation, "400", "The body is not valid JSON (`INVALID_BODY`)");
+                    Self::add(operation, "413", "The body is over the size limit (`INVALID_BODY`)");
+                    Self::add(operation, "415", "The body is not sent as application/json (`INVALID_BODY`)");
+                    Self::add(operation, "422", "The body does not match the schema (`INVALID_BODY`)");
+                }
+                let has_query = operation.parameters.iter().flatten().any(
+                    |p| matches!(p, RefOr::T(p) if matches!(p.parameter_in, utoipa::openapi::path::ParameterIn::Query)),
+                );
+                if has_query || path.contains('{') {
+                    Self::add(
+                        operation,
+                        "400",
+                        "A bad query string or path parameter (`INVALID_QUERY`, `INVALID_PATH`)",
+                    );
+                }
+                Self::add(operation, "500", "Something went wrong on the server; it has been logged (`INTERNAL`)");
+            }
+        }
+    }
+}
+
+/// The whole document, as `/api/openapi.json` serves it.
+pub fn document() -> Document {
+    router().1
+}
+
+/// This document, as JSON. Public.
+#[utoipa::path(
+    get, path = "/api/openapi.json", tag = "operations",
+    responses((status = 200, description = "The OpenAPI 3.1 document of these APIs", body = serde_json::Value)),
+    security(()),
+)]
+pub async fn serve(axum::Extension(json): axum::Extension<Served>) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    ([(axum::http::header::CONTENT_TYPE, "application/json")], json.0.as_ref().clone()).into_response()
+}
+
+/// The document, serialized once when the router is built.
+#[derive(Clone)]
+pub struct Served(std::sync::Arc<String>);

@@ -2,61 +2,55 @@
 //! admin token (acting as its user) or a session.
 
 use super::admin::AdminCaller;
-use super::error::ApiError;
+use super::error::{ApiError, ErrorBody};
 use app::domain::rollout::{Action, ChecklistItem, SignoffDecision, StagePlan, Template};
-use app::domain::{EnvKey, FlagKey, Percent, SignoffRole, Stickiness};
+use app::domain::{EnvKey, FlagKey, Percent, Role, SignoffRole, Stickiness};
 use app::model::RolloutView;
 use app::server::rollouts::{self, NewRollout, NewSignoff, PlanSource, RolloutEdit, TransitionRequest};
 use app::server::{AppState, ServiceError};
-use axum::extract::rejection::JsonRejection;
+use axum::extract::rejection::{JsonRejection, PathRejection};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
 use serde::Deserialize;
-
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/admin/rollouts", post(create))
-        .route("/api/admin/rollouts/{id}", get(show).put(edit))
-        .route("/api/admin/rollout/start", post(|s, c, b| act(s, c, b, Verb::Start)))
-        .route("/api/admin/rollout/advance", post(|s, c, b| act(s, c, b, Verb::Advance)))
-        .route("/api/admin/rollout/pause", post(|s, c, b| act(s, c, b, Verb::Pause)))
-        .route("/api/admin/rollout/resume", post(|s, c, b| act(s, c, b, Verb::Resume)))
-        .route("/api/admin/rollout/rollback", post(|s, c, b| act(s, c, b, Verb::Rollback)))
-        .route("/api/admin/rollout/complete", post(|s, c, b| act(s, c, b, Verb::Complete)))
-        .route("/api/admin/rollout/signoff", post(signoff))
-}
+use utoipa::ToSchema;
 
 fn body<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
-    body.map(|Json(b)| b).map_err(|e| ApiError::new(e.status(), "INVALID_BODY", e.body_text()))
+    body.map(|Json(b)| b).map_err(|e| ApiError::bad_body(&e))
 }
 
 fn invalid(field: &'static str, message: impl Into<String>) -> ApiError {
-    ServiceError::Invalid { field, message: message.into() }.into()
+    ServiceError::invalid(field, message).into()
 }
 
-#[derive(Debug, Deserialize)]
+/// One stage of a custom plan.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct StageIn {
+pub struct StageIn {
     name: String,
-    /// "10", "10%", "0.5" or a number.
+    /// "10", "10%", "0.5" or a number: down to 0.01.
+    #[schema(value_type = String, example = "10%")]
     percent: serde_json::Value,
     #[serde(default)]
+    #[schema(value_type = Vec<SignoffRole>)]
     required_roles: Vec<String>,
+    /// The least time at this stage before the next advance.
     #[serde(default)]
     min_soak_seconds: u32,
     #[serde(default)]
     checklist: Vec<ChecklistItem>,
 }
 
-#[derive(Debug, Deserialize)]
+/// A planned rollout: a template or custom stages, not both.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct CreateRollout {
+pub struct CreateRollout {
     flag: String,
     environment: String,
+    #[schema(value_type = Option<Template>)]
     template: Option<String>,
     stages: Option<Vec<StageIn>>,
+    /// `customer_id` (the default), `organization_id` or `attribute:NAME`.
     #[serde(default)]
     stickiness: Option<String>,
     #[serde(default)]
@@ -87,11 +81,24 @@ fn stage_from(i: usize, s: StageIn) -> Result<StagePlan, ApiError> {
     })
 }
 
-async fn create(
+/// Creates a planned rollout from a template or custom stages; answers 201 with it.
+#[utoipa::path(
+    post, path = "/api/admin/rollouts", tag = "rollouts",
+    request_body = CreateRollout,
+    responses(
+        (status = 201, description = "Created, planned", body = RolloutView),
+        (status = 404, description = "No such flag or environment (`NOT_FOUND`)", body = ErrorBody),
+        (status = 409, description = "A live rollout exists already (`CONFLICT`, `ROLLOUT_EXISTS`...)", body = ErrorBody),
+        (status = 422, description = "A bad plan: `details.field` says where (`INVALID`)", body = ErrorBody),
+    ),
+    security(("admin_token" = []), ("session" = [])),
+)]
+pub async fn create(
     State(state): State<AppState>,
     caller: AdminCaller,
     request: Result<Json<CreateRollout>, JsonRejection>,
 ) -> Result<(StatusCode, Json<RolloutView>), ApiError> {
+    caller.require(Role::Editor, "change rollouts")?;
     let request = body(request)?;
     let plan = match (request.template, request.stages) {
         (Some(t), None) => PlanSource::Template(t.parse::<Template>().map_err(|e| invalid("template", e.message))?),
@@ -118,17 +125,30 @@ async fn create(
     Ok((StatusCode::CREATED, Json(rollouts::detail(&state.pool, id).await?)))
 }
 
-async fn show(
+/// A rollout: stages, next gate, sign-offs, timeline.
+#[utoipa::path(
+    get, path = "/api/admin/rollouts/{id}", tag = "rollouts",
+    params(("id" = i64, Path, description = "The rollout's id")),
+    responses(
+        (status = 200, description = "The rollout", body = RolloutView),
+        (status = 404, description = "No such rollout (`NOT_FOUND`)", body = ErrorBody),
+    ),
+    security(("admin_token" = []), ("session" = [])),
+)]
+pub async fn show(
     State(state): State<AppState>,
-    _caller: AdminCaller,
-    Path(id): Path<i64>,
+    caller: AdminCaller,
+    id: Result<Path<i64>, PathRejection>,
 ) -> Result<Json<RolloutView>, ApiError> {
+    caller.require(Role::Viewer, "see this")?;
+    let Path(id) = id.map_err(|e| ApiError::bad_path(&e))?;
     Ok(Json(rollouts::detail(&state.pool, id).await?))
 }
 
-#[derive(Debug, Deserialize)]
+/// A live rollout's new plan; the sign-offs given so far are voided.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct EditRollout {
+pub struct EditRollout {
     stages: Vec<StageIn>,
     stickiness: Option<String>,
     #[serde(default)]
@@ -139,12 +159,27 @@ struct EditRollout {
     reason: Option<String>,
 }
 
-async fn edit(
+/// Edits a live rollout's plan (voids the sign-offs given so far).
+#[utoipa::path(
+    put, path = "/api/admin/rollouts/{id}", tag = "rollouts",
+    params(("id" = i64, Path, description = "The rollout's id")),
+    request_body = EditRollout,
+    responses(
+        (status = 200, description = "The edited rollout", body = RolloutView),
+        (status = 404, description = "No such rollout (`NOT_FOUND`)", body = ErrorBody),
+        (status = 409, description = "It moved since `expected_version`, or it is over (`CONFLICT`, `INVALID_TRANSITION`)", body = ErrorBody),
+        (status = 422, description = "A bad plan (`INVALID`)", body = ErrorBody),
+    ),
+    security(("admin_token" = []), ("session" = [])),
+)]
+pub async fn edit(
     State(state): State<AppState>,
     caller: AdminCaller,
-    Path(id): Path<i64>,
+    id: Result<Path<i64>, PathRejection>,
     request: Result<Json<EditRollout>, JsonRejection>,
 ) -> Result<Json<RolloutView>, ApiError> {
+    caller.require(Role::Editor, "change rollouts")?;
+    let Path(id) = id.map_err(|e| ApiError::bad_path(&e))?;
     let request = body(request)?;
     let edit = RolloutEdit {
         stages: request.stages.into_iter().enumerate().map(|(i, s)| stage_from(i, s)).collect::<Result<Vec<_>, _>>()?,
@@ -169,19 +204,62 @@ enum Verb {
     Complete,
 }
 
-/// `{flag, environment, expected_version?, reason?, to_stage?, override_gates?}`.
-#[derive(Debug, Deserialize)]
+/// A move of the live rollout of `flag` in `environment`.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct ActOn {
+pub struct ActOn {
     flag: String,
     environment: String,
     expected_version: Option<i32>,
     reason: Option<String>,
     /// Rollback only: the earlier stage to serve; absent means 0% (and the rollout ends).
     to_stage: Option<u32>,
+    /// Admins only, with a reason: pass the gates anyway (recorded as an override).
     #[serde(default)]
     override_gates: bool,
 }
+
+/// One rollout move per endpoint, each documented on its own (`routes!` takes plain functions).
+macro_rules! rollout_move {
+    ($name:ident, $verb:expr, $path:tt, $summary:tt) => {
+        #[doc = $summary]
+        #[utoipa::path(
+            post, path = $path, tag = "rollouts",
+            request_body = ActOn,
+            responses(
+                (status = 200, description = "The rollout after the move", body = RolloutView),
+                (status = 404, description = "No live rollout of the flag there (`NOT_FOUND`)", body = ErrorBody),
+                (status = 409, description = "A gate is not met, the status forbids it, or it moved since `expected_version` (`GATE_BLOCKED`, `INVALID_TRANSITION`, `CONFLICT`)", body = ErrorBody),
+                (status = 422, description = "A bad field (`INVALID`)", body = ErrorBody),
+            ),
+            security(("admin_token" = []), ("session" = [])),
+        )]
+        pub async fn $name(
+            state: State<AppState>,
+            caller: AdminCaller,
+            request: Result<Json<ActOn>, JsonRejection>,
+        ) -> Result<Json<RolloutView>, ApiError> {
+            act(state, caller, request, $verb).await
+        }
+    };
+}
+
+rollout_move!(start, Verb::Start, "/api/admin/rollout/start", "Starts a planned rollout: enters stage 0 (gated).");
+rollout_move!(
+    advance,
+    Verb::Advance,
+    "/api/admin/rollout/advance",
+    "Advances to the next stage (gated: sign-offs, soak, phase, guardrails)."
+);
+rollout_move!(pause, Verb::Pause, "/api/admin/rollout/pause", "Pauses at the current stage.");
+rollout_move!(resume, Verb::Resume, "/api/admin/rollout/resume", "Resumes a paused rollout.");
+rollout_move!(
+    rollback,
+    Verb::Rollback,
+    "/api/admin/rollout/rollback",
+    "Rolls back to 0% or to an earlier stage (`to_stage`)."
+);
+rollout_move!(complete, Verb::Complete, "/api/admin/rollout/complete", "Completes a rollout at its last stage.");
 
 async fn act(
     State(state): State<AppState>,
@@ -189,6 +267,7 @@ async fn act(
     request: Result<Json<ActOn>, JsonRejection>,
     verb: Verb,
 ) -> Result<Json<RolloutView>, ApiError> {
+    caller.require(Role::Editor, "change rollouts")?;
     let request = body(request)?;
     let flag = FlagKey::parse(&request.flag).map_err(ServiceError::from)?;
     let environment = EnvKey::parse(&request.environment).map_err(ServiceError::from)?;
@@ -222,25 +301,42 @@ async fn act(
     Ok(Json(view))
 }
 
-/// `{rollout, stage, decision, comment, role?, expected_version?}`.
-#[derive(Debug, Deserialize)]
+/// A sign-off of one stage, in one of the caller's sign-off roles.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct SignoffIn {
+pub struct SignoffIn {
     rollout: i64,
     stage: u32,
+    #[schema(value_type = SignoffDecision)]
     decision: String,
     #[serde(default)]
     comment: String,
     /// Needed only when the signer holds several of the roles the stage requires.
+    #[schema(value_type = Option<SignoffRole>)]
     role: Option<String>,
     expected_version: Option<i32>,
 }
 
-async fn signoff(
+/// Approves or rejects the next stage in one of your sign-off roles (any role of user may sign off; the
+/// sign-off roles decide).
+#[utoipa::path(
+    post, path = "/api/admin/rollout/signoff", tag = "rollouts",
+    request_body = SignoffIn,
+    responses(
+        (status = 200, description = "The rollout with the sign-off", body = RolloutView),
+        (status = 403, description = "You hold none of the roles the stage requires, or you asked for it (`FORBIDDEN`)", body = ErrorBody),
+        (status = 404, description = "No such rollout (`NOT_FOUND`)", body = ErrorBody),
+        (status = 409, description = "It moved since `expected_version`, or the stage is not next (`CONFLICT`, `INVALID_TRANSITION`)", body = ErrorBody),
+        (status = 422, description = "A bad field (`INVALID`)", body = ErrorBody),
+    ),
+    security(("admin_token" = []), ("session" = [])),
+)]
+pub async fn signoff(
     State(state): State<AppState>,
     caller: AdminCaller,
     request: Result<Json<SignoffIn>, JsonRejection>,
 ) -> Result<Json<RolloutView>, ApiError> {
+    caller.require(Role::Viewer, "see this")?;
     let request = body(request)?;
     let decision = request.decision.parse::<SignoffDecision>().map_err(|e| invalid("decision", e.message))?;
     let held = &caller.user.signoff_roles;

@@ -2,41 +2,53 @@
 //! the `/admin/schedule` page, with an admin token (acting as its user) or a session.
 
 use super::admin::AdminCaller;
-use super::error::ApiError;
-use app::domain::{EnvKey, FlagKey};
+use super::error::{ApiError, ErrorBody};
+use app::domain::{EnvKey, FlagKey, Role};
 use app::model::schedule::{ScheduleFilter, ScheduledAction, ScheduledChangeView};
 use app::server::schedule::{self, NewScheduledChange};
 use app::server::{AppState, ServiceError};
-use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::routing::{delete, get};
-use axum::{Json, Router};
+use axum::Json;
 use serde::Deserialize;
+use utoipa::ToSchema;
 
-pub fn routes() -> Router<AppState> {
-    Router::new().route("/api/admin/schedule", get(list).post(create)).route("/api/admin/schedule/{id}", delete(cancel))
-}
-
-#[derive(Debug, Deserialize)]
+/// A change to run at a given time.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct CreateScheduled {
+pub struct CreateScheduled {
     flag: String,
     environment: String,
+    #[schema(value_type = ScheduledAction)]
     action: String,
+    /// Advance: the stage it must enter; rollback: the stage to go back to (default 0%).
     to_stage: Option<u32>,
-    /// RFC 3339, or `YYYY-MM-DDTHH:MM` read as UTC.
+    /// RFC 3339, or `YYYY-MM-DDTHH:MM` read as UTC; in the future.
+    #[schema(example = "2026-12-24T09:00:00Z")]
     run_at: String,
     #[serde(default)]
     reason: String,
 }
 
-async fn create(
+/// Schedules an advance, a toggle or a rollback; when it runs it passes every gate or ends failed.
+#[utoipa::path(
+    post, path = "/api/admin/schedule", tag = "schedule",
+    request_body = CreateScheduled,
+    responses(
+        (status = 201, description = "Scheduled", body = ScheduledChangeView),
+        (status = 404, description = "No such flag or environment (`NOT_FOUND`)", body = ErrorBody),
+        (status = 422, description = "A bad field, e.g. a time in the past (`INVALID`)", body = ErrorBody),
+    ),
+    security(("admin_token" = []), ("session" = [])),
+)]
+pub async fn create(
     State(state): State<AppState>,
     caller: AdminCaller,
     body: Result<Json<CreateScheduled>, JsonRejection>,
 ) -> Result<(StatusCode, Json<ScheduledChangeView>), ApiError> {
-    let Json(body) = body.map_err(|e| ApiError::new(e.status(), "INVALID_BODY", e.body_text()))?;
+    caller.require(Role::Editor, "schedule changes")?;
+    let Json(body) = body.map_err(|e| ApiError::bad_body(&e))?;
     let new = NewScheduledChange {
         flag: FlagKey::parse(&body.flag).map_err(ServiceError::from)?,
         environment: EnvKey::parse(&body.environment).map_err(ServiceError::from)?,
@@ -49,20 +61,43 @@ async fn create(
     Ok((StatusCode::CREATED, Json(schedule::get(&state.pool, id).await?)))
 }
 
-async fn list(
+/// Scheduled changes: every pending one and those finished in the last `recent_days` (7).
+#[utoipa::path(
+    get, path = "/api/admin/schedule", tag = "schedule",
+    params(ScheduleFilter),
+    responses((status = 200, description = "The changes, soonest first", body = Vec<ScheduledChangeView>)),
+    security(("admin_token" = []), ("session" = [])),
+)]
+pub async fn list(
     State(state): State<AppState>,
-    _caller: AdminCaller,
+    caller: AdminCaller,
     query: Result<Query<ScheduleFilter>, QueryRejection>,
 ) -> Result<Json<Vec<ScheduledChangeView>>, ApiError> {
-    let Query(filter) = query.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "INVALID_QUERY", e.body_text()))?;
+    caller.require(Role::Viewer, "see this")?;
+    let Query(filter) = query.map_err(|e| ApiError::bad_query(&e))?;
     Ok(Json(schedule::list(&state.pool, &filter).await?))
 }
 
-async fn cancel(
+/// Cancels a pending scheduled change; answers 204.
+///
+/// The example of a delete: 204 with no body.
+#[utoipa::path(
+    delete, path = "/api/admin/schedule/{id}", tag = "schedule",
+    params(("id" = i64, Path, description = "The scheduled change's id")),
+    responses(
+        (status = 204, description = "Cancelled"),
+        (status = 404, description = "No such scheduled change (`NOT_FOUND`)", body = ErrorBody),
+        (status = 409, description = "It has run or was cancelled already (`CONFLICT`, `NOT_PENDING`...)", body = ErrorBody),
+    ),
+    security(("admin_token" = []), ("session" = [])),
+)]
+pub async fn cancel(
     State(state): State<AppState>,
     caller: AdminCaller,
-    Path(id): Path<i64>,
+    id: Result<Path<i64>, PathRejection>,
 ) -> Result<StatusCode, ApiError> {
+    caller.require(Role::Editor, "schedule changes")?;
+    let Path(id) = id.map_err(|e| ApiError::bad_path(&e))?;
     schedule::cancel(&state.pool, &caller.actor(), id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -13,6 +13,13 @@ use futures_util::StreamExt;
 use std::convert::Infallible;
 use std::time::Duration;
 
+/// Server-Sent Events: `ready` at once, then `refetchEvaluation` after every configuration change (the
+/// event carries the version only; refetch with a bulk OFREP evaluation and its ETag).
+#[utoipa::path(
+    get, path = "/api/v1/stream", tag = "evaluation",
+    responses((status = 200, description = "An event stream", content_type = "text/event-stream", body = String)),
+    security(("evaluate_token" = [])),
+)]
 pub async fn stream(
     State(state): State<AppState>,
     headers: HeaderMap,

@@ -10,14 +10,33 @@ use tokio::signal::unix::{signal, SignalKind};
 pub async fn run(db_args: &DbArgs, args: ServeArgs) -> anyhow::Result<()> {
     // Settings are checked before the database is touched.
     let retention = args.retention.policy().map_err(|e| anyhow::anyhow!("retention settings: {e}"))?;
+    // So are the outgoing HTTP clients: one that cannot be built stops start-up with the reason.
+    let clients = Clients {
+        webhooks: crate::workers::webhooks::client(&args.webhooks.config())?,
+        prometheus: crate::workers::guardrails::Prometheus::new(std::time::Duration::from_secs(
+            args.guardrails.prometheus_timeout_seconds.clamp(1, 60),
+        ))?,
+    };
     let mut db = Database::open(db_args).await?;
-    let result = serve(&db, db_args, &args, retention).await;
+    let result = serve(&db, db_args, &args, retention, clients).await;
     // Stop the private cluster however serving ended.
     db.close().await;
     result
 }
 
-async fn serve(db: &Database, db_args: &DbArgs, args: &ServeArgs, retention: Policy) -> anyhow::Result<()> {
+/// The workers' HTTP clients, built before anything else starts.
+struct Clients {
+    webhooks: reqwest::Client,
+    prometheus: crate::workers::guardrails::Prometheus,
+}
+
+async fn serve(
+    db: &Database,
+    db_args: &DbArgs,
+    args: &ServeArgs,
+    retention: Policy,
+    clients: Clients,
+) -> anyhow::Result<()> {
     if db.freshly_initialized() && !args.no_demo {
         let logins = crate::demo::load(&db.pool).await.context("loading the demo data")?;
         crate::demo::announce(&logins, &db_args.data_dir);
@@ -33,8 +52,10 @@ async fn serve(db: &Database, db_args: &DbArgs, args: &ServeArgs, retention: Pol
         state.snapshot.clone(),
         std::time::Duration::from_secs(args.snapshot_check_seconds.max(1)),
     ));
-    let webhook_sender = tokio::spawn(crate::workers::webhooks::run(db.pool.clone(), args.webhooks.config()));
-    let guardrail_worker = tokio::spawn(crate::workers::guardrails::run(db.pool.clone(), args.guardrails.clone()));
+    let webhook_sender =
+        tokio::spawn(crate::workers::webhooks::run(db.pool.clone(), args.webhooks.config(), clients.webhooks));
+    let guardrail_worker =
+        tokio::spawn(crate::workers::guardrails::run(db.pool.clone(), args.guardrails.clone(), clients.prometheus));
     let schedule_worker =
         tokio::spawn(crate::workers::schedule::run(db.pool.clone(), std::time::Duration::from_secs(5)));
     let activity_worker = tokio::spawn(crate::workers::activity::run(

@@ -111,34 +111,9 @@ pub enum RunLength {
     Forever,
 }
 
-/// `90s`, `5m`, `1h30m`, `500ms`, `2` (seconds).
+/// `90s`, `5m`, `1h30m`, `500ms`, `2` (seconds): the product's one duration reading.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    let bad = || format!("{text:?}: expected a duration such as 90s, 5m, 1h30m or 500ms");
-    if let Ok(seconds) = text.parse::<f64>() {
-        return Duration::try_from_secs_f64(seconds).map_err(|_| bad());
-    }
-    let mut total = 0.0;
-    let mut rest = text;
-    if rest.is_empty() {
-        return Err(bad());
-    }
-    while !rest.is_empty() {
-        let digits = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).ok_or_else(bad)?;
-        let number: f64 = rest[..digits].parse().map_err(|_| bad())?;
-        rest = &rest[digits..];
-        let unit_len = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
-        let scale = match &rest[..unit_len] {
-            "ms" => 0.001,
-            "s" => 1.0,
-            "m" => 60.0,
-            "h" => 3600.0,
-            _ => return Err(bad()),
-        };
-        total += number * scale;
-        rest = &rest[unit_len..];
-    }
-    Duration::try_from_secs_f64(total).map_err(|_| bad())
+    app::domain::duration::parse("duration", text)
 }
 
 fn parse_run_length(text: &str) -> Result<RunLength, String> {

@@ -39,9 +39,15 @@ pub struct Prometheus {
 }
 
 impl Prometheus {
-    pub fn new(timeout: Duration) -> Self {
-        let client = reqwest::Client::builder().timeout(timeout).build().unwrap_or_default();
-        Self { client }
+    /// A client with the query timeout. One that cannot be built stops start-up rather than falling back
+    /// to a client without the timeout, which would let one hung source stall every guardrail pass.
+    pub fn new(timeout: Duration) -> anyhow::Result<Self> {
+        use anyhow::Context;
+        let client = reqwest::Client::builder()
+            .timeout(timeout)
+            .build()
+            .context("building the Prometheus HTTP client (TLS roots, timeout)")?;
+        Ok(Self { client })
     }
 }
 
@@ -90,10 +96,9 @@ impl QuerySource for Prometheus {
 }
 
 /// Runs passes until the task is aborted.
-pub async fn run(pool: PgPool, args: GuardrailArgs) {
+pub async fn run(pool: PgPool, args: GuardrailArgs, source: Prometheus) {
     let interval = Duration::from_secs(args.guardrail_interval_seconds.max(1));
     INTERVAL_MS.store(i64::try_from(interval.as_millis()).unwrap_or(i64::MAX), Ordering::Relaxed);
-    let source = Prometheus::new(Duration::from_secs(args.prometheus_timeout_seconds.clamp(1, 60)));
     let mut tick = tokio::time::interval(interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {

@@ -85,14 +85,16 @@ pub fn retry_delay(attempts_made: i32, max_attempts: i32, base: Duration) -> Opt
 }
 
 /// The HTTP client: no redirects (a webhook URL is exact; following one would re-send the signed body
-/// to wherever it points) and the configured timeout for the whole exchange.
-pub fn client(config: &SenderConfig) -> reqwest::Client {
+/// to wherever it points) and the configured timeout for the whole exchange. A client that cannot be built
+/// stops start-up: a default client would follow redirects and wait forever.
+pub fn client(config: &SenderConfig) -> anyhow::Result<reqwest::Client> {
+    use anyhow::Context;
     reqwest::Client::builder()
         .timeout(config.timeout)
         .redirect(reqwest::redirect::Policy::none())
         .user_agent(concat!("Rollgate-Webhooks/", env!("CARGO_PKG_VERSION")))
         .build()
-        .unwrap_or_else(|_| reqwest::Client::new())
+        .context("building the webhook HTTP client (TLS roots, timeout)")
 }
 
 struct Claimed {
@@ -253,8 +255,7 @@ async fn record(
 }
 
 /// Runs until the process ends.
-pub async fn run(pool: PgPool, config: SenderConfig) {
-    let client = client(&config);
+pub async fn run(pool: PgPool, config: SenderConfig, client: reqwest::Client) {
     loop {
         let mut listener = match PgListener::connect_with(&pool).await {
             Ok(listener) => listener,

@@ -395,7 +395,7 @@ async fn a_real_prometheus_answer_above_the_limit_rolls_back(pool: PgPool) {
     let id = canary(&pool).await;
     let prometheus = RealPrometheus::start().await;
     prometheus_guardrail(&pool, id, &prometheus.url, "vector(2.5)").await;
-    let source = server::workers::guardrails::Prometheus::new(std::time::Duration::from_secs(5));
+    let source = server::workers::guardrails::Prometheus::new(std::time::Duration::from_secs(5)).unwrap();
     let report = run_pass(&pool, &source, Utc::now()).await.unwrap();
     assert_eq!(report.actions.len(), 1, "{report:?}");
     assert_eq!(status_of(&pool, id).await, "rolled_back");
@@ -409,7 +409,7 @@ async fn a_real_prometheus_that_stops_answering_freezes_the_rollout(pool: PgPool
     let id = canary(&pool).await;
     let mut prometheus = RealPrometheus::start().await;
     prometheus_guardrail(&pool, id, &prometheus.url, "vector(0.5)").await;
-    let source = server::workers::guardrails::Prometheus::new(std::time::Duration::from_secs(2));
+    let source = server::workers::guardrails::Prometheus::new(std::time::Duration::from_secs(2)).unwrap();
     run_pass(&pool, &source, Utc::now()).await.unwrap();
     let status: String = sqlx::query_scalar(
         "select e.status from guardrail_evaluations e join guardrails g on g.id = e.guardrail_id

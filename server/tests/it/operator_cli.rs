@@ -66,6 +66,7 @@ async fn start(pool: &PgPool) -> Running {
     let guardrails = tokio::spawn(server::workers::guardrails::run(
         pool.clone(),
         server::workers::guardrails::GuardrailArgs { guardrail_interval_seconds: 1, prometheus_timeout_seconds: 1 },
+        server::workers::guardrails::Prometheus::new(std::time::Duration::from_secs(1)).unwrap(),
     ));
     Running { url, state, tasks: vec![worker, http, guardrails] }
 }

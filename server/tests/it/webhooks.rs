@@ -97,7 +97,7 @@ fn fast() -> SenderConfig {
 }
 
 async fn pass(pool: &PgPool, config: &SenderConfig) -> usize {
-    send_due(pool, &server::workers::webhooks::client(config), config).await.unwrap()
+    send_due(pool, &server::workers::webhooks::client(config).unwrap(), config).await.unwrap()
 }
 
 #[derive(Debug, sqlx::FromRow)]
@@ -316,7 +316,8 @@ async fn the_sender_wakes_on_notify_without_waiting_for_its_poll(pool: PgPool) {
     let receiver = Receiver::start(200).await;
     webhook(&pool, &receiver.url, "generic", &["import.failed"]).await;
     let config = SenderConfig { poll_every: Duration::from_secs(600), ..fast() };
-    let sender = tokio::spawn(server::workers::webhooks::run(pool.clone(), config));
+    let client = server::workers::webhooks::client(&config).unwrap();
+    let sender = tokio::spawn(server::workers::webhooks::run(pool.clone(), config, client));
     // The first pass runs at once; let the listener settle before notifying.
     tokio::time::sleep(Duration::from_millis(300)).await;
 

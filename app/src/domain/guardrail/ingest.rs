@@ -38,9 +38,12 @@ pub const MAX_SAMPLE_AGE: TimeDelta = TimeDelta::hours(24);
 /// How far ahead of the server's clock a sample may be.
 pub const MAX_SAMPLE_SKEW: TimeDelta = TimeDelta::minutes(5);
 
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MetricBatch {
+    /// 1 to 100 of `A-Z a-z 0-9 _ . : -`; the same id from the same token counts once.
+    #[cfg_attr(feature = "ssr", schema(pattern = r"^[A-Za-z0-9_.:-]{1,100}$"))]
     pub batch_id: String,
     #[serde(default)]
     pub samples: Vec<MetricSample>,
@@ -48,6 +51,7 @@ pub struct MetricBatch {
     pub gauges: Vec<GaugeSample>,
 }
 
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MetricSample {
@@ -59,12 +63,16 @@ pub struct MetricSample {
     pub at: Option<DateTime<Utc>>,
     pub requests: u64,
     pub errors: u64,
+    /// Counts (not cumulative) of requests with latency in ms <= 5, 10, 25, 50, 100, 250, 500, 1000, 2500,
+    /// 5000, 10000, +Inf: twelve numbers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ssr", schema(min_items = 12, max_items = 12))]
     pub latency_buckets: Option<Vec<u64>>,
     #[serde(default)]
     pub latency_sum_ms: f64,
 }
 
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GaugeSample {
@@ -346,9 +354,12 @@ mod tests {
         assert_eq!(treatment.environment, production());
     }
 
+    /// A change that spoils a good sample, the path the refusal must name, and a part of its message.
+    type SpoiledSample = (Box<dyn Fn(&mut MetricSample)>, &'static str, &'static str);
+
     #[test]
     fn a_bad_sample_is_named_by_its_path() {
-        let cases: Vec<(Box<dyn Fn(&mut MetricSample)>, &str, &str)> = vec![
+        let cases: Vec<SpoiledSample> = vec![
             (Box::new(|s| s.errors = 11), "samples[1].errors", "11 errors but only 10 requests"),
             (Box::new(|s| s.cohort = "treated".into()), "samples[1].cohort", "expected treatment"),
             (Box::new(|s| s.latency_buckets = Some(vec![1, 2])), "samples[1].latency_buckets", "2 counts; expected 12"),

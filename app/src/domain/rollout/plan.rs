@@ -20,6 +20,7 @@ text_enum!(
 
 /// One line of a stage's checklist, stored as `{"kind": "verify" | "backout", "text": "..."}` in
 /// `rollout_stages.checklist`.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChecklistItem {
     pub kind: ChecklistKind,

@@ -15,7 +15,7 @@ use leptos_router::hooks::use_params_map;
 #[server(endpoint = "get_flag")]
 pub async fn get_flag(key: String) -> Result<FlagDetail, AppError> {
     use crate::server::{flags, to_app_error, AppState};
-    let user = crate::server::auth::require_user().await?;
+    let user = crate::server::auth::require(crate::domain::Role::Viewer, "see this").await?;
     let state = expect_context::<AppState>();
     flags::detail(&state.pool, &key, user.role.can_edit_flags()).await.map_err(to_app_error)
 }

@@ -51,16 +51,18 @@ pub async fn evaluate_flag_for(
     attrs: String,
 ) -> Result<EvaluateForResult, AppError> {
     use crate::domain::{evaluate, EvalContext, Reason};
-    use crate::server::AppState;
-    crate::server::auth::require_user().await?;
+    use crate::server::{to_app_error, AppState, ServiceError};
+    crate::server::auth::require(crate::domain::Role::Viewer, "see this").await?;
     let state = expect_context::<AppState>();
     let attributes =
-        parse_attributes(&attrs).map_err(|message| AppError::Invalid { field: "attrs".into(), message })?;
+        parse_attributes(&attrs).map_err(|message| to_app_error(ServiceError::invalid("attrs", message)))?;
     let non_empty = |s: String| Some(s.trim().to_owned()).filter(|s| !s.is_empty());
     let ctx = EvalContext { customer_id: non_empty(customer), organization_id: non_empty(organization), attributes };
-    let snapshot = state.snapshot.get().ok_or_else(|| AppError::Invalid {
-        field: "customer".into(),
-        message: "the evaluation snapshot is not loaded yet; try again in a few seconds".into(),
+    let snapshot = state.snapshot.get().ok_or_else(|| {
+        to_app_error(ServiceError::invalid(
+            "customer",
+            "the evaluation snapshot is not loaded yet; try again in a few seconds",
+        ))
     })?;
     let mut answers = Vec::new();
     for (env_key, env) in &snapshot.environments {

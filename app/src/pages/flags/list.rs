@@ -20,7 +20,7 @@ use std::sync::Arc;
 #[server(endpoint = "list_flags", input = server_fn::codec::Json)]
 pub async fn list_flags(query: FlagListQuery) -> Result<FlagListPage, AppError> {
     use crate::server::{flags, to_app_error, AppState};
-    let user = crate::server::auth::require_user().await?;
+    let user = crate::server::auth::require(crate::domain::Role::Viewer, "see this").await?;
     let state = expect_context::<AppState>();
     flags::list(&state.pool, &query, user.role.can_edit_flags()).await.map_err(to_app_error)
 }

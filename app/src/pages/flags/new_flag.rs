@@ -15,9 +15,9 @@ pub async fn create_flag(
     kind: String,
 ) -> Result<String, AppError> {
     use crate::domain::{Description, FlagKey, FlagName};
-    use crate::server::{audit::Actor, flags, respond_with, to_app_error, AppState};
-    let user = crate::server::auth::require_user().await?;
-    let invalid = |e: crate::domain::InvalidValue| respond_with(e.into());
+    use crate::server::{audit::Actor, flags, to_app_error, AppState};
+    let user = crate::server::auth::require(crate::domain::Role::Editor, "create flags").await?;
+    let invalid = |e: crate::domain::InvalidValue| to_app_error(e.into());
     let new = flags::NewFlag {
         key: FlagKey::parse(&key).map_err(invalid)?,
         name: FlagName::parse(&name).map_err(invalid)?,

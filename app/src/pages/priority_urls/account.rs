@@ -18,7 +18,7 @@ use leptos_router::params::ParamsMap;
 #[server(endpoint = "get_priority_account", input = server_fn::codec::Json)]
 pub async fn get_priority_account(account: String, query: UrlQuery) -> Result<AccountData, AppError> {
     use crate::server::{priority_urls::queries, to_app_error, AppState};
-    let user = crate::server::auth::require_user().await?;
+    let user = crate::server::auth::require(crate::domain::Role::Viewer, "see this").await?;
     let state = expect_context::<AppState>();
     queries::account_page(&state.pool, &state.priority_urls, &account, &query, user.role.can_edit_flags())
         .await

@@ -11,7 +11,7 @@ use leptos_meta::Title;
 #[server(endpoint = "list_priority_accounts")]
 pub async fn list_priority_accounts() -> Result<Vec<AccountRow>, AppError> {
     use crate::server::{priority_urls::queries, to_app_error, AppState};
-    crate::server::auth::require_user().await?;
+    crate::server::auth::require(crate::domain::Role::Viewer, "see this").await?;
     let state = expect_context::<AppState>();
     queries::accounts(&state.pool).await.map_err(to_app_error)
 }

@@ -11,7 +11,7 @@ use leptos::prelude::*;
 #[server(endpoint = "rollback_import")]
 pub async fn rollback_import(batch: i64, reason: Option<String>) -> Result<String, AppError> {
     use crate::server::{audit::Actor, priority_urls::rollback, to_app_error, AppState};
-    let user = crate::server::auth::require_user().await?;
+    let user = crate::server::auth::require(crate::domain::Role::Editor, "roll imports back").await?;
     let state = expect_context::<AppState>();
     let reason = reason.filter(|r| !r.trim().is_empty());
     let done =

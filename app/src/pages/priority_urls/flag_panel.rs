@@ -15,20 +15,17 @@ pub async fn set_account_flag(
     value: String,
     reason: Option<String>,
 ) -> Result<bool, AppError> {
-    use crate::domain::{priority::FLAG_KEY, EnvKey, FlagKey};
-    use crate::server::{audit::Actor, overrides, respond_with, to_app_error, AppState};
-    let user = crate::server::auth::require_user().await?;
-    let env = EnvKey::parse(&env).map_err(|e| respond_with(e.into()))?;
-    let flag = FlagKey::parse(FLAG_KEY).map_err(|e| respond_with(e.into()))?;
+    use crate::domain::{priority::FLAG_KEY, EnvKey, FlagKey, Role};
+    use crate::server::{audit::Actor, overrides, to_app_error, AppState, ServiceError};
+    let user = crate::server::auth::require(Role::Editor, "change overrides").await?;
+    let env = EnvKey::parse(&env).map_err(|e| to_app_error(e.into()))?;
+    let flag = FlagKey::parse(FLAG_KEY).map_err(|e| to_app_error(e.into()))?;
     let value = match value.as_str() {
         "on" => Some(serde_json::Value::Bool(true)),
         "off" => Some(serde_json::Value::Bool(false)),
         "default" => None,
         other => {
-            return Err(respond_with(AppError::Invalid {
-                field: "value".into(),
-                message: format!("{other:?} is not on, off or default"),
-            }))
+            return Err(to_app_error(ServiceError::invalid("value", format!("{other:?} is not on, off or default"))))
         }
     };
     let state = expect_context::<AppState>();

@@ -26,23 +26,9 @@ async fn about_rollout(err: AppError, id: i64, doing: &str) -> AppError {
     }
 }
 
-/// The signed-in user, if they may change rollouts; `what` completes "a viewer cannot …".
 #[cfg(feature = "ssr")]
-async fn require_editor(what: &str) -> Result<crate::server::auth::CurrentUser, AppError> {
-    let user = crate::server::auth::require_user().await?;
-    if user.role.can_edit_flags() {
-        Ok(user)
-    } else {
-        Err(crate::server::respond_with(AppError::Forbidden(format!(
-            "a {} cannot {what}; ask an editor or an admin",
-            user.role
-        ))))
-    }
-}
-
-#[cfg(feature = "ssr")]
-fn invalid(field: &str, message: impl Into<String>) -> AppError {
-    crate::server::respond_with(AppError::Invalid { field: field.into(), message: message.into() })
+fn invalid(field: &'static str, message: impl Into<String>) -> AppError {
+    crate::server::to_app_error(crate::server::ServiceError::invalid(field, message))
 }
 
 /// Comma- or space-separated keys, without blanks or repeats.
@@ -84,7 +70,7 @@ pub async fn create_rollout(
     use crate::domain::{EnvKey, FlagKey, Stickiness};
     use crate::server::rollouts::{self, NewRollout, PlanSource};
     use crate::server::{audit::Actor, to_app_error, AppState};
-    let user = require_editor("plan rollouts").await?;
+    let user = crate::server::auth::require(crate::domain::Role::Editor, "plan rollouts").await?;
     let flag = FlagKey::parse(&flag).map_err(|e| invalid("flag", e.message))?;
     let environment = EnvKey::parse(&environment).map_err(|e| invalid("environment", e.message))?;
     let plan = if template == "custom" {
@@ -124,7 +110,7 @@ pub async fn edit_rollout(
     use crate::domain::Stickiness;
     use crate::server::rollouts::{self, RolloutEdit};
     use crate::server::{audit::Actor, to_app_error, AppState};
-    let user = require_editor("change rollouts").await?;
+    let user = crate::server::auth::require(crate::domain::Role::Editor, "change rollouts").await?;
     let state = expect_context::<AppState>();
     let current = rollouts::detail(&state.pool, rollout).await.map_err(to_app_error)?;
     let stages = super::stage_text::parse_stage_lines(&stages, &current.stages).map_err(|m| invalid("stages", m))?;
@@ -158,7 +144,7 @@ pub async fn rollout_act(
     use crate::domain::rollout::Action;
     use crate::server::rollouts::{self, TransitionRequest};
     use crate::server::{audit::Actor, to_app_error, AppState};
-    let user = require_editor("change rollouts").await?;
+    let user = crate::server::auth::require(crate::domain::Role::Editor, "change rollouts").await?;
     let action = match action.as_str() {
         "start" => Action::Start,
         "advance" => Action::Advance,
@@ -175,7 +161,9 @@ pub async fn rollout_act(
     };
     let override_gates = override_gates.is_some_and(|v| !v.is_empty() && v != "false");
     if override_gates && !user.role.can_manage_users() {
-        return Err(crate::server::respond_with(AppError::Forbidden("only an admin can override a gate".into())));
+        return Err(crate::server::to_app_error(crate::server::ServiceError::Forbidden(
+            "only an admin can override a gate".into(),
+        )));
     }
     let reason = reason.map(|r| r.trim().to_owned()).filter(|r| !r.is_empty());
     if override_gates && reason.is_none() {
@@ -220,10 +208,10 @@ pub async fn sign_rollout(
     use crate::domain::SignoffRole;
     use crate::server::rollouts::{self, NewSignoff};
     use crate::server::{audit::Actor, to_app_error, AppState};
-    let user = crate::server::auth::require_user().await?;
+    let user = crate::server::auth::require(crate::domain::Role::Viewer, "see this").await?;
     let role: SignoffRole = role.parse().map_err(|e: crate::domain::InvalidValue| invalid("role", e.message))?;
     if !user.signoff_roles.contains(&role) {
-        return Err(crate::server::respond_with(AppError::Forbidden(format!(
+        return Err(crate::server::to_app_error(crate::server::ServiceError::Forbidden(format!(
             "you do not hold the {role} sign-off role; an admin gives sign-off roles on the Users page"
         ))));
     }

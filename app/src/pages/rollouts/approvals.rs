@@ -21,7 +21,7 @@ pub struct ApprovalsData {
 #[server(endpoint = "list_approvals")]
 pub async fn list_approvals() -> Result<ApprovalsData, AppError> {
     use crate::server::{rollouts, to_app_error, AppState};
-    let user = crate::server::auth::require_user().await?;
+    let user = crate::server::auth::require(crate::domain::Role::Viewer, "see this").await?;
     let state = expect_context::<AppState>();
     let items = if user.signoff_roles.is_empty() {
         Vec::new()

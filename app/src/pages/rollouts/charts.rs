@@ -83,7 +83,7 @@ pub struct RolloutChartsView {
 #[server(endpoint = "rollout_charts")]
 pub async fn rollout_charts(id: i64, range: ChartRange) -> Result<RolloutChartsView, AppError> {
     use crate::server::{charts, to_app_error, AppState};
-    crate::server::auth::require_user().await?;
+    crate::server::auth::require(crate::domain::Role::Viewer, "see this").await?;
     let state = expect_context::<AppState>();
     let svgs = charts::rollout_charts(&state.pool, id, range, chrono::Utc::now()).await.map_err(to_app_error)?;
     Ok(RolloutChartsView { latency_svg: svgs.latency, error_rate_svg: svgs.error_rate })
@@ -93,7 +93,7 @@ pub async fn rollout_charts(id: i64, range: ChartRange) -> Result<RolloutChartsV
 #[server(endpoint = "rollout_sparklines", input = server_fn::codec::Json)]
 pub async fn rollout_sparklines(ids: Vec<i64>) -> Result<HashMap<i64, String>, AppError> {
     use crate::server::{charts, to_app_error, AppState};
-    crate::server::auth::require_user().await?;
+    crate::server::auth::require(crate::domain::Role::Viewer, "see this").await?;
     let state = expect_context::<AppState>();
     charts::sparklines(&state.pool, &ids, chrono::Utc::now()).await.map_err(to_app_error)
 }

@@ -40,7 +40,7 @@ pub struct GuardrailsData {
 pub async fn rollout_guardrails(rollout: i64) -> Result<GuardrailsData, AppError> {
     use crate::server::guardrails::store;
     use crate::server::{to_app_error, AppState, ServiceError};
-    let user = crate::server::auth::require_user().await?;
+    let user = crate::server::auth::require(crate::domain::Role::Viewer, "see this").await?;
     let state = expect_context::<AppState>();
     let database = |e| to_app_error(ServiceError::Database(e));
     let mut conn = state.pool.acquire().await.map_err(database)?;
@@ -67,21 +67,8 @@ pub async fn rollout_guardrails(rollout: i64) -> Result<GuardrailsData, AppError
 }
 
 #[cfg(feature = "ssr")]
-fn invalid(field: &str, message: impl Into<String>) -> AppError {
-    crate::server::respond_with(AppError::Invalid { field: field.into(), message: message.into() })
-}
-
-#[cfg(feature = "ssr")]
-async fn editor() -> Result<crate::server::auth::CurrentUser, AppError> {
-    let user = crate::server::auth::require_user().await?;
-    if user.role.can_edit_flags() {
-        Ok(user)
-    } else {
-        Err(crate::server::respond_with(AppError::Forbidden(format!(
-            "a {} cannot change guardrails; ask an editor or an admin",
-            user.role
-        ))))
-    }
+fn invalid(field: &'static str, message: impl Into<String>) -> AppError {
+    crate::server::to_app_error(crate::server::ServiceError::invalid(field, message))
 }
 
 /// Adds a guardrail from the form's fields.
@@ -101,7 +88,7 @@ pub async fn add_guardrail(
 ) -> Result<String, AppError> {
     use crate::domain::guardrail::{Baseline, GuardrailAction, GuardrailSpec, PrometheusQuery};
     use crate::server::{audit::Actor, guardrails::store, to_app_error, AppState};
-    let user = editor().await?;
+    let user = crate::server::auth::require(crate::domain::Role::Editor, "change guardrails").await?;
     let blank = |v: Option<String>| v.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
     let kind: GuardrailKind = kind.parse().map_err(|e: crate::domain::InvalidValue| invalid("kind", e.message))?;
     let threshold: f64 = threshold
@@ -148,7 +135,7 @@ pub async fn add_guardrail(
 #[server(endpoint = "guardrail_remove")]
 pub async fn remove_guardrail(rollout: i64, guardrail: i64) -> Result<String, AppError> {
     use crate::server::{audit::Actor, guardrails::store, to_app_error, AppState};
-    let user = editor().await?;
+    let user = crate::server::auth::require(crate::domain::Role::Editor, "change guardrails").await?;
     let state = expect_context::<AppState>();
     store::remove(&state.pool, &Actor::user(&user), rollout, guardrail).await.map_err(to_app_error)?;
     Ok("Removed the guardrail.".to_owned())
@@ -157,7 +144,7 @@ pub async fn remove_guardrail(rollout: i64, guardrail: i64) -> Result<String, Ap
 #[server(endpoint = "guardrail_auto_advance")]
 pub async fn set_auto_advance(rollout: i64, on: String) -> Result<String, AppError> {
     use crate::server::{audit::Actor, guardrails::store, to_app_error, AppState};
-    let user = editor().await?;
+    let user = crate::server::auth::require(crate::domain::Role::Editor, "change guardrails").await?;
     let on = on == "true";
     let state = expect_context::<AppState>();
     store::set_auto_advance(&state.pool, &Actor::user(&user), rollout, on).await.map_err(to_app_error)?;

@@ -35,7 +35,7 @@ pub struct RolloutPageData {
 #[server(endpoint = "get_rollout")]
 pub async fn get_rollout(id: i64) -> Result<RolloutPageData, AppError> {
     use crate::server::{rollouts, to_app_error, AppState};
-    let user = crate::server::auth::require_user().await?;
+    let user = crate::server::auth::require(crate::domain::Role::Viewer, "see this").await?;
     let state = expect_context::<AppState>();
     let rollout = rollouts::detail(&state.pool, id).await.map_err(to_app_error)?;
     let population = rollouts::population(&state.pool, id).await.map_err(to_app_error)?;

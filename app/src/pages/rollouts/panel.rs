@@ -34,7 +34,7 @@ pub struct FlagRolloutsData {
 #[server(endpoint = "flag_rollouts")]
 pub async fn flag_rollouts(flag: String) -> Result<FlagRolloutsData, AppError> {
     use crate::server::{rollouts, to_app_error, AppState};
-    let user = crate::server::auth::require_user().await?;
+    let user = crate::server::auth::require(crate::domain::Role::Viewer, "see this").await?;
     let state = expect_context::<AppState>();
     let rollouts = rollouts::for_flag(&state.pool, &flag).await.map_err(to_app_error)?;
     Ok(FlagRolloutsData { rollouts, viewer: Viewer::of(&user), now: Utc::now() })

@@ -72,34 +72,12 @@ pub fn parse_stage_lines(text: &str, previous: &[StageView]) -> Result<Vec<Stage
     Ok(stages)
 }
 
-/// `30m`, `1h30m`, `1d`, `45s`, `0` or blank, in seconds.
+/// `30m`, `1h30m`, `1d`, `45s`, `0` or blank, in seconds (read by [`crate::domain::duration`]).
 pub fn parse_soak(text: &str) -> Result<u32, String> {
-    let text = text.trim();
-    if text.is_empty() || text == "0" {
+    if text.trim().is_empty() {
         return Ok(0);
     }
-    let mut total: u64 = 0;
-    let mut digits = String::new();
-    for c in text.chars() {
-        if c.is_ascii_digit() {
-            digits.push(c);
-            continue;
-        }
-        let unit = match c {
-            'd' => 86_400,
-            'h' => 3_600,
-            'm' => 60,
-            's' => 1,
-            _ => return Err(format!("soak {text:?}: use a number with d, h, m or s, e.g. 30m or 1h30m")),
-        };
-        let n: u64 = digits.parse().map_err(|_| format!("soak {text:?}: a number must come before {c:?}"))?;
-        total = total.saturating_add(n.saturating_mul(unit));
-        digits.clear();
-    }
-    if !digits.is_empty() {
-        return Err(format!("soak {text:?}: give the unit after {digits} (d, h, m or s)"));
-    }
-    u32::try_from(total).map_err(|_| format!("soak {text:?} is too long"))
+    crate::domain::duration::parse_seconds("soak", text)
 }
 
 /// The inverse of [`parse_soak`]: `1h30m`, `1d`, `0`.

@@ -78,15 +78,8 @@ const CREATED_FLASH_KEY: &str = "created_webhook";
 
 #[cfg(feature = "ssr")]
 async fn require_admin() -> Result<crate::server::audit::Actor, AppError> {
-    let user = crate::server::auth::require_user().await?;
-    if user.role.can_manage_users() {
-        Ok(crate::server::audit::Actor::user(&user))
-    } else {
-        Err(crate::server::respond_with(AppError::Forbidden(format!(
-            "a {} cannot manage webhooks; ask an admin",
-            user.role
-        ))))
-    }
+    let user = crate::server::auth::require(crate::domain::Role::Admin, "manage webhooks").await?;
+    Ok(crate::server::audit::Actor::user(&user))
 }
 
 #[server(endpoint = "list_webhooks")]
@@ -94,11 +87,7 @@ pub async fn list_webhooks() -> Result<WebhooksPageData, AppError> {
     use crate::server::{to_app_error, webhooks, AppState};
     require_admin().await?;
     let state = expect_context::<AppState>();
-    let session: tower_sessions::Session = leptos_axum::extract().await.map_err(|_| AppError::Unauthenticated)?;
-    let just_created: Option<CreatedWebhookView> = session.remove(CREATED_FLASH_KEY).await.map_err(|err| {
-        tracing::error!(error = %err, "could not read the session");
-        AppError::Internal
-    })?;
+    let just_created: Option<CreatedWebhookView> = crate::server::auth::take_flash(CREATED_FLASH_KEY).await?;
     let webhooks_list = webhooks::list(&state.pool).await.map_err(to_app_error)?;
     let deliveries = webhooks::recent_deliveries(&state.pool, 50).await.map_err(to_app_error)?;
     Ok(WebhooksPageData { webhooks: webhooks_list, deliveries, just_created })
@@ -120,11 +109,7 @@ pub async fn create_webhook(
     let new = webhooks::NewWebhook { name, url, kind, events: events.unwrap_or_default(), secret };
     let created = webhooks::create(&state.pool, &actor, &new).await.map_err(to_app_error)?;
     if crate::server::is_plain_form_post() && created.secret.is_some() {
-        let session: tower_sessions::Session = leptos_axum::extract().await.map_err(|_| AppError::Unauthenticated)?;
-        session.insert(CREATED_FLASH_KEY, &created).await.map_err(|err| {
-            tracing::error!(error = %err, "could not write the session");
-            AppError::Internal
-        })?;
+        crate::server::auth::put_flash(CREATED_FLASH_KEY, &created).await?;
     }
     Ok(created)
 }

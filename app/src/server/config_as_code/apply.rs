@@ -15,7 +15,7 @@
 //! gates), live rollouts of an environment whose entry has no `rollout`, and guardrails.
 
 use super::document::{ConfigDocument, EnvStateDoc, FlagDoc, OverrideDoc, PhaseDoc, RolloutDoc, FORMAT_VERSION};
-use crate::domain::{Description, EnvKey, FlagKey, FlagKind, FlagName, Stickiness, ValueType};
+use crate::domain::{Description, EnvKey, FlagKey, FlagKind, FlagName, Role, Stickiness, ValueType};
 use crate::server::audit::{self, Actor, NewEvent};
 use crate::server::overrides::{set_override_in, OverrideTarget};
 use crate::server::rollouts::{self, NewRollout, PlanSource, RolloutEdit};
@@ -27,6 +27,7 @@ use std::collections::BTreeMap;
 use std::str::FromStr;
 
 /// One change made (or, in a dry run, that would be made): an audit event of the apply.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Change {
     pub action: String,
@@ -38,6 +39,7 @@ pub struct Change {
 }
 
 /// What `POST /api/admin/apply` answers.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ApplyReport {
     pub dry_run: bool,
@@ -53,7 +55,7 @@ pub async fn apply(
     doc: &ConfigDocument,
     dry_run: bool,
 ) -> Result<ApplyReport, ServiceError> {
-    actor.require_admin("apply a configuration file")?;
+    actor.require(Role::Admin, "apply a configuration file")?;
     if doc.rollgate != FORMAT_VERSION {
         return Err(invalid(
             "rollgate",
@@ -264,7 +266,9 @@ async fn apply_flag(conn: &mut PgConnection, actor: &Actor, doc: &FlagDoc, path:
         None => {
             let new = flags::NewFlag { key: key.clone(), name, description, phase_key: phase, kind };
             flags::create_in(conn, actor, &new).await.map_err(|e| at(path, e))?;
-            read_fields(conn, key.as_str()).await?.ok_or_else(|| ServiceError::Other("created flag vanished".into()))?
+            read_fields(conn, key.as_str())
+                .await?
+                .ok_or_else(|| ServiceError::bug(format!("flag {key} vanished right after it was created")))?
         }
     };
     let (fields, archived) = current;

@@ -7,6 +7,7 @@ use sqlx::PgPool;
 use std::collections::HashMap;
 
 /// What happened to a batch.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct IngestOutcome {
     /// Samples and gauges in the batch.

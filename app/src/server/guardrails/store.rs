@@ -5,6 +5,7 @@ use crate::domain::guardrail::{
     Baseline, CohortStats, Decision, GuardrailAction, GuardrailHealth, GuardrailKind, GuardrailSpec, GuardrailStatus,
     PrometheusQuery, BUCKETS,
 };
+use crate::domain::Role;
 use crate::server::audit::{self, Actor, NewEvent};
 use crate::server::ServiceError;
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
@@ -90,8 +91,7 @@ pub async fn list(conn: &mut PgConnection, rollout_id: i64) -> Result<Vec<Guardr
     .await?;
     rows.into_iter()
         .map(|r| {
-            let parse =
-                |what: &str, text: &str| ServiceError::Other(format!("guardrail {}: bad {what} {text:?}", r.id));
+            let parse = |what: &str, text: &str| ServiceError::bug(format!("guardrail {}: bad {what} {text:?}", r.id));
             let spec = GuardrailSpec {
                 stage: r.stage.and_then(|s| u32::try_from(s).ok()),
                 kind: r.kind.parse::<GuardrailKind>().map_err(|_| parse("kind", &r.kind))?,
@@ -174,7 +174,8 @@ pub async fn record_evaluation(
             _ => now,
         }
     });
-    let observed = serde_json::to_value(decision).map_err(|e| ServiceError::Other(e.to_string()))?;
+    let observed =
+        serde_json::to_value(decision).map_err(|e| ServiceError::internal("recording a guardrail decision", e))?;
     sqlx::query!(
         "insert into guardrail_evaluations (guardrail_id, status, observed, healthy_since, evaluated_at)
          values ($1, $2, $3, $4, $5)
@@ -328,7 +329,7 @@ impl RolloutRef {
 
 /// Adds a guardrail to a rollout; editors only, audited.
 pub async fn add(pool: &PgPool, actor: &Actor, rollout_id: i64, spec: &GuardrailSpec) -> Result<i64, ServiceError> {
-    actor.require_editor()?;
+    actor.require(Role::Editor, "change guardrails")?;
     spec.validate()?;
     let mut tx = pool.begin().await?;
     let target = rollout_ref(&mut tx, rollout_id).await?;
@@ -349,7 +350,7 @@ pub async fn add(pool: &PgPool, actor: &Actor, rollout_id: i64, spec: &Guardrail
 
 /// Removes a guardrail (and its latest decision); editors only, audited.
 pub async fn remove(pool: &PgPool, actor: &Actor, rollout_id: i64, guardrail_id: i64) -> Result<(), ServiceError> {
-    actor.require_editor()?;
+    actor.require(Role::Editor, "change guardrails")?;
     let mut tx = pool.begin().await?;
     let target = rollout_ref(&mut tx, rollout_id).await?;
     let existing = list(&mut tx, rollout_id)
@@ -365,7 +366,7 @@ pub async fn remove(pool: &PgPool, actor: &Actor, rollout_id: i64, guardrail_id:
 
 /// Turns auto-advance on or off; editors only, audited.
 pub async fn set_auto_advance(pool: &PgPool, actor: &Actor, rollout_id: i64, on: bool) -> Result<(), ServiceError> {
-    actor.require_editor()?;
+    actor.require(Role::Editor, "change guardrails")?;
     let mut tx = pool.begin().await?;
     let target = rollout_ref(&mut tx, rollout_id).await?;
     let before =

@@ -7,6 +7,7 @@
 use super::parse::{self, FileError, Format, ParsedFile, ReportRow, ValidRow};
 use super::{ImportError, ImportLimits, Progress};
 use crate::domain::priority::FLAG_KEY;
+use crate::domain::Role;
 use crate::model::priority::ImportSummary;
 use crate::server::audit::{self, Actor, NewEvent};
 use crate::server::ServiceError;
@@ -38,7 +39,7 @@ pub async fn import(
     progress: &(dyn Fn(Progress) + Send + Sync),
 ) -> Result<ImportSummary, ImportError> {
     let started = Instant::now();
-    actor.require_editor()?;
+    actor.require(Role::Editor, "import priority URLs")?;
     let org_id = sqlx::query_scalar!("select id from organizations where key = $1", request.account)
         .fetch_optional(pool)
         .await
@@ -76,7 +77,7 @@ pub async fn import(
     };
     // Closed before waiting, so that a parser still handing rows to a failed load never waits on it.
     drop(received);
-    let parsed = parser.await.map_err(|e| ServiceError::Other(format!("the parser stopped: {e}")))?;
+    let parsed = parser.await.map_err(|e| ServiceError::internal("parsing the import file", e))?;
     let parsed = match parsed {
         Ok(parsed) => parsed,
         Err(err) => {
@@ -104,11 +105,10 @@ pub async fn import(
             Ok(summary)
         }
         Err(err) => {
-            let shown = match &err {
-                ServiceError::Database(_) | ServiceError::Other(_) => {
-                    "the import failed on the server and changed nothing; the cause has been logged".to_owned()
-                }
-                other => other.to_string(),
+            let shown = if err.is_internal() {
+                "the import failed on the server and changed nothing; the cause has been logged".to_owned()
+            } else {
+                err.to_string()
             };
             Failure { format: parsed.format, ..failed(shown, parsed.rows_read) }.record(pool).await;
             Err(err.into())

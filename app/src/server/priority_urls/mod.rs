@@ -58,18 +58,13 @@ pub enum ImportError {
 }
 
 impl ImportError {
-    /// The HTTP status to answer with: 413 for a file over the limit, 422 for another bad file.
-    pub fn status(&self) -> u16 {
+    /// The HTTP status to answer with: 413 for a file over the limit, 422 for another bad file, and the
+    /// service error's own otherwise.
+    pub fn status(&self) -> http::StatusCode {
         match self {
-            ImportError::File(FileError::TooLarge { .. }) => 413,
-            ImportError::File(_) => 422,
-            ImportError::Service(err) => match err {
-                ServiceError::Forbidden(_) => 403,
-                ServiceError::NotFound(_) => 404,
-                ServiceError::Invalid { .. } => 422,
-                ServiceError::Conflict { .. } | ServiceError::Refused { .. } => 409,
-                ServiceError::Database(_) | ServiceError::Other(_) => 500,
-            },
+            ImportError::File(FileError::TooLarge { .. }) => http::StatusCode::PAYLOAD_TOO_LARGE,
+            ImportError::File(_) => http::StatusCode::UNPROCESSABLE_ENTITY,
+            ImportError::Service(err) => err.status(),
         }
     }
 

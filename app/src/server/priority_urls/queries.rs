@@ -19,7 +19,7 @@ pub const PAGE_SIZE: i64 = 50;
 const BATCHES_SHOWN: i64 = 20;
 
 fn stored<T: FromStr<Err = crate::domain::InvalidValue>>(raw: &str) -> Result<T, ServiceError> {
-    raw.parse().map_err(|e: crate::domain::InvalidValue| ServiceError::Other(format!("stored value: {e}")))
+    raw.parse().map_err(|e: crate::domain::InvalidValue| ServiceError::internal("reading a stored value", e))
 }
 
 /// Every account with its URL count, its last import and where its override turns the flag on.
@@ -336,21 +336,23 @@ pub async fn report_csv(pool: &PgPool, account: &str, batch_id: i64) -> Result<V
     .fetch_all(pool)
     .await?;
     let mut writer = csv::Writer::from_writer(Vec::with_capacity(rows.len() * 96));
-    let io = |e: csv::Error| ServiceError::Other(format!("writing the report: {e}"));
+    let io = |e: csv::Error| ServiceError::internal("writing the import report", e);
     writer.write_record(["line", "kind", "url", "reason"]).map_err(io)?;
     for r in rows {
         writer.write_record([r.line_number.to_string().as_str(), &r.kind, &r.url, &r.reason]).map_err(io)?;
     }
-    writer.into_inner().map_err(|e| ServiceError::Other(format!("writing the report: {e}")))
+    writer.into_inner().map_err(|e| ServiceError::internal("writing the import report", e.into_error()))
 }
 
 /// One URL's badges as the evaluation API returns them.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Badge {
     pub url: String,
     pub update_priority: Tier,
     pub page_type: PageType,
     /// `imported` (the account's metadata) or `heuristic` (classified from the URL).
+    #[schema(value_type = String)]
     pub source: &'static str,
 }
 

@@ -3,6 +3,7 @@
 //! are removed.
 
 use crate::domain::priority::FLAG_KEY;
+use crate::domain::Role;
 use crate::server::audit::{self, Actor, NewEvent};
 use crate::server::ServiceError;
 use serde::{Deserialize, Serialize};
@@ -31,7 +32,7 @@ pub async fn rollback(
     batch_id: i64,
     reason: Option<&str>,
 ) -> Result<RollbackSummary, ServiceError> {
-    actor.require_editor()?;
+    actor.require(Role::Editor, "roll imports back")?;
     let mut tx = pool.begin().await?;
     let batch = sqlx::query!(
         r#"select b.organization_id, o.key as account, b.status, b.dry_run, b.file_name

@@ -18,7 +18,7 @@ use crate::domain::rollout::{
     apply, check_gates, validate_signoff, Action, ChecklistItem, GateInput, GateRefusal, Override, RolloutPlan,
     RolloutState, RolloutStatus, SignoffDecision, SignoffRecord, SignoffRequest, StagePlan, Template, TransitionKind,
 };
-use crate::domain::{EnvKey, FlagKey, Percent, SignoffRole, Stickiness};
+use crate::domain::{EnvKey, FlagKey, Percent, Role, SignoffRole, Stickiness};
 use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgPool};
 use std::str::FromStr;
@@ -89,7 +89,7 @@ pub async fn create_in(
     actor: &Actor,
     new: &NewRollout,
 ) -> Result<(i64, String), ServiceError> {
-    actor.require_editor()?;
+    actor.require(Role::Editor, "change rollouts")?;
     let (stages, template) = match &new.plan {
         PlanSource::Template(t) => (t.stages(&new.flag, &new.environment), Some(t.key())),
         PlanSource::Custom(stages) => (stages.clone(), None),
@@ -160,7 +160,8 @@ pub async fn create_in(
 async fn insert_stages(conn: &mut PgConnection, id: i64, plan: &RolloutPlan) -> Result<(), ServiceError> {
     for (position, stage) in plan.stages().iter().enumerate() {
         let roles: Vec<String> = stage.required_roles.iter().map(|r| r.as_str().to_owned()).collect();
-        let checklist = serde_json::to_value(&stage.checklist).map_err(|e| ServiceError::Other(e.to_string()))?;
+        let checklist = serde_json::to_value(&stage.checklist)
+            .map_err(|e| ServiceError::internal("writing a stage's checklist", e))?;
         sqlx::query!(
             "insert into rollout_stages (rollout_id, position, name, basis_points, required_roles, min_soak_seconds, checklist)
              values ($1, $2, $3, $4, $5, $6, $7)",
@@ -369,7 +370,8 @@ async fn lock(conn: &mut PgConnection, id: i64) -> Result<Locked, ServiceError> 
     .ok_or_else(|| ServiceError::NotFound(format!("rollout {id}")))?;
     let stages = load_plan(conn, id).await?;
     let state = RolloutState {
-        status: RolloutStatus::from_str(&row.status).map_err(|e| ServiceError::Other(e.message))?,
+        status: RolloutStatus::from_str(&row.status)
+            .map_err(|e| ServiceError::internal("reading a rollout's status", e))?,
         current_stage: row.current_stage.and_then(|s| u32::try_from(s).ok()),
         stage_entered_at: row.stage_entered_at,
         version: row.version,
@@ -395,7 +397,7 @@ pub(crate) async fn load_plan(conn: &mut PgConnection, id: i64) -> Result<Rollou
     .await?;
     let mut stages = Vec::with_capacity(rows.len());
     for row in rows {
-        let bad = |what: &str, e: String| ServiceError::Other(format!("rollout {id}: {what}: {e}"));
+        let bad = |what: &str, e: String| ServiceError::bug(format!("rollout {id}: stored {what}: {e}"));
         let percent =
             Percent::from_basis_points(u16::try_from(row.basis_points).map_err(|e| bad("percent", e.to_string()))?)
                 .map_err(|e| bad("percent", e.message))?;
@@ -416,7 +418,7 @@ pub(crate) async fn load_plan(conn: &mut PgConnection, id: i64) -> Result<Rollou
         });
     }
     // Stored plans were validated when written; a plan that no longer validates is reported, not served.
-    RolloutPlan::new(stages).map_err(|e| ServiceError::Other(format!("rollout {id}: stored plan: {e}")))
+    RolloutPlan::new(stages).map_err(|e| ServiceError::bug(format!("rollout {id}: stored plan: {e}")))
 }
 
 /// Every sign-off of a rollout, with whether the signer still holds the role.
@@ -435,9 +437,11 @@ pub(crate) async fn load_signoffs(conn: &mut PgConnection, id: i64) -> Result<Ve
             Ok(SignoffRecord {
                 stage: u32::try_from(r.stage).unwrap_or(u32::MAX),
                 version: r.rollout_version,
-                role: SignoffRole::from_str(&r.role).map_err(|e| ServiceError::Other(e.message))?,
+                role: SignoffRole::from_str(&r.role)
+                    .map_err(|e| ServiceError::internal("reading a sign-off's role", e))?,
                 user_id: r.user_id,
-                decision: SignoffDecision::from_str(&r.decision).map_err(|e| ServiceError::Other(e.message))?,
+                decision: SignoffDecision::from_str(&r.decision)
+                    .map_err(|e| ServiceError::internal("reading a sign-off's decision", e))?,
                 signer_holds_role: r.holds,
             })
         })
@@ -493,7 +497,7 @@ pub async fn transition_with_notice(
     request: &TransitionRequest,
     notice: Option<&super::webhooks::Notice>,
 ) -> Result<crate::model::RolloutView, ServiceError> {
-    actor.require_editor()?;
+    actor.require(Role::Editor, "change rollouts")?;
     let reason = request.reason.as_deref().map(str::trim).filter(|r| !r.is_empty());
     let mut tx = pool.begin().await?;
     let locked = lock(&mut tx, id).await?;
@@ -557,7 +561,7 @@ pub async fn transition_with_notice(
     .await?;
     if updated.rows_affected() != 1 {
         // Cannot happen under the row lock; refuse rather than write a half.
-        return Err(ServiceError::Other(format!("rollout {id} changed under its lock")));
+        return Err(ServiceError::bug(format!("rollout {id} changed under its lock")));
     }
     insert_event(
         &mut tx,
@@ -698,7 +702,7 @@ pub async fn edit_in(
     id: i64,
     edit: &RolloutEdit,
 ) -> Result<String, ServiceError> {
-    actor.require_editor()?;
+    actor.require(Role::Editor, "change rollouts")?;
     let plan = RolloutPlan::new(edit.stages.clone()).map_err(|e| invalid("stages", e.to_string()))?;
     let locked = lock(conn, id).await?;
     locked.check_version(edit.expected_version, "")?;

@@ -33,7 +33,8 @@ pub async fn detail(pool: &PgPool, id: i64) -> Result<RolloutView, ServiceError>
     .ok_or_else(|| ServiceError::NotFound(format!("rollout {id}")))?;
     let plan = load_plan(&mut conn, id).await?;
     let state = RolloutState {
-        status: RolloutStatus::from_str(&row.status).map_err(|e| ServiceError::Other(e.message))?,
+        status: RolloutStatus::from_str(&row.status)
+            .map_err(|e| ServiceError::internal("reading a rollout's status", e))?,
         current_stage: row.current_stage.and_then(|s| u32::try_from(s).ok()),
         stage_entered_at: row.stage_entered_at,
         version: row.version,
@@ -256,7 +257,8 @@ pub async fn population(pool: &PgPool, id: i64) -> Result<crate::model::Populati
     use crate::domain::Stickiness;
     use std::collections::HashSet;
     let view = detail(pool, id).await?;
-    let stickiness = Stickiness::parse(&view.stickiness).map_err(|e| ServiceError::Other(e.message))?;
+    let stickiness =
+        Stickiness::parse(&view.stickiness).map_err(|e| ServiceError::internal("reading a rollout's stickiness", e))?;
     let served: u16 = match view.status.as_str() {
         "completed" => 10_000,
         "active" | "paused" => {
