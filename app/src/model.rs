@@ -93,6 +93,7 @@ pub struct FlagListQuery {
     pub q: Option<String>,
     pub phase: Option<String>,
     pub env: Option<String>,
+    #[cfg_attr(feature = "ssr", param(inline))]
     pub state: Option<StateFilter>,
     /// Only the stale flags (`stale=true`).
     #[serde(default)]

@@ -111,10 +111,10 @@ pub async fn list_flags(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateFlag {
-    /// Letters, digits, `_`, `-` and `.`, starting with a letter; never reused once archived.
-    #[schema(max_length = 100, example = "new_checkout")]
+    /// Letters, digits, `_`, `.` and `-`, up to 100; never reused once archived.
+    #[schema(pattern = r"^[A-Za-z0-9_.-]{1,100}$", example = "new_checkout")]
     key: String,
-    #[schema(max_length = 200)]
+    #[schema(min_length = 1, max_length = 200)]
     name: String,
     #[serde(default)]
     description: String,

@@ -47,7 +47,7 @@ pub fn rename_environment(document: &mut ConfigDocument, from: &str, to: &str) {
     get, path = "/api/admin/export", tag = "config",
     params(ExportQuery),
     responses(
-        (status = 200, description = "The file", body = String, content_type = "application/yaml"),
+        (status = 200, description = "The file", body = ConfigDocument, content_type = "application/yaml"),
         (status = 404, description = "No environment named by `as` (`NOT_FOUND`)", body = ErrorBody),
         (status = 422, description = "`as` without `env` (`INVALID`)", body = ErrorBody),
     ),
@@ -121,7 +121,7 @@ pub fn parse_document(text: &str) -> Result<ConfigDocument, ApiError> {
 #[utoipa::path(
     post, path = "/api/admin/apply", tag = "config",
     params(ApplyQuery),
-    request_body(content = String, content_type = "application/yaml",
+    request_body(content = ConfigDocument, content_type = "application/yaml",
                  description = "YAML, as written by GET /api/admin/export (`rollgate: 1`, phases, flags)"),
     responses(
         (status = 200, description = "What changed, or would change with `dry_run`", body = ApplyReport),

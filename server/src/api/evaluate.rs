@@ -201,6 +201,7 @@ fn context_from_query(query: HashMap<String, String>) -> EvalContext {
     responses(
         (status = 200, description = "The flag's answer", body = OneFlagResponse),
         (status = 400, description = "A key over 100 characters, or a bad badge request (`INVALID_KEY`, `INVALID_CONTEXT`)", body = ErrorBody),
+        (status = 422, description = "A `url` that is not a URL (`INVALID_CONTEXT`)", body = ErrorBody),
         (status = 404, description = "No such flag in the token's environment (`FLAG_NOT_FOUND`)", body = ErrorBody),
     ),
     security(("evaluate_token" = [])),

@@ -45,7 +45,9 @@ pub struct StageIn {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateRollout {
+    #[schema(pattern = r"^[A-Za-z0-9_.-]{1,100}$")]
     flag: String,
+    #[schema(pattern = r"^[a-z0-9][a-z0-9_-]{0,49}$")]
     environment: String,
     #[schema(value_type = Option<Template>)]
     template: Option<String>,
@@ -208,7 +210,9 @@ enum Verb {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ActOn {
+    #[schema(pattern = r"^[A-Za-z0-9_.-]{1,100}$")]
     flag: String,
+    #[schema(pattern = r"^[a-z0-9][a-z0-9_-]{0,49}$")]
     environment: String,
     expected_version: Option<i32>,
     reason: Option<String>,

@@ -18,7 +18,9 @@ use utoipa::ToSchema;
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateScheduled {
+    #[schema(pattern = r"^[A-Za-z0-9_.-]{1,100}$")]
     flag: String,
+    #[schema(pattern = r"^[a-z0-9][a-z0-9_-]{0,49}$")]
     environment: String,
     #[schema(value_type = ScheduledAction)]
     action: String,

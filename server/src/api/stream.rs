@@ -13,11 +13,25 @@ use futures_util::StreamExt;
 use std::convert::Infallible;
 use std::time::Duration;
 
+/// The data of a stream event: `ready` (`environment`, `version`) at once, then `refetchEvaluation`
+/// (`type`, `version`) after every configuration change.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct StreamEvent {
+    /// The configuration version.
+    pub version: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub environment: Option<String>,
+    /// `refetchEvaluation`.
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+}
+
 /// Server-Sent Events: `ready` at once, then `refetchEvaluation` after every configuration change (the
 /// event carries the version only; refetch with a bulk OFREP evaluation and its ETag).
 #[utoipa::path(
     get, path = "/api/v1/stream", tag = "evaluation",
-    responses((status = 200, description = "An event stream", content_type = "text/event-stream", body = String)),
+    responses((status = 200, description = "An event stream; each event's data is a `StreamEvent`",
+               content_type = "text/event-stream", body = StreamEvent)),
     security(("evaluate_token" = [])),
 )]
 pub async fn stream(
@@ -28,9 +42,11 @@ pub async fn stream(
     let environment = caller.environment;
     let mut changes = state.snapshot.subscribe();
     let first = *changes.borrow_and_update();
-    let ready = Event::default()
-        .event("ready")
-        .data(serde_json::json!({ "environment": environment, "version": first }).to_string());
+    let ready = Event::default().event("ready").data(event_data(&StreamEvent {
+        version: first,
+        environment: Some(environment),
+        kind: None,
+    }));
     let updates = stream::unfold(changes, move |mut changes| async move {
         // Ends when the process shuts down (the sender is dropped).
         changes.changed().await.ok()?;
@@ -38,9 +54,13 @@ pub async fn stream(
         let event = Event::default()
             .event("refetchEvaluation")
             .id(version.to_string())
-            .data(serde_json::json!({ "type": "refetchEvaluation", "version": version }).to_string());
+            .data(event_data(&StreamEvent { version, environment: None, kind: Some("refetchEvaluation".to_owned()) }));
         Some((Ok(event), changes))
     });
     let events = stream::once(async move { Ok(ready) }).chain(updates);
     Ok(Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
+}
+
+fn event_data(event: &StreamEvent) -> String {
+    serde_json::to_string(event).unwrap_or_default()
 }

@@ -40,11 +40,14 @@ impl ChecklistItem {
 }
 
 /// One stage of a rollout, as a `rollout_stages` row holds it (its position is its index in the plan).
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StagePlan {
     /// Shown on the timeline and in messages, e.g. `early adopters`.
     pub name: String,
-    /// The share of units served while this is the current stage.
+    /// The share of units served while this is the current stage: a number (`12.5`) or a string
+    /// (`"12.5"`, `"12.5%"`), from 0 to 100 in steps of 0.01.
+    #[cfg_attr(feature = "ssr", schema(value_type = f64, minimum = 0.0, maximum = 100.0))]
     pub percent: Percent,
     /// Each of these roles must be approved by a distinct user before the rollout enters this stage.
     #[serde(default)]
