@@ -125,7 +125,10 @@ clippy_host_and_sqlx_check() {
 # takes which). Fails on any 5xx and on any answer the document does not describe: an undocumented status,
 # content type, header or body shape. Bounded: a few examples per operation, a few minutes at most.
 fuzz_api() {
-  local base="$1"
+  local base="$1" var
+  for var in "ROLLGATE_FUZZ_ADMIN_TOKEN" "ROLLGATE_FUZZ_EVALUATE_TOKEN"; do
+    [ -n "${!var:-}" ] || die "set $var to a token for the API fuzzing"
+  done
   # --max-examples bounds the run; the timeout only guards against a hang (a run takes a minute or two).
   timeout 600 "$SCHEMATHESIS" --config-file "$ROOT/scripts/schemathesis.toml" run "$base/api/openapi.json" \
     --url "$base" --phases examples,coverage,fuzzing --max-examples "${FUZZ_MAX_EXAMPLES:-25}" \

@@ -4,17 +4,19 @@
 
 use std::time::Duration;
 
+/// What a refusal tells the user to write.
+const HOW: &str = "use a number with a unit (ms, s, m, h, d, w), e.g. 90s, 30m, 24h, 7d or 1h30m";
+
 /// Parses a duration; `what` names the field or flag in the message, e.g. "soak" or "--since".
 pub fn parse(what: &str, text: &str) -> Result<Duration, String> {
     let text = text.trim();
     if text.is_empty() {
-        return Err(format!("{what}: give a duration such as 90s, 30m, 24h, 7d or 1h30m"));
+        return Err(format!("{what}: {HOW}"));
     }
     if text.bytes().all(|b| b.is_ascii_digit()) {
         return text.parse::<u64>().map(Duration::from_secs).map_err(|_| format!("{what} {text:?} is too long"));
     }
-    humantime::parse_duration(text)
-        .map_err(|err| format!("{what} {text:?}: {err}; give a duration such as 90s, 30m, 24h, 7d or 1h30m"))
+    humantime::parse_duration(text).map_err(|_| format!("{what} {text:?}: {HOW}"))
 }
 
 /// Parses a duration in whole seconds that fit a `u32` (about 136 years), as soaks are stored.

@@ -150,7 +150,7 @@ mod tests {
         assert!(parse_stage_lines("a | 5% | chef", &[]).unwrap_err().starts_with("line 1: "));
         assert_eq!(
             parse_stage_lines("a | 5% | | 30x", &[]).unwrap_err(),
-            "line 1: soak \"30x\": use a number with d, h, m or s, e.g. 30m or 1h30m"
+            "line 1: soak \"30x\": use a number with a unit (ms, s, m, h, d, w), e.g. 90s, 30m, 24h, 7d or 1h30m"
         );
         assert!(parse_stage_lines("\n# nothing\n", &[]).is_err());
     }
