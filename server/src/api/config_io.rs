@@ -121,8 +121,9 @@ pub fn parse_document(text: &str) -> Result<ConfigDocument, ApiError> {
 #[utoipa::path(
     post, path = "/api/admin/apply", tag = "config",
     params(ApplyQuery),
-    request_body(content = ConfigDocument, content_type = "application/yaml",
-                 description = "YAML, as written by GET /api/admin/export (`rollgate: 1`, phases, flags)"),
+    request_body(content = String, content_type = "application/yaml",
+                 description = "A `ConfigDocument` as YAML, as written by GET /api/admin/export (`rollgate: 1`, \
+                                phases, flags)"),
     responses(
         (status = 200, description = "What changed, or would change with `dry_run`", body = ApplyReport),
         (status = 409, description = "A change the state refuses, e.g. a key taken (`CONFLICT`)", body = ErrorBody),

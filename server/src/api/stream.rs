@@ -13,6 +13,18 @@ use futures_util::StreamExt;
 use std::convert::Infallible;
 use std::time::Duration;
 
+/// One event of the stream, as Server-Sent Events frame it.
+#[derive(Debug, utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct StreamMessage {
+    /// `ready`, then `refetchEvaluation`.
+    event: String,
+    /// A `StreamEvent` as JSON.
+    data: String,
+    /// The configuration version, on `refetchEvaluation`.
+    id: Option<String>,
+}
+
 /// The data of a stream event: `ready` (`environment`, `version`) at once, then `refetchEvaluation`
 /// (`type`, `version`) after every configuration change.
 #[derive(Debug, serde::Serialize, utoipa::ToSchema)]
@@ -30,8 +42,8 @@ pub struct StreamEvent {
 /// event carries the version only; refetch with a bulk OFREP evaluation and its ETag).
 #[utoipa::path(
     get, path = "/api/v1/stream", tag = "evaluation",
-    responses((status = 200, description = "An event stream; each event's data is a `StreamEvent`",
-               content_type = "text/event-stream", body = StreamEvent)),
+    responses((status = 200, description = "An event stream", content_type = "text/event-stream",
+               body = StreamMessage)),
     security(("evaluate_token" = [])),
 )]
 pub async fn stream(
