@@ -90,34 +90,47 @@ setup_schemathesis() {
   "$ROOT/tools/venv/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
 }
 
-# The habits CI enforces before any test runs: formatting, and clippy with warnings as errors for the
-# server (with its tests and benches) and for the browser bundle's target.
+# The habits CI enforces: formatting, and clippy with warnings as errors for every crate of the workspace,
+# host and wasm alike.
 check_format() {
   log "checking formatting (cargo fmt --check)"
   (cd "$ROOT" && cargo fmt --all --check) || die "run cargo fmt"
 }
 
-# Clippy for the host, with the SQL checked at the same time: the query macros run against a fresh database
-# migrated from migrations/ (not the committed .sqlx/) and write their offline data to a scratch folder,
-# which must equal .sqlx/. One compile serves both checks; a separate `cargo sqlx prepare --check` would
-# need sqlx-cli (minutes to install on a cold machine) and a second compile. Needs DATABASE_URL.
-clippy_host_and_sqlx_check() {
-  local db="rollgate_sqlx_check" scratch_dir="$ROOT/target/sqlx-check"
-  local scratch_url="${DATABASE_URL%/*}/$db"
+# Runs a command (a build) with clippy linting the workspace's crates as they compile, warnings as errors.
+# `cargo clippy` does this in a check-only compile of its own, which on a cold machine would compile every
+# dependency a second time; clippy-driver as the workspace's rustc lints and builds in one pass (it is what
+# `cargo clippy` itself runs, with CLIPPY_ARGS as it passes them). Dependencies are built as usual.
+with_clippy() {
+  local driver
+  driver="$(dirname "$(rustup which cargo 2>/dev/null || command -v cargo)")/clippy-driver"
+  [ -x "$driver" ] || die "clippy-driver not found: rustup component add clippy"
+  RUSTC_WORKSPACE_WRAPPER="$driver" CLIPPY_ARGS="-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__" "$@"
+}
+
+# The check that .sqlx/ matches the queries, done during the test build: the query macros run against a
+# fresh database migrated from migrations/ (not the committed .sqlx/) and write their offline data to a
+# scratch folder, which must then equal .sqlx/. It costs no compile of its own; `cargo sqlx prepare
+# --check` would need sqlx-cli (minutes to install on a cold machine) and a second compile. Needs
+# DATABASE_URL; sets SQLX_CHECK_URL and SQLX_CHECK_DIR for the build.
+SQLX_CHECK_DB="rollgate_sqlx_check"
+prepare_sqlx_check() {
   command -v psql >/dev/null || die "psql is needed (apt-get install postgresql-client)"
-  psql -q "$DATABASE_URL" -c "drop database if exists $db" -c "create database $db"
-  for m in "$ROOT"/migrations/*.sql; do psql -q -v ON_ERROR_STOP=1 "$scratch_url" -f "$m" >/dev/null; done
-  rm -rf "$scratch_dir" && mkdir -p "$scratch_dir"
+  SQLX_CHECK_URL="${DATABASE_URL%/*}/$SQLX_CHECK_DB"
+  SQLX_CHECK_DIR="$ROOT/target/sqlx-check"
+  psql -q "$DATABASE_URL" -c "drop database if exists $SQLX_CHECK_DB" -c "create database $SQLX_CHECK_DB"
+  for m in "$ROOT"/migrations/*.sql; do psql -q -v ON_ERROR_STOP=1 "$SQLX_CHECK_URL" -f "$m" >/dev/null; done
+  rm -rf "$SQLX_CHECK_DIR" && mkdir -p "$SQLX_CHECK_DIR"
   # The macros write their files only when they run: make sure both crates are compiled again.
   touch "$ROOT/app/src/lib.rs" "$ROOT/server/src/lib.rs" "$ROOT/server/src/main.rs"
-  log "clippy for the server and its tests (-D warnings), the queries checked against a fresh database"
-  (cd "$ROOT" && SQLX_OFFLINE=false SQLX_OFFLINE_DIR="$scratch_dir" DATABASE_URL="$scratch_url" \
-    cargo clippy --quiet --workspace --exclude frontend --all-targets -- -D warnings) || die "clippy found problems"
-  psql -q "$DATABASE_URL" -c "drop database $db"
-  if ! diff -rq "$ROOT/.sqlx" "$scratch_dir" >/dev/null; then
-    diff -rq "$ROOT/.sqlx" "$scratch_dir" | head -20 >&2
+}
+
+finish_sqlx_check() {
+  if ! diff -rq "$ROOT/.sqlx" "$SQLX_CHECK_DIR" >/dev/null; then
+    diff -rq "$ROOT/.sqlx" "$SQLX_CHECK_DIR" | head -20 >&2
     die ".sqlx/ does not match the queries: run DATABASE_URL=... ./scripts/sqlx-prepare and commit .sqlx/"
   fi
+  log ".sqlx/ matches the queries ($(ls "$SQLX_CHECK_DIR" | wc -l) files)"
 }
 
 # Fuzzes the API of the server at $1 from its own /api/openapi.json, with the tokens in
@@ -136,12 +149,6 @@ fuzz_api() {
     --checks not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance \
     --workers 1 --seed 42 --generation-database none --no-color \
     --report junit --report-dir "$ROOT/target/schemathesis"
-}
-
-clippy_wasm() {
-  log "clippy for the browser bundle (wasm32, -D warnings)"
-  (cd "$ROOT" && cargo clippy --quiet -p app --features hydrate --target wasm32-unknown-unknown -- -D warnings) \
-    || die "clippy found problems in the browser build"
 }
 
 # Builds the browser bundle into target/site: the wasm hydrate entry, bound with wasm-bindgen, plus the
