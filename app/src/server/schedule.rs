@@ -64,10 +64,6 @@ impl std::fmt::Display for ScheduleOutcome {
     }
 }
 
-fn invalid(field: &'static str, message: impl Into<String>) -> ServiceError {
-    ServiceError::Invalid { field, message: message.into() }
-}
-
 fn truncate(text: &str) -> String {
     text.chars().take(MAX_TEXT).collect()
 }
@@ -105,14 +101,14 @@ pub async fn create(
 ) -> Result<i64, ServiceError> {
     actor.require(Role::Editor, "schedule changes")?;
     if new.run_at <= now {
-        return Err(invalid("run_at", "the time to run must be in the future"));
+        return Err(ServiceError::invalid("run_at", "the time to run must be in the future"));
     }
     if new.to_stage.is_some() && !new.action.takes_stage() {
-        return Err(invalid("to_stage", "only an advance or a rollback names a stage"));
+        return Err(ServiceError::invalid("to_stage", "only an advance or a rollback names a stage"));
     }
     let reason = new.reason.trim();
     if reason.chars().count() > MAX_TEXT {
-        return Err(invalid("reason", format!("the reason is limited to {MAX_TEXT} characters")));
+        return Err(ServiceError::invalid("reason", format!("the reason is limited to {MAX_TEXT} characters")));
     }
     let to_stage = new.to_stage.map(|s| i32::try_from(s).unwrap_or(i32::MAX));
     let mut tx = pool.begin().await?;

@@ -57,7 +57,7 @@ pub async fn apply(
 ) -> Result<ApplyReport, ServiceError> {
     actor.require(Role::Admin, "apply a configuration file")?;
     if doc.rollgate != FORMAT_VERSION {
-        return Err(invalid(
+        return Err(ServiceError::invalid(
             "rollgate",
             format!(
                 "rollgate: {} is not a format this server reads; expected rollgate: {FORMAT_VERSION}",
@@ -78,7 +78,10 @@ pub async fn apply(
     for (i, flag) in doc.flags.iter().enumerate() {
         let path = format!("flags[{i}] ({})", flag.key);
         if let Some(first) = seen.insert(flag.key.as_str(), i) {
-            return Err(invalid("flags", format!("{path}: the key {:?} is also flags[{first}]", flag.key)));
+            return Err(ServiceError::invalid(
+                "flags",
+                format!("{path}: the key {:?} is also flags[{first}]", flag.key),
+            ));
         }
         apply_flag(&mut tx, actor, flag, &path).await?;
     }
@@ -120,16 +123,12 @@ pub async fn apply(
     Ok(ApplyReport { dry_run, applied: true, changes })
 }
 
-fn invalid(field: &'static str, message: impl Into<String>) -> ServiceError {
-    ServiceError::Invalid { field, message: message.into() }
-}
-
 /// Says where in the file an error comes from. A check constraint of the database (a name too long, a key
 /// in the wrong format) is named rather than reported as an internal error.
 fn at(path: &str, err: ServiceError) -> ServiceError {
     match err {
-        ServiceError::Invalid { field, message } => invalid(field, format!("{path}: {message}")),
-        ServiceError::NotFound(what) => invalid("document", format!("{path}: there is no {what}")),
+        ServiceError::Invalid { field, message } => ServiceError::invalid(field, format!("{path}: {message}")),
+        ServiceError::NotFound(what) => ServiceError::invalid("document", format!("{path}: there is no {what}")),
         ServiceError::Refused { code, message } => {
             ServiceError::Refused { code, message: format!("{path}: {message}") }
         }
@@ -137,9 +136,10 @@ fn at(path: &str, err: ServiceError) -> ServiceError {
             ServiceError::Conflict { message: format!("{path}: {message}"), current_version }
         }
         ServiceError::Forbidden(why) => ServiceError::Forbidden(why),
-        ServiceError::Database(sqlx::Error::Database(db)) if db.constraint().is_some() => {
-            invalid("document", format!("{path}: refused by the database rule {}", db.constraint().unwrap_or_default()))
-        }
+        ServiceError::Database(sqlx::Error::Database(db)) if db.constraint().is_some() => ServiceError::invalid(
+            "document",
+            format!("{path}: refused by the database rule {}", db.constraint().unwrap_or_default()),
+        ),
         other => other,
     }
 }
@@ -273,7 +273,7 @@ async fn apply_flag(conn: &mut PgConnection, actor: &Actor, doc: &FlagDoc, path:
     };
     let (fields, archived) = current;
     if archived && !doc.archived {
-        return Err(invalid(
+        return Err(ServiceError::invalid(
             "archived",
             format!("{path}: the flag is archived and archived flags never come back; keep `archived: true`"),
         ));
@@ -307,7 +307,7 @@ async fn update_fields(
             sqlx::query_scalar!("select id from phases where key = $1", phase)
                 .fetch_optional(&mut *conn)
                 .await?
-                .ok_or_else(|| invalid("phase", format!("there is no phase {phase:?}")))?,
+                .ok_or_else(|| ServiceError::invalid("phase", format!("there is no phase {phase:?}")))?,
         ),
         None => None,
     };
@@ -405,11 +405,13 @@ async fn apply_state(
     )
     .fetch_optional(&mut *conn)
     .await?
-    .ok_or_else(|| invalid("environment", format!("{path}: there is no environment {:?}", env.as_str())))?;
+    .ok_or_else(|| {
+        ServiceError::invalid("environment", format!("{path}: there is no environment {:?}", env.as_str()))
+    })?;
     flags::set_enabled_in(conn, actor, flag, env, state.enabled, None, None).await.map_err(|e| at(path, e))?;
     if current.default_value != state.default_value {
         if !fits(value_type, &state.default_value) {
-            return Err(invalid(
+            return Err(ServiceError::invalid(
                 "default_value",
                 format!("{path}.default_value: the flag takes {value_type} values; {} is not one", state.default_value),
             ));
@@ -451,7 +453,10 @@ fn target_of(o: &OverrideDoc, path: &str) -> Result<OverrideTarget, ServiceError
     match (&o.organization, &o.customer) {
         (Some(org), None) => Ok(OverrideTarget::Organization(org.clone())),
         (None, Some(customer)) => Ok(OverrideTarget::Customer(customer.clone())),
-        _ => Err(invalid("overrides", format!("{path}: give exactly one of `organization` and `customer`"))),
+        _ => Err(ServiceError::invalid(
+            "overrides",
+            format!("{path}: give exactly one of `organization` and `customer`"),
+        )),
     }
 }
 
@@ -471,7 +476,7 @@ async fn apply_overrides(
         let item = format!("{path}.overrides[{i}]");
         let target = target_of(o, &item)?;
         if targets.contains(&target) {
-            return Err(invalid("overrides", format!("{item}: a second override for the same target")));
+            return Err(ServiceError::invalid("overrides", format!("{item}: a second override for the same target")));
         }
         let reason = Some(o.reason.as_str()).filter(|r| !r.is_empty());
         set_override_in(conn, actor, flag, env, &target, Some(o.value.clone()), reason)
@@ -543,7 +548,7 @@ async fn apply_rollout(
     // Tidied as the service stores them (names trimmed, roles in display order), so that a file that
     // lists roles in another order is not an edit each time it is applied.
     let wanted = crate::domain::rollout::RolloutPlan::new(doc.stages.clone())
-        .map_err(|e| invalid("stages", format!("{path}.stages: {e}")))?;
+        .map_err(|e| ServiceError::invalid("stages", format!("{path}.stages: {e}")))?;
     let plan = rollouts::load_plan(conn, live.id).await?;
     let allow = sqlx::query!(
         r#"select c.key as "customer?", o.key as "organization?" from rollout_allow_list a

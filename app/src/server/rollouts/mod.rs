@@ -68,10 +68,6 @@ fn refused(code: &'static str, message: impl Into<String>) -> ServiceError {
     ServiceError::Refused { code, message: message.into() }
 }
 
-fn invalid(field: &'static str, message: impl Into<String>) -> ServiceError {
-    ServiceError::Invalid { field, message: message.into() }
-}
-
 /// Creates a planned rollout for a flag in one environment. At most one live rollout per flag and
 /// environment (the `rollouts_live_key` index).
 pub async fn create(pool: &PgPool, actor: &Actor, new: &NewRollout) -> Result<i64, ServiceError> {
@@ -94,7 +90,7 @@ pub async fn create_in(
         PlanSource::Template(t) => (t.stages(&new.flag, &new.environment), Some(t.key())),
         PlanSource::Custom(stages) => (stages.clone(), None),
     };
-    let plan = RolloutPlan::new(stages).map_err(|e| invalid("stages", e.to_string()))?;
+    let plan = RolloutPlan::new(stages).map_err(|e| ServiceError::invalid("stages", e.to_string()))?;
     let (flag_id, environment_id) =
         super::flags::live_flag_environment(&mut *conn, &new.flag, &new.environment).await?;
     let inserted = sqlx::query_scalar!(
@@ -197,7 +193,7 @@ async fn insert_allow_list(
         .fetch_optional(&mut *conn)
         .await?;
         if inserted.is_none() && !customer_exists(conn, key).await? {
-            return Err(invalid("allow_customers", format!("there is no customer {key:?}")));
+            return Err(ServiceError::invalid("allow_customers", format!("there is no customer {key:?}")));
         }
     }
     for key in organizations.iter().map(|k| k.trim()).filter(|k| !k.is_empty()) {
@@ -211,7 +207,7 @@ async fn insert_allow_list(
         .fetch_optional(&mut *conn)
         .await?;
         if inserted.is_none() && !organization_exists(conn, key).await? {
-            return Err(invalid("allow_organizations", format!("there is no organization {key:?}")));
+            return Err(ServiceError::invalid("allow_organizations", format!("there is no organization {key:?}")));
         }
     }
     Ok(())
@@ -703,10 +699,11 @@ pub async fn edit_in(
     edit: &RolloutEdit,
 ) -> Result<String, ServiceError> {
     actor.require(Role::Editor, "change rollouts")?;
-    let plan = RolloutPlan::new(edit.stages.clone()).map_err(|e| invalid("stages", e.to_string()))?;
+    let plan = RolloutPlan::new(edit.stages.clone()).map_err(|e| ServiceError::invalid("stages", e.to_string()))?;
     let locked = lock(conn, id).await?;
     locked.check_version(edit.expected_version, "")?;
-    crate::domain::rollout::validate_edit(&locked.state, &plan).map_err(|e| invalid("stages", e.to_string()))?;
+    crate::domain::rollout::validate_edit(&locked.state, &plan)
+        .map_err(|e| ServiceError::invalid("stages", e.to_string()))?;
     let version =
         locked.state.version.checked_add(1).ok_or_else(|| refused("INVALID_TRANSITION", "version exhausted"))?;
     sqlx::query!("delete from rollout_stages where rollout_id = $1", id).execute(&mut *conn).await?;
@@ -782,10 +779,10 @@ pub async fn sign(
     let signer = actor.user_id.ok_or_else(|| ServiceError::Forbidden("only a person can sign off".into()))?;
     let comment = new.comment.trim();
     if comment.chars().count() > 2000 {
-        return Err(invalid("comment", "the comment has more than 2000 characters"));
+        return Err(ServiceError::invalid("comment", "the comment has more than 2000 characters"));
     }
     if new.decision == SignoffDecision::Rejected && comment.is_empty() {
-        return Err(invalid("comment", "say why you reject it: the comment is required"));
+        return Err(ServiceError::invalid("comment", "say why you reject it: the comment is required"));
     }
     let mut tx = pool.begin().await?;
     let locked = lock(&mut tx, id).await?;
