@@ -57,7 +57,7 @@ pub async fn change_password(
 }
 
 #[component]
-pub fn AccountPage() -> impl IntoView {
+pub fn AccountPage() -> AnyView {
     let me = Resource::new(|| (), |_| whoami());
     let change = ServerAction::<ChangePassword>::new();
     let query = leptos_router::hooks::use_query_map();
@@ -122,4 +122,5 @@ pub fn AccountPage() -> impl IntoView {
             </ActionForm>
         </section>
     }
+    .into_any()
 }

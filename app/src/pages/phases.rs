@@ -3,7 +3,6 @@
 //! its own page. Plain forms: the page works without JavaScript.
 
 use crate::components::status::{Empty, ErrorBox, Loading, ViewOnlyNotice};
-use crate::domain::Role;
 use crate::error::AppError;
 use crate::model::environments::{PhaseRow, PhasesPageData};
 use leptos::prelude::*;
@@ -60,7 +59,7 @@ pub async fn create_phase(
     requires_previous: Option<String>,
 ) -> Result<String, AppError> {
     use crate::server::{audit::Actor, phases, to_app_error, AppState};
-    let me = crate::server::auth::require_role(Role::Editor, "manage phases").await?;
+    let me = crate::server::auth::require_role(crate::domain::Role::Editor, "manage phases").await?;
     let key = parse_key(&key)?;
     let fields = fields(&name, &description, requires_previous)?;
     let state = expect_context::<AppState>();
@@ -77,7 +76,7 @@ pub async fn update_phase(
     expected_version: Option<i32>,
 ) -> Result<(), AppError> {
     use crate::server::{audit::Actor, phases, to_app_error, AppState};
-    let me = crate::server::auth::require_role(Role::Editor, "manage phases").await?;
+    let me = crate::server::auth::require_role(crate::domain::Role::Editor, "manage phases").await?;
     let key = parse_key(&key)?;
     let fields = fields(&name, &description, requires_previous)?;
     let state = expect_context::<AppState>();
@@ -88,7 +87,7 @@ pub async fn update_phase(
 #[server(endpoint = "move_phase")]
 pub async fn move_phase(key: String, direction: String) -> Result<(), AppError> {
     use crate::server::{audit::Actor, phases, to_app_error, AppState};
-    let me = crate::server::auth::require_role(Role::Editor, "manage phases").await?;
+    let me = crate::server::auth::require_role(crate::domain::Role::Editor, "manage phases").await?;
     let state = expect_context::<AppState>();
     let keys: Vec<String> = phases::list(&state.pool).await.map_err(to_app_error)?.into_iter().map(|p| p.key).collect();
     let order = moved(&keys, &key, &direction).map_err(crate::server::respond_with)?;
@@ -99,14 +98,14 @@ pub async fn move_phase(key: String, direction: String) -> Result<(), AppError> 
 #[server(endpoint = "delete_phase")]
 pub async fn delete_phase(key: String) -> Result<(), AppError> {
     use crate::server::{audit::Actor, phases, to_app_error, AppState};
-    let me = crate::server::auth::require_role(Role::Editor, "manage phases").await?;
+    let me = crate::server::auth::require_role(crate::domain::Role::Editor, "manage phases").await?;
     let key = parse_key(&key)?;
     let state = expect_context::<AppState>();
     phases::delete(&state.pool, &Actor::user(&me), &key).await.map_err(to_app_error)
 }
 
 #[component]
-pub fn PhasesPage() -> impl IntoView {
+pub fn PhasesPage() -> AnyView {
     let create = ServerAction::<CreatePhase>::new();
     let update = ServerAction::<UpdatePhase>::new();
     let reorder = ServerAction::<MovePhase>::new();
@@ -141,6 +140,7 @@ pub fn PhasesPage() -> impl IntoView {
             })}
         </Transition>
     }
+    .into_any()
 }
 
 #[component]
@@ -150,7 +150,7 @@ fn PhasesBody(
     update: ServerAction<UpdatePhase>,
     reorder: ServerAction<MovePhase>,
     delete: ServerAction<DeletePhase>,
-) -> impl IntoView {
+) -> AnyView {
     let PhasesPageData { phases, can_edit } = data;
     let count = phases.len();
     view! {
@@ -167,10 +167,11 @@ fn PhasesBody(
             }.into_any()
         }}
     }
+    .into_any()
 }
 
 #[component]
-fn NewPhaseForm(create: ServerAction<CreatePhase>) -> impl IntoView {
+fn NewPhaseForm(create: ServerAction<CreatePhase>) -> AnyView {
     let result = create.value();
     let error = move |field: &'static str| result.get().and_then(Result::err).and_then(|e| e.field_message(field));
     let other_error = move || {
@@ -213,6 +214,7 @@ fn NewPhaseForm(create: ServerAction<CreatePhase>) -> impl IntoView {
             </ActionForm>
         </details>
     }
+    .into_any()
 }
 
 #[component]
@@ -224,7 +226,7 @@ fn PhaseCard(
     update: ServerAction<UpdatePhase>,
     reorder: ServerAction<MovePhase>,
     delete: ServerAction<DeletePhase>,
-) -> impl IntoView {
+) -> AnyView {
     let key = phase.key.clone();
     let flags = match phase.flags {
         0 => "no flags".to_owned(),
@@ -292,6 +294,7 @@ fn PhaseCard(
             })}
         </li>
     }
+    .into_any()
 }
 
 #[cfg(test)]

@@ -110,7 +110,7 @@ fn Field(
     autocomplete: &'static str,
     #[prop(optional)] hint: Option<&'static str>,
     error: impl Fn() -> Option<String> + Copy + Send + Sync + 'static,
-) -> impl IntoView {
+) -> AnyView {
     let error_id = format!("{id}-error");
     let hint_id = format!("{id}-hint");
     let described = if hint.is_some() { format!("{hint_id} {error_id}") } else { error_id.clone() };
@@ -123,12 +123,13 @@ fn Field(
             <p class="field-error" id=error_id role="alert">{error}</p>
         </div>
     }
+    .into_any()
 }
 
 const PASSWORD_HINT: &str = "At least 12 characters. A few unrelated words make a good one.";
 
 #[component]
-pub fn SetupPage() -> impl IntoView {
+pub fn SetupPage() -> AnyView {
     let token = token_from_query();
     let link = Resource::new(token, setup_link);
     let action = ServerAction::<CompleteSetup>::new();
@@ -170,10 +171,11 @@ pub fn SetupPage() -> impl IntoView {
             })}
         </Transition>
     }
+    .into_any()
 }
 
 #[component]
-pub fn SetPasswordPage() -> impl IntoView {
+pub fn SetPasswordPage() -> AnyView {
     let token = token_from_query();
     let link = Resource::new(token, password_link);
     let action = ServerAction::<SetPassword>::new();
@@ -217,4 +219,5 @@ pub fn SetPasswordPage() -> impl IntoView {
             })}
         </Transition>
     }
+    .into_any()
 }

@@ -2,9 +2,8 @@
 //! password reset, their admin tokens and what was done to them. Every control is a plain form, so the
 //! page works without JavaScript; the server refuses what the page only hides (the last admin, oneself).
 
-use super::users::{parse_signoff, CreatedLink, RoleFields};
+use super::users::{CreatedLink, RoleFields};
 use crate::components::status::{Empty, ErrorBox, Loading};
-use crate::domain::Role;
 use crate::error::AppError;
 use crate::model::people::{CreatedLinkView, UserDetail, UserStatus};
 use crate::pages::{describe_change, format_time};
@@ -23,7 +22,7 @@ pub struct UserPageData {
 #[server(endpoint = "get_user")]
 pub async fn get_user(id: i64) -> Result<UserPageData, AppError> {
     use crate::server::{to_app_error, users, AppState};
-    let me = crate::server::auth::require_role(Role::Admin, "manage users").await?;
+    let me = crate::server::auth::require_role(crate::domain::Role::Admin, "manage users").await?;
     let state = expect_context::<AppState>();
     let detail = users::detail(&state.pool, me.id, id).await.map_err(to_app_error)?;
     Ok(UserPageData { detail, just_created: super::users::take_created_link().await? })
@@ -32,10 +31,10 @@ pub async fn get_user(id: i64) -> Result<UserPageData, AppError> {
 #[server(endpoint = "update_user_roles")]
 pub async fn update_user_roles(id: i64, role: String, signoff: Option<Vec<String>>) -> Result<(), AppError> {
     use crate::server::{audit::Actor, respond_with, to_app_error, users, AppState};
-    let me = crate::server::auth::require_role(Role::Admin, "change users' roles").await?;
+    let me = crate::server::auth::require_role(crate::domain::Role::Admin, "change users' roles").await?;
     let invalid = |e: crate::domain::InvalidValue| respond_with(e.into());
-    let role = role.parse::<Role>().map_err(invalid)?;
-    let signoff = parse_signoff(signoff).map_err(invalid)?;
+    let role = role.parse::<crate::domain::Role>().map_err(invalid)?;
+    let signoff = super::users::parse_signoff(signoff).map_err(invalid)?;
     let state = expect_context::<AppState>();
     users::update_roles(&state.pool, &Actor::user(&me), id, role, &signoff).await.map_err(to_app_error)
 }
@@ -44,7 +43,7 @@ pub async fn update_user_roles(id: i64, role: String, signoff: Option<Vec<String
 #[server(endpoint = "set_user_disabled")]
 pub async fn set_user_disabled(id: i64, disable: bool, reason: Option<String>) -> Result<(), AppError> {
     use crate::server::{audit::Actor, to_app_error, users, AppState};
-    let me = crate::server::auth::require_role(Role::Admin, "disable users").await?;
+    let me = crate::server::auth::require_role(crate::domain::Role::Admin, "disable users").await?;
     let state = expect_context::<AppState>();
     let actor = Actor::user(&me);
     if disable {
@@ -59,14 +58,14 @@ pub async fn set_user_disabled(id: i64, disable: bool, reason: Option<String>) -
 #[server(endpoint = "reset_user_password")]
 pub async fn reset_user_password(id: i64) -> Result<CreatedLinkView, AppError> {
     use crate::server::{audit::Actor, to_app_error, users, AppState};
-    let me = crate::server::auth::require_role(Role::Admin, "reset passwords").await?;
+    let me = crate::server::auth::require_role(crate::domain::Role::Admin, "reset passwords").await?;
     let state = expect_context::<AppState>();
     let issued = users::reset_password(&state.pool, &Actor::user(&me), id).await.map_err(to_app_error)?;
     super::users::link_view(issued).await
 }
 
 #[component]
-pub fn UserPage() -> impl IntoView {
+pub fn UserPage() -> AnyView {
     let params = use_params_map();
     let roles = ServerAction::<UpdateUserRoles>::new();
     let status = ServerAction::<SetUserDisabled>::new();
@@ -94,6 +93,7 @@ pub fn UserPage() -> impl IntoView {
             })}
         </Transition>
     }
+    .into_any()
 }
 
 #[component]
@@ -102,7 +102,7 @@ fn UserBody(
     roles: ServerAction<UpdateUserRoles>,
     status: ServerAction<SetUserDisabled>,
     reset: ServerAction<ResetUserPassword>,
-) -> impl IntoView {
+) -> AnyView {
     let UserPageData { detail, just_created } = data;
     let UserDetail { user, admin_tokens, pending_link, history, is_me, last_admin } = detail;
     let created = move || reset.value().get().and_then(Result::ok).or_else(|| just_created.clone());
@@ -235,4 +235,5 @@ fn UserBody(
             </div>
         </section>
     }
+    .into_any()
 }

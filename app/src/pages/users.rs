@@ -84,7 +84,7 @@ pub fn parse_signoff(values: Option<Vec<String>>) -> Result<Vec<SignoffRole>, cr
 }
 
 #[component]
-pub fn UsersPage() -> impl IntoView {
+pub fn UsersPage() -> AnyView {
     let invite = ServerAction::<InviteUser>::new();
     let page = Resource::new(move || invite.version().get(), |_| list_users());
     view! {
@@ -106,10 +106,11 @@ pub fn UsersPage() -> impl IntoView {
             })}
         </Transition>
     }
+    .into_any()
 }
 
 #[component]
-fn UsersBody(data: UsersPageData, invite: ServerAction<InviteUser>) -> impl IntoView {
+fn UsersBody(data: UsersPageData, invite: ServerAction<InviteUser>) -> AnyView {
     let UsersPageData { users, just_created } = data;
     let created = move || invite.value().get().and_then(Result::ok).or_else(|| just_created.clone());
     let result = invite.value();
@@ -150,6 +151,7 @@ fn UsersBody(data: UsersPageData, invite: ServerAction<InviteUser>) -> impl Into
             <UserTable users />
         </section>
     }
+    .into_any()
 }
 
 /// The role select and the sign-off role checkboxes, shared by "Add a user" and a user's page.
@@ -160,7 +162,7 @@ pub fn RoleFields(
     role_error: Signal<Option<String>>,
     signoff_error: Signal<Option<String>>,
     prefix: &'static str,
-) -> impl IntoView {
+) -> AnyView {
     let role_id = format!("{prefix}-role");
     let role_error_id = format!("{prefix}-role-error");
     view! {
@@ -186,13 +188,14 @@ pub fn RoleFields(
             <p class="field-error" role="alert">{move || signoff_error.get()}</p>
         </fieldset>
     }
+    .into_any()
 }
 
 pub fn role_label(role: Role) -> &'static str {
     match role {
-        Role::Viewer => "Viewer: sees everything, changes nothing",
-        Role::Editor => "Editor: changes flags, phases and rollouts",
-        Role::Admin => "Admin: also people, environments, tokens",
+        Role::Viewer => "Viewer (read only)",
+        Role::Editor => "Editor (flags, phases, rollouts)",
+        Role::Admin => "Admin (also people, environments)",
     }
 }
 
@@ -207,7 +210,7 @@ pub fn signoff_label(role: SignoffRole) -> &'static str {
 
 /// A set-password link just made, shown once.
 #[component]
-pub fn CreatedLink(link: CreatedLinkView) -> impl IntoView {
+pub fn CreatedLink(link: CreatedLinkView) -> AnyView {
     let what = if link.purpose == "invite" { "Invitation" } else { "Password reset" };
     view! {
         <section class="card notice" role="status" aria-labelledby="created-link-h" data-testid="created-link">
@@ -220,10 +223,11 @@ pub fn CreatedLink(link: CreatedLinkView) -> impl IntoView {
             <input id="created-link" class="mono secret" type="text" readonly value=link.link size="60" />
         </section>
     }
+    .into_any()
 }
 
 #[component]
-fn UserTable(users: Vec<UserRow>) -> impl IntoView {
+fn UserTable(users: Vec<UserRow>) -> AnyView {
     view! {
         <div class="table-wrap">
         <table class="table" data-testid="user-table">
@@ -256,6 +260,7 @@ fn UserTable(users: Vec<UserRow>) -> impl IntoView {
         </table>
         </div>
     }
+    .into_any()
 }
 
 pub fn signoff_text(roles: &[SignoffRole]) -> String {

@@ -98,19 +98,20 @@ fn FlagDetailView(
             <section class="card" aria-labelledby="envs-h">
                 <h2 id="envs-h">"Environments"</h2>
                 <table class="table">
-                    <thead><tr>
-                        <th scope="col">"Environment"</th><th scope="col">"State"</th>
-                        <th scope="col" title="Served when the flag is on and no override, allow-list or rollout applies">"Serves when on"</th>
-                        <th scope="col">"Last change"</th>
-                    </tr></thead>
+                    <thead><tr><th scope="col">"Environment"</th><th scope="col">"State"</th><th scope="col">"Last change"</th></tr></thead>
                     <tbody>
                         {detail.environments.iter().map(|e| {
                             let state = FlagState { environment: e.environment.clone(), enabled: e.enabled, version: e.version, rollout: None };
                             view! {
                                 <tr data-testid=format!("env-row-{}", e.environment)>
-                                    <th scope="row">{e.environment_name.clone()}</th>
+                                    <th scope="row">
+                                        {e.environment_name.clone()}
+                                        // What "on" means here when no override, allow-list or rollout applies.
+                                        <div class="muted small" title="Served when the flag is on and no override, allow-list or rollout applies">
+                                            "on serves " <code>{e.default_value.to_string()}</code>
+                                        </div>
+                                    </th>
                                     <td><FlagToggle action=toggle flag=key.clone() state can_edit with_reason=true /></td>
-                                    <td><code>{e.default_value.to_string()}</code></td>
                                     <td class="muted small">
                                         {format_time(&e.updated_at)}
                                         {e.updated_by.clone().map(|u| format!(" by {u}"))}

@@ -4,7 +4,6 @@
 //! page works without JavaScript.
 
 use crate::components::status::{ErrorBox, Loading};
-use crate::domain::Role;
 use crate::error::AppError;
 use crate::model::environments::{EnvironmentRow, EnvironmentsPageData};
 use crate::pages::format_time;
@@ -30,7 +29,7 @@ fn parse_key(key: &str) -> Result<crate::domain::EnvKey, AppError> {
 #[server(endpoint = "create_environment")]
 pub async fn create_environment(key: String, name: String) -> Result<String, AppError> {
     use crate::server::{audit::Actor, environments, respond_with, to_app_error, AppState};
-    let me = crate::server::auth::require_role(Role::Admin, "manage environments").await?;
+    let me = crate::server::auth::require_role(crate::domain::Role::Admin, "manage environments").await?;
     let key = parse_key(&key)?;
     let name = crate::domain::EnvName::parse(&name).map_err(|e| respond_with(e.into()))?;
     let state = expect_context::<AppState>();
@@ -41,7 +40,7 @@ pub async fn create_environment(key: String, name: String) -> Result<String, App
 #[server(endpoint = "rename_environment")]
 pub async fn rename_environment(key: String, name: String) -> Result<(), AppError> {
     use crate::server::{audit::Actor, environments, respond_with, to_app_error, AppState};
-    let me = crate::server::auth::require_role(Role::Admin, "manage environments").await?;
+    let me = crate::server::auth::require_role(crate::domain::Role::Admin, "manage environments").await?;
     let key = parse_key(&key)?;
     let name = crate::domain::EnvName::parse(&name).map_err(|e| respond_with(e.into()))?;
     let state = expect_context::<AppState>();
@@ -52,7 +51,7 @@ pub async fn rename_environment(key: String, name: String) -> Result<(), AppErro
 #[server(endpoint = "move_environment")]
 pub async fn move_environment(key: String, direction: String) -> Result<(), AppError> {
     use crate::server::{audit::Actor, environments, to_app_error, AppState};
-    let me = crate::server::auth::require_role(Role::Admin, "manage environments").await?;
+    let me = crate::server::auth::require_role(crate::domain::Role::Admin, "manage environments").await?;
     let state = expect_context::<AppState>();
     let live: Vec<String> = environments::list(&state.pool)
         .await
@@ -69,7 +68,7 @@ pub async fn move_environment(key: String, direction: String) -> Result<(), AppE
 #[server(endpoint = "archive_environment")]
 pub async fn archive_environment(key: String, reason: Option<String>) -> Result<(), AppError> {
     use crate::server::{audit::Actor, environments, to_app_error, AppState};
-    let me = crate::server::auth::require_role(Role::Admin, "manage environments").await?;
+    let me = crate::server::auth::require_role(crate::domain::Role::Admin, "manage environments").await?;
     let key = parse_key(&key)?;
     let reason = reason.as_deref().map(str::trim).filter(|r| !r.is_empty());
     let state = expect_context::<AppState>();
@@ -77,7 +76,7 @@ pub async fn archive_environment(key: String, reason: Option<String>) -> Result<
 }
 
 #[component]
-pub fn EnvironmentsPage() -> impl IntoView {
+pub fn EnvironmentsPage() -> AnyView {
     let create = ServerAction::<CreateEnvironment>::new();
     let rename = ServerAction::<RenameEnvironment>::new();
     let reorder = ServerAction::<MoveEnvironment>::new();
@@ -109,6 +108,7 @@ pub fn EnvironmentsPage() -> impl IntoView {
             })}
         </Transition>
     }
+    .into_any()
 }
 
 #[component]
@@ -118,7 +118,7 @@ fn EnvironmentsBody(
     rename: ServerAction<RenameEnvironment>,
     reorder: ServerAction<MoveEnvironment>,
     archive: ServerAction<ArchiveEnvironment>,
-) -> impl IntoView {
+) -> AnyView {
     let EnvironmentsPageData { environments, can_manage } = data;
     let (live, archived): (Vec<EnvironmentRow>, Vec<EnvironmentRow>) =
         environments.into_iter().partition(|e| e.archived_at.is_none());
@@ -131,7 +131,7 @@ fn EnvironmentsBody(
         <section class="card" aria-labelledby="envs-h">
             <h2 id="envs-h">"In use"</h2>
             <div class="table-wrap">
-            <table class="table" data-testid="environment-table">
+            <table class="table table-middle" data-testid="environment-table">
                 <thead><tr>
                     <th scope="col">"Order"</th><th scope="col">"Key"</th><th scope="col">"Name"</th>
                     <th scope="col">"Flags on"</th><th scope="col">"Evaluate tokens"</th><th scope="col">"Live rollouts"</th>
@@ -157,10 +157,11 @@ fn EnvironmentsBody(
             </section>
         })}
     }
+    .into_any()
 }
 
 #[component]
-fn NewEnvironmentForm(create: ServerAction<CreateEnvironment>) -> impl IntoView {
+fn NewEnvironmentForm(create: ServerAction<CreateEnvironment>) -> AnyView {
     let result = create.value();
     let error = move |field: &'static str| result.get().and_then(Result::err).and_then(|e| e.field_message(field));
     let other_error = move || {
@@ -197,6 +198,7 @@ fn NewEnvironmentForm(create: ServerAction<CreateEnvironment>) -> impl IntoView 
             </ActionForm>
         </section>
     }
+    .into_any()
 }
 
 #[component]
@@ -208,7 +210,7 @@ fn EnvironmentRowView(
     rename: ServerAction<RenameEnvironment>,
     reorder: ServerAction<MoveEnvironment>,
     archive: ServerAction<ArchiveEnvironment>,
-) -> impl IntoView {
+) -> AnyView {
     let key = env.key.clone();
     let in_use = env.evaluate_tokens > 0 || env.live_rollouts > 0;
     let confirm =
@@ -263,4 +265,5 @@ fn EnvironmentRowView(
             })}
         </tr>
     }
+    .into_any()
 }
