@@ -74,6 +74,7 @@ pub fn app(state: AppState, trusted_origins: csrf::TrustedOrigins) -> Router {
         .merge(api::rollouts::routes())
         .merge(api::schedule::routes())
         .merge(api::structure::routes())
+        .merge(api::people::routes())
         .route("/api/openapi.json", get(api::openapi::serve))
         .route(
             "/admin/priority-urls/{account}/import",

@@ -49,16 +49,13 @@ pub fn is_plain_form_post() -> bool {
     })
 }
 
-/// This server's address as the current request reached it (`https://flags.example.com`), for links a
-/// person copies from a page: the `Host` header, and the scheme a proxy reports in `X-Forwarded-Proto`
-/// (https when cookies are marked Secure, else http).
-pub fn request_origin() -> String {
-    let parts = leptos::prelude::use_context::<http::request::Parts>();
-    let header =
-        |name: &str| parts.as_ref().and_then(|p| p.headers.get(name)).and_then(|v| v.to_str().ok()).map(str::to_owned);
-    let secure = leptos::prelude::use_context::<AppState>().is_some_and(|s| s.security.secure_cookies);
+/// This server's address as a request reached it (`https://flags.example.com`), for links a person
+/// copies: the `Host` header, and the scheme a proxy reports in `X-Forwarded-Proto` (https when cookies
+/// are marked Secure, else http).
+pub fn origin_of(headers: &http::HeaderMap, secure_cookies: bool) -> String {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
     let scheme = header("x-forwarded-proto").filter(|p| p == "https" || p == "http").unwrap_or_else(|| {
-        if secure {
+        if secure_cookies {
             "https".into()
         } else {
             "http".into()
@@ -66,6 +63,15 @@ pub fn request_origin() -> String {
     });
     let host = header("host").unwrap_or_else(|| "localhost".into());
     format!("{scheme}://{host}")
+}
+
+/// [`origin_of`] for the current server function's request.
+pub fn request_origin() -> String {
+    let secure = leptos::prelude::use_context::<AppState>().is_some_and(|s| s.security.secure_cookies);
+    match leptos::prelude::use_context::<http::request::Parts>() {
+        Some(parts) => origin_of(&parts.headers, secure),
+        None => origin_of(&http::HeaderMap::new(), secure),
+    }
 }
 
 /// The client's address for the current server function, as the login throttle counts it: the first

@@ -82,7 +82,7 @@ pub const OPERATIONS: &[(&str, &str, &str, &str, Option<&str>)] = &[
         "/api/admin/environments/{key}/archive",
         "environments",
         "Admins: archive an environment; 409 ENVIRONMENT_IN_USE naming the tokens, rollouts and scheduled changes using it",
-        Some("ArchiveEnvironment"),
+        Some("Reason"),
     ),
     (
         "post",
@@ -90,6 +90,36 @@ pub const OPERATIONS: &[(&str, &str, &str, &str, Option<&str>)] = &[
         "environments",
         "Admins: put the environments in use in this order (keys: each exactly once)",
         Some("Reorder"),
+    ),
+    ("get", "/api/admin/users", "people", "Admins: every user, with role, sign-off roles and status", None),
+    (
+        "post",
+        "/api/admin/users",
+        "people",
+        "Admins: add a user with no password; answers their one-time set-password link (201), valid 7 days",
+        Some("AddUser"),
+    ),
+    (
+        "put",
+        "/api/admin/users/{id}",
+        "people",
+        "Admins: set a user's role and sign-off roles (409 LAST_ADMIN for the last active admin's demotion)",
+        Some("UpdateRoles"),
+    ),
+    (
+        "post",
+        "/api/admin/users/{id}/disable",
+        "people",
+        "Admins: disable a user; their sessions end and their admin tokens are revoked at once",
+        Some("Reason"),
+    ),
+    ("post", "/api/admin/users/{id}/enable", "people", "Admins: enable a disabled user again", None),
+    (
+        "post",
+        "/api/admin/users/{id}/reset-password",
+        "people",
+        "Admins: force a password reset; the password stops working, sessions end; answers a 24-hour set-password link",
+        None,
     ),
     ("get", "/api/admin/phases", "phases", "The phases in order, with how many live flags each holds", None),
     ("post", "/api/admin/phases", "phases", "Editors: add a phase after the last one (201)", Some("CreatePhase")),
@@ -209,7 +239,14 @@ fn structure_schemas() -> Value {
             "name": { "type": "string", "minLength": 1, "maxLength": 100 } } },
         "RenameEnvironment": { "type": "object", "required": ["name"], "properties": {
             "name": { "type": "string", "minLength": 1, "maxLength": 100 } } },
-        "ArchiveEnvironment": { "type": "object", "properties": { "reason": string } },
+        "Reason": { "type": "object", "properties": { "reason": string } },
+        "AddUser": { "type": "object", "required": ["email", "name", "role"], "properties": {
+            "email": string, "name": { "type": "string", "minLength": 1, "maxLength": 200 },
+            "role": { "enum": ["viewer", "editor", "admin"] },
+            "signoff_roles": { "type": "array", "items": { "enum": ["dev_lead", "ops_oncall", "product_owner", "qa"] } } } },
+        "UpdateRoles": { "type": "object", "required": ["role"], "properties": {
+            "role": { "enum": ["viewer", "editor", "admin"] },
+            "signoff_roles": { "type": "array", "items": { "enum": ["dev_lead", "ops_oncall", "product_owner", "qa"] } } } },
         "Reorder": { "type": "object", "required": ["keys"], "properties": {
             "keys": { "type": "array", "items": string } } },
         "CreatePhase": { "type": "object", "required": ["key", "name"], "properties": {

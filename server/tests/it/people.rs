@@ -322,3 +322,106 @@ async fn everyone_changes_their_own_password_and_their_other_sessions_end(pool: 
     assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
     assert_eq!(audit_count(&pool, "user.password_changed").await, 1);
 }
+
+fn api(method: &str, path: &str, token: &str, body: serde_json::Value) -> Request<Body> {
+    Request::builder()
+        .method(method)
+        .uri(path)
+        .header(header::HOST, HOST)
+        .header(header::AUTHORIZATION, format!("Bearer {token}"))
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(body.to_string()))
+        .unwrap()
+}
+
+async fn api_json(router: &Router, request: Request<Body>) -> (StatusCode, serde_json::Value) {
+    let response = send(router, request).await;
+    let status = response.status();
+    let text = body_text(response).await;
+    (status, serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)))
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn scripts_manage_people_through_the_admin_api_with_the_same_rules(pool: PgPool) {
+    seed_user(&pool, "admin@example.com", "admin").await;
+    seed_user(&pool, "ed@example.com", "editor").await;
+    let admin = admin_token_for(&pool, "admin@example.com").await;
+    let editor = admin_token_for(&pool, "ed@example.com").await;
+    let router = router(&pool);
+
+    let (status, added) = api_json(
+        &router,
+        api(
+            "POST",
+            "/api/admin/users",
+            &admin,
+            serde_json::json!({"email": "qa@example.com", "name": "Quinn", "role": "viewer", "signoff_roles": ["qa"]}),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{added}");
+    assert_eq!(added["user"]["status"], "pending");
+    let link = added["set_password_link"].as_str().unwrap();
+    assert!(link.starts_with("http://rollgate.test/set-password?token="), "{link}");
+    let id = added["user"]["id"].as_i64().unwrap();
+
+    let (status, refused) = api_json(&router, api("GET", "/api/admin/users", &editor, serde_json::Value::Null)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{refused}");
+    let (status, bad) = api_json(
+        &router,
+        api(
+            "POST",
+            "/api/admin/users",
+            &admin,
+            serde_json::json!({"email": "qa@example.com", "name": "Again", "role": "viewer"}),
+        ),
+    )
+    .await;
+    assert_eq!((status, bad["details"]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("email")), "{bad}");
+    let (status, bad) =
+        api_json(&router, api("PUT", "/api/admin/users/abc", &admin, serde_json::json!({"role": "editor"}))).await;
+    assert_eq!((status, bad["details"]["field"].as_str()), (StatusCode::BAD_REQUEST, Some("id")), "{bad}");
+
+    let (status, promoted) = api_json(
+        &router,
+        api(
+            "PUT",
+            &format!("/api/admin/users/{id}"),
+            &admin,
+            serde_json::json!({"role": "editor", "signoff_roles": ["qa", "dev_lead"]}),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{promoted}");
+    assert_eq!(promoted["role"], "editor");
+    assert_eq!(promoted["signoff_roles"], serde_json::json!(["dev_lead", "qa"]));
+
+    let ed = sqlx::query_scalar::<_, i64>("select id from users where email = 'ed@example.com'")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    let (status, disabled) = api_json(
+        &router,
+        api("POST", &format!("/api/admin/users/{ed}/disable"), &admin, serde_json::json!({"reason": "left"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{disabled}");
+    assert_eq!(disabled["user"]["status"], "disabled");
+    assert_eq!(disabled["admin_tokens_revoked"].as_array().unwrap().len(), 1);
+    assert!(!token_works(&router, &editor).await);
+
+    let me = sqlx::query_scalar::<_, i64>("select id from users where email = 'admin@example.com'")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    let (status, own) =
+        api_json(&router, api("POST", &format!("/api/admin/users/{me}/disable"), &admin, serde_json::json!({}))).await;
+    assert_eq!((status, own["error"].as_str()), (StatusCode::CONFLICT, Some("SELF")), "{own}");
+    let (status, reset) = api_json(
+        &router,
+        api("POST", &format!("/api/admin/users/{id}/reset-password"), &admin, serde_json::Value::Null),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{reset}");
+    assert_eq!(reset["purpose"], "invite", "no password was ever set: a fresh invitation");
+}
