@@ -189,8 +189,11 @@ fn UserBody(
                         <ActionForm action=status attr:class="stack-form" attr:aria-label="Disable the user" attr:onsubmit=confirm_disable>
                             <input type="hidden" name="id" value=uid.to_string() />
                             <input type="hidden" name="disable" value="true" />
+                            <p class="muted small">
+                                "Disabling signs them out everywhere and revokes their admin tokens; they can be enabled again."
+                            </p>
                             <div class="field">
-                                <label for="disable-reason">"Reason (optional, for the audit log)"</label>
+                                <label for="disable-reason">"Why disable them (optional, for the audit log)"</label>
                                 <input id="disable-reason" name="reason" type="text" maxlength="2000" />
                             </div>
                             <button type="submit" class="btn btn-danger" disabled=last_admin>"Disable"</button>
