@@ -1,10 +1,13 @@
 //! Data that crosses between server functions and pages. Plain serializable structs, no behaviour.
 
+pub mod environments;
+pub mod people;
 pub mod priority;
 pub mod schedule;
 
 use crate::domain::{FlagKind, Role, SignoffRole};
 use chrono::{DateTime, Utc};
+pub use people::UserRow;
 use serde::{Deserialize, Serialize};
 
 /// The signed-in user, as pages see them.
@@ -195,6 +198,9 @@ pub struct FlagDetail {
     pub kind: FlagKind,
     pub value_type: String,
     pub phase_name: Option<String>,
+    /// The phase's key, for moving the flag to another one.
+    #[serde(default)]
+    pub phase_key: Option<String>,
     pub owner: Option<String>,
     pub tags: Vec<String>,
     pub created_at: DateTime<Utc>,
@@ -203,17 +209,6 @@ pub struct FlagDetail {
     pub environments: Vec<FlagEnvironmentDetail>,
     pub history: Vec<AuditEventView>,
     pub can_edit: bool,
-}
-
-/// A user as listed on the users page.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct UserRow {
-    pub email: String,
-    pub name: String,
-    pub role: Role,
-    pub signoff_roles: Vec<SignoffRole>,
-    pub disabled: bool,
-    pub created_at: DateTime<Utc>,
 }
 
 /// An API token as listed (never its secret).

@@ -8,6 +8,8 @@ pub mod evaluate;
 pub mod ingest;
 pub mod ofrep;
 pub mod openapi;
+pub mod people;
 pub mod rollouts;
 pub mod schedule;
 pub mod stream;
+pub mod structure;

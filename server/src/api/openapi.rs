@@ -9,7 +9,7 @@
 //! answering 201 (`admin::create_flag`), a delete answering 204 (`schedule::cancel`).
 //! `server/tests/it/openapi.rs` fails when a route is added to the router without going through here.
 
-use super::{admin, config_io, error::ErrorBody, evaluate, ingest, ofrep, rollouts, schedule, stream};
+use super::{admin, config_io, error::ErrorBody, evaluate, ingest, ofrep, people, rollouts, schedule, stream, structure};
 use app::server::AppState;
 use axum::extract::DefaultBodyLimit;
 use axum::Router;
@@ -38,6 +38,9 @@ const EVALUATION_BODY_LIMIT: usize = 1024 * 1024;
         (name = "ofrep", description = "OpenFeature Remote Evaluation Protocol"),
         (name = "guardrails", description = "Metrics applications report for the guardrails"),
         (name = "admin", description = "Flags, audit trail, health: admin tokens or a session"),
+        (name = "environments", description = "The team's environments: everyone reads them, admins change them"),
+        (name = "phases", description = "The phases flags are grouped and gated by: editors change them"),
+        (name = "people", description = "Users, roles and set-password links: admins"),
         (name = "rollouts", description = "Staged rollouts: the same calls as the rollout page's buttons"),
         (name = "schedule", description = "Changes set to run at a given time"),
         (name = "config", description = "Configuration as code: export and apply YAML"),
@@ -66,10 +69,23 @@ pub fn router() -> (Router<AppState>, Document) {
         .routes(routes!(admin::list_flags, admin::create_flag))
         .routes(routes!(admin::get_flag))
         .routes(routes!(admin::set_flag_state))
+        .routes(routes!(structure::move_flag))
         .routes(routes!(admin::stale_flags))
         .routes(routes!(admin::list_audit))
         .routes(routes!(admin::audit_csv))
         .routes(routes!(admin::health))
+        .routes(routes!(structure::list_environments, structure::create_environment))
+        .routes(routes!(structure::reorder_environments))
+        .routes(routes!(structure::rename_environment))
+        .routes(routes!(structure::archive_environment))
+        .routes(routes!(structure::list_phases, structure::create_phase))
+        .routes(routes!(structure::reorder_phases))
+        .routes(routes!(structure::update_phase, structure::delete_phase))
+        .routes(routes!(people::list, people::add))
+        .routes(routes!(people::update_roles))
+        .routes(routes!(people::disable))
+        .routes(routes!(people::enable))
+        .routes(routes!(people::reset_password))
         .routes(routes!(config_io::export))
         .routes(routes!(config_io::apply))
         .routes(routes!(rollouts::create))

@@ -3,4 +3,5 @@
 pub mod detail;
 pub mod evaluate_for;
 pub mod list;
+pub mod move_phase;
 pub mod new_flag;

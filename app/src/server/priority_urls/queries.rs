@@ -32,7 +32,8 @@ pub async fn accounts(pool: &PgPool) -> Result<Vec<AccountRow>, ServiceError> {
                   coalesce((select array_agg(e.key order by e.position)
                             from overrides ov join flags f on f.id = ov.flag_id
                             join environments e on e.id = ov.environment_id
-                            where ov.organization_id = o.id and f.key = $1 and ov.value = 'true'), '{}') as "on_in!"
+                            where ov.organization_id = o.id and f.key = $1 and ov.value = 'true'
+                              and e.archived_at is null), '{}') as "on_in!"
            from organizations o order by o.name"#,
         FLAG_KEY
     )
@@ -278,7 +279,7 @@ async fn flag_states(pool: &PgPool, org_id: i64) -> Result<Vec<AccountFlagState>
            join flag_environments fe on fe.flag_id = f.id
            join environments e on e.id = fe.environment_id
            left join overrides o on o.flag_id = f.id and o.environment_id = e.id and o.organization_id = $2
-           where f.key = $1 and f.archived_at is null
+           where f.key = $1 and f.archived_at is null and e.archived_at is null
            order by e.position"#,
         FLAG_KEY,
         org_id
