@@ -2,6 +2,7 @@
 
 pub mod priority;
 pub mod schedule;
+pub mod targets;
 
 use crate::domain::{FlagKind, Role, SignoffRole};
 use chrono::{DateTime, Utc};

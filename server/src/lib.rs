@@ -6,11 +6,13 @@ pub mod auth_routes;
 pub mod cli;
 pub mod config;
 pub mod csrf;
+pub mod customer_import;
 pub mod db;
 pub mod demo;
 pub mod embedded_pg;
 pub mod metrics;
 pub mod priority_urls;
+pub mod upload;
 pub mod workers;
 
 use app::server::AppState;
@@ -73,6 +75,7 @@ pub fn app(state: AppState, trusted_origins: csrf::TrustedOrigins) -> Router {
         .merge(api::admin::routes())
         .merge(api::rollouts::routes())
         .merge(api::schedule::routes())
+        .merge(api::targets::routes(state.priority_urls.limits.max_file_bytes))
         .route("/api/openapi.json", get(api::openapi::serve))
         .route(
             "/admin/priority-urls/{account}/import",
@@ -81,6 +84,13 @@ pub fn app(state: AppState, trusted_origins: csrf::TrustedOrigins) -> Router {
             )),
         )
         .route("/admin/priority-urls/{account}/batches/{batch}/report.csv", get(priority_urls::report))
+        .route(
+            "/admin/organizations/customers/import",
+            post(customer_import::upload).layer(axum::extract::DefaultBodyLimit::max(
+                state.priority_urls.limits.max_file_bytes.saturating_add(upload::FORM_OVERHEAD),
+            )),
+        )
+        .route("/admin/organizations/customers/imports/{id}/report.csv", get(customer_import::report))
         .leptos_routes_with_context(
             &state,
             routes,

@@ -10,6 +10,7 @@ pub mod percent;
 pub mod priority;
 pub mod rollout;
 pub mod staleness;
+pub mod target;
 pub mod token;
 pub mod user;
 pub mod variant;
@@ -19,6 +20,7 @@ pub use evaluation::{
 };
 pub use flag::{Description, EnvKey, FlagKey, FlagKind, FlagName, ValueType};
 pub use percent::Percent;
+pub use target::{Target, TargetKind};
 pub use token::TokenScope;
 pub use user::{Email, Role, SignoffRole};
 pub use variant::{Variant, Variants};

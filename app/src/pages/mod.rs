@@ -4,6 +4,7 @@ pub mod audit;
 pub mod flags;
 pub mod login;
 pub mod not_found;
+pub mod organizations;
 pub mod priority_urls;
 pub mod rollouts;
 pub mod schedule;

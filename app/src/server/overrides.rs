@@ -1,44 +1,14 @@
-//! Overrides: force a flag's value for one organization or customer in one environment, or clear that.
-//! Like every write: permission checked, audit event and NOTIFY in the same transaction.
+//! Overrides: force a flag's value for one customer or organization key in one environment. The key is the
+//! one applications send; it need not be registered. Like every write: permission checked, audit event
+//! (before and after) and NOTIFY in the same transaction; a change or removal names the version it saw.
 
 use super::audit::{self, Actor, NewEvent};
 use super::ServiceError;
-use crate::domain::{EnvKey, FlagKey};
+use crate::domain::{EnvKey, FlagKey, Target, TargetKind, ValueType};
+use crate::model::targets::{EnvironmentOverrides, FlagOverrides, OverrideView};
 use serde_json::Value;
 use sqlx::{PgConnection, PgPool};
-
-fn fits(value_type: &str, value: &Value) -> bool {
-    match value_type {
-        "boolean" => value.is_boolean(),
-        "string" => value.is_string(),
-        "number" => value.is_number(),
-        _ => true,
-    }
-}
-
-/// Whom an override forces a value for.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum OverrideTarget {
-    /// An organization, by key.
-    Organization(String),
-    /// A customer, by key.
-    Customer(String),
-}
-
-impl OverrideTarget {
-    fn kind(&self) -> &'static str {
-        match self {
-            Self::Organization(_) => "organization",
-            Self::Customer(_) => "customer",
-        }
-    }
-
-    fn key(&self) -> &str {
-        match self {
-            Self::Organization(key) | Self::Customer(key) => key,
-        }
-    }
-}
+use std::str::FromStr;
 
 /// Sets (`Some`) or clears (`None`) the override of `flag` for `organization` in `env`. Returns whether
 /// anything changed (setting the value already there changes nothing and records nothing).
@@ -51,8 +21,8 @@ pub async fn set_organization_override(
     value: Option<Value>,
     reason: Option<&str>,
 ) -> Result<bool, ServiceError> {
+    let target = Target::organization(organization)?;
     let mut tx = pool.begin().await?;
-    let target = OverrideTarget::Organization(organization.to_owned());
     let changed = set_override_in(&mut tx, actor, flag, env, &target, value, reason).await?;
     if changed {
         audit::notify_change(&mut tx, "override", flag.as_str()).await?;
@@ -61,25 +31,15 @@ pub async fn set_organization_override(
     Ok(changed)
 }
 
-/// Sets or clears the override of `flag` for one organization or customer in `env`, inside the caller's
-/// transaction and without the NOTIFY. Returns whether anything changed.
-pub async fn set_override_in(
-    conn: &mut PgConnection,
-    actor: &Actor,
-    flag: &FlagKey,
-    env: &EnvKey,
-    target: &OverrideTarget,
-    value: Option<Value>,
-    reason: Option<&str>,
-) -> Result<bool, ServiceError> {
-    actor.require_editor()?;
-    if reason.is_some_and(|r| r.chars().count() > 2000) {
-        return Err(ServiceError::Invalid {
-            field: "reason",
-            message: "the reason is limited to 2,000 characters".into(),
-        });
-    }
-    let flag_row = sqlx::query!(
+/// The flag in one environment, as a change needs it.
+struct FlagInEnv {
+    flag_id: i64,
+    environment_id: i64,
+    value_type: ValueType,
+}
+
+async fn flag_in_env(conn: &mut PgConnection, flag: &FlagKey, env: &EnvKey) -> Result<FlagInEnv, ServiceError> {
+    let row = sqlx::query!(
         r#"select f.id as flag_id, f.value_type, f.archived_at is not null as "archived!", e.id as environment_id
            from flags f join flag_environments fe on fe.flag_id = f.id join environments e on e.id = fe.environment_id
            where f.key = $1 and e.key = $2"#,
@@ -89,111 +49,412 @@ pub async fn set_override_in(
     .fetch_optional(&mut *conn)
     .await?
     .ok_or_else(|| ServiceError::NotFound(format!("flag {:?} in {}", flag.as_str(), env.as_str())))?;
-    if flag_row.archived {
+    if row.archived {
         return Err(ServiceError::Invalid {
             field: "flag",
             message: format!("{} is archived; its overrides can no longer change", flag.as_str()),
         });
     }
-    if let Some(value) = &value {
-        if !fits(&flag_row.value_type, value) {
-            return Err(ServiceError::Invalid {
-                field: "value",
-                message: format!("{} takes {} values; {value} is not one", flag.as_str(), flag_row.value_type),
-            });
-        }
+    let value_type = ValueType::from_str(&row.value_type).map_err(|e| ServiceError::Other(e.message))?;
+    Ok(FlagInEnv { flag_id: row.flag_id, environment_id: row.environment_id, value_type })
+}
+
+/// The type of the values `flag` serves, to read a value typed into a form.
+pub async fn value_type_of(pool: &PgPool, flag: &FlagKey) -> Result<ValueType, ServiceError> {
+    let raw = sqlx::query_scalar!("select value_type from flags where key = $1", flag.as_str())
+        .fetch_optional(pool)
+        .await?
+        .ok_or_else(|| ServiceError::NotFound(format!("flag {:?}", flag.as_str())))?;
+    ValueType::from_str(&raw).map_err(|e| ServiceError::Other(e.message))
+}
+
+fn check_value(flag: &FlagKey, value_type: ValueType, value: &Value) -> Result<(), ServiceError> {
+    if value_type.accepts(value) {
+        Ok(())
+    } else {
+        Err(ServiceError::Invalid {
+            field: "value",
+            message: format!("{} takes {value_type} values; {value} is not one", flag.as_str()),
+        })
     }
-    let (org_id, customer_id) = match target {
-        OverrideTarget::Organization(key) => {
-            let id = sqlx::query_scalar!("select id from organizations where key = $1", key)
-                .fetch_optional(&mut *conn)
-                .await?
-                .ok_or_else(|| ServiceError::NotFound(format!("account {key:?}")))?;
-            (Some(id), None)
-        }
-        OverrideTarget::Customer(key) => {
-            let id = sqlx::query_scalar!("select id from customers where key = $1", key)
-                .fetch_optional(&mut *conn)
-                .await?
-                .ok_or_else(|| ServiceError::NotFound(format!("customer {key:?}")))?;
-            (None, Some(id))
-        }
-    };
-    let before = sqlx::query_scalar!(
-        "select value from overrides where flag_id = $1 and environment_id = $2
-           and organization_id is not distinct from $3 and customer_id is not distinct from $4 for update",
-        flag_row.flag_id,
-        flag_row.environment_id,
-        org_id,
-        customer_id
+}
+
+fn check_reason(reason: Option<&str>) -> Result<(), ServiceError> {
+    if reason.is_some_and(|r| r.chars().count() > 2000) {
+        return Err(ServiceError::Invalid {
+            field: "reason",
+            message: "the reason is limited to 2,000 characters".into(),
+        });
+    }
+    Ok(())
+}
+
+/// The stored override of one target, locked for the change.
+struct Stored {
+    value: Value,
+    reason: String,
+    version: i32,
+}
+
+/// Splits a target into the two nullable columns it is stored in.
+fn columns(target: &Target) -> (Option<&str>, Option<&str>) {
+    match target.kind {
+        TargetKind::Organization => (Some(target.key.as_str()), None),
+        TargetKind::Customer => (None, Some(target.key.as_str())),
+    }
+}
+
+async fn stored_for_update(
+    conn: &mut PgConnection,
+    at: &FlagInEnv,
+    target: &Target,
+) -> Result<Option<Stored>, ServiceError> {
+    let (organization, customer) = columns(target);
+    Ok(sqlx::query_as!(
+        Stored,
+        "select value, reason, version from overrides where flag_id = $1 and environment_id = $2
+           and organization_key is not distinct from $3 and customer_key is not distinct from $4 for update",
+        at.flag_id,
+        at.environment_id,
+        organization,
+        customer
     )
     .fetch_optional(&mut *conn)
-    .await?;
-    if before == value {
-        return Ok(false);
-    }
-    let action = match &value {
-        Some(value) => {
-            let reason = reason.map(str::trim).unwrap_or_default();
-            if before.is_some() {
-                sqlx::query!(
-                    "update overrides set value = $5, reason = $6 where flag_id = $1 and environment_id = $2
-                       and organization_id is not distinct from $3 and customer_id is not distinct from $4",
-                    flag_row.flag_id,
-                    flag_row.environment_id,
-                    org_id,
-                    customer_id,
-                    value,
-                    reason,
-                )
-                .execute(&mut *conn)
-                .await?;
-            } else {
-                sqlx::query!(
-                    r#"insert into overrides (flag_id, environment_id, organization_id, customer_id, value, reason, created_by)
-                       values ($1, $2, $3, $4, $5, $6, $7)"#,
-                    flag_row.flag_id,
-                    flag_row.environment_id,
-                    org_id,
-                    customer_id,
-                    value,
-                    reason,
-                    actor.user_id,
-                )
-                .execute(&mut *conn)
-                .await?;
-            }
+    .await?)
+}
+
+/// Writes the new state of one override (`None`: removed) and its audit event.
+#[allow(clippy::too_many_arguments)]
+async fn write(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    flag: &FlagKey,
+    env: &EnvKey,
+    at: &FlagInEnv,
+    target: &Target,
+    before: Option<&Stored>,
+    after: Option<(&Value, &str)>,
+) -> Result<(), ServiceError> {
+    let (organization, customer) = columns(target);
+    let action = match (before, after) {
+        (Some(_), Some((value, reason))) => {
+            sqlx::query!(
+                "update overrides set value = $5, reason = $6, version = version + 1, updated_by = $7
+                 where flag_id = $1 and environment_id = $2
+                   and organization_key is not distinct from $3 and customer_key is not distinct from $4",
+                at.flag_id,
+                at.environment_id,
+                organization,
+                customer,
+                value,
+                reason,
+                actor.user_id,
+            )
+            .execute(&mut *conn)
+            .await?;
             "override.set"
         }
-        None => {
+        (None, Some((value, reason))) => {
+            sqlx::query!(
+                r#"insert into overrides (flag_id, environment_id, organization_key, customer_key, value, reason, created_by, updated_by)
+                   values ($1, $2, $3, $4, $5, $6, $7, $7)"#,
+                at.flag_id,
+                at.environment_id,
+                organization,
+                customer,
+                value,
+                reason,
+                actor.user_id,
+            )
+            .execute(&mut *conn)
+            .await?;
+            "override.set"
+        }
+        (Some(_), None) => {
             sqlx::query!(
                 "delete from overrides where flag_id = $1 and environment_id = $2
-                   and organization_id is not distinct from $3 and customer_id is not distinct from $4",
-                flag_row.flag_id,
-                flag_row.environment_id,
-                org_id,
-                customer_id
+                   and organization_key is not distinct from $3 and customer_key is not distinct from $4",
+                at.flag_id,
+                at.environment_id,
+                organization,
+                customer
             )
             .execute(&mut *conn)
             .await?;
             "override.cleared"
         }
+        (None, None) => return Ok(()),
     };
-    let (kind, key) = (target.kind(), target.key());
+    let kind = target.kind.as_str();
+    let key = target.key.as_str();
+    let new_version = before.map_or(1, |b| b.version + 1);
     audit::record(
         conn,
         actor,
         NewEvent {
             action,
-            entity_kind: if kind == "organization" { "organization_override" } else { "customer_override" },
+            entity_kind: if target.kind == TargetKind::Organization {
+                "organization_override"
+            } else {
+                "customer_override"
+            },
             entity_key: &format!("{}/{}/{key}", flag.as_str(), env.as_str()),
             flag_key: Some(flag.as_str()),
             environment_key: Some(env.as_str()),
-            before: before.map(|v| serde_json::json!({ kind: key, "value": v })),
-            after: value.map(|v| serde_json::json!({ kind: key, "value": v })),
-            reason,
+            before: before.map(|b| serde_json::json!({ kind: key, "value": b.value, "version": b.version })),
+            after: after.map(|(v, _)| serde_json::json!({ kind: key, "value": v, "version": new_version })),
+            reason: after.map(|(_, reason)| reason).filter(|r| !r.is_empty()).or(before.map(|b| b.reason.as_str())),
         },
     )
     .await?;
+    Ok(())
+}
+
+/// Sets or clears the override of `flag` for one target in `env`, inside the caller's transaction and
+/// without the NOTIFY, whatever version is stored (configuration as code and the account page's switch
+/// state the value wanted, not an edit of what was seen). Returns whether anything changed.
+pub async fn set_override_in(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    flag: &FlagKey,
+    env: &EnvKey,
+    target: &Target,
+    value: Option<Value>,
+    reason: Option<&str>,
+) -> Result<bool, ServiceError> {
+    actor.require_editor()?;
+    check_reason(reason)?;
+    let at = flag_in_env(conn, flag, env).await?;
+    if let Some(value) = &value {
+        check_value(flag, at.value_type, value)?;
+    }
+    let before = stored_for_update(conn, &at, target).await?;
+    if before.as_ref().map(|b| &b.value) == value.as_ref() {
+        return Ok(false);
+    }
+    let reason = reason.map(str::trim).unwrap_or_default();
+    write(conn, actor, flag, env, &at, target, before.as_ref(), value.as_ref().map(|v| (v, reason))).await?;
     Ok(true)
+}
+
+fn not_found(flag: &FlagKey, env: &EnvKey, target: &Target) -> ServiceError {
+    ServiceError::NotFound(format!("an override of {} in {} for {target}", flag.as_str(), env.as_str()))
+}
+
+fn check_version(target: &Target, stored: &Stored, expected: Option<i32>) -> Result<(), ServiceError> {
+    match expected {
+        Some(expected) if expected != stored.version => Err(ServiceError::Conflict {
+            message: format!(
+                "the override for {target} changed since you saw it (you saw version {expected}); reload it and try again"
+            ),
+            current_version: stored.version,
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// Adds an override for a target that has none in `env`; one it already has is refused, naming the field,
+/// so that two people adding at once cannot overwrite each other (change it instead).
+pub async fn create(
+    pool: &PgPool,
+    actor: &Actor,
+    flag: &FlagKey,
+    env: &EnvKey,
+    target: &Target,
+    value: Value,
+    reason: &str,
+) -> Result<OverrideView, ServiceError> {
+    actor.require_editor()?;
+    check_reason(Some(reason))?;
+    let mut tx = pool.begin().await?;
+    let at = flag_in_env(&mut tx, flag, env).await?;
+    check_value(flag, at.value_type, &value)?;
+    if let Some(existing) = stored_for_update(&mut tx, &at, target).await? {
+        return Err(ServiceError::Invalid {
+            field: target.kind.as_str(),
+            message: format!(
+                "{target} already has an override of {} in {} (value {}); change or remove that one",
+                flag.as_str(),
+                env.as_str(),
+                existing.value
+            ),
+        });
+    }
+    write(&mut tx, actor, flag, env, &at, target, None, Some((&value, reason.trim()))).await?;
+    audit::notify_change(&mut tx, "override", flag.as_str()).await?;
+    let view = get_in(&mut tx, &at, target).await?.ok_or_else(|| not_found(flag, env, target))?;
+    tx.commit().await?;
+    Ok(view)
+}
+
+/// Changes an existing override's value (and reason, when given). `expected_version` is the version the
+/// caller saw; a newer one is a conflict.
+#[allow(clippy::too_many_arguments)]
+pub async fn change(
+    pool: &PgPool,
+    actor: &Actor,
+    flag: &FlagKey,
+    env: &EnvKey,
+    target: &Target,
+    value: Value,
+    reason: Option<&str>,
+    expected_version: Option<i32>,
+) -> Result<OverrideView, ServiceError> {
+    actor.require_editor()?;
+    check_reason(reason)?;
+    let mut tx = pool.begin().await?;
+    let at = flag_in_env(&mut tx, flag, env).await?;
+    check_value(flag, at.value_type, &value)?;
+    let stored = stored_for_update(&mut tx, &at, target).await?.ok_or_else(|| not_found(flag, env, target))?;
+    check_version(target, &stored, expected_version)?;
+    let reason = reason.map_or(stored.reason.as_str(), str::trim).to_owned();
+    if stored.value == value && stored.reason == reason {
+        return get_in(&mut tx, &at, target).await?.ok_or_else(|| not_found(flag, env, target));
+    }
+    write(&mut tx, actor, flag, env, &at, target, Some(&stored), Some((&value, &reason))).await?;
+    audit::notify_change(&mut tx, "override", flag.as_str()).await?;
+    let view = get_in(&mut tx, &at, target).await?.ok_or_else(|| not_found(flag, env, target))?;
+    tx.commit().await?;
+    Ok(view)
+}
+
+/// Removes an override; `expected_version` as for [`change`].
+pub async fn remove(
+    pool: &PgPool,
+    actor: &Actor,
+    flag: &FlagKey,
+    env: &EnvKey,
+    target: &Target,
+    expected_version: Option<i32>,
+) -> Result<(), ServiceError> {
+    actor.require_editor()?;
+    let mut tx = pool.begin().await?;
+    let at = flag_in_env(&mut tx, flag, env).await?;
+    let stored = stored_for_update(&mut tx, &at, target).await?.ok_or_else(|| not_found(flag, env, target))?;
+    check_version(target, &stored, expected_version)?;
+    write(&mut tx, actor, flag, env, &at, target, Some(&stored), None).await?;
+    audit::notify_change(&mut tx, "override", flag.as_str()).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// One stored override as a page shows it.
+struct Row {
+    environment: String,
+    organization_key: Option<String>,
+    customer_key: Option<String>,
+    name: Option<String>,
+    value: Value,
+    reason: String,
+    version: i32,
+    updated_at: chrono::DateTime<chrono::Utc>,
+    updated_by: Option<String>,
+}
+
+impl Row {
+    fn view(self) -> Result<(String, OverrideView), ServiceError> {
+        let target = match (self.customer_key, self.organization_key) {
+            (Some(key), _) => Target { kind: TargetKind::Customer, key },
+            (None, Some(key)) => Target { kind: TargetKind::Organization, key },
+            (None, None) => return Err(ServiceError::Other("an override without a target".into())),
+        };
+        let view = OverrideView {
+            target,
+            target_name: self.name,
+            value: self.value,
+            reason: self.reason,
+            version: self.version,
+            updated_at: self.updated_at,
+            updated_by: self.updated_by,
+        };
+        Ok((self.environment, view))
+    }
+}
+
+async fn get_in(
+    conn: &mut PgConnection,
+    at: &FlagInEnv,
+    target: &Target,
+) -> Result<Option<OverrideView>, ServiceError> {
+    let (organization, customer) = columns(target);
+    let row = sqlx::query_as!(
+        Row,
+        r#"select e.key as environment, o.organization_key, o.customer_key,
+                  coalesce(g.name, nullif(c.name, '')) as name, o.value, o.reason, o.version,
+                  o.updated_at as "updated_at: chrono::DateTime<chrono::Utc>", u.email as "updated_by?"
+           from overrides o join environments e on e.id = o.environment_id
+           left join organizations g on g.key = o.organization_key
+           left join customers c on c.key = o.customer_key
+           left join users u on u.id = coalesce(o.updated_by, o.created_by)
+           where o.flag_id = $1 and o.environment_id = $2
+             and o.organization_key is not distinct from $3 and o.customer_key is not distinct from $4"#,
+        at.flag_id,
+        at.environment_id,
+        organization,
+        customer
+    )
+    .fetch_optional(&mut *conn)
+    .await?;
+    row.map(|r| r.view().map(|(_, v)| v)).transpose()
+}
+
+/// Every override of a flag, per environment in the environments' order; environments without any are
+/// listed too, so a page can offer to add one there.
+pub async fn list(pool: &PgPool, flag: &str, can_edit: bool) -> Result<FlagOverrides, ServiceError> {
+    let found = sqlx::query!(
+        r#"select id, value_type, archived_at is not null as "archived!" from flags where key = $1"#,
+        flag
+    )
+    .fetch_optional(pool)
+    .await?
+    .ok_or_else(|| ServiceError::NotFound(format!("flag {flag:?}")))?;
+    let environments = sqlx::query!(
+        "select e.key, e.name from flag_environments fe join environments e on e.id = fe.environment_id
+         where fe.flag_id = $1 order by e.position",
+        found.id
+    )
+    .fetch_all(pool)
+    .await?;
+    let rows = sqlx::query_as!(
+        Row,
+        r#"select e.key as environment, o.organization_key, o.customer_key,
+                  coalesce(g.name, nullif(c.name, '')) as name, o.value, o.reason, o.version,
+                  o.updated_at as "updated_at: chrono::DateTime<chrono::Utc>", u.email as "updated_by?"
+           from overrides o join environments e on e.id = o.environment_id
+           left join organizations g on g.key = o.organization_key
+           left join customers c on c.key = o.customer_key
+           left join users u on u.id = coalesce(o.updated_by, o.created_by)
+           where o.flag_id = $1
+           order by e.position, o.customer_key is null, coalesce(o.customer_key, o.organization_key)"#,
+        found.id
+    )
+    .fetch_all(pool)
+    .await?;
+    let mut out: Vec<EnvironmentOverrides> = environments
+        .into_iter()
+        .map(|e| EnvironmentOverrides { environment: e.key, environment_name: e.name, overrides: Vec::new() })
+        .collect();
+    for row in rows {
+        let (environment, view) = row.view()?;
+        if let Some(env) = out.iter_mut().find(|e| e.environment == environment) {
+            env.overrides.push(view);
+        }
+    }
+    Ok(FlagOverrides {
+        flag: flag.to_owned(),
+        value_type: found.value_type,
+        archived: found.archived,
+        can_edit: can_edit && !found.archived,
+        environments: out,
+    })
+}
+
+/// The overrides of a flag in one environment.
+pub async fn list_in(pool: &PgPool, flag: &FlagKey, env: &EnvKey) -> Result<Vec<OverrideView>, ServiceError> {
+    let all = list(pool, flag.as_str(), false).await?;
+    all.environments
+        .into_iter()
+        .find(|e| e.environment == env.as_str())
+        .map(|e| e.overrides)
+        .ok_or_else(|| ServiceError::NotFound(format!("flag {:?} in {}", flag.as_str(), env.as_str())))
 }

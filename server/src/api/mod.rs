@@ -11,3 +11,4 @@ pub mod openapi;
 pub mod rollouts;
 pub mod schedule;
 pub mod stream;
+pub mod targets;

@@ -57,6 +57,59 @@ pub const OPERATIONS: &[(&str, &str, &str, &str, Option<&str>)] = &[
     ),
     (
         "get",
+        "/api/admin/feature-flags/{key}/environments/{env}/overrides",
+        "targets",
+        "A flag's overrides in one environment: customer and organization keys, with any registered names",
+        None,
+    ),
+    (
+        "post",
+        "/api/admin/feature-flags/{key}/environments/{env}/overrides",
+        "targets",
+        "Add an override for any customer or organization key (nothing needs registering); a key that already \
+         has one here is refused, naming the field",
+        Some("NewOverride"),
+    ),
+    (
+        "put",
+        "/api/admin/feature-flags/{key}/environments/{env}/overrides/{kind}/{target}",
+        "targets",
+        "Change an override; kind is customers or organizations; 409 when expected_version is stale",
+        Some("ChangeOverride"),
+    ),
+    (
+        "delete",
+        "/api/admin/feature-flags/{key}/environments/{env}/overrides/{kind}/{target}",
+        "targets",
+        "Remove an override (expected_version in the query: 409 when stale)",
+        None,
+    ),
+    (
+        "get",
+        "/api/admin/organizations",
+        "targets",
+        "Organization keys, registered or in use, with their names and what refers to them (q)",
+        None,
+    ),
+    ("post", "/api/admin/organizations", "targets", "Register a name for an organization key", Some("NewOrganization")),
+    (
+        "put",
+        "/api/admin/organizations/{key}",
+        "targets",
+        "Rename a registered organization",
+        Some("RenameOrganization"),
+    ),
+    ("get", "/api/admin/customers", "targets", "Registered customers whose key or name contains q", None),
+    (
+        "post",
+        "/api/admin/customers/import",
+        "targets",
+        "Import customers from CSV (key,name,organization; file_name in the query): the counts and the report \
+         of every row not applied",
+        Some("CustomerCsv"),
+    ),
+    (
+        "get",
         "/api/admin/stale-flags",
         "admin",
         "Stale flags: fully rolled out or untouched past their kind's limit, or archived but still evaluated",
@@ -144,6 +197,24 @@ pub const OPERATIONS: &[(&str, &str, &str, &str, Option<&str>)] = &[
         Some("Signoff"),
     ),
 ];
+
+/// The schemas of the target endpoints (overrides and the registry of organizations and customers).
+fn target_schemas() -> Value {
+    let string = json!({ "type": "string" });
+    json!({
+        "NewOverride": { "type": "object", "required": ["value"], "properties": {
+            "customer": { "type": "string", "description": "a customer key (exactly one of customer and organization)" },
+            "organization": { "type": "string", "description": "an organization key" },
+            "value": { "description": "of the flag's value type" }, "reason": string } },
+        "ChangeOverride": { "type": "object", "required": ["value"], "properties": {
+            "value": { "description": "of the flag's value type" },
+            "reason": { "type": "string", "description": "left as it is when absent" },
+            "expected_version": { "type": "integer", "description": "the version you saw; 409 if it moved" } } },
+        "NewOrganization": { "type": "object", "required": ["key", "name"], "properties": { "key": string, "name": string } },
+        "RenameOrganization": { "type": "object", "required": ["name"], "properties": { "name": string } },
+        "CustomerCsv": { "type": "string", "description": "CSV with a header row naming key, name and organization" }
+    })
+}
 
 fn schemas() -> Value {
     let string = json!({ "type": "string" });
@@ -253,12 +324,20 @@ pub fn document() -> Value {
             operation["parameters"] = Value::Array(parameters);
         }
         if let Some(schema) = body {
-            let media = if *schema == "ConfigFile" { "application/yaml" } else { "application/json" };
+            let media = match *schema {
+                "ConfigFile" => "application/yaml",
+                "CustomerCsv" => "text/csv",
+                _ => "application/json",
+            };
             operation["requestBody"] = json!({ "required": true, "content": { media: {
                 "schema": { "$ref": format!("#/components/schemas/{schema}") } } } });
         }
         let entry = paths.entry((*path).to_owned()).or_insert_with(|| json!({}));
         entry[*method] = operation;
+    }
+    let mut all_schemas = schemas();
+    if let (Some(all), Value::Object(more)) = (all_schemas.as_object_mut(), target_schemas()) {
+        all.extend(more);
     }
     json!({
         "openapi": "3.1.0",
@@ -266,7 +345,7 @@ pub fn document() -> Value {
                   "description": "Evaluation (evaluate tokens), OFREP, and the admin API (admin tokens acting as their user, or a session)." },
         "paths": paths,
         "components": {
-            "schemas": schemas(),
+            "schemas": all_schemas,
             "securitySchemes": { "token": { "type": "http", "scheme": "bearer", "description": "rgt_… API token" } }
         },
         "security": [{ "token": [] }]

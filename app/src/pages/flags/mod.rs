@@ -4,3 +4,4 @@ pub mod detail;
 pub mod evaluate_for;
 pub mod list;
 pub mod new_flag;
+pub mod overrides;

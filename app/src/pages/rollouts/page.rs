@@ -202,6 +202,22 @@ fn EditPlan(rollout: RolloutView, edit: ServerAction<EditRollout>) -> impl IntoV
                         <label for="edit-stages">"Stages"</label>
                         <textarea id="edit-stages" name="stages" class="mono" rows=rows>{text}</textarea>
                     </div>
+                    <div class="field">
+                        <label for="edit-customers">"Allow-listed customers"</label>
+                        <input id="edit-customers" name="allow_customers" type="text" autocomplete="off"
+                            value=rollout.allow_customers.join(", ") placeholder="cust-0001, cust-0002"
+                            aria-describedby="edit-allow-hint" />
+                    </div>
+                    <div class="field">
+                        <label for="edit-organizations">"Allow-listed organizations"</label>
+                        <input id="edit-organizations" name="allow_organizations" type="text" autocomplete="off"
+                            value=rollout.allow_organizations.join(", ") placeholder="acme, globex"
+                            aria-describedby="edit-allow-hint" />
+                    </div>
+                    <p class="hint field-wide" id="edit-allow-hint">
+                        "Keys as your application sends them, separated by commas; always in while the rollout is live. "
+                        "They need not be registered."
+                    </p>
                     <div class="field field-wide">
                         <label for="edit-reason">"Reason (optional)"</label>
                         <input id="edit-reason" name="reason" type="text" maxlength="2000" />

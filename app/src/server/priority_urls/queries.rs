@@ -3,6 +3,7 @@
 
 use super::PriorityUrls;
 use crate::domain::priority::{classify, Classification, PageType, Tier, FLAG_KEY};
+use crate::domain::TargetKind;
 use crate::model::priority::{
     AccountFlagState, AccountPage, AccountRow, BatchView, Comparison, Distribution, UrlQuery, UrlRow,
 };
@@ -22,18 +23,26 @@ fn stored<T: FromStr<Err = crate::domain::InvalidValue>>(raw: &str) -> Result<T,
     raw.parse().map_err(|e: crate::domain::InvalidValue| ServiceError::Other(format!("stored value: {e}")))
 }
 
-/// Every account with its URL count, its last import and where its override turns the flag on.
+/// Every account: each registered organization, and each organization key that has imports or an
+/// override of the flag without being registered. With its URL count, its last import and where its
+/// override turns the flag on.
 pub async fn accounts(pool: &PgPool) -> Result<Vec<AccountRow>, ServiceError> {
     let rows = sqlx::query!(
-        r#"select o.key, o.name,
-                  (select count(*) from url_metadata m where m.organization_id = o.id) as "url_count!",
-                  (select max(b.started_at) from url_import_batches b where b.organization_id = o.id and not b.dry_run)
+        r#"with keys as (
+               select key from organizations
+               union select organization_key from url_import_batches
+               union select ov.organization_key from overrides ov join flags f on f.id = ov.flag_id
+                     where f.key = $1 and ov.organization_key is not null)
+           select k.key as "key!", o.name as "name?",
+                  (select count(*) from url_metadata m where m.organization_key = k.key) as "url_count!",
+                  (select max(b.started_at) from url_import_batches b where b.organization_key = k.key and not b.dry_run)
                       as "last_import_at: chrono::DateTime<chrono::Utc>",
                   coalesce((select array_agg(e.key order by e.position)
                             from overrides ov join flags f on f.id = ov.flag_id
                             join environments e on e.id = ov.environment_id
-                            where ov.organization_id = o.id and f.key = $1 and ov.value = 'true'), '{}') as "on_in!"
-           from organizations o order by o.name"#,
+                            where ov.organization_key = k.key and f.key = $1 and ov.value = 'true'), '{}') as "on_in!"
+           from keys k left join organizations o on o.key = k.key
+           order by coalesce(o.name, k.key), k.key"#,
         FLAG_KEY
     )
     .fetch_all(pool)
@@ -58,9 +67,9 @@ struct Filters {
 }
 
 impl Filters {
-    /// `organization_id = ...` and the filters in use, joined by `and`.
-    fn push_conditions<'a>(&'a self, sql: &mut sqlx::QueryBuilder<'a, sqlx::Postgres>, org_id: i64) {
-        sql.push("organization_id = ").push_bind(org_id);
+    /// `organization_key = ...` and the filters in use, joined by `and`.
+    fn push_conditions<'a>(&'a self, sql: &mut sqlx::QueryBuilder<'a, sqlx::Postgres>, account: &'a str) {
+        sql.push("organization_key = ").push_bind(account);
         if let Some(tier) = self.tier {
             sql.push(" and update_priority = ").push_bind(tier);
         }
@@ -98,14 +107,14 @@ type MetadataVersion = (i64, i64);
 /// Overviews per account, so that a page view does not read all of an account's URLs again until an
 /// import or a rollback changed them.
 #[derive(Debug, Default)]
-pub struct OverviewCache(Mutex<HashMap<i64, (MetadataVersion, Arc<Overview>)>>);
+pub struct OverviewCache(Mutex<HashMap<String, (MetadataVersion, Arc<Overview>)>>);
 
-async fn metadata_version(pool: &PgPool, org_id: i64) -> Result<MetadataVersion, sqlx::Error> {
+async fn metadata_version(pool: &PgPool, account: &str) -> Result<MetadataVersion, sqlx::Error> {
     let row = sqlx::query!(
         r#"select coalesce(max(id), 0) as "last!", count(*) filter (where status = 'rolled_back') as "rolled_back!"
            from url_import_batches
-           where organization_id = $1 and not dry_run and status in ('completed', 'rolled_back')"#,
-        org_id
+           where organization_key = $1 and not dry_run and status in ('completed', 'rolled_back')"#,
+        account
     )
     .fetch_one(pool)
     .await?;
@@ -113,32 +122,29 @@ async fn metadata_version(pool: &PgPool, org_id: i64) -> Result<MetadataVersion,
 }
 
 /// The account's overview, from the cache when its metadata has not changed since.
-async fn cached_overview(pool: &PgPool, cache: &OverviewCache, org_id: i64) -> Result<Arc<Overview>, sqlx::Error> {
+async fn cached_overview(pool: &PgPool, cache: &OverviewCache, account: &str) -> Result<Arc<Overview>, sqlx::Error> {
     // The version is read first: an import committing in between makes the entry stale, never wrong.
-    let version = metadata_version(pool, org_id).await?;
+    let version = metadata_version(pool, account).await?;
     let hit =
-        cache.0.lock().ok().and_then(|map| map.get(&org_id).filter(|(v, _)| *v == version).map(|(_, o)| o.clone()));
+        cache.0.lock().ok().and_then(|map| map.get(account).filter(|(v, _)| *v == version).map(|(_, o)| o.clone()));
     if let Some(overview) = hit {
         return Ok(overview);
     }
-    let overview = Arc::new(overview(pool, org_id).await?);
+    let overview = Arc::new(overview(pool, account).await?);
     if let Ok(mut map) = cache.0.lock() {
-        map.insert(org_id, (version, overview.clone()));
+        map.insert(account.to_owned(), (version, overview.clone()));
     }
     Ok(overview)
 }
 
 /// Computes an account's overview ahead of the next page view (after an upload).
 pub async fn warm_overview(pool: &PgPool, shared: &PriorityUrls, account: &str) -> Result<(), ServiceError> {
-    if let Some(org_id) =
-        sqlx::query_scalar!("select id from organizations where key = $1", account).fetch_optional(pool).await?
-    {
-        cached_overview(pool, &shared.overviews, org_id).await?;
-    }
+    cached_overview(pool, &shared.overviews, account).await?;
     Ok(())
 }
 
-/// One account's page. The queries run side by side on separate connections.
+/// One account's page, for any organization key (an unregistered one has no name, and may have no URLs
+/// yet). The queries run side by side on separate connections.
 pub async fn account_page(
     pool: &PgPool,
     shared: &PriorityUrls,
@@ -146,10 +152,9 @@ pub async fn account_page(
     query: &UrlQuery,
     can_edit: bool,
 ) -> Result<AccountPage, ServiceError> {
-    let org = sqlx::query!("select id, name from organizations where key = $1", key)
-        .fetch_optional(pool)
-        .await?
-        .ok_or_else(|| ServiceError::NotFound(format!("account {key:?}")))?;
+    let key = TargetKind::Organization.parse_key(key, "account")?;
+    let key = key.as_str();
+    let name = sqlx::query_scalar!("select name from organizations where key = $1", key).fetch_optional(pool).await?;
     let f = filters(query)?;
     let filtered = f.tier.is_some() || f.page_type.is_some() || f.pattern.is_some();
     let after = query.after.as_deref().filter(|a| !a.is_empty());
@@ -157,7 +162,7 @@ pub async fn account_page(
     // statement with `$n is null or ...` for all of them gets a generic plan that scans the account).
     let page = async {
         let mut sql = sqlx::QueryBuilder::new("select url, update_priority, page_type from url_metadata where ");
-        f.push_conditions(&mut sql, org.id);
+        f.push_conditions(&mut sql, key);
         if let Some(after) = after {
             sql.push(" and url > ").push_bind(after);
         }
@@ -170,15 +175,15 @@ pub async fn account_page(
             return Ok(None);
         }
         let mut sql = sqlx::QueryBuilder::new("select count(*) from url_metadata where ");
-        f.push_conditions(&mut sql, org.id);
+        f.push_conditions(&mut sql, key);
         sql.build_query_scalar::<i64>().fetch_one(pool).await.map(Some)
     };
     let (page, matching, overview, flag, batches) = tokio::try_join!(
         page,
         matching,
-        cached_overview(pool, &shared.overviews, org.id),
-        flag_states(pool, org.id),
-        batches(pool, org.id, BATCHES_SHOWN),
+        cached_overview(pool, &shared.overviews, key),
+        flag_states(pool, key),
+        batches(pool, key, BATCHES_SHOWN),
     )?;
     let matching = matching.unwrap_or(overview.url_count);
     let Overview { distribution, comparison, url_count } = (*overview).clone();
@@ -200,13 +205,13 @@ pub async fn account_page(
     let shown_batch = match query.batch {
         Some(id) => match batches.iter().find(|b| b.id == id) {
             Some(found) => Some(found.clone()),
-            None => batch(pool, org.id, id).await?,
+            None => batch(pool, key, id).await?,
         },
         None => None,
     };
     Ok(AccountPage {
         key: key.to_owned(),
-        name: org.name,
+        name,
         can_edit,
         cap: shared.limits.max_urls_per_account,
         url_count,
@@ -224,13 +229,13 @@ pub async fn account_page(
 /// Counts per tier and page type, and the on-against-off comparison, in one pass over the account's URLs.
 /// Tier and page type come as their positions in `Tier::ALL` and `PageType::ALL` (the check constraints
 /// hold them to those lists), which spares decoding two strings per row.
-async fn overview(pool: &PgPool, org_id: i64) -> Result<Overview, sqlx::Error> {
+async fn overview(pool: &PgPool, account: &str) -> Result<Overview, sqlx::Error> {
     let tiers: Vec<&str> = Tier::ALL.iter().map(|t| t.as_str()).collect();
     let types: Vec<&str> = PageType::ALL.iter().map(|t| t.as_str()).collect();
     let rows = sqlx::query!(
         r#"select url, array_position($2::text[], update_priority) as "tier!", array_position($3::text[], page_type) as "page_type!"
-           from url_metadata where organization_id = $1"#,
-        org_id,
+           from url_metadata where organization_key = $1"#,
+        account,
         &tiers[..] as &[&str],
         &types[..] as &[&str],
     )
@@ -269,7 +274,7 @@ async fn overview(pool: &PgPool, org_id: i64) -> Result<Overview, sqlx::Error> {
     Ok(Overview { distribution, comparison, url_count: rows.len() as i64 })
 }
 
-async fn flag_states(pool: &PgPool, org_id: i64) -> Result<Vec<AccountFlagState>, sqlx::Error> {
+async fn flag_states(pool: &PgPool, account: &str) -> Result<Vec<AccountFlagState>, sqlx::Error> {
     sqlx::query_as!(
         AccountFlagState,
         r#"select e.key as environment, e.name as environment_name, fe.enabled as flag_enabled, fe.default_value,
@@ -277,39 +282,39 @@ async fn flag_states(pool: &PgPool, org_id: i64) -> Result<Vec<AccountFlagState>
            from flags f
            join flag_environments fe on fe.flag_id = f.id
            join environments e on e.id = fe.environment_id
-           left join overrides o on o.flag_id = f.id and o.environment_id = e.id and o.organization_id = $2
+           left join overrides o on o.flag_id = f.id and o.environment_id = e.id and o.organization_key = $2
            where f.key = $1 and f.archived_at is null
            order by e.position"#,
         FLAG_KEY,
-        org_id
+        account
     )
     .fetch_all(pool)
     .await
 }
 
 /// The latest batches of an account, newest first.
-pub async fn batches(pool: &PgPool, org_id: i64, limit: i64) -> Result<Vec<BatchView>, sqlx::Error> {
+pub async fn batches(pool: &PgPool, account: &str, limit: i64) -> Result<Vec<BatchView>, sqlx::Error> {
     sqlx::query_as!(
         BatchView,
         r#"select id, started_at as "started_at: chrono::DateTime<chrono::Utc>", actor_label as actor, file_name,
                   format, dry_run, status, rows_read, inserted, updated, unchanged, rejected, duplicates, overflow,
                   duration_ms, error, rolled_back_at as "rolled_back_at: chrono::DateTime<chrono::Utc>"
-           from url_import_batches where organization_id = $1 order by id desc limit $2"#,
-        org_id,
+           from url_import_batches where organization_key = $1 order by id desc limit $2"#,
+        account,
         limit
     )
     .fetch_all(pool)
     .await
 }
 
-async fn batch(pool: &PgPool, org_id: i64, id: i64) -> Result<Option<BatchView>, sqlx::Error> {
+async fn batch(pool: &PgPool, account: &str, id: i64) -> Result<Option<BatchView>, sqlx::Error> {
     sqlx::query_as!(
         BatchView,
         r#"select id, started_at as "started_at: chrono::DateTime<chrono::Utc>", actor_label as actor, file_name,
                   format, dry_run, status, rows_read, inserted, updated, unchanged, rejected, duplicates, overflow,
                   duration_ms, error, rolled_back_at as "rolled_back_at: chrono::DateTime<chrono::Utc>"
-           from url_import_batches where organization_id = $1 and id = $2"#,
-        org_id,
+           from url_import_batches where organization_key = $1 and id = $2"#,
+        account,
         id
     )
     .fetch_optional(pool)
@@ -319,8 +324,7 @@ async fn batch(pool: &PgPool, org_id: i64, id: i64) -> Result<Option<BatchView>,
 /// The report of one batch of one account as CSV: `line,kind,url,reason`, in line order.
 pub async fn report_csv(pool: &PgPool, account: &str, batch_id: i64) -> Result<Vec<u8>, ServiceError> {
     let found = sqlx::query_scalar!(
-        "select b.id from url_import_batches b join organizations o on o.id = b.organization_id
-         where b.id = $1 and o.key = $2",
+        "select id from url_import_batches where id = $1 and organization_key = $2",
         batch_id,
         account
     )
@@ -335,13 +339,11 @@ pub async fn report_csv(pool: &PgPool, account: &str, batch_id: i64) -> Result<V
     )
     .fetch_all(pool)
     .await?;
-    let mut writer = csv::Writer::from_writer(Vec::with_capacity(rows.len() * 96));
-    let io = |e: csv::Error| ServiceError::Other(format!("writing the report: {e}"));
-    writer.write_record(["line", "kind", "url", "reason"]).map_err(io)?;
-    for r in rows {
-        writer.write_record([r.line_number.to_string().as_str(), &r.kind, &r.url, &r.reason]).map_err(io)?;
-    }
-    writer.into_inner().map_err(|e| ServiceError::Other(format!("writing the report: {e}")))
+    crate::server::csv_file::write_report(
+        "url",
+        rows.iter().map(|r| (r.line_number, r.kind.as_str(), r.url.as_str(), r.reason.as_str())),
+    )
+    .map_err(|e| ServiceError::Other(format!("writing the report: {e}")))
 }
 
 /// One URL's badges as the evaluation API returns them.
@@ -366,8 +368,7 @@ pub async fn badges(
     if use_imported && !urls.is_empty() {
         let rows = sqlx::query!(
             r#"select m.url, m.update_priority, m.page_type
-               from url_metadata m join organizations o on o.id = m.organization_id
-               where o.key = $1 and m.url = any($2)"#,
+               from url_metadata m where m.organization_key = $1 and m.url = any($2)"#,
             account,
             urls
         )
