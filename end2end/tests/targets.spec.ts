@@ -3,7 +3,8 @@
 // Works on crossDomainMessaging (on everywhere in the demo; no other spec changes it) and on keys of its own.
 import { expect, test, type Page } from '@playwright/test';
 import {
-  EvaluateForPanel, FlagPage, LoginPage, OrganizationsPage, OverridesCard, PriorityUrlsPage, USERS, fitsWidth,
+  EvaluateForPanel, FlagPage, LoginPage, OrganizationsPage, OverridesCard, PriorityUrlsPage, RolloutPage, RolloutsPanel,
+  USERS, fitsWidth,
 } from './pages';
 
 const FLAG = 'crossDomainMessaging';
@@ -173,6 +174,42 @@ test('a viewer sees overrides and the registry but no forms to change them', asy
   await expect(page.getByRole('form', { name: 'Register an organization' })).toHaveCount(0);
   await expect(page.getByRole('button', { name: 'Import customers' })).toHaveCount(0);
   await expect(page.getByRole('button', { name: /^Rename / })).toHaveCount(0);
+});
+
+// Last: it leaves a completed rollout of the flag in development (everybody in, as before).
+test('a rollout allow-list takes keys nobody registered, on the plan and on the rollout page', async ({ page }) => {
+  acceptDialogs(page);
+  await signIn(page, USERS.editor);
+  await new FlagPage(page).goto(FLAG);
+  await waitForHydration(page);
+  const panel = new RolloutsPanel(page);
+
+  await panel.plan({ environment: 'development', plan: 'Custom stages', stages: 'none | 0% | |\nall | 100%', organizations: 'e2e-allow-co' });
+  await expect(panel.status('development')).toHaveText('planned');
+  await panel.actions('development').press('Start');
+  await expect(panel.status('development')).toHaveText('active');
+  await expectAnswer(page, { organization: 'e2e-allow-co' }, 'development', ['true', 'TARGETING_MATCH', "on the rollout's allow-list"]);
+
+  await panel.open('development');
+  await waitForHydration(page);
+  const form = page.getByRole('form', { name: 'Edit the plan' });
+  if (!(await form.isVisible())) await page.getByText('Edit the plan', { exact: true }).click();
+  await form.getByLabel('Allow-listed organizations').fill('e2e-allow-co, e2e-allow-two');
+  await form.getByLabel('Allow-listed customers').fill('e2e.vip@example.com');
+  await form.getByRole('button', { name: 'Save the plan' }).click();
+  await expect(page.getByTestId('allow-organizations')).toContainText('e2e-allow-two');
+  await expect(page.getByTestId('allow-customers')).toContainText('e2e.vip@example.com');
+
+  await new FlagPage(page).goto(FLAG);
+  await expectAnswer(page, { customer: 'e2e.vip@example.com' }, 'development', ['true', 'TARGETING_MATCH']);
+  await expectAnswer(page, { organization: 'e2e-allow-two' }, 'development', ['true', 'TARGETING_MATCH']);
+  // Done: everybody in, so the flag counts as fully rolled out for the phase gates of later specs.
+  await panel.open('development');
+  const rollout = new RolloutPage(page);
+  await rollout.actions().press('Advance to 100% (all)');
+  await expect(rollout.percent()).toHaveText('100%');
+  await rollout.actions().press('Complete');
+  await expect(rollout.status()).toHaveText('completed');
 });
 
 function acceptDialogs(page: Page) {

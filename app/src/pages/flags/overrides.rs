@@ -262,7 +262,7 @@ fn EnvironmentOverridesList(
             .collect_view();
         view! {
             <div class="table-wrap">
-                <table class="table overrides-table" data-testid=format!("overrides-{environment}")>
+                <table class="table overrides-table stack-table" data-testid=format!("overrides-{environment}")>
                     <thead><tr>
                         <th scope="col">"Target"</th><th scope="col">"Value"</th><th scope="col">"Reason"</th>
                         <th scope="col">"Last change"</th>
@@ -349,9 +349,9 @@ fn OverrideRow(
     view! {
         <tr data-testid=format!("override-{kind}-{key}")>
             {target_cell}
-            <td><code data-testid="override-value">{value_text}</code></td>
-            <td class="small">{o.reason.clone()}</td>
-            <td class="small nowrap">{last}</td>
+            <td data-label="Value"><code data-testid="override-value">{value_text}</code></td>
+            <td class="small" data-label="Reason">{if o.reason.is_empty() { "—".to_owned() } else { o.reason.clone() }}</td>
+            <td class="small" data-label="Last change">{last}</td>
             {actions}
         </tr>
     }

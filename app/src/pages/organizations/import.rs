@@ -12,15 +12,10 @@ fn report_href(id: i64) -> String {
     format!("/admin/organizations/customers/imports/{id}/report.csv")
 }
 
+/// The import form (editors) with the result of the import just made, or why it was refused.
 #[component]
-pub fn CustomerImport(
-    can_edit: bool,
-    shown: Option<CustomerImportView>,
-    imports: Vec<CustomerImportView>,
-    error: Option<String>,
-) -> impl IntoView {
-    let form = if can_edit {
-        view! {
+pub fn CustomerImport(shown: Option<CustomerImportView>, error: Option<String>) -> impl IntoView {
+    let form = view! {
             <form method="post" action="/admin/organizations/customers/import" enctype="multipart/form-data"
                 class="import-form" aria-label="Import customers">
                 <div class="field">
@@ -37,10 +32,6 @@ pub fn CustomerImport(
                     <button type="submit" class="btn btn-primary">"Import customers"</button>
                 </div>
             </form>
-        }
-        .into_any()
-    } else {
-        view! { <p class="muted">"Viewers cannot import."</p> }.into_any()
     };
     view! {
         <section class="card" aria-labelledby="customer-import-h" id="import">
@@ -52,7 +43,6 @@ pub fn CustomerImport(
             })}
             {shown.map(|batch| view! { <ImportResult batch /> })}
             {form}
-            <ImportHistory imports />
         </section>
     }
 }
@@ -80,13 +70,15 @@ fn ImportResult(batch: CustomerImportView) -> impl IntoView {
     }
 }
 
+/// The latest customer imports, each linking to its result and report.
 #[component]
-fn ImportHistory(imports: Vec<CustomerImportView>) -> impl IntoView {
+pub fn ImportHistory(imports: Vec<CustomerImportView>) -> impl IntoView {
     if imports.is_empty() {
-        return view! { <p class="muted small">"No customer imports yet."</p> }.into_any();
+        return ().into_any();
     }
     view! {
-        <h3 class="subheading">"Recent imports"</h3>
+        <section class="card" aria-labelledby="customer-imports-h">
+        <h2 id="customer-imports-h">"Recent customer imports"</h2>
         <div class="table-wrap">
             <table class="table batches-table" data-testid="customer-imports">
                 <thead><tr>
@@ -120,6 +112,7 @@ fn ImportHistory(imports: Vec<CustomerImportView>) -> impl IntoView {
                 </tbody>
             </table>
         </div>
+        </section>
     }
     .into_any()
 }

@@ -123,6 +123,7 @@ fn RegistryBody(
         </form>
     }
     .into_any();
+    let unregistered_org = unregistered.iter().find(|t| t.kind == TargetKind::Organization).map(|t| t.key.clone());
     let notices = unregistered
         .into_iter()
         .map(|target| match target.kind {
@@ -145,16 +146,23 @@ fn RegistryBody(
             .into_any(),
         })
         .collect_view();
-    let prefill = Some(q.clone()).filter(|q| crate::domain::Target::organization(q).is_ok());
-    let register = can_edit.then(|| view! { <RegisterForm create prefill /> }.into_any());
+    let forms = can_edit.then(|| {
+        view! {
+            <div class="grid-2">
+                <RegisterForm create prefill=unregistered_org />
+                <import::CustomerImport shown=import error=import_error />
+            </div>
+        }
+        .into_any()
+    });
     view! {
         {(!can_edit).then(|| view! { <ViewOnlyNotice /> })}
         {search}
         {notices}
+        {forms}
         <OrganizationsTable rows=organizations more=more_organizations can_edit create rename />
-        {register}
         <CustomersTable rows=customers total=customers_total />
-        <import::CustomerImport can_edit shown=import imports error=import_error />
+        <import::ImportHistory imports />
     }
 }
 
@@ -175,7 +183,7 @@ fn OrganizationsTable(
             .collect_view();
         view! {
             <div class="table-wrap">
-                <table class="table registry-table" data-testid="organizations-table">
+                <table class="table registry-table stack-table" data-testid="organizations-table">
                     <thead><tr>
                         <th scope="col">"Organization"</th>
                         <th scope="col" class="num">"Customers"</th>
@@ -245,9 +253,9 @@ fn OrganizationRowView(
                     {o.name.is_none().then(|| view! { " · " <span data-testid="no-name">"no name yet"</span> })}
                 </div>
             </th>
-            <td class="num">{thousands(o.customers)}</td>
-            <td class="num">{thousands(o.overrides)}</td>
-            <td class="num"><a href=format!("/admin/priority-urls/{}", urlencode(&key))>{thousands(o.urls)}</a></td>
+            <td class="num" data-label="Customers">{thousands(o.customers)}</td>
+            <td class="num" data-label="Overrides">{thousands(o.overrides)}</td>
+            <td class="num" data-label="Priority URLs"><a href=format!("/admin/priority-urls/{}", urlencode(&key))>{thousands(o.urls)}</a></td>
             {name_form}
         </tr>
     }
@@ -304,7 +312,7 @@ fn CustomersTable(rows: Vec<CustomerRow>, total: i64) -> impl IntoView {
     } else {
         view! {
             <div class="table-wrap">
-                <table class="table registry-table" data-testid="customers-table">
+                <table class="table registry-table stack-table" data-testid="customers-table">
                     <thead><tr>
                         <th scope="col">"Customer"</th><th scope="col">"Name"</th><th scope="col">"Organization"</th>
                     </tr></thead>
@@ -314,8 +322,8 @@ fn CustomersTable(rows: Vec<CustomerRow>, total: i64) -> impl IntoView {
                             view! {
                                 <tr data-testid=format!("customer-{}", c.key)>
                                     <th scope="row" class="mono">{c.key.clone()}</th>
-                                    <td>{if c.name.is_empty() { "—".to_owned() } else { c.name.clone() }}</td>
-                                    <td>
+                                    <td data-label="Name">{if c.name.is_empty() { "—".to_owned() } else { c.name.clone() }}</td>
+                                    <td data-label="Organization">
                                         <a href=format!("/admin/organizations?q={}", urlencode(&c.organization))>{org}</a>
                                         {c.organization_name.is_some().then(|| view! { <div class="flag-desc mono">{c.organization.clone()}</div> })}
                                     </td>

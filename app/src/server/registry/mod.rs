@@ -11,8 +11,10 @@ use crate::domain::{Target, TargetKind};
 use crate::model::targets::{CustomerRow, OrganizationRow, RegistryPage, RegistryQuery};
 use sqlx::PgPool;
 
-/// Organizations and customers shown per page; a search narrows them down.
+/// Organizations listed at most (the admin API lists as many customers); a search narrows them down.
 pub const SHOWN: i64 = 100;
+/// Customers listed on the page at most, so the page stays short.
+const CUSTOMERS_SHOWN: i64 = 50;
 
 fn pattern(q: &str) -> Option<String> {
     Some(q.trim()).filter(|q| !q.is_empty()).map(|q| format!("%{}%", escape_like(q)))
@@ -175,21 +177,15 @@ pub async fn page(pool: &PgPool, query: &RegistryQuery, can_edit: bool) -> Resul
     let q = query.q.as_deref().unwrap_or("").trim().to_owned();
     let ((organizations, more_organizations), (customers, customers_total), imports) = tokio::try_join!(
         self::organizations(pool, &q, SHOWN),
-        self::customers(pool, &q, SHOWN),
+        self::customers(pool, &q, CUSTOMERS_SHOWN),
         import::recent(pool, 10)
     )?;
-    // A search for a key nobody registered: the page offers to name it (organizations) or says it can be
-    // targeted as it is.
+    // A search that finds nothing at all, for text that is a key: the page says it can be targeted as it
+    // is, and offers to name it (a key in use without a name has a row of its own, with a form).
     let mut unregistered = Vec::new();
-    if let Ok(target) = Target::organization(&q) {
-        if !organizations.iter().any(|o| o.key == target.key && o.name.is_some()) {
-            unregistered.push(target);
-        }
-    }
-    if let Ok(target) = Target::customer(&q) {
-        if !customers.iter().any(|c| c.key == target.key) {
-            unregistered.push(target);
-        }
+    if organizations.is_empty() && customers.is_empty() {
+        unregistered.extend(Target::organization(&q));
+        unregistered.extend(Target::customer(&q));
     }
     let import = match query.import {
         Some(id) => Some(import::batch(pool, id).await?),

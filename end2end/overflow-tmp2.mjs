@@ -1,0 +1,14 @@
+import { chromium } from 'playwright';
+const [,, path, width, js, shot, selector] = process.argv;
+const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--headless','--no-sandbox','--disable-gpu'] });
+const context = await browser.newContext({ viewport: { width: Number(width), height: 900 }, javaScriptEnabled: js !== 'nojs' });
+const page = await context.newPage();
+await page.goto('http://127.0.0.1:3102/login');
+await page.getByLabel('Email').fill(process.env.WHO || 'editor@rollgate.local');
+await page.getByLabel('Password').fill('demo-password-for-tests');
+await page.getByRole('button', { name: 'Sign in' }).click();
+await page.waitForURL(/feature-flags/);
+await page.goto('http://127.0.0.1:3102' + path);
+if (selector) await page.locator(selector).first().screenshot({ path: shot });
+else await page.screenshot({ path: shot, fullPage: true });
+await browser.close();
