@@ -9,6 +9,7 @@ mod audit_and_hygiene;
 mod charts;
 mod cli;
 mod config_as_code;
+mod docs;
 mod evaluate;
 mod flags;
 mod guardrails;
