@@ -123,7 +123,8 @@ async fn stored_for_update(
     .await?)
 }
 
-/// Writes the new state of one override (`None`: removed) and its audit event.
+/// Writes the new state of one override (`None`: removed; else the value and the reason stored with it)
+/// and its audit event, which records `why` (for a removal, say, why it went).
 #[allow(clippy::too_many_arguments)]
 async fn write(
     conn: &mut PgConnection,
@@ -134,6 +135,7 @@ async fn write(
     target: &Target,
     before: Option<&Stored>,
     after: Option<(&Value, &str)>,
+    why: Option<&str>,
 ) -> Result<(), ServiceError> {
     let (organization, customer) = columns(target);
     let action = match (before, after) {
@@ -203,7 +205,7 @@ async fn write(
             environment_key: Some(env.as_str()),
             before: before.map(|b| serde_json::json!({ kind: key, "value": b.value, "version": b.version })),
             after: after.map(|(v, _)| serde_json::json!({ kind: key, "value": v, "version": new_version })),
-            reason: after.map(|(_, reason)| reason).filter(|r| !r.is_empty()).or(before.map(|b| b.reason.as_str())),
+            reason: why,
         },
     )
     .await?;
@@ -233,7 +235,8 @@ pub async fn set_override_in(
         return Ok(false);
     }
     let reason = reason.map(str::trim).unwrap_or_default();
-    write(conn, actor, flag, env, &at, target, before.as_ref(), value.as_ref().map(|v| (v, reason))).await?;
+    let why = Some(reason).filter(|r| !r.is_empty());
+    write(conn, actor, flag, env, &at, target, before.as_ref(), value.as_ref().map(|v| (v, reason)), why).await?;
     Ok(true)
 }
 
@@ -280,7 +283,8 @@ pub async fn create(
             ),
         });
     }
-    write(&mut tx, actor, flag, env, &at, target, None, Some((&value, reason.trim()))).await?;
+    let reason = reason.trim();
+    write(&mut tx, actor, flag, env, &at, target, None, Some((&value, reason)), Some(reason)).await?;
     audit::notify_change(&mut tx, "override", flag.as_str()).await?;
     let view = get_in(&mut tx, &at, target).await?.ok_or_else(|| not_found(flag, env, target))?;
     tx.commit().await?;
@@ -311,14 +315,14 @@ pub async fn change(
     if stored.value == value && stored.reason == reason {
         return get_in(&mut tx, &at, target).await?.ok_or_else(|| not_found(flag, env, target));
     }
-    write(&mut tx, actor, flag, env, &at, target, Some(&stored), Some((&value, &reason))).await?;
+    write(&mut tx, actor, flag, env, &at, target, Some(&stored), Some((&value, &reason)), Some(&reason)).await?;
     audit::notify_change(&mut tx, "override", flag.as_str()).await?;
     let view = get_in(&mut tx, &at, target).await?.ok_or_else(|| not_found(flag, env, target))?;
     tx.commit().await?;
     Ok(view)
 }
 
-/// Removes an override; `expected_version` as for [`change`].
+/// Removes an override; `expected_version` as for [`change`], `why` for the audit trail.
 pub async fn remove(
     pool: &PgPool,
     actor: &Actor,
@@ -326,13 +330,16 @@ pub async fn remove(
     env: &EnvKey,
     target: &Target,
     expected_version: Option<i32>,
+    why: Option<&str>,
 ) -> Result<(), ServiceError> {
     actor.require_editor()?;
+    check_reason(why)?;
+    let why = why.map(str::trim).filter(|r| !r.is_empty());
     let mut tx = pool.begin().await?;
     let at = flag_in_env(&mut tx, flag, env).await?;
     let stored = stored_for_update(&mut tx, &at, target).await?.ok_or_else(|| not_found(flag, env, target))?;
     check_version(target, &stored, expected_version)?;
-    write(&mut tx, actor, flag, env, &at, target, Some(&stored), None).await?;
+    write(&mut tx, actor, flag, env, &at, target, Some(&stored), None, why).await?;
     audit::notify_change(&mut tx, "override", flag.as_str()).await?;
     tx.commit().await?;
     Ok(())

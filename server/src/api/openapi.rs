@@ -81,7 +81,7 @@ pub const OPERATIONS: &[(&str, &str, &str, &str, Option<&str>)] = &[
         "delete",
         "/api/admin/feature-flags/{key}/environments/{env}/overrides/{kind}/{target}",
         "targets",
-        "Remove an override (expected_version in the query: 409 when stale)",
+        "Remove an override (expected_version and reason in the query; 409 when the version is stale)",
         None,
     ),
     (

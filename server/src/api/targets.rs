@@ -149,6 +149,8 @@ async fn change_override(
 #[serde(deny_unknown_fields)]
 struct RemoveQuery {
     expected_version: Option<i32>,
+    /// Why, for the audit trail.
+    reason: Option<String>,
 }
 
 /// `DELETE .../overrides/{customers|organizations}/{target}`: removes an override.
@@ -161,7 +163,16 @@ async fn remove_override(
     let Query(query) = query.map_err(|e| bad_query(&e))?;
     let (flag, env) = flag_and_env(&key, &env)?;
     let target = target_in_path(&kind, &target)?;
-    overrides::remove(&state.pool, &caller.actor(), &flag, &env, &target, query.expected_version).await?;
+    overrides::remove(
+        &state.pool,
+        &caller.actor(),
+        &flag,
+        &env,
+        &target,
+        query.expected_version,
+        query.reason.as_deref(),
+    )
+    .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

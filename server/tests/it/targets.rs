@@ -126,7 +126,8 @@ async fn an_override_is_changed_and_removed_by_version_and_every_change_is_audit
     let (stale, conflict) =
         call(&w.router, "PUT", &one, &w.editor, Some(json!({ "value": false, "expected_version": 1 }))).await;
     let (listed, list) = call(&w.router, "GET", OVERRIDES, &w.editor, None).await;
-    let (removed, _) = call(&w.router, "DELETE", &format!("{one}?expected_version=2"), &w.editor, None).await;
+    let (removed, _) =
+        call(&w.router, "DELETE", &format!("{one}?expected_version=2&reason=pilot%20over"), &w.editor, None).await;
     let (gone, _) = call(&w.router, "DELETE", &one, &w.editor, None).await;
 
     assert_eq!(changed, StatusCode::OK, "{body}");
@@ -138,8 +139,8 @@ async fn an_override_is_changed_and_removed_by_version_and_every_change_is_audit
     assert_eq!(list["overrides"][0]["value"], true);
     assert_eq!(removed, StatusCode::NO_CONTENT);
     assert_eq!(gone, StatusCode::NOT_FOUND);
-    let events: Vec<(String, Option<Value>, Option<Value>, String)> = sqlx::query_as(
-        "select action, before, after, actor_label from audit_events
+    let events: Vec<(String, Option<Value>, Option<Value>, String, Option<String>)> = sqlx::query_as(
+        "select action, before, after, actor_label, reason from audit_events
          where entity_kind = 'organization_override' order by id",
     )
     .fetch_all(&pool)
@@ -150,6 +151,7 @@ async fn an_override_is_changed_and_removed_by_version_and_every_change_is_audit
     assert_eq!(events[1].1, Some(json!({ "organization": "acme", "value": false, "version": 1 })));
     assert_eq!(events[1].2, Some(json!({ "organization": "acme", "value": true, "version": 2 })));
     assert_eq!(events[2].2, None);
+    assert_eq!((events[1].4.as_deref(), events[2].4.as_deref()), (Some("pilot"), Some("pilot over")));
     assert!(events.iter().all(|e| e.3 == "eddie@example.com"));
     // Every change moved the configuration version, so every server process reloads its snapshot.
     let version: i64 = sqlx::query_scalar("select version from config_state").fetch_one(&pool).await.unwrap();

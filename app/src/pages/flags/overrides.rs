@@ -134,7 +134,7 @@ pub async fn remove_override(
     use crate::server::{audit::Actor, overrides, to_app_error, AppState};
     let at = locate(&flag, &environment, &kind, &target).await?;
     let state = expect_context::<AppState>();
-    overrides::remove(&state.pool, &Actor::user(&at.user), &at.flag, &at.env, &at.target, expected_version)
+    overrides::remove(&state.pool, &Actor::user(&at.user), &at.flag, &at.env, &at.target, expected_version, None)
         .await
         .map_err(to_app_error)?;
     Ok(format!("Removed the override for {} in {}.", at.target, at.env))
