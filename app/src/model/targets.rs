@@ -141,5 +141,46 @@ pub struct CustomerImportReport {
     pub warnings: Vec<String>,
 }
 
+/// The names registered for some customer and organization keys, for a page that lists keys.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct TargetNames {
+    pub customers: std::collections::BTreeMap<String, String>,
+    pub organizations: std::collections::BTreeMap<String, String>,
+}
+
+impl TargetNames {
+    /// `Acme Corporation (acme)` where a name is registered, else the key.
+    pub fn label(&self, kind: TargetKind, key: &str) -> String {
+        let names = match kind {
+            TargetKind::Customer => &self.customers,
+            TargetKind::Organization => &self.organizations,
+        };
+        names.get(key).map_or_else(|| key.to_owned(), |name| format!("{name} ({key})"))
+    }
+
+    /// The keys, each labelled, separated by commas; `none` for no keys.
+    pub fn list(&self, kind: TargetKind, keys: &[String]) -> String {
+        if keys.is_empty() {
+            return "none".to_owned();
+        }
+        keys.iter().map(|k| self.label(kind, k)).collect::<Vec<_>>().join(", ")
+    }
+}
+
 /// The kinds in the order pages list them.
 pub const TARGET_KINDS: [TargetKind; 2] = [TargetKind::Customer, TargetKind::Organization];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_key_is_labelled_with_its_registered_name_or_shown_as_it_is() {
+        let mut names = TargetNames::default();
+        names.organizations.insert("acme".into(), "Acme Corporation".into());
+        let keys = vec!["acme".to_owned(), "pilot-co".to_owned()];
+        assert_eq!(names.list(TargetKind::Organization, &keys), "Acme Corporation (acme), pilot-co");
+        assert_eq!(names.list(TargetKind::Customer, &keys), "acme, pilot-co", "names are per kind");
+        assert_eq!(names.list(TargetKind::Customer, &[]), "none");
+    }
+}
