@@ -139,7 +139,9 @@ async fn an_override_is_changed_and_removed_by_version_and_every_change_is_audit
     assert_eq!(list["overrides"][0]["value"], true);
     assert_eq!(removed, StatusCode::NO_CONTENT);
     assert_eq!(gone, StatusCode::NOT_FOUND);
-    let events: Vec<(String, Option<Value>, Option<Value>, String, Option<String>)> = sqlx::query_as(
+    /// `(action, before, after, actor, reason)` of an audit event.
+    type Event = (String, Option<Value>, Option<Value>, String, Option<String>);
+    let events: Vec<Event> = sqlx::query_as(
         "select action, before, after, actor_label, reason from audit_events
          where entity_kind = 'organization_override' order by id",
     )

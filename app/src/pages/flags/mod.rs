@@ -4,4 +4,5 @@ pub mod detail;
 pub mod evaluate_for;
 pub mod list;
 pub mod new_flag;
+pub mod override_actions;
 pub mod overrides;
