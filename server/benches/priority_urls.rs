@@ -59,11 +59,13 @@ async fn new_account(pool: &PgPool, n: usize) -> String {
 /// Deletes an account's URLs and history (untimed), so that the database stays the size of one account.
 async fn forget(pool: &PgPool, account: &str) {
     for table in ["url_metadata", "url_metadata_history"] {
-        sqlx::query(&format!("delete from {table} where organization_key = $1"))
-            .bind(account)
-            .execute(pool)
-            .await
-            .unwrap();
+        sqlx::query(&format!(
+            "delete from {table} where account_id = (select id from url_accounts where organization_key = $1)"
+        ))
+        .bind(account)
+        .execute(pool)
+        .await
+        .unwrap();
     }
 }
 

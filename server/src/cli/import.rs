@@ -123,7 +123,10 @@ fn print_summary(s: &ImportSummary) {
 }
 
 async fn list_batches(db: &Database, account: &str) -> anyhow::Result<()> {
-    let rows = queries::batches(&db.pool, account, 1000).await?;
+    let rows = match app::server::priority_urls::Account::find(&db.pool, account).await? {
+        Some(found) => queries::batches(&db.pool, found.id, 1000).await?,
+        None => Vec::new(),
+    };
     if rows.is_empty() {
         println!("no imports into {account:?} yet");
         return Ok(());

@@ -114,7 +114,7 @@ async fn overrides_allow_lists_and_priority_urls_made_by_id_keep_working_after_t
     let undone = app::server::priority_urls::rollback::rollback(&pool, &editor, 2, None).await.unwrap();
     assert_eq!((undone.account.as_str(), undone.restored), ("initech", 1));
     let tier: String =
-        sqlx::query_scalar("select update_priority from url_metadata where organization_key = 'initech'")
+        sqlx::query_scalar("select m.update_priority from url_metadata m join url_accounts a on a.id = m.account_id where a.organization_key = 'initech'")
             .fetch_one(&pool)
             .await
             .unwrap();

@@ -5,9 +5,9 @@
 //! anywhere rolls the whole of it back.
 
 use super::parse::{self, FileError, Format, ParsedFile, ReportRow, ValidRow};
+use super::Account;
 use super::{ImportError, ImportLimits, Progress};
 use crate::domain::priority::FLAG_KEY;
-use crate::domain::TargetKind;
 use crate::model::priority::ImportSummary;
 use crate::server::audit::{self, Actor, NewEvent};
 use crate::server::ServiceError;
@@ -41,7 +41,7 @@ pub async fn import(
     let started = Instant::now();
     actor.require_editor()?;
     // Any organization key: an account need not be registered to hold URLs.
-    let account = TargetKind::Organization.parse_key(&request.account, "account").map_err(ServiceError::from)?;
+    let account = Account::ensure(pool, &request.account).await?;
     let file_name = clean_file_name(&request.file_name);
     let guessed_format = request.format.unwrap_or_else(|| {
         Format::detect(&file_name, std::str::from_utf8(&request.bytes[..request.bytes.len().min(64)]).unwrap_or(""))
@@ -163,9 +163,9 @@ fn parse_into_chunks(
 /// Starts the import's transaction: the account locked (one import or rollback per account at a time,
 /// as the cap and the history depend on what is stored) and `url_stage`, a temporary table dropped at
 /// commit, created.
-async fn begin(pool: &PgPool, account: &str) -> Result<Transaction<'static, Postgres>, ServiceError> {
+async fn begin(pool: &PgPool, account: &Account) -> Result<Transaction<'static, Postgres>, ServiceError> {
     let mut tx = pool.begin().await?;
-    lock_account(&mut tx, account).await?;
+    account.lock(&mut tx).await?;
     // The sorts and hashes of 60,000 rows fit in memory rather than spilling to disk.
     sqlx::query("set local work_mem = '64MB'").execute(&mut *tx).await?;
     sqlx::query(
@@ -177,19 +177,10 @@ async fn begin(pool: &PgPool, account: &str) -> Result<Transaction<'static, Post
     Ok(tx)
 }
 
-/// Holds the account's import lock until the transaction ends: imports and rollbacks of one account run
-/// one at a time, whether or not the account is registered (so the lock is on the key, not on a row).
-pub(crate) async fn lock_account(conn: &mut PgConnection, account: &str) -> Result<(), ServiceError> {
-    sqlx::query!("select pg_advisory_xact_lock(hashtextextended('rollgate.url_import:' || $1, 0))", account)
-        .execute(&mut *conn)
-        .await?;
-    Ok(())
-}
-
 /// Starts the transaction and bulk-loads the chunks into `url_stage` with COPY as the parser sends them.
 async fn load(
     pool: &PgPool,
-    account: &str,
+    account: &Account,
     first: Chunk,
     received: &mut tokio::sync::mpsc::Receiver<Chunk>,
     progress: &(dyn Fn(Progress) + Send + Sync),
@@ -212,7 +203,7 @@ async fn load(
 /// The batch record of an import that did not happen, written in its own transaction (the import's was
 /// rolled back). Failing to write it is logged, not raised: the caller reports the import's own error.
 struct Failure<'a> {
-    account: &'a str,
+    account: &'a Account,
     actor: &'a Actor,
     file_name: &'a str,
     format: Format,
@@ -236,10 +227,10 @@ impl Failure<'_> {
         let mut tx = pool.begin().await?;
         let batch = sqlx::query_scalar!(
             r#"insert into url_import_batches
-                 (organization_key, created_by, actor_label, file_name, format, dry_run, status, rows_read,
+                 (account_id, created_by, actor_label, file_name, format, dry_run, status, rows_read,
                   duration_ms, error, finished_at)
                values ($1, $2, $3, $4, $5, $6, 'failed', $7, $8, $9, now()) returning id"#,
-            self.account,
+            self.account.id,
             self.actor.user_id,
             self.actor.label,
             self.file_name,
@@ -251,7 +242,7 @@ impl Failure<'_> {
         )
         .fetch_one(&mut *tx)
         .await?;
-        let account = self.account;
+        let account = self.account.key.as_str();
         let summary =
             format!("Priority-URL import of {} into {account} by {} failed: {error}", self.file_name, self.actor.label);
         crate::server::webhooks::enqueue(
@@ -287,7 +278,7 @@ async fn write(
     mut tx: Transaction<'static, Postgres>,
     actor: &Actor,
     limits: &ImportLimits,
-    account: &str,
+    account: &Account,
     request: &ImportRequest,
     file_name: &str,
     parsed: &ParsedFile,
@@ -305,9 +296,9 @@ async fn write(
         sqlx::query("delete from url_stage where line = any($1)").bind(&outdone).execute(&mut *tx).await?;
     }
     let batch_id = sqlx::query_scalar!(
-        r#"insert into url_import_batches (organization_key, created_by, actor_label, file_name, format, dry_run)
+        r#"insert into url_import_batches (account_id, created_by, actor_label, file_name, format, dry_run)
            values ($1, $2, $3, $4, $5, $6) returning id"#,
-        account,
+        account.id,
         actor.user_id,
         actor.label,
         file_name,
@@ -320,7 +311,7 @@ async fn write(
     tracing::debug!(elapsed_ms = started.elapsed().as_millis() as u64, "import: staged");
     progress(Progress::Merging);
     let existing =
-        sqlx::query_scalar!(r#"select count(*) as "n!" from url_metadata where organization_key = $1"#, account)
+        sqlx::query_scalar!(r#"select count(*) as "n!" from url_metadata where account_id = $1"#, account.id)
             .fetch_one(&mut *tx)
             .await?;
     let room = (limits.max_urls_per_account - existing).max(0);
@@ -329,7 +320,7 @@ async fn write(
         "over the account's cap of {} URLs: it held {existing}, and earlier rows of this file filled the rest",
         limits.max_urls_per_account
     );
-    let merge = Merge { batch_id, account, room, staged: parsed.rows.len(), apply: !request.dry_run };
+    let merge = Merge { batch_id, account_id: account.id, room, staged: parsed.rows.len(), apply: !request.dry_run };
     let counts = merge.run(&mut tx, &overflow_reason).await?;
     tracing::debug!(elapsed_ms = started.elapsed().as_millis() as u64, dry_run = request.dry_run, "import: merged");
 
@@ -337,7 +328,7 @@ async fn write(
     let rejected = parsed.report.len() - duplicates;
     let mut summary = ImportSummary {
         batch_id,
-        account: account.to_owned(),
+        account: account.key.clone(),
         dry_run: request.dry_run,
         format: parsed.format.as_str().to_owned(),
         rows_read: i64::from(parsed.rows_read),
@@ -369,6 +360,7 @@ async fn write(
     .execute(&mut *tx)
     .await?;
     if !request.dry_run {
+        let account = account.key.as_str();
         audit::record(
             &mut tx,
             actor,
@@ -402,9 +394,9 @@ struct PlanCounts {
 }
 
 /// The merge of the staged rows into the account's metadata, as one statement.
-struct Merge<'a> {
+struct Merge {
     batch_id: i64,
-    account: &'a str,
+    account_id: i64,
     /// How many new URLs the account can still take.
     room: i64,
     /// Rows in `url_stage`.
@@ -413,7 +405,7 @@ struct Merge<'a> {
     apply: bool,
 }
 
-impl Merge<'_> {
+impl Merge {
     /// Classifies every staged row against the account's metadata: `insert` (a new URL within the cap),
     /// `overflow` (a new URL past it, counted in file order), `update` or `unchanged`; then, in the same
     /// statement, inserts the new URLs, records what every changed URL held before in
@@ -444,7 +436,7 @@ impl Merge<'_> {
                  from (select s.line, s.url, s.update_priority, s.page_type, m.update_priority as old_priority,
                               m.page_type as old_page_type, m.batch_id as old_batch_id, m.url is null as is_new
                        from url_stage s
-                       left join url_metadata m on m.organization_key = $1 and m.url = s.url) joined
+                       left join url_metadata m on m.account_id = $1 and m.url = s.url) joined
                ), overflow as (
                  insert into url_import_report_rows (batch_id, line_number, kind, url, reason)
                  select $2, line, 'overflow', url, $4 from planned where action = 'overflow'
@@ -453,22 +445,22 @@ impl Merge<'_> {
         if self.apply {
             sql.push_str(
                 r#", inserted as (
-                 insert into url_metadata (organization_key, url, update_priority, page_type, batch_id)
+                 insert into url_metadata (account_id, url, update_priority, page_type, batch_id)
                  select $1, url, update_priority, page_type, $2 from planned where action = 'insert' order by url
                ), history as (
                  insert into url_metadata_history
-                   (batch_id, organization_key, url, existed, previous_priority, previous_page_type, previous_batch_id)
+                   (batch_id, account_id, url, existed, previous_priority, previous_page_type, previous_batch_id)
                  select $2, $1, url, true, old_priority, old_page_type, old_batch_id
                  from planned where action = 'update' order by url
                ), updated as (
                  update url_metadata m set update_priority = p.update_priority, page_type = p.page_type, batch_id = $2
-                 from planned p where p.action = 'update' and m.organization_key = $1 and m.url = p.url
+                 from planned p where p.action = 'update' and m.account_id = $1 and m.url = p.url
                )"#,
             );
         }
         sql.push_str(" select action, count(*) as n from planned group by action");
         let rows = sqlx::query(&sql)
-            .bind(self.account)
+            .bind(self.account_id)
             .bind(self.batch_id)
             .bind(self.room)
             .bind(overflow_reason)

@@ -1,7 +1,7 @@
 //! Reading priority-URL data: the accounts, one account's page (URLs with both badges, distribution,
 //! comparison, batches), a batch's report, and badges for the evaluation API.
 
-use super::PriorityUrls;
+use super::{Account, PriorityUrls};
 use crate::domain::priority::{classify, Classification, PageType, Tier, FLAG_KEY};
 use crate::domain::TargetKind;
 use crate::model::priority::{
@@ -30,18 +30,18 @@ pub async fn accounts(pool: &PgPool) -> Result<Vec<AccountRow>, ServiceError> {
     let rows = sqlx::query!(
         r#"with keys as (
                select key from organizations
-               union select organization_key from url_import_batches
+               union select organization_key from url_accounts
                union select ov.organization_key from overrides ov join flags f on f.id = ov.flag_id
                      where f.key = $1 and ov.organization_key is not null)
            select k.key as "key!", o.name as "name?",
-                  (select count(*) from url_metadata m where m.organization_key = k.key) as "url_count!",
-                  (select max(b.started_at) from url_import_batches b where b.organization_key = k.key and not b.dry_run)
+                  (select count(*) from url_metadata m where m.account_id = a.id) as "url_count!",
+                  (select max(b.started_at) from url_import_batches b where b.account_id = a.id and not b.dry_run)
                       as "last_import_at: chrono::DateTime<chrono::Utc>",
                   coalesce((select array_agg(e.key order by e.position)
                             from overrides ov join flags f on f.id = ov.flag_id
                             join environments e on e.id = ov.environment_id
                             where ov.organization_key = k.key and f.key = $1 and ov.value = 'true'), '{}') as "on_in!"
-           from keys k left join organizations o on o.key = k.key
+           from keys k left join organizations o on o.key = k.key left join url_accounts a on a.organization_key = k.key
            order by coalesce(o.name, k.key), k.key"#,
         FLAG_KEY
     )
@@ -67,9 +67,9 @@ struct Filters {
 }
 
 impl Filters {
-    /// `organization_key = ...` and the filters in use, joined by `and`.
-    fn push_conditions<'a>(&'a self, sql: &mut sqlx::QueryBuilder<'a, sqlx::Postgres>, account: &'a str) {
-        sql.push("organization_key = ").push_bind(account);
+    /// `account_id = ...` and the filters in use, joined by `and`.
+    fn push_conditions<'a>(&'a self, sql: &mut sqlx::QueryBuilder<'a, sqlx::Postgres>, account_id: i64) {
+        sql.push("account_id = ").push_bind(account_id);
         if let Some(tier) = self.tier {
             sql.push(" and update_priority = ").push_bind(tier);
         }
@@ -107,14 +107,14 @@ type MetadataVersion = (i64, i64);
 /// Overviews per account, so that a page view does not read all of an account's URLs again until an
 /// import or a rollback changed them.
 #[derive(Debug, Default)]
-pub struct OverviewCache(Mutex<HashMap<String, (MetadataVersion, Arc<Overview>)>>);
+pub struct OverviewCache(Mutex<HashMap<i64, (MetadataVersion, Arc<Overview>)>>);
 
-async fn metadata_version(pool: &PgPool, account: &str) -> Result<MetadataVersion, sqlx::Error> {
+async fn metadata_version(pool: &PgPool, account_id: i64) -> Result<MetadataVersion, sqlx::Error> {
     let row = sqlx::query!(
         r#"select coalesce(max(id), 0) as "last!", count(*) filter (where status = 'rolled_back') as "rolled_back!"
            from url_import_batches
-           where organization_key = $1 and not dry_run and status in ('completed', 'rolled_back')"#,
-        account
+           where account_id = $1 and not dry_run and status in ('completed', 'rolled_back')"#,
+        account_id
     )
     .fetch_one(pool)
     .await?;
@@ -122,24 +122,26 @@ async fn metadata_version(pool: &PgPool, account: &str) -> Result<MetadataVersio
 }
 
 /// The account's overview, from the cache when its metadata has not changed since.
-async fn cached_overview(pool: &PgPool, cache: &OverviewCache, account: &str) -> Result<Arc<Overview>, sqlx::Error> {
+async fn cached_overview(pool: &PgPool, cache: &OverviewCache, account_id: i64) -> Result<Arc<Overview>, sqlx::Error> {
     // The version is read first: an import committing in between makes the entry stale, never wrong.
-    let version = metadata_version(pool, account).await?;
+    let version = metadata_version(pool, account_id).await?;
     let hit =
-        cache.0.lock().ok().and_then(|map| map.get(account).filter(|(v, _)| *v == version).map(|(_, o)| o.clone()));
+        cache.0.lock().ok().and_then(|map| map.get(&account_id).filter(|(v, _)| *v == version).map(|(_, o)| o.clone()));
     if let Some(overview) = hit {
         return Ok(overview);
     }
-    let overview = Arc::new(overview(pool, account).await?);
+    let overview = Arc::new(overview(pool, account_id).await?);
     if let Ok(mut map) = cache.0.lock() {
-        map.insert(account.to_owned(), (version, overview.clone()));
+        map.insert(account_id, (version, overview.clone()));
     }
     Ok(overview)
 }
 
 /// Computes an account's overview ahead of the next page view (after an upload).
 pub async fn warm_overview(pool: &PgPool, shared: &PriorityUrls, account: &str) -> Result<(), ServiceError> {
-    cached_overview(pool, &shared.overviews, account).await?;
+    if let Some(account) = Account::find(pool, account).await? {
+        cached_overview(pool, &shared.overviews, account.id).await?;
+    }
     Ok(())
 }
 
@@ -155,6 +157,27 @@ pub async fn account_page(
     let key = TargetKind::Organization.parse_key(key, "account")?;
     let key = key.as_str();
     let name = sqlx::query_scalar!("select name from organizations where key = $1", key).fetch_optional(pool).await?;
+    // A key that never had an import has no URLs and no batches yet; its page still offers the import.
+    let Some(account) = Account::find(pool, key).await? else {
+        return Ok(AccountPage {
+            key: key.to_owned(),
+            name,
+            can_edit,
+            cap: shared.limits.max_urls_per_account,
+            url_count: 0,
+            flag: flag_states(pool, key).await?,
+            rows: Vec::new(),
+            matching: 0,
+            next_after: None,
+            distribution: Distribution {
+                by_tier: Tier::ALL.iter().map(|t| (*t, 0)).collect(),
+                by_page_type: PageType::ALL.iter().map(|t| (*t, 0)).collect(),
+            },
+            comparison: Comparison::default(),
+            batches: Vec::new(),
+            shown_batch: None,
+        });
+    };
     let f = filters(query)?;
     let filtered = f.tier.is_some() || f.page_type.is_some() || f.pattern.is_some();
     let after = query.after.as_deref().filter(|a| !a.is_empty());
@@ -162,7 +185,7 @@ pub async fn account_page(
     // statement with `$n is null or ...` for all of them gets a generic plan that scans the account).
     let page = async {
         let mut sql = sqlx::QueryBuilder::new("select url, update_priority, page_type from url_metadata where ");
-        f.push_conditions(&mut sql, key);
+        f.push_conditions(&mut sql, account.id);
         if let Some(after) = after {
             sql.push(" and url > ").push_bind(after);
         }
@@ -175,15 +198,15 @@ pub async fn account_page(
             return Ok(None);
         }
         let mut sql = sqlx::QueryBuilder::new("select count(*) from url_metadata where ");
-        f.push_conditions(&mut sql, key);
+        f.push_conditions(&mut sql, account.id);
         sql.build_query_scalar::<i64>().fetch_one(pool).await.map(Some)
     };
     let (page, matching, overview, flag, batches) = tokio::try_join!(
         page,
         matching,
-        cached_overview(pool, &shared.overviews, key),
+        cached_overview(pool, &shared.overviews, account.id),
         flag_states(pool, key),
-        batches(pool, key, BATCHES_SHOWN),
+        batches(pool, account.id, BATCHES_SHOWN),
     )?;
     let matching = matching.unwrap_or(overview.url_count);
     let Overview { distribution, comparison, url_count } = (*overview).clone();
@@ -205,7 +228,7 @@ pub async fn account_page(
     let shown_batch = match query.batch {
         Some(id) => match batches.iter().find(|b| b.id == id) {
             Some(found) => Some(found.clone()),
-            None => batch(pool, key, id).await?,
+            None => batch(pool, account.id, id).await?,
         },
         None => None,
     };
@@ -229,13 +252,13 @@ pub async fn account_page(
 /// Counts per tier and page type, and the on-against-off comparison, in one pass over the account's URLs.
 /// Tier and page type come as their positions in `Tier::ALL` and `PageType::ALL` (the check constraints
 /// hold them to those lists), which spares decoding two strings per row.
-async fn overview(pool: &PgPool, account: &str) -> Result<Overview, sqlx::Error> {
+async fn overview(pool: &PgPool, account_id: i64) -> Result<Overview, sqlx::Error> {
     let tiers: Vec<&str> = Tier::ALL.iter().map(|t| t.as_str()).collect();
     let types: Vec<&str> = PageType::ALL.iter().map(|t| t.as_str()).collect();
     let rows = sqlx::query!(
         r#"select url, array_position($2::text[], update_priority) as "tier!", array_position($3::text[], page_type) as "page_type!"
-           from url_metadata where organization_key = $1"#,
-        account,
+           from url_metadata where account_id = $1"#,
+        account_id,
         &tiers[..] as &[&str],
         &types[..] as &[&str],
     )
@@ -293,28 +316,28 @@ async fn flag_states(pool: &PgPool, account: &str) -> Result<Vec<AccountFlagStat
 }
 
 /// The latest batches of an account, newest first.
-pub async fn batches(pool: &PgPool, account: &str, limit: i64) -> Result<Vec<BatchView>, sqlx::Error> {
+pub async fn batches(pool: &PgPool, account_id: i64, limit: i64) -> Result<Vec<BatchView>, sqlx::Error> {
     sqlx::query_as!(
         BatchView,
         r#"select id, started_at as "started_at: chrono::DateTime<chrono::Utc>", actor_label as actor, file_name,
                   format, dry_run, status, rows_read, inserted, updated, unchanged, rejected, duplicates, overflow,
                   duration_ms, error, rolled_back_at as "rolled_back_at: chrono::DateTime<chrono::Utc>"
-           from url_import_batches where organization_key = $1 order by id desc limit $2"#,
-        account,
+           from url_import_batches where account_id = $1 order by id desc limit $2"#,
+        account_id,
         limit
     )
     .fetch_all(pool)
     .await
 }
 
-async fn batch(pool: &PgPool, account: &str, id: i64) -> Result<Option<BatchView>, sqlx::Error> {
+async fn batch(pool: &PgPool, account_id: i64, id: i64) -> Result<Option<BatchView>, sqlx::Error> {
     sqlx::query_as!(
         BatchView,
         r#"select id, started_at as "started_at: chrono::DateTime<chrono::Utc>", actor_label as actor, file_name,
                   format, dry_run, status, rows_read, inserted, updated, unchanged, rejected, duplicates, overflow,
                   duration_ms, error, rolled_back_at as "rolled_back_at: chrono::DateTime<chrono::Utc>"
-           from url_import_batches where organization_key = $1 and id = $2"#,
-        account,
+           from url_import_batches where account_id = $1 and id = $2"#,
+        account_id,
         id
     )
     .fetch_optional(pool)
@@ -324,7 +347,8 @@ async fn batch(pool: &PgPool, account: &str, id: i64) -> Result<Option<BatchView
 /// The report of one batch of one account as CSV: `line,kind,url,reason`, in line order.
 pub async fn report_csv(pool: &PgPool, account: &str, batch_id: i64) -> Result<Vec<u8>, ServiceError> {
     let found = sqlx::query_scalar!(
-        "select id from url_import_batches where id = $1 and organization_key = $2",
+        "select b.id from url_import_batches b join url_accounts a on a.id = b.account_id
+         where b.id = $1 and a.organization_key = $2",
         batch_id,
         account
     )
@@ -368,7 +392,8 @@ pub async fn badges(
     if use_imported && !urls.is_empty() {
         let rows = sqlx::query!(
             r#"select m.url, m.update_priority, m.page_type
-               from url_metadata m where m.organization_key = $1 and m.url = any($2)"#,
+               from url_metadata m join url_accounts a on a.id = m.account_id
+               where a.organization_key = $1 and m.url = any($2)"#,
             account,
             urls
         )

@@ -111,12 +111,13 @@ pub async fn organizations(pool: &PgPool, q: &str, limit: i64) -> Result<(Vec<Or
                union select organization_key from overrides where organization_key is not null
                union select organization_key from rollout_allow_list where organization_key is not null
                union select organization_key from customers
-               union select organization_key from url_import_batches)
+               union select organization_key from url_accounts)
            select k.key as "key!", o.name as "name?",
                   (select count(*) from customers c where c.organization_key = k.key) as "customers!",
                   (select count(*) from overrides ov where ov.organization_key = k.key)
                     + (select count(*) from rollout_allow_list a where a.organization_key = k.key) as "overrides!",
-                  (select count(*) from url_metadata m where m.organization_key = k.key) as "urls!"
+                  (select count(*) from url_metadata m join url_accounts a on a.id = m.account_id
+                   where a.organization_key = k.key) as "urls!"
            from keys k left join organizations o on o.key = k.key
            where $1::text is null or k.key ilike $1 or o.name ilike $1
            order by coalesce(o.name, k.key), k.key
@@ -142,7 +143,8 @@ async fn organization(conn: &mut sqlx::PgConnection, key: &str) -> Result<Organi
                   (select count(*) from customers c where c.organization_key = $1) as "customers!",
                   (select count(*) from overrides ov where ov.organization_key = $1)
                     + (select count(*) from rollout_allow_list a where a.organization_key = $1) as "overrides!",
-                  (select count(*) from url_metadata m where m.organization_key = $1) as "urls!""#,
+                  (select count(*) from url_metadata m join url_accounts a on a.id = m.account_id
+                   where a.organization_key = $1) as "urls!""#,
         key
     )
     .fetch_one(conn)

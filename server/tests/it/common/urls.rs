@@ -95,7 +95,8 @@ pub async fn upload(
 /// Every stored row of an account: (url, update_priority, page_type, batch_id), in URL order.
 pub async fn metadata(pool: &PgPool, account: &str) -> Vec<(String, String, String, i64)> {
     sqlx::query_as(
-        "select url, update_priority, page_type, batch_id from url_metadata where organization_key = $1 order by url",
+        "select m.url, m.update_priority, m.page_type, m.batch_id from url_metadata m
+         join url_accounts a on a.id = m.account_id where a.organization_key = $1 order by m.url",
     )
     .bind(account)
     .fetch_all(pool)
@@ -105,11 +106,14 @@ pub async fn metadata(pool: &PgPool, account: &str) -> Vec<(String, String, Stri
 
 /// (status, error) of every batch of an account, oldest first.
 pub async fn batch_statuses(pool: &PgPool, account: &str) -> Vec<(String, Option<String>)> {
-    sqlx::query_as("select status, error from url_import_batches where organization_key = $1 order by id")
-        .bind(account)
-        .fetch_all(pool)
-        .await
-        .unwrap()
+    sqlx::query_as(
+        "select b.status, b.error from url_import_batches b join url_accounts a on a.id = b.account_id
+         where a.organization_key = $1 order by b.id",
+    )
+    .bind(account)
+    .fetch_all(pool)
+    .await
+    .unwrap()
 }
 
 pub async fn count(pool: &PgPool, sql: &str) -> i64 {
