@@ -71,8 +71,8 @@ create index organizations_search_idx on organizations using gin ((key || ' ' ||
 -- Priority URLs belong to an account: any organization key, registered or not. The URL rows keep a bigint
 -- reference, now to `url_accounts` (one row per organization key that has had an import), rather than the
 -- key itself: an import writes 60,000 rows into three indexes that lead with it, and a text key there cost
--- about 30% more database CPU per import when measured. Existing accounts keep their ids, so no URL row is
--- rewritten; only the references change table.
+-- about 10% more database CPU per import when measured (765 ms against 695 ms for 60,000 new URLs).
+-- Existing accounts keep their ids, so no URL row is rewritten; only the references change table.
 create table url_accounts (
     id                bigint generated always as identity primary key,
     organization_key  text not null constraint url_accounts_organization_key_key unique
