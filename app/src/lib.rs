@@ -43,7 +43,9 @@ pub fn App() -> impl IntoView {
         <Title formatter=|text: String| if text.is_empty() { "Rollgate".to_owned() } else { format!("{text} · Rollgate") } />
         <Router>
             <Routes fallback=pages::not_found::NotFound>
-                <Route path=path!("/login") view=pages::login::LoginPage />
+                <Route path=path!("/login") view=pages::login::LoginPage ssr=SsrMode::Async />
+                <Route path=path!("/setup") view=pages::setup::SetupPage ssr=SsrMode::Async />
+                <Route path=path!("/set-password") view=pages::setup::SetPasswordPage ssr=SsrMode::Async />
                 <ParentRoute path=path!("/admin") view=components::layout::AdminLayout>
                     // Async: the server waits for the data and sends whole pages, so they work without
                     // JavaScript (streamed Suspense content needs a script to be swapped in).
@@ -54,6 +56,10 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("organizations") view=pages::organizations::OrganizationsPage ssr=SsrMode::Async />
                     <Route path=path!("audit") view=pages::audit::AuditPage ssr=SsrMode::Async />
                     <Route path=path!("users") view=pages::users::UsersPage ssr=SsrMode::Async />
+                    <Route path=path!("users/:id") view=pages::user::UserPage ssr=SsrMode::Async />
+                    <Route path=path!("account") view=pages::account::AccountPage ssr=SsrMode::Async />
+                    <Route path=path!("phases") view=pages::phases::PhasesPage ssr=SsrMode::Async />
+                    <Route path=path!("settings/environments") view=pages::settings::environments::EnvironmentsPage ssr=SsrMode::Async />
                     <Route path=path!("tokens") view=pages::tokens::TokensPage ssr=SsrMode::Async />
                     <Route path=path!("settings/webhooks") view=pages::settings::webhooks::WebhooksPage ssr=SsrMode::Async />
                     <Route path=path!("rollouts/:id") view=pages::rollouts::page::RolloutPage ssr=SsrMode::Async />

@@ -1,11 +1,14 @@
 //! Data that crosses between server functions and pages. Plain serializable structs, no behaviour.
 
+pub mod environments;
+pub mod people;
 pub mod priority;
 pub mod schedule;
 pub mod targets;
 
 use crate::domain::{FlagKind, Role, SignoffRole};
 use chrono::{DateTime, Utc};
+pub use people::UserRow;
 use serde::{Deserialize, Serialize};
 
 /// The signed-in user, as pages see them.
@@ -179,6 +182,9 @@ pub struct FlagDetail {
     pub kind: FlagKind,
     pub value_type: String,
     pub phase_name: Option<String>,
+    /// The phase's key, for moving the flag to another one.
+    #[serde(default)]
+    pub phase_key: Option<String>,
     pub owner: Option<String>,
     pub tags: Vec<String>,
     pub created_at: DateTime<Utc>,
@@ -187,17 +193,6 @@ pub struct FlagDetail {
     pub environments: Vec<FlagEnvironmentDetail>,
     pub history: Vec<AuditEventView>,
     pub can_edit: bool,
-}
-
-/// A user as listed on the users page.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct UserRow {
-    pub email: String,
-    pub name: String,
-    pub role: Role,
-    pub signoff_roles: Vec<SignoffRole>,
-    pub disabled: bool,
-    pub created_at: DateTime<Utc>,
 }
 
 /// An API token as listed (never its secret).

@@ -496,4 +496,132 @@ export class OrganizationsPage {
 /** Whether the page fits its viewport's width without scrolling sideways (tables scroll inside their frame). */
 export async function fitsWidth(page: Page): Promise<boolean> {
   return page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth);
+// ---- A team's own install: first admin, environments, phases, people ---------------------------------
+
+/** `/setup?token=...` and `/set-password?token=...`: the pages reached through a one-time link. */
+export class LinkPage {
+  constructor(private readonly page: Page) {}
+
+  async createFirstAdmin(email: string, name: string, password: string) {
+    await this.page.getByLabel('Email').fill(email);
+    await this.page.getByLabel('Your name').fill(name);
+    await this.page.getByLabel('Password', { exact: true }).fill(password);
+    await this.page.getByLabel('Password again').fill(password);
+    await this.page.getByRole('button', { name: 'Create the admin account' }).click();
+  }
+
+  async choosePassword(password: string, again = password) {
+    await this.page.getByLabel('Password', { exact: true }).fill(password);
+    await this.page.getByLabel('Password again').fill(again);
+    await this.page.getByRole('button', { name: 'Set the password and sign in' }).click();
+  }
+}
+
+/** `/admin/settings/environments`. */
+export class EnvironmentsPage {
+  constructor(private readonly page: Page) {}
+
+  async goto() {
+    await this.page.goto('/admin/settings/environments');
+  }
+
+  async add(key: string, name: string) {
+    const form = this.page.getByRole('form', { name: 'Add an environment' });
+    await form.getByLabel('Key', { exact: true }).fill(key);
+    await form.getByLabel('Name', { exact: true }).fill(name);
+    await form.getByRole('button', { name: 'Add environment' }).click();
+  }
+
+  row(key: string): Locator {
+    return this.page.getByTestId(`environment-${key}`);
+  }
+
+  /** The keys of the environments in use, in order. */
+  async order(): Promise<string[]> {
+    const rows = this.page.getByTestId('environment-table').locator('tbody tr');
+    return (await rows.evaluateAll((trs) => trs.map((tr) => tr.getAttribute('data-testid') ?? ''))).map((id) =>
+      id.replace(/^environment-/, ''),
+    );
+  }
+
+  async move(key: string, direction: 'up' | 'down') {
+    await this.page.getByRole('button', { name: `Move ${key} ${direction}` }).click();
+  }
+
+  async rename(key: string, name: string) {
+    await this.row(key).getByLabel(`Name of ${key}`).fill(name);
+    await this.row(key).getByRole('button', { name: `Rename ${key}` }).click();
+  }
+
+  async archive(key: string) {
+    await this.page.getByRole('button', { name: `Archive ${key}` }).click();
+  }
+
+  archiveError(): Locator {
+    return this.page.getByTestId('archive-error');
+  }
+
+  archived(): Locator {
+    return this.page.getByTestId('archived-environments');
+  }
+}
+
+/** `/admin/phases`. */
+export class PhasesPage {
+  constructor(private readonly page: Page) {}
+
+  async goto() {
+    await this.page.goto('/admin/phases');
+  }
+
+  async create(key: string, name: string, requiresPrevious = false) {
+    const form = this.page.getByRole('form', { name: 'New phase' });
+    if (!(await form.isVisible())) await this.page.getByText('New phase', { exact: true }).click();
+    await form.getByLabel('Key', { exact: true }).fill(key);
+    await form.getByLabel('Name', { exact: true }).fill(name);
+    if (requiresPrevious) await form.getByLabel('Requires the previous phase to be fully rolled out').check();
+    await form.getByRole('button', { name: 'Create phase' }).click();
+  }
+
+  card(key: string): Locator {
+    return this.page.getByTestId(`phase-card-${key}`);
+  }
+}
+
+/** `/admin/users` and `/admin/users/{id}`. */
+export class UsersPage {
+  constructor(private readonly page: Page) {}
+
+  async goto() {
+    await this.page.goto('/admin/users');
+  }
+
+  /** Adds a user and returns their one-time set-password link. */
+  async add(email: string, name: string, role: 'viewer' | 'editor' | 'admin', signoff: string[] = []): Promise<string> {
+    const form = this.page.getByRole('form', { name: 'Add a user' });
+    await form.getByLabel('Email', { exact: true }).fill(email);
+    await form.getByLabel('Name', { exact: true }).fill(name);
+    await form.getByLabel('Role', { exact: true }).selectOption(role);
+    for (const role of signoff) await form.getByLabel(role, { exact: true }).check();
+    await form.getByRole('button', { name: 'Add the user' }).click();
+    return this.createdLink().inputValue();
+  }
+
+  createdLink(): Locator {
+    return this.page.getByLabel('The set-password link');
+  }
+
+  row(email: string): Locator {
+    return this.page.getByTestId(`user-${email}`);
+  }
+
+  async open(email: string) {
+    await this.row(email).getByRole('link', { name: email }).click();
+  }
+}
+
+/** `/admin/audit`: the actions of the events shown, newest first. */
+export async function auditActions(page: Page): Promise<string[]> {
+  await page.goto('/admin/audit');
+  return page.getByTestId('audit-table').locator('tbody tr td code').allTextContents();
 }

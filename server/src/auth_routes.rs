@@ -1,6 +1,6 @@
 //! `POST /login` and `POST /logout`: plain form posts, so signing in works without JavaScript.
 
-use app::server::auth::{attempt_login, LoginOutcome, AUTH_AT_KEY, USER_ID_KEY};
+use app::server::auth::{attempt_login, start_session, LoginOutcome};
 use app::server::AppState;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{header, Extensions, HeaderMap, StatusCode};
@@ -69,13 +69,7 @@ pub async fn login(
     };
     match outcome {
         LoginOutcome::Success(user_id) => {
-            // A new session id at login, so an id planted before login is worthless after it.
-            let stored = async {
-                session.cycle_id().await?;
-                session.insert(USER_ID_KEY, user_id).await?;
-                session.insert(AUTH_AT_KEY, chrono::Utc::now().timestamp()).await
-            };
-            if let Err(err) = stored.await {
+            if let Err(err) = start_session(&session, &state.pool, user_id).await {
                 tracing::error!(error = %err, "could not store the session");
                 return (StatusCode::INTERNAL_SERVER_ERROR, "something went wrong on the server; it has been logged")
                     .into_response();

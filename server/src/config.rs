@@ -1,5 +1,6 @@
 //! The command line and its environment-variable fallbacks: one typed configuration for every command.
 
+use clap::builder::BoolishValueParser;
 use clap::{Args, Parser, Subcommand};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -62,6 +63,14 @@ pub enum Command {
     /// Flag hygiene.
     #[command(subcommand)]
     Flags(FlagsCommand),
+    /// Environments of a running Rollgate, through its admin API: list, add, rename, reorder, archive
+    /// (admins; keys never change and are never reused).
+    #[command(subcommand)]
+    Env(EnvCommand),
+    /// Phases of a running Rollgate, through its admin API: list, add, edit, reorder, delete an empty one,
+    /// move a flag to another phase (editors).
+    #[command(subcommand)]
+    Phase(PhaseCommand),
     /// Priority-URL imports: import a file, list batches, print a report, roll a batch back.
     #[command(subcommand)]
     Import(ImportCommand),
@@ -351,6 +360,118 @@ pub enum FlagsCommand {
     },
 }
 
+#[derive(Debug, Subcommand)]
+pub enum EnvCommand {
+    /// List the environments: in use first, in order, then archived ones.
+    List {
+        #[command(flatten)]
+        remote: RemoteArgs,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Add an environment at the end of the list; every flag is off in it.
+    Add {
+        #[command(flatten)]
+        remote: RemoteArgs,
+        /// Its key: lowercase letters, digits, `_` and `-`. Never changes, never reused.
+        key: String,
+        /// Its name, as pages show it.
+        #[arg(long)]
+        name: String,
+    },
+    /// Rename an environment (the key stays).
+    Rename {
+        #[command(flatten)]
+        remote: RemoteArgs,
+        key: String,
+        #[arg(long)]
+        name: String,
+    },
+    /// Put the environments in use in this order (name each exactly once).
+    Reorder {
+        #[command(flatten)]
+        remote: RemoteArgs,
+        #[arg(required = true, num_args = 1.., value_delimiter = ',')]
+        keys: Vec<String>,
+    },
+    /// Archive an environment: no longer served or shown; its key stays reserved. Refused while evaluate
+    /// tokens, live rollouts or scheduled changes use it (they are named).
+    Archive {
+        #[command(flatten)]
+        remote: RemoteArgs,
+        key: String,
+        /// Why, for the audit trail.
+        #[arg(long)]
+        reason: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PhaseCommand {
+    /// List the phases in order, with how many flags each holds.
+    List {
+        #[command(flatten)]
+        remote: RemoteArgs,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Add a phase after the last one.
+    Add {
+        #[command(flatten)]
+        remote: RemoteArgs,
+        /// Its key: lowercase letters, digits, `_`, `.` and `-`.
+        key: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long, default_value = "")]
+        description: String,
+        /// Keep its flags at 0% in an environment until every flag of the phase before is fully rolled out.
+        #[arg(long)]
+        requires_previous: bool,
+    },
+    /// Change a phase's name, description or "requires the previous phase" (what is not given stays).
+    Edit {
+        #[command(flatten)]
+        remote: RemoteArgs,
+        key: String,
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long)]
+        description: Option<String>,
+        /// true or false.
+        #[arg(long, value_parser = BoolishValueParser::new())]
+        requires_previous: Option<bool>,
+    },
+    /// Put the phases in this order (name each exactly once).
+    Reorder {
+        #[command(flatten)]
+        remote: RemoteArgs,
+        #[arg(required = true, num_args = 1.., value_delimiter = ',')]
+        keys: Vec<String>,
+    },
+    /// Delete an empty phase (one with flags is refused, saying how many).
+    Delete {
+        #[command(flatten)]
+        remote: RemoteArgs,
+        key: String,
+    },
+    /// Move a flag into a phase, or out of every phase with --none.
+    Move {
+        #[command(flatten)]
+        remote: RemoteArgs,
+        /// The flag's key.
+        flag: String,
+        /// The phase to move it to.
+        #[arg(long, required_unless_present = "none", conflicts_with = "none")]
+        to: Option<String>,
+        /// Take it out of every phase.
+        #[arg(long)]
+        none: bool,
+    },
+}
+
 #[derive(Debug, Clone, Args)]
 pub struct ServeArgs {
     /// Address to listen on.
@@ -360,7 +481,7 @@ pub struct ServeArgs {
     #[arg(long, env = "ROLLGATE_SITE_ROOT", default_value = "target/site")]
     pub site_root: String,
     /// Mark session cookies Secure. Turn on whenever Rollgate is reached over HTTPS.
-    #[arg(long, env = "ROLLGATE_SECURE_COOKIES", default_value_t = false)]
+    #[arg(long, env = "ROLLGATE_SECURE_COOKIES", default_value_t = false, value_parser = BoolishValueParser::new())]
     pub secure_cookies: bool,
     /// Minutes of inactivity after which a session ends.
     #[arg(long, env = "ROLLGATE_SESSION_IDLE_MINUTES", default_value_t = 480)]
@@ -378,7 +499,7 @@ pub struct ServeArgs {
     #[arg(long, env = "ROLLGATE_LOGIN_WINDOW_MINUTES", default_value_t = 15)]
     pub login_window_minutes: u64,
     /// Take the client address from X-Forwarded-For (only behind a proxy that sets it).
-    #[arg(long, env = "ROLLGATE_TRUST_FORWARDED_FOR", default_value_t = false)]
+    #[arg(long, env = "ROLLGATE_TRUST_FORWARDED_FOR", default_value_t = false, value_parser = BoolishValueParser::new())]
     pub trust_forwarded_for: bool,
     /// Extra origins allowed to send state-changing requests (e.g. https://flags.example.com when a proxy
     /// rewrites the Host header). Comma-separated.
@@ -387,8 +508,9 @@ pub struct ServeArgs {
     /// Seconds between checks that the evaluation snapshot is current (besides NOTIFY).
     #[arg(long, env = "ROLLGATE_SNAPSHOT_CHECK_SECONDS", default_value_t = 5)]
     pub snapshot_check_seconds: u64,
-    /// Do not load the demo data on the first start of the private cluster.
-    #[arg(long, env = "ROLLGATE_NO_DEMO", default_value_t = false)]
+    /// Do not load the demo data on the first start of the private cluster. (Like every on/off setting
+    /// read from the environment, ROLLGATE_NO_DEMO takes 1/0, true/false, yes/no or on/off.)
+    #[arg(long, env = "ROLLGATE_NO_DEMO", default_value_t = false, value_parser = BoolishValueParser::new())]
     pub no_demo: bool,
     #[command(flatten)]
     pub imports: ImportArgs,
@@ -439,4 +561,52 @@ pub enum TokenCommand {
     List,
     /// Revoke a token by its prefix (rgt_XXXXXXXX).
     Revoke { prefix: String },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::{ArgAction, CommandFactory};
+
+    #[test]
+    fn every_on_off_setting_read_from_the_environment_takes_the_usual_spellings() {
+        // Every switch of `serve` that has an environment variable, found from the command itself so that
+        // a new one is covered without touching this test.
+        let command = Cli::command();
+        let serve = command.find_subcommand("serve").expect("a serve command");
+        let switches: Vec<(String, String)> = serve
+            .get_arguments()
+            .filter(|a| matches!(a.get_action(), ArgAction::SetTrue))
+            .filter_map(|a| Some((a.get_id().to_string(), a.get_env()?.to_str()?.to_owned())))
+            .collect();
+        assert!(switches.len() >= 3, "{switches:?}");
+        let spellings = [
+            ("1", true),
+            ("0", false),
+            ("true", true),
+            ("false", false),
+            ("yes", true),
+            ("no", false),
+            ("on", true),
+            ("off", false),
+            ("YES", true),
+            ("False", false),
+        ];
+        for (id, variable) in &switches {
+            for (text, expected) in spellings {
+                // No other test of this binary parses the command line, so setting the variable is safe.
+                std::env::set_var(variable, text);
+                let matches = Cli::command().try_get_matches_from(["rollgate", "serve"]);
+                std::env::remove_var(variable);
+                let matches = matches.unwrap_or_else(|e| panic!("{variable}={text} refused: {e}"));
+                let serve = matches.subcommand_matches("serve").expect("serve");
+                assert_eq!(serve.get_flag(id), expected, "{variable}={text}");
+            }
+            std::env::set_var(variable, "maybe");
+            let refused = Cli::command().try_get_matches_from(["rollgate", "serve"]);
+            std::env::remove_var(variable);
+            let message = refused.expect_err("an unknown spelling is refused").to_string();
+            assert!(message.contains("maybe"), "{message}");
+        }
+    }
 }

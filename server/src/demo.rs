@@ -2,6 +2,7 @@
 //! customers, and one user per role. Loading is idempotent: what exists is left alone.
 
 use anyhow::Context;
+use app::domain::{EnvKey, EnvName};
 use app::server::audit::{self, Actor, NewEvent};
 use app::server::password::hash_password;
 use rand::distributions::{Alphanumeric, DistString};
@@ -196,17 +197,16 @@ pub struct DemoLogin {
 pub async fn load(pool: &PgPool) -> anyhow::Result<Vec<DemoLogin>> {
     let shared_password = std::env::var("ROLLGATE_DEMO_PASSWORD").ok().filter(|p| !p.is_empty());
     let mut tx = pool.begin().await?;
-    for (position, (key, name)) in
-        [("development", "Development"), ("staging", "Staging"), ("production", "Production")].iter().enumerate()
-    {
-        sqlx::query!(
-            "insert into environments (key, name, position) values ($1, $2, $3) on conflict (key) do nothing",
-            key,
-            name,
-            position as i32
-        )
-        .execute(&mut *tx)
-        .await?;
+    // Through the environments service, so that an install which already has flags gets their states in
+    // the new environments too. One that exists already (archived or not) is left as it is.
+    let demo = Actor::system("demo");
+    for (key, name) in [("development", "Development"), ("staging", "Staging"), ("production", "Production")] {
+        let exists = sqlx::query_scalar!("select exists(select 1 from environments where key = $1) as \"e!\"", key)
+            .fetch_one(&mut *tx)
+            .await?;
+        if !exists {
+            app::server::environments::create_in(&mut tx, &demo, &EnvKey::parse(key)?, &EnvName::parse(name)?).await?;
+        }
     }
     for (position, phase) in PHASES.iter().enumerate() {
         sqlx::query!(
@@ -315,7 +315,7 @@ pub async fn load(pool: &PgPool) -> anyhow::Result<Vec<DemoLogin>> {
     }
     audit::record(
         &mut tx,
-        &Actor::system("demo"),
+        &demo,
         NewEvent {
             action: "demo.loaded",
             entity_kind: "system",

@@ -76,6 +76,8 @@ pub fn app(state: AppState, trusted_origins: csrf::TrustedOrigins) -> Router {
         .merge(api::rollouts::routes())
         .merge(api::schedule::routes())
         .merge(api::targets::routes(state.priority_urls.limits.max_file_bytes))
+        .merge(api::structure::routes())
+        .merge(api::people::routes())
         .route("/api/openapi.json", get(api::openapi::serve))
         .route(
             "/admin/priority-urls/{account}/import",

@@ -26,6 +26,8 @@ async fn main() -> std::process::ExitCode {
         Command::Apply(args) => server::cli::config_io::run_apply(args).await,
         Command::Audit(args) => server::cli::audit::run(args).await,
         Command::Flags(command) => server::cli::flags::run(command).await,
+        Command::Env(command) => server::cli::structure::run_env(command).await,
+        Command::Phase(command) => server::cli::structure::run_phase(command).await,
         Command::Import(command) => server::cli::import::run(&cli.db, command).await,
         Command::Simulate(args) => server::cli::simulate::run(args).await,
     };

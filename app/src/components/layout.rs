@@ -31,13 +31,15 @@ pub fn AdminLayout() -> impl IntoView {
                 <A href="/admin/users">"Users"</A>
                 <A href="/admin/tokens">"API tokens"</A>
                 <A href="/admin/settings/webhooks">"Webhooks"</A>
+                <A href="/admin/settings/environments">"Environments"</A>
             </nav>
             <div class="usermenu">
                 <Suspense fallback=|| ()>
                     {move || Suspend::new(async move {
                         match me.await {
                             Ok(user) => view! {
-                                <span class="user-name" data-testid="current-user">{user.name.clone()}</span>
+                                <a class="user-name" href="/admin/account" data-testid="current-user"
+                                    title="Your account">{user.name.clone()}</a>
                                 <span class="role-badge"><span class="visually-hidden">"Role: "</span>{user.role.as_str()}</span>
                             }.into_any(),
                             Err(_) => ().into_any(),

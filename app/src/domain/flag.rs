@@ -203,6 +203,17 @@ impl ValueType {
                 .map_err(|e| InvalidValue::new(field, format!("the value is not valid JSON: {e}"))),
         }
     }
+
+    /// The value a flag of this type serves by default in an environment added after it: `false`, `""`,
+    /// `0`, or JSON `null`. Nothing is served until someone turns the flag on there.
+    pub fn zero(self) -> serde_json::Value {
+        match self {
+            ValueType::Boolean => serde_json::Value::Bool(false),
+            ValueType::String => serde_json::Value::String(String::new()),
+            ValueType::Number => serde_json::Value::from(0),
+            ValueType::Json => serde_json::Value::Null,
+        }
+    }
 }
 
 #[cfg(test)]

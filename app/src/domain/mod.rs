@@ -7,6 +7,7 @@ pub mod evaluation;
 pub mod flag;
 pub mod guardrail;
 pub mod percent;
+pub mod phase;
 pub mod priority;
 pub mod rollout;
 pub mod staleness;
@@ -20,6 +21,7 @@ pub use evaluation::{
 };
 pub use flag::{Description, EnvKey, FlagKey, FlagKind, FlagName, ValueType};
 pub use percent::Percent;
+pub use phase::{EnvName, PersonName, PhaseKey, PhaseName};
 pub use target::{Target, TargetKind};
 pub use token::TokenScope;
 pub use user::{Email, Role, SignoffRole};

@@ -1,15 +1,19 @@
 //! One module per page, each with the server functions it calls.
 
+pub mod account;
 pub mod audit;
 pub mod flags;
 pub mod login;
 pub mod not_found;
 pub mod organizations;
+pub mod phases;
 pub mod priority_urls;
 pub mod rollouts;
 pub mod schedule;
 pub mod settings;
+pub mod setup;
 pub mod tokens;
+pub mod user;
 pub mod users;
 
 /// Formats a timestamp the same way on every page.

@@ -1,3 +1,4 @@
 //! `/admin/settings/...`: configuration pages for admins.
 
+pub mod environments;
 pub mod webhooks;

@@ -41,7 +41,7 @@ pub async fn list_tokens() -> Result<TokensPageData, AppError> {
         .await
         .map_err(to_app_error)?
         .into_iter()
-        .filter(|u| !u.disabled)
+        .filter(|u| u.status != crate::model::people::UserStatus::Disabled)
         .map(|u| u.email)
         .collect();
     Ok(TokensPageData { tokens, environments, users, me: me.email, just_created })

@@ -12,6 +12,9 @@ use tower_sessions::Session;
 pub const USER_ID_KEY: &str = "user_id";
 /// Session key holding the login time (unix seconds), for the absolute timeout.
 pub const AUTH_AT_KEY: &str = "auth_at";
+/// Session key holding the user's session epoch at login: once the user's epoch moves on (disabled, a
+/// password reset or change), the session is refused. Sessions opened before epochs existed count as 0.
+pub const EPOCH_KEY: &str = "epoch";
 
 /// The signed-in user, with what they may do.
 #[derive(Debug, Clone, PartialEq)]
@@ -21,6 +24,8 @@ pub struct CurrentUser {
     pub name: String,
     pub role: Role,
     pub signoff_roles: Vec<SignoffRole>,
+    /// The user's session epoch: a session opened at another epoch is no longer valid.
+    pub session_epoch: i32,
 }
 
 impl CurrentUser {
@@ -38,7 +43,7 @@ impl CurrentUser {
 /// Loads an enabled user by id, with their sign-off roles.
 pub async fn load_user(pool: &PgPool, id: i64) -> Result<Option<CurrentUser>, ServiceError> {
     let row = sqlx::query!(
-        r#"select u.id, u.email, u.name, u.role,
+        r#"select u.id, u.email, u.name, u.role, u.session_epoch,
                   coalesce(array_agg(s.role order by s.role) filter (where s.role is not null), '{}') as "signoff_roles!"
            from users u left join user_signoff_roles s on s.user_id = u.id
            where u.id = $1 and not u.disabled
@@ -59,6 +64,7 @@ pub async fn load_user(pool: &PgPool, id: i64) -> Result<Option<CurrentUser>, Se
             .map(|r| SignoffRole::from_str(r))
             .collect::<Result<_, _>>()
             .map_err(|e| ServiceError::Other(e.message))?,
+        session_epoch: row.session_epoch,
     }))
 }
 
@@ -75,7 +81,36 @@ pub async fn session_user(session: &Session, state: &AppState) -> Result<Option<
         session.flush().await.map_err(|e| ServiceError::Other(e.to_string()))?;
         return Ok(None);
     }
-    load_user(&state.pool, user_id).await
+    let Some(user) = load_user(&state.pool, user_id).await? else { return Ok(None) };
+    let epoch: i32 = session.get(EPOCH_KEY).await.map_err(|e| ServiceError::Other(e.to_string()))?.unwrap_or(0);
+    if epoch != user.session_epoch {
+        // Ended since: the user was disabled, or their password was reset or changed elsewhere.
+        session.flush().await.map_err(|e| ServiceError::Other(e.to_string()))?;
+        return Ok(None);
+    }
+    Ok(Some(user))
+}
+
+/// Signs a user in on this session: a new session id (so an id planted before sign-in is worthless after
+/// it), the user, the time and the user's current session epoch. Records the sign-in time.
+pub async fn start_session(session: &Session, pool: &PgPool, user_id: i64) -> Result<(), ServiceError> {
+    let epoch =
+        sqlx::query_scalar!("update users set last_login_at = now() where id = $1 returning session_epoch", user_id)
+            .fetch_one(pool)
+            .await?;
+    let stored = async {
+        session.cycle_id().await?;
+        session.insert(USER_ID_KEY, user_id).await?;
+        session.insert(AUTH_AT_KEY, chrono::Utc::now().timestamp()).await?;
+        session.insert(EPOCH_KEY, epoch).await
+    };
+    stored.await.map_err(|e| ServiceError::Other(format!("storing the session: {e}")))
+}
+
+/// Keeps the current session valid after the signed-in user's epoch moved on (their own password change,
+/// which ends every other session).
+pub async fn keep_session(session: &Session, epoch: i32) -> Result<(), ServiceError> {
+    session.insert(EPOCH_KEY, epoch).await.map_err(|e| ServiceError::Other(format!("storing the session: {e}")))
 }
 
 /// The signed-in user for a server function, or `Unauthenticated`.
@@ -96,6 +131,24 @@ pub async fn require_user() -> Result<CurrentUser, AppError> {
         Ok(None) => Err(super::respond_with(AppError::Unauthenticated)),
         Err(err) => Err(super::to_app_error(err)),
     }
+}
+
+/// The signed-in user for a server function when they hold at least `role`; otherwise `Forbidden`, saying
+/// "a viewer cannot {action}; ask ...". Checked on the server for every action, whatever the page showed.
+pub async fn require_role(role: Role, action: &str) -> Result<CurrentUser, AppError> {
+    let user = require_user().await?;
+    if user.role >= role {
+        return Ok(user);
+    }
+    let ask = if role == Role::Admin { "ask an admin" } else { "ask an editor or an admin" };
+    Err(super::respond_with(AppError::Forbidden(format!("a {} cannot {action}; {ask}", user.role))))
+}
+
+/// Signs the user of a just-finished set-up or set-password link in, for a server function.
+pub async fn sign_in_from_server_fn(user_id: i64) -> Result<(), AppError> {
+    let state = leptos::prelude::expect_context::<AppState>();
+    let session: Session = leptos_axum::extract().await.map_err(|_| AppError::Internal)?;
+    start_session(&session, &state.pool, user_id).await.map_err(super::to_app_error)
 }
 
 /// The outcome of a login attempt.
@@ -155,14 +208,18 @@ pub async fn attempt_login(
     .fetch_optional(pool)
     .await?;
     let password = password.to_owned();
-    let hash = user.as_ref().map_or_else(|| super::password::dummy_hash().to_owned(), |u| u.password_hash.clone());
+    // No such user, or one who has not set a password yet: compare with the dummy hash, which takes the
+    // same time and never matches a password that leads anywhere.
+    let usable = user.as_ref().and_then(|u| u.password_hash.clone());
+    let has_password = usable.is_some();
+    let hash = usable.unwrap_or_else(|| super::password::dummy_hash().to_owned());
     // argon2 takes tens of milliseconds of CPU: keep it off the async workers.
     let matches = tokio::task::spawn_blocking(move || super::password::verify_password(&password, &hash))
         .await
         .map_err(|e| ServiceError::Other(e.to_string()))?;
 
     match user {
-        Some(user) if matches => {
+        Some(user) if matches && has_password => {
             sqlx::query!("delete from login_throttle where key = $1", keys[0]).execute(pool).await?;
             Ok(LoginOutcome::Success(user.id))
         }

@@ -18,7 +18,12 @@ fn parse_kind(raw: &str) -> Result<FlagKind, ServiceError> {
 }
 
 pub async fn environments(pool: &PgPool) -> Result<Vec<EnvironmentView>, ServiceError> {
-    Ok(sqlx::query_as!(EnvironmentView, "select key, name from environments order by position").fetch_all(pool).await?)
+    Ok(sqlx::query_as!(
+        EnvironmentView,
+        "select key, name from environments where archived_at is null order by position"
+    )
+    .fetch_all(pool)
+    .await?)
 }
 
 pub async fn phases(pool: &PgPool) -> Result<Vec<PhaseView>, ServiceError> {
@@ -52,7 +57,8 @@ pub async fn list(pool: &PgPool, query: &FlagListQuery, can_edit: bool) -> Resul
              and ($2::text is null or (f.key || ' ' || f.name || ' ' || f.description) ilike $2)
              and ($3::bool is null or exists (
                    select 1 from flag_environments fe join environments e on e.id = fe.environment_id
-                   where fe.flag_id = f.id and fe.enabled = $3 and ($4::text is null or e.key = $4)))
+                   where fe.flag_id = f.id and fe.enabled = $3 and ($4::text is null or e.key = $4)
+                     and e.archived_at is null))
              and ($7::text[] is null or f.key = any($7))
            order by p.position nulls last, f.key
            limit $5 offset $6"#,
@@ -78,7 +84,7 @@ pub async fn list(pool: &PgPool, query: &FlagListQuery, can_edit: bool) -> Resul
                 and r.status in ('planned', 'active', 'paused')
            left join rollout_stages cur on cur.rollout_id = r.id and cur.position = r.current_stage
            left join rollout_stages nxt on nxt.rollout_id = r.id and nxt.position = coalesce(r.current_stage + 1, 0)
-           where fe.flag_id = any($1) and ($2::text is null or e.key = $2)
+           where fe.flag_id = any($1) and ($2::text is null or e.key = $2) and e.archived_at is null
            order by fe.flag_id, e.position"#,
         &ids[..],
         env,
@@ -135,7 +141,7 @@ pub async fn list(pool: &PgPool, query: &FlagListQuery, can_edit: bool) -> Resul
 pub async fn detail(pool: &PgPool, key: &str, can_edit: bool) -> Result<FlagDetail, ServiceError> {
     let flag = sqlx::query!(
         r#"select f.id, f.key, f.name, f.description, f.kind, f.value_type, f.owner, f.tags, f.created_at as "created_at: chrono::DateTime<chrono::Utc>",
-                  f.archived_at, f.version, p.name as "phase_name?"
+                  f.archived_at, f.version, p.name as "phase_name?", p.key as "phase_key?"
            from flags f left join phases p on p.id = f.phase_id where f.key = $1"#,
         key
     )
@@ -149,7 +155,7 @@ pub async fn detail(pool: &PgPool, key: &str, can_edit: bool) -> Result<FlagDeta
            from flag_environments fe
            join environments e on e.id = fe.environment_id
            left join users u on u.id = fe.updated_by
-           where fe.flag_id = $1 order by e.position"#,
+           where fe.flag_id = $1 and e.archived_at is null order by e.position"#,
         flag.id
     )
     .fetch_all(pool)
@@ -161,6 +167,7 @@ pub async fn detail(pool: &PgPool, key: &str, can_edit: bool) -> Result<FlagDeta
         description: flag.description,
         value_type: flag.value_type,
         phase_name: flag.phase_name,
+        phase_key: flag.phase_key,
         owner: flag.owner,
         tags: flag.tags,
         created_at: flag.created_at,
@@ -304,7 +311,7 @@ pub async fn live_flag_environment(
     let found = sqlx::query!(
         r#"select fe.flag_id, fe.environment_id from flag_environments fe
            join flags f on f.id = fe.flag_id join environments e on e.id = fe.environment_id
-           where f.key = $1 and e.key = $2 and f.archived_at is null"#,
+           where f.key = $1 and e.key = $2 and f.archived_at is null and e.archived_at is null"#,
         flag.as_str(),
         env.as_str()
     )
@@ -331,7 +338,7 @@ pub async fn set_enabled_in(
            from flag_environments fe
            join flags f on f.id = fe.flag_id
            join environments e on e.id = fe.environment_id
-           where f.key = $1 and e.key = $2 and f.archived_at is null
+           where f.key = $1 and e.key = $2 and f.archived_at is null and e.archived_at is null
            for update of fe"#,
         flag.as_str(),
         env.as_str()

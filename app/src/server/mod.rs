@@ -6,17 +6,21 @@ pub mod auth;
 pub mod charts;
 pub mod config_as_code;
 pub mod csv_file;
+pub mod environments;
 pub mod flags;
 pub mod guardrails;
 pub mod hygiene;
 pub mod overrides;
 pub mod password;
+pub mod passwords;
+pub mod phases;
 pub mod priority_urls;
 pub mod registry;
 pub mod retention;
 pub mod rollouts;
 pub mod schedule;
 pub mod service_error;
+pub mod setup;
 pub mod snapshot;
 pub mod state;
 pub mod tokens;
@@ -45,6 +49,53 @@ pub fn is_plain_form_post() -> bool {
                 .and_then(|a| a.to_str().ok())
                 .is_some_and(|a| a.contains("text/html"))
     })
+}
+
+/// This server's address as a request reached it (`https://flags.example.com`), for links a person
+/// copies: the `Host` header, and the scheme a proxy reports in `X-Forwarded-Proto` (https when cookies
+/// are marked Secure, else http).
+pub fn origin_of(headers: &http::HeaderMap, secure_cookies: bool) -> String {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let scheme = header("x-forwarded-proto").filter(|p| p == "https" || p == "http").unwrap_or_else(|| {
+        if secure_cookies {
+            "https".into()
+        } else {
+            "http".into()
+        }
+    });
+    let host = header("host").unwrap_or_else(|| "localhost".into());
+    format!("{scheme}://{host}")
+}
+
+/// [`origin_of`] for the current server function's request.
+pub fn request_origin() -> String {
+    let secure = leptos::prelude::use_context::<AppState>().is_some_and(|s| s.security.secure_cookies);
+    match leptos::prelude::use_context::<http::request::Parts>() {
+        Some(parts) => origin_of(&parts.headers, secure),
+        None => origin_of(&http::HeaderMap::new(), secure),
+    }
+}
+
+/// The client's address for the current server function, as the login throttle counts it: the first
+/// `X-Forwarded-For` entry behind a trusted proxy, else the peer address.
+pub fn client_address(state: &AppState) -> String {
+    let Some(parts) = leptos::prelude::use_context::<http::request::Parts>() else { return "unknown".into() };
+    if state.security.trust_forwarded_for {
+        let forwarded = parts
+            .headers
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(',').next())
+            .map(str::trim)
+            .filter(|v| !v.is_empty());
+        if let Some(first) = forwarded {
+            return first.to_owned();
+        }
+    }
+    parts
+        .extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map_or_else(|| "unknown".to_owned(), |ci| ci.0.ip().to_string())
 }
 
 /// Sets the response status of the current server function to the error's, and returns the error.

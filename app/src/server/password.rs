@@ -39,6 +39,32 @@ pub fn check_password_policy(password: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// Checks a new password typed twice (`field` and `{field}_again` on the form) and hashes it, off the
+/// async threads: argon2 takes tens of milliseconds of CPU.
+pub async fn hash_new(
+    password: &str,
+    again: &str,
+    field: &'static str,
+    again_field: &'static str,
+) -> Result<String, super::ServiceError> {
+    use super::ServiceError;
+    check_password_policy(password).map_err(|message| ServiceError::Invalid { field, message })?;
+    if password != again {
+        return Err(ServiceError::Invalid { field: again_field, message: "the two passwords differ".into() });
+    }
+    let password = password.to_owned();
+    tokio::task::spawn_blocking(move || hash_password(&password))
+        .await
+        .map_err(|e| ServiceError::Other(format!("hashing a password: {e}")))?
+        .map_err(|e| ServiceError::Other(format!("hashing a password: {e}")))
+}
+
+/// [`verify_password`] off the async threads.
+pub async fn verify_blocking(password: &str, phc: &str) -> bool {
+    let (password, phc) = (password.to_owned(), phc.to_owned());
+    tokio::task::spawn_blocking(move || verify_password(&password, &phc)).await.unwrap_or(false)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -304,7 +304,7 @@ pub async fn load(pool: &PgPool) -> Result<Snapshot, sqlx::Error> {
 
     let env_rows = sqlx::query!(
         "select fe.flag_id, fe.environment_id, e.key as env_key, fe.enabled, fe.default_value
-         from flag_environments fe join environments e on e.id = fe.environment_id"
+         from flag_environments fe join environments e on e.id = fe.environment_id where e.archived_at is null"
     )
     .fetch_all(&mut *tx)
     .await?;

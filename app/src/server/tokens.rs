@@ -154,7 +154,7 @@ pub async fn create(pool: &PgPool, actor: &Actor, new: &NewToken) -> Result<Crea
     let mut tx = pool.begin().await?;
     let environment_id = match &new.environment {
         Some(env) => Some(
-            sqlx::query_scalar!("select id from environments where key = $1", env.as_str())
+            sqlx::query_scalar!("select id from environments where key = $1 and archived_at is null", env.as_str())
                 .fetch_optional(&mut *tx)
                 .await?
                 .ok_or_else(|| ServiceError::Invalid {

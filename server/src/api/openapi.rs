@@ -56,6 +56,89 @@ pub const OPERATIONS: &[(&str, &str, &str, &str, Option<&str>)] = &[
         Some("SetFlagState"),
     ),
     (
+        "put",
+        "/api/admin/feature-flags/{key}/phase",
+        "admin",
+        "Editors: move a flag to another phase (phase: null takes it out of every phase)",
+        Some("MoveFlag"),
+    ),
+    (
+        "get",
+        "/api/admin/environments",
+        "environments",
+        "The environments: in use first, in order, then archived ones, with what uses each",
+        None,
+    ),
+    (
+        "post",
+        "/api/admin/environments",
+        "environments",
+        "Admins: add an environment at the end; every flag gets a state in it, off (201)",
+        Some("CreateEnvironment"),
+    ),
+    ("put", "/api/admin/environments/{key}", "environments", "Admins: rename an environment (its key never changes)", Some("RenameEnvironment")),
+    (
+        "post",
+        "/api/admin/environments/{key}/archive",
+        "environments",
+        "Admins: archive an environment; 409 ENVIRONMENT_IN_USE naming the tokens, rollouts and scheduled changes using it",
+        Some("Reason"),
+    ),
+    (
+        "post",
+        "/api/admin/environments/reorder",
+        "environments",
+        "Admins: put the environments in use in this order (keys: each exactly once)",
+        Some("Reorder"),
+    ),
+    ("get", "/api/admin/users", "people", "Admins: every user, with role, sign-off roles and status", None),
+    (
+        "post",
+        "/api/admin/users",
+        "people",
+        "Admins: add a user with no password; answers their one-time set-password link (201), valid 7 days",
+        Some("AddUser"),
+    ),
+    (
+        "put",
+        "/api/admin/users/{id}",
+        "people",
+        "Admins: set a user's role and sign-off roles (409 LAST_ADMIN for the last active admin's demotion)",
+        Some("UpdateRoles"),
+    ),
+    (
+        "post",
+        "/api/admin/users/{id}/disable",
+        "people",
+        "Admins: disable a user; their sessions end and their admin tokens are revoked at once",
+        Some("Reason"),
+    ),
+    ("post", "/api/admin/users/{id}/enable", "people", "Admins: enable a disabled user again", None),
+    (
+        "post",
+        "/api/admin/users/{id}/reset-password",
+        "people",
+        "Admins: force a password reset; the password stops working, sessions end; answers a 24-hour set-password link",
+        None,
+    ),
+    ("get", "/api/admin/phases", "phases", "The phases in order, with how many live flags each holds", None),
+    ("post", "/api/admin/phases", "phases", "Editors: add a phase after the last one (201)", Some("CreatePhase")),
+    (
+        "put",
+        "/api/admin/phases/{key}",
+        "phases",
+        "Editors: edit a phase's name, description or requires_previous (fields left out keep their value)",
+        Some("UpdatePhase"),
+    ),
+    (
+        "delete",
+        "/api/admin/phases/{key}",
+        "phases",
+        "Editors: delete an empty phase (204); 409 PHASE_NOT_EMPTY says how many flags it holds",
+        None,
+    ),
+    ("post", "/api/admin/phases/reorder", "phases", "Editors: put the phases in this order (keys: each exactly once)", Some("Reorder")),
+    (
         "get",
         "/api/admin/feature-flags/{key}/environments/{env}/overrides",
         "targets",
@@ -216,6 +299,38 @@ fn target_schemas() -> Value {
     })
 }
 
+/// The bodies of the environment and phase routes.
+fn structure_schemas() -> Value {
+    let string = json!({ "type": "string" });
+    json!({
+        "MoveFlag": { "type": "object", "required": ["phase"], "properties": {
+            "phase": { "type": ["string", "null"] }, "expected_version": { "type": "integer" } } },
+        "CreateEnvironment": { "type": "object", "required": ["key", "name"], "properties": {
+            "key": { "type": "string", "pattern": "^[a-z0-9][a-z0-9_-]{0,49}$", "description": "never changes, never reused" },
+            "name": { "type": "string", "minLength": 1, "maxLength": 100 } } },
+        "RenameEnvironment": { "type": "object", "required": ["name"], "properties": {
+            "name": { "type": "string", "minLength": 1, "maxLength": 100 } } },
+        "Reason": { "type": "object", "properties": { "reason": string } },
+        "AddUser": { "type": "object", "required": ["email", "name", "role"], "properties": {
+            "email": string, "name": { "type": "string", "minLength": 1, "maxLength": 200 },
+            "role": { "enum": ["viewer", "editor", "admin"] },
+            "signoff_roles": { "type": "array", "items": { "enum": ["dev_lead", "ops_oncall", "product_owner", "qa"] } } } },
+        "UpdateRoles": { "type": "object", "required": ["role"], "properties": {
+            "role": { "enum": ["viewer", "editor", "admin"] },
+            "signoff_roles": { "type": "array", "items": { "enum": ["dev_lead", "ops_oncall", "product_owner", "qa"] } } } },
+        "Reorder": { "type": "object", "required": ["keys"], "properties": {
+            "keys": { "type": "array", "items": string } } },
+        "CreatePhase": { "type": "object", "required": ["key", "name"], "properties": {
+            "key": { "type": "string", "pattern": "^[a-z0-9][a-z0-9_.-]{0,99}$" },
+            "name": { "type": "string", "minLength": 1, "maxLength": 200 },
+            "description": { "type": "string", "maxLength": 2000 }, "requires_previous": { "type": "boolean" } } },
+        "UpdatePhase": { "type": "object", "properties": {
+            "name": { "type": "string", "minLength": 1, "maxLength": 200 },
+            "description": { "type": "string", "maxLength": 2000 }, "requires_previous": { "type": "boolean" },
+            "expected_version": { "type": "integer" } } },
+    })
+}
+
 fn schemas() -> Value {
     let string = json!({ "type": "string" });
     let context = json!({
@@ -246,7 +361,7 @@ fn schemas() -> Value {
                 "kind": { "enum": ["verify", "backout"] }, "text": string } } }
         }
     });
-    json!({
+    let mut all = json!({
         "EvaluateRequest": { "type": "object", "properties": { "context": context } },
         "OfrepRequest": { "type": "object", "properties": { "context": {
             "type": "object", "properties": { "targetingKey": string }, "additionalProperties": true } } },
@@ -276,7 +391,7 @@ fn schemas() -> Value {
                           "description": "advance: the stage it must enter; rollback: the stage to go back to (default 0%)" },
             "run_at": { "type": "string", "description": "RFC 3339, or YYYY-MM-DDTHH:MM read as UTC; in the future" },
             "reason": string } },
-        "ConfigFile": { "type": "string", "description": "YAML, as written by GET /api/admin/export (rollgate: 1, phases, flags)" },
+        "ConfigFile": { "type": "string", "description": "YAML, as written by GET /api/admin/export (rollgate: 1, environments, phases, flags)" },
         "Signoff": { "type": "object", "required": ["rollout", "stage", "decision"], "properties": {
             "rollout": { "type": "integer" }, "stage": { "type": "integer" },
             "decision": { "enum": ["approved", "rejected"] }, "comment": string,
@@ -299,7 +414,13 @@ fn schemas() -> Value {
         "Error": { "type": "object", "required": ["error", "message"], "properties": {
             "error": { "type": "string", "description": "a stable code, e.g. GATE_BLOCKED, CONFLICT, FLAG_NOT_FOUND" },
             "message": string, "details": { "type": "object" } } }
-    })
+    });
+    for extra in [structure_schemas(), target_schemas()] {
+        if let (Some(all), Value::Object(extra)) = (all.as_object_mut(), extra) {
+            all.extend(extra);
+        }
+    }
+    all
 }
 
 /// The whole document.
@@ -335,17 +456,13 @@ pub fn document() -> Value {
         let entry = paths.entry((*path).to_owned()).or_insert_with(|| json!({}));
         entry[*method] = operation;
     }
-    let mut all_schemas = schemas();
-    if let (Some(all), Value::Object(more)) = (all_schemas.as_object_mut(), target_schemas()) {
-        all.extend(more);
-    }
     json!({
         "openapi": "3.1.0",
         "info": { "title": "Rollgate", "version": env!("CARGO_PKG_VERSION"),
                   "description": "Evaluation (evaluate tokens), OFREP, and the admin API (admin tokens acting as their user, or a session)." },
         "paths": paths,
         "components": {
-            "schemas": all_schemas,
+            "schemas": schemas(),
             "securitySchemes": { "token": { "type": "http", "scheme": "bearer", "description": "rgt_… API token" } }
         },
         "security": [{ "token": [] }]

@@ -9,6 +9,7 @@ pub mod import;
 pub mod rollback;
 pub mod serve;
 pub mod simulate;
+pub mod structure;
 pub mod tokens;
 pub mod users;
 pub mod verify;

@@ -22,6 +22,19 @@ async fn serve(db: &Database, db_args: &DbArgs, args: &ServeArgs, retention: Pol
         let logins = crate::demo::load(&db.pool).await.context("loading the demo data")?;
         crate::demo::announce(&logins, &db_args.data_dir);
     }
+    // An empty database (no demo, or any DATABASE_URL) gets what every install needs, once.
+    let created = app::server::setup::ensure_environments(&db.pool).await.context("creating the first environments")?;
+    if !created.is_empty() {
+        println!(
+            "First start: created the environments {}. Rename them or add your own at /admin/settings/environments.",
+            created.join(" and ")
+        );
+    }
+    let shown = if args.addr.ip().is_unspecified() || args.addr.ip().is_loopback() {
+        format!("http://localhost:{}", args.addr.port())
+    } else {
+        format!("http://{}", args.addr)
+    };
     let (state, trusted) = crate::build_state(db.pool.clone(), args);
     let retention_worker = tokio::spawn(crate::workers::retention::run(
         db.pool.clone(),
@@ -45,13 +58,10 @@ async fn serve(db: &Database, db_args: &DbArgs, args: &ServeArgs, retention: Pol
     let router = crate::app(state, trusted);
     let listener =
         tokio::net::TcpListener::bind(args.addr).await.with_context(|| format!("listening on {}", args.addr))?;
-    let shown = if args.addr.ip().is_unspecified() || args.addr.ip().is_loopback() {
-        format!("http://localhost:{}", args.addr.port())
-    } else {
-        format!("http://{}", args.addr)
-    };
     tracing::info!("Rollgate is serving {shown}");
     println!("Rollgate is serving {shown}/admin/feature-flags  (Ctrl-C stops it)");
+    // With no user yet, a one-time link to create the first admin (and a fresh one while nobody has).
+    let setup_link = tokio::spawn(crate::workers::setup_link::run(db.pool.clone(), shown.clone()));
     let served = axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(shutdown_signal())
         .await
@@ -62,6 +72,7 @@ async fn serve(db: &Database, db_args: &DbArgs, args: &ServeArgs, retention: Pol
     guardrail_worker.abort();
     schedule_worker.abort();
     activity_worker.abort();
+    setup_link.abort();
     tracing::info!("stopped serving");
     served
 }

@@ -47,7 +47,7 @@ async fn list(db: &Database) -> anyhow::Result<()> {
             u.name,
             u.role.as_str(),
             if roles.is_empty() { "-".to_owned() } else { roles.join(",") },
-            if u.disabled { "disabled" } else { "active" }
+            u.status.label()
         );
     }
     Ok(())

@@ -7,23 +7,23 @@ use sqlx::migrate::Migrator;
 use sqlx::PgPool;
 use std::path::{Path, PathBuf};
 
-/// The newest migration from before targets became keys.
-const BEFORE_KEYS: i64 = 20261121000008;
+/// The migration that moved targets to keys; the test applies every one before it first.
+const KEYS: i64 = 20261207002001;
 
 fn migrations_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../migrations")
 }
 
-/// A folder holding copies of the migrations up to and including `last`, so that a migrator applies the
+/// A folder holding copies of the migrations before `first_left_out`, so that a migrator applies the
 /// schema as it was then (the copies are byte-identical, so the full migrator later accepts them as run).
-fn migrations_up_to(last: i64) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("rollgate-migrations-{}-{last}", std::process::id()));
+fn migrations_before(first_left_out: i64) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("rollgate-migrations-{}-{first_left_out}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     for entry in std::fs::read_dir(migrations_dir()).unwrap() {
         let path = entry.unwrap().path();
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
         let version: i64 = name.split('_').next().unwrap().parse().unwrap();
-        if version <= last {
+        if version < first_left_out {
             std::fs::copy(&path, dir.join(&name)).unwrap();
         }
     }
@@ -81,7 +81,7 @@ fn answer(
 
 #[sqlx::test(migrations = false)]
 async fn overrides_allow_lists_and_priority_urls_made_by_id_keep_working_after_the_move_to_keys(pool: PgPool) {
-    let old = migrations_up_to(BEFORE_KEYS);
+    let old = migrations_before(KEYS);
     Migrator::new(old.as_path()).await.unwrap().run(&pool).await.unwrap();
     sqlx::raw_sql(OLD_ROWS).execute(&pool).await.unwrap();
 

@@ -1,6 +1,7 @@
 //! `/admin/feature-flags/{key}`: one flag's details, its state in each environment and its history.
 
 use super::evaluate_for::EvaluateFor;
+use super::move_phase::{MoveFlagToPhase, MoveToPhase};
 use crate::components::badges::KindBadge;
 use crate::components::status::{ErrorBox, Loading, ViewOnlyNotice};
 use crate::components::toggle::{FlagToggle, ToggleFlag};
@@ -24,9 +25,10 @@ pub async fn get_flag(key: String) -> Result<FlagDetail, AppError> {
 pub fn FlagPage() -> impl IntoView {
     let params = use_params_map();
     let toggle = ServerAction::<ToggleFlag>::new();
+    let move_phase = ServerAction::<MoveFlagToPhase>::new();
     let flag = Resource::new(
-        move || (params.with(|p| p.get("key").unwrap_or_default()), toggle.version().get()),
-        |(key, _)| get_flag(key),
+        move || (params.with(|p| p.get("key").unwrap_or_default()), toggle.version().get(), move_phase.version().get()),
+        |(key, _, _)| get_flag(key),
     );
     view! {
         <Title text=move || params.with(|p| p.get("key").unwrap_or_default()) />
@@ -36,10 +38,11 @@ pub fn FlagPage() -> impl IntoView {
             <span aria-current="page">{move || params.with(|p| p.get("key").unwrap_or_default())}</span>
         </nav>
         {move || toggle.value().get().and_then(Result::err).map(|error| view! { <ErrorBox error /> })}
+        {move || move_phase.value().get().and_then(Result::err).map(|error| view! { <ErrorBox error /> })}
         <Transition fallback=|| view! { <Loading what="the flag" /> }>
             {move || Suspend::new(async move {
                 match flag.await {
-                    Ok(detail) => view! { <FlagDetailView detail toggle /> }.into_any(),
+                    Ok(detail) => view! { <FlagDetailView detail toggle move_phase /> }.into_any(),
                     Err(error) => view! { <ErrorBox error /> }.into_any(),
                 }
             })}
@@ -48,7 +51,11 @@ pub fn FlagPage() -> impl IntoView {
 }
 
 #[component]
-fn FlagDetailView(detail: FlagDetail, toggle: ServerAction<ToggleFlag>) -> impl IntoView {
+fn FlagDetailView(
+    detail: FlagDetail,
+    toggle: ServerAction<ToggleFlag>,
+    move_phase: ServerAction<MoveFlagToPhase>,
+) -> impl IntoView {
     let key = detail.key.clone();
     let can_edit = detail.can_edit && !detail.archived;
     let environments: Vec<(String, String)> =
@@ -74,7 +81,13 @@ fn FlagDetailView(detail: FlagDetail, toggle: ServerAction<ToggleFlag>) -> impl 
                 <h2 id="details-h">"Details"</h2>
                 <dl class="details">
                     <dt>"Description"</dt><dd>{if detail.description.is_empty() { "—".to_owned() } else { detail.description.clone() }}</dd>
-                    <dt>"Phase"</dt><dd>{detail.phase_name.clone().unwrap_or_else(|| "No phase".into())}</dd>
+                    <dt>"Phase"</dt>
+                    <dd data-testid="flag-phase">
+                        {detail.phase_name.clone().unwrap_or_else(|| "No phase".into())}
+                        {can_edit.then(|| view! {
+                            <MoveToPhase action=move_phase flag=key.clone() current=detail.phase_key.clone() version=detail.version />
+                        })}
+                    </dd>
                     <dt>"Kind"</dt><dd><KindBadge kind=detail.kind /></dd>
                     <dt>"Value type"</dt><dd>{detail.value_type.clone()}</dd>
                     <dt>"Owner"</dt><dd>{detail.owner.clone().unwrap_or_else(|| "—".into())}</dd>
@@ -91,7 +104,13 @@ fn FlagDetailView(detail: FlagDetail, toggle: ServerAction<ToggleFlag>) -> impl 
                             let state = FlagState { environment: e.environment.clone(), enabled: e.enabled, version: e.version, rollout: None };
                             view! {
                                 <tr data-testid=format!("env-row-{}", e.environment)>
-                                    <th scope="row">{e.environment_name.clone()}</th>
+                                    <th scope="row">
+                                        {e.environment_name.clone()}
+                                        // What "on" means here when no override, allow-list or rollout applies.
+                                        <div class="muted small" title="Served when the flag is on and no override, allow-list or rollout applies">
+                                            "on serves " <code>{e.default_value.to_string()}</code>
+                                        </div>
+                                    </th>
                                     <td><FlagToggle action=toggle flag=key.clone() state can_edit with_reason=true /></td>
                                     <td class="muted small">
                                         {format_time(&e.updated_at)}

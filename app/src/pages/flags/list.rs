@@ -98,7 +98,10 @@ pub fn FlagListPage() -> impl IntoView {
         <Title text="Feature flags" />
         <div class="page-head">
             <h1>"Feature flags"</h1>
-            <p class="muted">"Grouped by rollout phase. A switch is the flag's kill switch in that environment."</p>
+            <p class="muted">
+                "Grouped by rollout phase. A switch is the flag's kill switch in that environment. "
+                <a href="/admin/phases">"Manage phases"</a>" · "<a href="/admin/settings/environments">"Environments"</a>
+            </p>
         </div>
         {move || toggle.value().get().and_then(Result::err).map(|error| view! { <ErrorBox error /> })}
         {move || act.value().get().and_then(Result::err).map(|error| view! { <ErrorBox error /> })}
@@ -187,7 +190,9 @@ fn FlagListBody(
                 format!("Showing {}–{} of {} flags", first, first + shown - 1, total)
             }}
         </p>
-        {if groups.is_empty() {
+        {if groups.is_empty() && total == 0 && query == FlagListQuery::default() {
+            view! { <GettingStarted can_edit /> }.into_any()
+        } else if groups.is_empty() {
             view! { <Empty message="No flags match these filters. Clear the filters, or create a flag." /> }.into_any()
         } else {
             groups.into_iter().map(|(phase_key, phase_name, rows)| {
@@ -223,6 +228,23 @@ fn FlagListBody(
                 {(page_no < pages).then(|| view! { <a class="btn" href=page_href(&query, page_no + 1) rel="next">"Next →"</a> })}
             </nav>
         })}
+    }
+}
+
+/// What a fresh install shows instead of an empty list: the steps to a first rollout.
+#[component]
+fn GettingStarted(can_edit: bool) -> impl IntoView {
+    view! {
+        <section class="card" aria-labelledby="getting-started-h" data-testid="getting-started">
+            <h2 id="getting-started-h">"No flags yet"</h2>
+            <ol class="steps">
+                <li><a href="/admin/settings/environments">"Environments"</a>": development and production are there; add staging or your own (admins)."</li>
+                <li><a href="/admin/phases">"Phases"</a>": group flags that ship together, in order."</li>
+                <li>{if can_edit { "Create a flag with the New flag button above." } else { "An editor creates the flags." }}</li>
+                <li><a href="/admin/users">"Users"</a>": add your team, with the sign-off roles your rollouts need (admins)."</li>
+                <li><a href="/admin/tokens">"API tokens"</a>": an evaluate token per application and environment (admins)."</li>
+            </ol>
+        </section>
     }
 }
 

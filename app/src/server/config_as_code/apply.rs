@@ -1,26 +1,32 @@
 //! `rollgate apply`: makes the configuration match a [`ConfigDocument`], in one transaction.
 //!
-//! Every change goes through the service layer's connection-taking functions (`flags::create_in`,
-//! `flags::set_enabled_in`, `overrides::set_override_in`, `rollouts::create_in` / `edit_in`) or, where no
-//! service exists yet (phases, a flag's other fields, default values, archiving), through the writes
-//! below; each appends its audit event in the same transaction. Each step compares first and writes only
+//! Every change goes through the service layer's connection-taking functions (`environments::create_in` /
+//! `rename_in`, `phases::create_in` / `update_in`, `flags::create_in`, `flags::set_enabled_in`,
+//! `overrides::set_override_in`, `rollouts::create_in` / `edit_in`) or, where no service exists yet (a
+//! flag's other fields, default values, archiving), through the writes below; each appends its audit
+//! event in the same transaction. Each step compares first and writes only
 //! what differs, so applying the same file twice changes nothing the second time.
 //!
 //! The report is read back from the audit trail: the events this transaction appended (`xmin` is the
 //! transaction's id), which are exactly the changes made. A dry run does all of it and rolls back, so it
 //! reports exactly what an apply would do, errors included, and the NOTIFY is never delivered.
 //!
-//! What apply leaves alone: flags, phases and environments missing from the file (nothing is deleted),
-//! the order of existing phases, a rollout's progress (start, advance and roll back stay behind their
-//! gates), live rollouts of an environment whose entry has no `rollout`, and guardrails.
+//! What apply leaves alone: flags, phases and environments missing from the file (nothing is deleted or
+//! archived), archived environments, the order of existing environments and phases, a rollout's progress
+//! (start, advance and roll back stay behind their gates), live rollouts of an environment whose entry has
+//! no `rollout`, and guardrails.
 
-use super::document::{ConfigDocument, EnvStateDoc, FlagDoc, OverrideDoc, PhaseDoc, RolloutDoc, FORMAT_VERSION};
-use crate::domain::Target;
-use crate::domain::{Description, EnvKey, FlagKey, FlagKind, FlagName, Stickiness, ValueType};
+use super::document::{
+    ConfigDocument, EnvStateDoc, EnvironmentDoc, FlagDoc, OverrideDoc, PhaseDoc, RolloutDoc, FORMAT_VERSION,
+};
+use crate::domain::{
+    Description, EnvKey, EnvName, FlagKey, FlagKind, FlagName, PhaseKey, PhaseName, Stickiness, Target, ValueType,
+};
 use crate::server::audit::{self, Actor, NewEvent};
 use crate::server::overrides::set_override_in;
+use crate::server::phases::{self, PhaseFields};
 use crate::server::rollouts::{self, NewRollout, PlanSource, RolloutEdit};
-use crate::server::{flags, ServiceError};
+use crate::server::{environments, flags, ServiceError};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sqlx::{PgConnection, PgPool};
@@ -69,6 +75,10 @@ pub async fn apply(
     sqlx::query!("select pg_advisory_xact_lock(hashtext('rollgate.apply'))").execute(&mut *tx).await?;
     let first_id =
         sqlx::query_scalar!("select coalesce(max(id), 0) as \"id!\" from audit_events").fetch_one(&mut *tx).await?;
+    for (i, env) in doc.environments.iter().enumerate() {
+        let path = format!("environments[{i}] ({})", env.key);
+        apply_environment(&mut tx, actor, env).await.map_err(|e| at(&path, e))?;
+    }
     for (i, phase) in doc.phases.iter().enumerate() {
         let path = format!("phases[{i}] ({})", phase.key);
         apply_phase(&mut tx, actor, phase).await.map_err(|e| at(&path, e))?;
@@ -143,66 +153,42 @@ fn at(path: &str, err: ServiceError) -> ServiceError {
     }
 }
 
-async fn apply_phase(conn: &mut PgConnection, actor: &Actor, phase: &PhaseDoc) -> Result<(), ServiceError> {
-    let current =
-        sqlx::query!("select name, description, requires_previous from phases where key = $1 for update", phase.key)
-            .fetch_optional(&mut *conn)
-            .await?;
-    let after = serde_json::json!({
-        "key": phase.key, "name": phase.name, "description": phase.description,
-        "requires_previous": phase.requires_previous,
-    });
-    let (action, before) = match current {
+/// Creates a missing environment at the end of the list, or renames one whose name differs. An archived
+/// environment is left as it is: apply never archives one, nor brings one back.
+async fn apply_environment(conn: &mut PgConnection, actor: &Actor, env: &EnvironmentDoc) -> Result<(), ServiceError> {
+    let key = EnvKey::parse(&env.key).map_err(|e| invalid("key", e.message))?;
+    let name = EnvName::parse(&env.name)?;
+    let archived = sqlx::query_scalar!("select archived_at is not null from environments where key = $1", key.as_str())
+        .fetch_optional(&mut *conn)
+        .await?;
+    match archived {
         None => {
-            sqlx::query!(
-                "insert into phases (key, name, description, requires_previous, position)
-                 select $1, $2, $3, $4, coalesce(max(position), 0) + 1 from phases",
-                phase.key,
-                phase.name,
-                phase.description,
-                phase.requires_previous
-            )
-            .execute(&mut *conn)
-            .await?;
-            ("phase.created", None)
+            environments::create_in(conn, actor, &key, &name).await?;
         }
-        Some(c)
-            if c.name == phase.name
-                && c.description == phase.description
-                && c.requires_previous == phase.requires_previous =>
-        {
-            return Ok(())
+        Some(Some(false)) => {
+            environments::rename_in(conn, actor, &key, &name).await?;
         }
-        Some(c) => {
-            sqlx::query!(
-                "update phases set name = $2, description = $3, requires_previous = $4 where key = $1",
-                phase.key,
-                phase.name,
-                phase.description,
-                phase.requires_previous
-            )
-            .execute(&mut *conn)
-            .await?;
-            let before = serde_json::json!({
-                "key": phase.key, "name": c.name, "description": c.description,
-                "requires_previous": c.requires_previous,
-            });
-            ("phase.updated", Some(before))
-        }
+        Some(_) => {}
+    }
+    Ok(())
+}
+
+/// Creates a missing phase (after the last one) or updates its fields, through the phases service.
+async fn apply_phase(conn: &mut PgConnection, actor: &Actor, phase: &PhaseDoc) -> Result<(), ServiceError> {
+    let key = PhaseKey::parse(&phase.key)?;
+    let fields = PhaseFields {
+        name: PhaseName::parse(&phase.name)?,
+        description: Description::parse(&phase.description)?,
+        requires_previous: phase.requires_previous,
     };
-    audit::record(
-        conn,
-        actor,
-        NewEvent {
-            action,
-            entity_kind: "phase",
-            entity_key: &phase.key,
-            before,
-            after: Some(after),
-            ..NewEvent::default()
-        },
-    )
-    .await?;
+    let exists = sqlx::query_scalar!("select exists(select 1 from phases where key = $1) as \"e!\"", key.as_str())
+        .fetch_one(&mut *conn)
+        .await?;
+    if exists {
+        phases::update_in(conn, actor, &key, &fields, None).await?;
+    } else {
+        phases::create_in(conn, actor, &key, &fields).await?;
+    }
     Ok(())
 }
 
@@ -396,7 +382,7 @@ async fn apply_state(
     let current = sqlx::query!(
         r#"select fe.flag_id, fe.environment_id, fe.default_value from flag_environments fe
            join flags f on f.id = fe.flag_id join environments e on e.id = fe.environment_id
-           where f.key = $1 and e.key = $2 for update of fe"#,
+           where f.key = $1 and e.key = $2 and e.archived_at is null for update of fe"#,
         flag.as_str(),
         env.as_str()
     )

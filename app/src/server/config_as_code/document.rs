@@ -10,15 +10,28 @@ use std::collections::BTreeMap;
 /// The version of this format, written as `rollgate: 1` at the top of every file.
 pub const FORMAT_VERSION: u32 = 1;
 
-/// A whole configuration: phases in order, then flags in phase order.
+/// A whole configuration: environments and phases in order, then flags in phase order.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConfigDocument {
     pub rollgate: u32,
+    /// The environments in use, in order (archived ones are left out). A one-environment export leaves
+    /// the list out, so that it can be applied to another environment's server.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub environments: Vec<EnvironmentDoc>,
     #[serde(default)]
     pub phases: Vec<PhaseDoc>,
     #[serde(default)]
     pub flags: Vec<FlagDoc>,
+}
+
+/// Apply creates a missing environment (at the end of the list) and renames one whose name differs; it
+/// never archives one, and leaves an archived one as it is.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnvironmentDoc {
+    pub key: String,
+    pub name: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

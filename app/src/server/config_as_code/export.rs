@@ -1,7 +1,9 @@
 //! Reads the whole configuration (or one environment's part of it) into a [`ConfigDocument`], in a stable
 //! order: phases by position, flags by phase position then key, environments and overrides by key.
 
-use super::document::{ConfigDocument, EnvStateDoc, FlagDoc, GuardrailDoc, OverrideDoc, PhaseDoc, RolloutDoc};
+use super::document::{
+    ConfigDocument, EnvStateDoc, EnvironmentDoc, FlagDoc, GuardrailDoc, OverrideDoc, PhaseDoc, RolloutDoc,
+};
 use crate::server::rollouts::load_plan;
 use crate::server::ServiceError;
 use sqlx::PgConnection;
@@ -11,13 +13,27 @@ use std::collections::{BTreeMap, HashMap};
 /// caller's transaction so that the document is one consistent picture.
 pub async fn export(conn: &mut PgConnection, environment: Option<&str>) -> Result<ConfigDocument, ServiceError> {
     if let Some(env) = environment {
-        let known = sqlx::query_scalar!("select count(*) as \"n!\" from environments where key = $1", env)
-            .fetch_one(&mut *conn)
-            .await?;
+        let known = sqlx::query_scalar!(
+            "select count(*) as \"n!\" from environments where key = $1 and archived_at is null",
+            env
+        )
+        .fetch_one(&mut *conn)
+        .await?;
         if known == 0 {
             return Err(ServiceError::NotFound(format!("environment {env:?}")));
         }
     }
+    let environments = match environment {
+        Some(_) => Vec::new(),
+        None => {
+            sqlx::query_as!(
+                EnvironmentDoc,
+                "select key, name from environments where archived_at is null order by position"
+            )
+            .fetch_all(&mut *conn)
+            .await?
+        }
+    };
     let phases = sqlx::query!("select key, name, description, requires_previous from phases order by position")
         .fetch_all(&mut *conn)
         .await?
@@ -42,7 +58,7 @@ pub async fn export(conn: &mut PgConnection, environment: Option<&str>) -> Resul
     for s in sqlx::query!(
         r#"select fe.flag_id, e.key as env, fe.enabled, fe.default_value
            from flag_environments fe join environments e on e.id = fe.environment_id
-           where $1::text is null or e.key = $1"#,
+           where ($1::text is null or e.key = $1) and e.archived_at is null"#,
         environment
     )
     .fetch_all(&mut *conn)
@@ -56,7 +72,7 @@ pub async fn export(conn: &mut PgConnection, environment: Option<&str>) -> Resul
     for o in sqlx::query!(
         r#"select o.flag_id, e.key as env, o.organization_key as organization, o.customer_key as customer, o.value, o.reason
            from overrides o join environments e on e.id = o.environment_id
-           where $1::text is null or e.key = $1
+           where ($1::text is null or e.key = $1) and e.archived_at is null
            order by o.flag_id, e.key, o.organization_key nulls last, o.customer_key"#,
         environment
     )
@@ -140,5 +156,5 @@ pub async fn export(conn: &mut PgConnection, environment: Option<&str>) -> Resul
             archived: f.archived,
         })
         .collect();
-    Ok(ConfigDocument { rollgate: super::document::FORMAT_VERSION, phases, flags })
+    Ok(ConfigDocument { rollgate: super::document::FORMAT_VERSION, environments, phases, flags })
 }

@@ -8,6 +8,7 @@ mod export;
 
 pub use apply::{apply, ApplyReport, Change};
 pub use document::{
-    ConfigDocument, EnvStateDoc, FlagDoc, GuardrailDoc, OverrideDoc, PhaseDoc, RolloutDoc, FORMAT_VERSION,
+    ConfigDocument, EnvStateDoc, EnvironmentDoc, FlagDoc, GuardrailDoc, OverrideDoc, PhaseDoc, RolloutDoc,
+    FORMAT_VERSION,
 };
 pub use export::export;

@@ -47,7 +47,7 @@ async fn flag_in_env(conn: &mut PgConnection, flag: &FlagKey, env: &EnvKey) -> R
     let row = sqlx::query!(
         r#"select f.id as flag_id, f.value_type, f.archived_at is not null as "archived!", e.id as environment_id
            from flags f join flag_environments fe on fe.flag_id = f.id join environments e on e.id = fe.environment_id
-           where f.key = $1 and e.key = $2"#,
+           where f.key = $1 and e.key = $2 and e.archived_at is null"#,
         flag.as_str(),
         env.as_str()
     )

@@ -79,7 +79,7 @@ pub async fn list(pool: &PgPool, flag: &str, can_edit: bool) -> Result<FlagOverr
     .ok_or_else(|| ServiceError::NotFound(format!("flag {flag:?}")))?;
     let environments = sqlx::query!(
         "select e.key, e.name from flag_environments fe join environments e on e.id = fe.environment_id
-         where fe.flag_id = $1 order by e.position",
+         where fe.flag_id = $1 and e.archived_at is null order by e.position",
         found.id
     )
     .fetch_all(pool)

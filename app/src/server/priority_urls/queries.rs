@@ -40,7 +40,8 @@ pub async fn accounts(pool: &PgPool) -> Result<Vec<AccountRow>, ServiceError> {
                   coalesce((select array_agg(e.key order by e.position)
                             from overrides ov join flags f on f.id = ov.flag_id
                             join environments e on e.id = ov.environment_id
-                            where ov.organization_key = k.key and f.key = $1 and ov.value = 'true'), '{}') as "on_in!"
+                            where ov.organization_key = k.key and f.key = $1 and ov.value = 'true'
+                              and e.archived_at is null), '{}') as "on_in!"
            from keys k left join organizations o on o.key = k.key left join url_accounts a on a.organization_key = k.key
            order by coalesce(o.name, k.key), k.key"#,
         FLAG_KEY
@@ -306,7 +307,7 @@ async fn flag_states(pool: &PgPool, account: &str) -> Result<Vec<AccountFlagStat
            join flag_environments fe on fe.flag_id = f.id
            join environments e on e.id = fe.environment_id
            left join overrides o on o.flag_id = f.id and o.environment_id = e.id and o.organization_key = $2
-           where f.key = $1 and f.archived_at is null
+           where f.key = $1 and f.archived_at is null and e.archived_at is null
            order by e.position"#,
         FLAG_KEY,
         account
