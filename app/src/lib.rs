@@ -53,6 +53,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("feature-flags/:key") view=pages::flags::detail::FlagPage ssr=SsrMode::Async />
                     <Route path=path!("priority-urls") view=pages::priority_urls::accounts::AccountsPage ssr=SsrMode::Async />
                     <Route path=path!("priority-urls/:account") view=pages::priority_urls::account::AccountPage ssr=SsrMode::Async />
+                    <Route path=path!("organizations") view=pages::organizations::OrganizationsPage ssr=SsrMode::Async />
                     <Route path=path!("audit") view=pages::audit::AuditPage ssr=SsrMode::Async />
                     <Route path=path!("users") view=pages::users::UsersPage ssr=SsrMode::Async />
                     <Route path=path!("users/:id") view=pages::user::UserPage ssr=SsrMode::Async />

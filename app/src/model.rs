@@ -4,6 +4,7 @@ pub mod environments;
 pub mod people;
 pub mod priority;
 pub mod schedule;
+pub mod targets;
 
 use crate::domain::{FlagKind, Role, SignoffRole};
 use chrono::{DateTime, Utc};

@@ -77,7 +77,7 @@ test('"evaluate for" shows what a flag answers for an organization in every envi
   await expect(page).toHaveURL(/organization=seo-insights/);
   await expect(panel.answer('production')).toContainText('true');
   await expect(panel.answer('production')).toContainText('TARGETING_MATCH');
-  await expect(panel.answer('production')).toContainText('an override for this organization');
+  await expect(panel.answer('production')).toContainText('an override for organization seo-insights');
 
   await panel.evaluate({ organization: 'acme', customer: 'c-1' });
   await expect(panel.answer('production')).toContainText('false');

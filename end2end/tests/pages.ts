@@ -394,6 +394,108 @@ export function urlsCsv(rows: Array<[string, string, string]>): string {
   return 'url,update_priority,page_type\n' + rows.map((r) => r.join(',')).join('\n') + '\n';
 }
 
+// ---- Targets: overrides on a flag's page, and the organizations registry ------------------------
+
+/** The "Overrides" card of a flag's page. */
+export class OverridesCard {
+  constructor(private readonly page: Page) {}
+
+  card(): Locator {
+    return this.page.getByTestId('overrides');
+  }
+
+  addForm(): Locator {
+    return this.page.getByRole('form', { name: 'Add an override' });
+  }
+
+  async add(fields: { environment: string; kind: 'Customer' | 'Organization'; key: string; value: string; reason?: string }) {
+    const form = this.addForm();
+    await form.getByLabel('Environment').selectOption(fields.environment);
+    await form.getByLabel('Target').selectOption({ label: fields.kind });
+    await form.getByLabel('Key').fill(fields.key);
+    await form.getByLabel('Value').selectOption(fields.value);
+    if (fields.reason !== undefined) await form.getByLabel('Reason').fill(fields.reason);
+    await form.getByRole('button', { name: 'Add override' }).click();
+  }
+
+  row(env: string, kind: 'customer' | 'organization', key: string): Locator {
+    return this.page.getByTestId(`overrides-${env}`).getByTestId(`override-${kind}-${key}`);
+  }
+
+  async change(env: string, kind: 'customer' | 'organization', key: string, value: string) {
+    const who = `${kind} ${key} in ${env}`;
+    const row = this.row(env, kind, key);
+    await row.getByLabel(`Value for ${who}`).selectOption(value);
+    await row.getByRole('button', { name: `Save the override for ${who}` }).click();
+  }
+
+  async remove(env: string, kind: 'customer' | 'organization', key: string) {
+    await this.row(env, kind, key).getByRole('button', { name: `Remove the override for ${kind} ${key} in ${env}` }).click();
+  }
+
+  keyError(): Locator {
+    return this.addForm().locator('#override-target-error');
+  }
+}
+
+/** `/admin/organizations`: the registry of names for organization and customer keys. */
+export class OrganizationsPage {
+  constructor(private readonly page: Page) {}
+
+  async goto(query = '') {
+    await this.page.goto(`/admin/organizations${query}`);
+  }
+
+  async search(text: string) {
+    await this.page.getByLabel('Key or name contains').fill(text);
+    await this.page.getByRole('button', { name: 'Search', exact: true }).click();
+  }
+
+  async register(key: string, name: string) {
+    const form = this.page.getByRole('form', { name: 'Register an organization' });
+    await form.getByLabel('Key').fill(key);
+    await form.getByLabel('Name').fill(name);
+    await form.getByRole('button', { name: 'Register' }).click();
+  }
+
+  organization(key: string): Locator {
+    return this.page.getByTestId(`organization-${key}`);
+  }
+
+  async rename(key: string, name: string) {
+    const row = this.organization(key);
+    await row.getByLabel(`Name of ${key}`).fill(name);
+    await row.getByRole('button', { name: `Rename ${key}` }).click();
+  }
+
+  async nameUnnamed(key: string, name: string) {
+    const row = this.organization(key);
+    await row.getByLabel(`Name of ${key}`).fill(name);
+    await row.getByRole('button', { name: `Name ${key}` }).click();
+  }
+
+  customer(key: string): Locator {
+    return this.page.getByTestId(`customer-${key}`);
+  }
+
+  async importCustomers(name: string, content: string) {
+    await this.page.getByLabel('File (CSV)').setInputFiles({ name, mimeType: 'text/csv', buffer: Buffer.from(content) });
+    await this.page.getByRole('button', { name: 'Import customers' }).click();
+    await expect(this.page).toHaveURL(/[?&]import=\d+/);
+  }
+
+  importResult(): Locator {
+    return this.page.getByTestId('customer-import-result');
+  }
+
+  count(what: string): Locator {
+    return this.importResult().getByTestId(`count-${what}`);
+  }
+}
+
+/** Whether the page fits its viewport's width without scrolling sideways (tables scroll inside their frame). */
+export async function fitsWidth(page: Page): Promise<boolean> {
+  return page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth);
 // ---- A team's own install: first admin, environments, phases, people ---------------------------------
 
 /** `/setup?token=...` and `/set-password?token=...`: the pages reached through a one-time link. */

@@ -186,8 +186,8 @@ test('without JavaScript the buttons still work, and a refusal still says what i
   await new FlagPage(page).goto(MEDIA);
 
   // A mistake comes back next to its field.
-  await panel.plan({ environment: 'staging', plan: 'Five tiers', customers: 'cust-0007, nobody-here' });
-  await expect(panel.planForm().getByLabel('Allow-listed customers')).toHaveAccessibleDescription(/there is no customer "nobody-here"/);
+  await panel.plan({ environment: 'staging', plan: 'Five tiers', customers: 'cust-0007, bad/key' });
+  await expect(panel.planForm().getByLabel('Allow-listed customers')).toHaveAccessibleDescription(/"bad\/key" is not a customer key/);
   await expect(panel.card('staging')).toContainText('No rollout yet.');
 
   await panel.plan({ environment: 'staging', plan: 'Five tiers', customers: 'cust-0007' });

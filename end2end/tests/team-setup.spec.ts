@@ -11,6 +11,7 @@ import {
   FlagListPage,
   LinkPage,
   LoginPage,
+  OverridesCard,
   PhasesPage,
   RolloutsPanel,
   TokensPage,
@@ -155,6 +156,11 @@ test('environments, a phase, a flag, a five-tier rollout signed off by an invite
   await panel.actions('staging').press('Advance to 10% (early adopters)', 'signed off');
   await expect(panel.percent('staging')).toHaveText('10%');
 
+  // An override for an organization nobody registered: any key the application sends can be targeted.
+  const overrides = new OverridesCard(page);
+  await overrides.add({ environment: 'staging', kind: 'Organization', key: 'acme-team', value: 'false', reason: 'waits for training' });
+  await expect(overrides.row('staging', 'organization', 'acme-team').getByTestId('override-value')).toHaveText('false');
+
   // An evaluate token made on /admin/tokens, and an OFREP evaluation with it.
   const tokens = new TokensPage(page);
   await tokens.goto();
@@ -171,6 +177,16 @@ test('environments, a phase, a flag, a five-tier rollout signed off by an invite
       return response.status() === 200 ? ((await response.json()) as { reason: string }).reason : `HTTP ${response.status()}`;
     }, { timeout: 5_000 })
     .toBe('SPLIT');
+  await expect
+    .poll(async () => {
+      const response = await request.post(`${baseURL}/ofrep/v1/evaluate/flags/${FLAG}`, {
+        headers: { Authorization: `Bearer ${secret}` },
+        data: { context: { targetingKey: 'customer-42', organizationId: 'acme-team' } },
+      });
+      const answer = (await response.json()) as { value: unknown; reason: string };
+      return `${answer.value} ${answer.reason}`;
+    }, { timeout: 5_000 })
+    .toBe('false TARGETING_MATCH');
 
   // The audit trail shows every step, in order.
   const actions = (await auditActions(page)).reverse();
@@ -190,6 +206,7 @@ test('environments, a phase, a flag, a five-tier rollout signed off by an invite
     'user.password_set',
     'rollout.signed_off',
     'rollout.advanced',
+    'override.set',
     'token.created',
   ];
   let at = 0;

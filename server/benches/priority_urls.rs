@@ -60,7 +60,7 @@ async fn new_account(pool: &PgPool, n: usize) -> String {
 async fn forget(pool: &PgPool, account: &str) {
     for table in ["url_metadata", "url_metadata_history"] {
         sqlx::query(&format!(
-            "delete from {table} where organization_id = (select id from organizations where key = $1)"
+            "delete from {table} where account_id = (select id from url_accounts where organization_key = $1)"
         ))
         .bind(account)
         .execute(pool)

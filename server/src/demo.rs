@@ -259,9 +259,8 @@ pub async fn load(pool: &PgPool) -> anyhow::Result<Vec<DemoLogin>> {
     let customer_orgs: Vec<String> =
         (0..CUSTOMERS).map(|i| ORGANIZATIONS[i % ORGANIZATIONS.len()].0.to_owned()).collect();
     sqlx::query!(
-        "insert into customers (key, name, organization_id)
-         select c.key, 'Customer ' || c.key, o.id
-         from unnest($1::text[], $2::text[]) as c(key, org) join organizations o on o.key = c.org
+        "insert into customers (key, name, organization_key)
+         select c.key, 'Customer ' || c.key, c.org from unnest($1::text[], $2::text[]) as c(key, org)
          on conflict (key) do nothing",
         &customer_keys[..],
         &customer_orgs[..]
@@ -269,10 +268,10 @@ pub async fn load(pool: &PgPool) -> anyhow::Result<Vec<DemoLogin>> {
     .execute(&mut *tx)
     .await?;
     sqlx::query!(
-        "insert into overrides (flag_id, environment_id, organization_id, value, reason)
-         select f.id, e.id, o.id, 'true', 'demo: priority URLs on for this account only'
-         from flags f, environments e, organizations o
-         where f.key = 'priority_urls_enabled' and o.key = $1
+        "insert into overrides (flag_id, environment_id, organization_key, value, reason)
+         select f.id, e.id, $1, 'true', 'demo: priority URLs on for this account only'
+         from flags f, environments e
+         where f.key = 'priority_urls_enabled'
          on conflict do nothing",
         SEO_ACCOUNT
     )

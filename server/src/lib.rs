@@ -6,11 +6,13 @@ pub mod auth_routes;
 pub mod cli;
 pub mod config;
 pub mod csrf;
+pub mod customer_import;
 pub mod db;
 pub mod demo;
 pub mod embedded_pg;
 pub mod metrics;
 pub mod priority_urls;
+pub mod upload;
 pub mod workers;
 
 use app::server::AppState;
@@ -45,7 +47,7 @@ pub fn app(state: AppState, trusted_origins: csrf::TrustedOrigins) -> Router {
     let context_state = state.clone();
     let shell_options = state.leptos_options.clone();
     let metrics = Arc::new(metrics::Metrics::new(Arc::clone(&state.snapshot)));
-    let (api, _document) = api::openapi::router();
+    let (api, _document) = api::openapi::router(state.priority_urls.limits.max_file_bytes);
     Router::new()
         .route("/", get(|| async { Redirect::to("/admin/feature-flags") }))
         .route("/login", post(auth_routes::login))
@@ -58,6 +60,13 @@ pub fn app(state: AppState, trusted_origins: csrf::TrustedOrigins) -> Router {
             )),
         )
         .route("/admin/priority-urls/{account}/batches/{batch}/report.csv", get(priority_urls::report))
+        .route(
+            "/admin/organizations/customers/import",
+            post(customer_import::upload).layer(axum::extract::DefaultBodyLimit::max(
+                state.priority_urls.limits.max_file_bytes.saturating_add(upload::FORM_OVERHEAD),
+            )),
+        )
+        .route("/admin/organizations/customers/imports/{id}/report.csv", get(customer_import::report))
         .leptos_routes_with_context(
             &state,
             routes,

@@ -7,6 +7,7 @@
 //! 413 over the size limit, 422 for a bad file, 400 for a malformed upload.
 //! `GET /admin/priority-urls/{account}/batches/{batch}/report.csv` downloads a batch's report.
 
+use crate::upload::{self, Answer, UploadError, SEGMENT};
 use app::server::audit::Actor;
 use app::server::auth::CurrentUser;
 use app::server::priority_urls::{self, queries, Format, ImportError, ImportRequest};
@@ -14,36 +15,11 @@ use app::server::AppState;
 use axum::extract::multipart::{Multipart, MultipartRejection};
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
-use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+use percent_encoding::utf8_percent_encode;
 
-/// What a path segment may keep unencoded (account keys are letters, digits, `_ . : -`).
-const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
-
-/// Room for the multipart framing and the small fields around the file.
-pub const FORM_OVERHEAD: usize = 64 * 1024;
-
-/// How to answer: a browser form gets redirects, everything else JSON.
-struct Answer {
-    html: bool,
-    account: String,
-}
-
-impl Answer {
-    fn page(&self) -> String {
-        format!("/admin/priority-urls/{}", utf8_percent_encode(&self.account, SEGMENT))
-    }
-
-    fn error(&self, status: StatusCode, message: String) -> Response {
-        if self.html {
-            let query = utf8_percent_encode(&message, NON_ALPHANUMERIC);
-            Redirect::to(&format!("{}?import_error={query}#import", self.page())).into_response()
-        } else {
-            (status, Json(serde_json::json!({ "error": message }))).into_response()
-        }
-    }
-}
+pub use crate::upload::FORM_OVERHEAD;
 
 pub async fn upload(
     State(state): State<AppState>,
@@ -52,11 +28,7 @@ pub async fn upload(
     headers: HeaderMap,
     multipart: Result<Multipart, MultipartRejection>,
 ) -> Response {
-    let html = headers
-        .get(header::ACCEPT)
-        .and_then(|a| a.to_str().ok())
-        .is_some_and(|a| a.contains("text/html") && !a.contains("application/json"));
-    let answer = Answer { html, account };
+    let answer = Answer::new(&headers, format!("/admin/priority-urls/{}", utf8_percent_encode(&account, SEGMENT)));
     let Some(Extension(user)) = user else {
         return answer.error(StatusCode::UNAUTHORIZED, "your session has ended; sign in again".into());
     };
@@ -67,87 +39,47 @@ pub async fn upload(
             format!("the file is over the size limit of {} MiB ({limit} bytes)", limit / (1024 * 1024)),
         )
     };
-    let declared =
-        headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok());
-    if declared.is_some_and(|n| n > limit + FORM_OVERHEAD) {
+    if upload::declared_too_large(&headers, limit) {
         return too_large();
     }
-    let mut multipart = match multipart {
-        Ok(m) => m,
-        Err(rejection) => {
-            return answer.error(
-                StatusCode::BAD_REQUEST,
-                format!("send the file as multipart/form-data with a `file` part ({})", rejection.body_text()),
-            )
-        }
+    let form = match upload::read(multipart).await {
+        Ok(form) => form,
+        Err(UploadError::TooLarge) => return too_large(),
+        Err(UploadError::Malformed(message)) => return answer.error(StatusCode::BAD_REQUEST, message),
     };
-    let (mut file, mut dry_run, mut format) = (None, false, None);
-    loop {
-        let field = match multipart.next_field().await {
-            Ok(Some(field)) => field,
-            Ok(None) => break,
-            Err(err) if err.status() == StatusCode::PAYLOAD_TOO_LARGE => return too_large(),
-            Err(err) => {
-                return answer.error(
-                    StatusCode::BAD_REQUEST,
-                    format!("the upload is incomplete or malformed: {}", err.body_text()),
-                )
+    let dry_run = matches!(form.field("dry_run"), Some("on" | "true" | "1"));
+    let format = match form.field("format") {
+        None => None,
+        Some(text) => match Format::parse(text) {
+            Some(f) => Some(f),
+            None => {
+                return answer
+                    .error(StatusCode::UNPROCESSABLE_ENTITY, format!("unknown format {text:?}: use csv or jsonl"))
             }
-        };
-        let name = field.name().unwrap_or("").to_owned();
-        let file_name = field.file_name().map(str::to_owned);
-        let bytes = match field.bytes().await {
-            Ok(bytes) => bytes,
-            Err(err) if err.status() == StatusCode::PAYLOAD_TOO_LARGE => return too_large(),
-            Err(err) => {
-                return answer.error(
-                    StatusCode::BAD_REQUEST,
-                    format!("the upload is incomplete or malformed: {}", err.body_text()),
-                )
-            }
-        };
-        match name.as_str() {
-            "file" => file = Some((file_name.unwrap_or_default(), bytes)),
-            "dry_run" => dry_run = matches!(&bytes[..], b"on" | b"true" | b"1"),
-            "format" => {
-                let text = String::from_utf8_lossy(&bytes).trim().to_owned();
-                if !text.is_empty() {
-                    match Format::parse(&text) {
-                        Some(f) => format = Some(f),
-                        None => {
-                            return answer.error(
-                                StatusCode::UNPROCESSABLE_ENTITY,
-                                format!("unknown format {text:?}: use csv or jsonl"),
-                            )
-                        }
-                    }
-                }
-            }
-            _ => {}
-        }
-    }
-    let Some((file_name, bytes)) = file.filter(|(name, bytes)| !(name.is_empty() && bytes.is_empty())) else {
+        },
+    };
+    let Some((file_name, bytes)) = form.chosen_file() else {
         return answer.error(StatusCode::UNPROCESSABLE_ENTITY, "choose a file to import".into());
     };
     if bytes.len() > limit {
         return too_large();
     }
-    let request = ImportRequest { account: answer.account.clone(), file_name, format, dry_run, bytes };
+    let request = ImportRequest { account: account.clone(), file_name, format, dry_run, bytes };
     match priority_urls::import(&state.pool, &Actor::user(&user), &state.priority_urls.limits, request, &|_| {}).await {
         Ok(summary) => {
             // Compute the account's overview now, so the page the browser is sent to answers from the cache.
-            let (pool, shared, account) = (state.pool.clone(), state.priority_urls.clone(), answer.account.clone());
+            let (pool, shared, account) = (state.pool.clone(), state.priority_urls.clone(), account.clone());
             tokio::spawn(async move {
                 if let Err(err) = queries::warm_overview(&pool, &shared, &account).await {
                     tracing::warn!(error = %err, "could not compute the account overview");
                 }
             });
-            let next = format!("{}?batch={}#import", answer.page(), summary.batch_id);
+            let query = format!("batch={}", summary.batch_id);
             if answer.html {
-                Redirect::to(&next).into_response()
+                answer.redirect(&query).into_response()
             } else {
                 let mut body = serde_json::to_value(&summary).unwrap_or_default();
-                body["redirect"] = serde_json::json!(next);
+                body["redirect"] = serde_json::json!(format!("{}?{query}#import", answer.page));
                 Json(body).into_response()
             }
         }

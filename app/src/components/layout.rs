@@ -26,6 +26,7 @@ pub fn AdminLayout() -> impl IntoView {
                 <A href="/admin/approvals">"Approvals"</A>
                 <A href="/admin/schedule">"Schedule"</A>
                 <A href="/admin/priority-urls">"Priority URLs"</A>
+                <A href="/admin/organizations">"Organizations"</A>
                 <A href="/admin/audit">"Audit log"</A>
                 <A href="/admin/users">"Users"</A>
                 <A href="/admin/tokens">"API tokens"</A>

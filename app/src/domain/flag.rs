@@ -171,6 +171,39 @@ text_enum!(
 );
 
 impl ValueType {
+    /// Whether `value` is of this type (JSON flags take any value).
+    pub fn accepts(self, value: &serde_json::Value) -> bool {
+        match self {
+            ValueType::Boolean => value.is_boolean(),
+            ValueType::String => value.is_string(),
+            ValueType::Number => value.is_number(),
+            ValueType::Json => true,
+        }
+    }
+
+    /// Reads a value typed into a form: `true`/`false` (or `on`/`off`) for a boolean flag, the text itself
+    /// for a string flag, a number, or any JSON. The error names `field`.
+    pub fn parse_value(self, text: &str, field: &'static str) -> Result<serde_json::Value, InvalidValue> {
+        let trimmed = text.trim();
+        let refuse = |what: &str| InvalidValue::new(field, format!("{trimmed:?} is not {what}"));
+        match self {
+            ValueType::Boolean => match trimmed.to_ascii_lowercase().as_str() {
+                "true" | "on" => Ok(serde_json::Value::Bool(true)),
+                "false" | "off" => Ok(serde_json::Value::Bool(false)),
+                _ => Err(refuse("true or false")),
+            },
+            ValueType::String if trimmed.is_empty() => Err(InvalidValue::new(field, "the value is required")),
+            // Kept as typed (not trimmed): a string value may start or end with a space on purpose.
+            ValueType::String => Ok(serde_json::Value::String(text.to_owned())),
+            ValueType::Number => match serde_json::from_str::<serde_json::Value>(trimmed) {
+                Ok(number @ serde_json::Value::Number(_)) => Ok(number),
+                _ => Err(refuse("a number")),
+            },
+            ValueType::Json => serde_json::from_str(trimmed)
+                .map_err(|e| InvalidValue::new(field, format!("the value is not valid JSON: {e}"))),
+        }
+    }
+
     /// The value a flag of this type serves by default in an environment added after it: `false`, `""`,
     /// `0`, or JSON `null`. Nothing is served until someone turns the flag on there.
     pub fn zero(self) -> serde_json::Value {
@@ -252,5 +285,28 @@ mod tests {
         }
         let err = "feature".parse::<FlagKind>().unwrap_err();
         assert!(err.message.contains("release, operational, kill_switch, experiment, permission"), "{}", err.message);
+    }
+
+    #[test]
+    fn form_values_are_read_by_the_flag_type() {
+        use serde_json::json;
+        assert_eq!(ValueType::Boolean.parse_value(" On ", "value"), Ok(json!(true)));
+        assert_eq!(ValueType::Boolean.parse_value("false", "value"), Ok(json!(false)));
+        assert_eq!(ValueType::Boolean.parse_value("yes", "value").unwrap_err().message, "\"yes\" is not true or false");
+        assert_eq!(ValueType::String.parse_value("blue", "value"), Ok(json!("blue")));
+        assert!(ValueType::String.parse_value("  ", "value").is_err());
+        assert_eq!(ValueType::Number.parse_value("2.5", "value"), Ok(json!(2.5)));
+        assert!(ValueType::Number.parse_value("\"2\"", "value").is_err());
+        assert_eq!(ValueType::Json.parse_value(r#"{"a": [1]}"#, "value"), Ok(json!({"a": [1]})));
+        assert_eq!(ValueType::Json.parse_value("{", "value").unwrap_err().field, "value");
+    }
+
+    #[test]
+    fn a_value_fits_its_flag_type() {
+        use serde_json::json;
+        assert!(ValueType::Boolean.accepts(&json!(true)));
+        assert!(!ValueType::Boolean.accepts(&json!("true")));
+        assert!(ValueType::Number.accepts(&json!(3)));
+        assert!(ValueType::Json.accepts(&json!(null)));
     }
 }

@@ -12,6 +12,7 @@ pub mod phase;
 pub mod priority;
 pub mod rollout;
 pub mod staleness;
+pub mod target;
 pub mod token;
 pub mod user;
 pub mod variant;
@@ -22,6 +23,7 @@ pub use evaluation::{
 pub use flag::{Description, EnvKey, FlagKey, FlagKind, FlagName, ValueType};
 pub use percent::Percent;
 pub use phase::{EnvName, PersonName, PhaseKey, PhaseName};
+pub use target::{Target, TargetKind};
 pub use token::TokenScope;
 pub use user::{Email, Role, SignoffRole};
 pub use variant::{Variant, Variants};

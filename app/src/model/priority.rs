@@ -8,7 +8,8 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AccountRow {
     pub key: String,
-    pub name: String,
+    /// `None` while nobody has registered a name for the key.
+    pub name: Option<String>,
     pub url_count: i64,
     pub last_import_at: Option<DateTime<Utc>>,
     /// Environments where the account's override turns the flag on.
@@ -112,7 +113,8 @@ impl BatchView {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AccountPage {
     pub key: String,
-    pub name: String,
+    /// `None` while nobody has registered a name for the key.
+    pub name: Option<String>,
     pub can_edit: bool,
     /// The per-account cap on stored URLs.
     pub cap: i64,

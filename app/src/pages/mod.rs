@@ -5,6 +5,7 @@ pub mod audit;
 pub mod flags;
 pub mod login;
 pub mod not_found;
+pub mod organizations;
 pub mod phases;
 pub mod priority_urls;
 pub mod rollouts;

@@ -314,8 +314,7 @@ pub async fn load(pool: &PgPool) -> Result<Snapshot, sqlx::Error> {
     }
 
     let overrides = sqlx::query!(
-        r#"select o.flag_id, o.environment_id, c.key as "customer?", g.key as "organization?", o.value
-           from overrides o left join customers c on c.id = o.customer_id left join organizations g on g.id = o.organization_id"#
+        "select flag_id, environment_id, customer_key as customer, organization_key as organization, value from overrides"
     )
     .fetch_all(&mut *tx)
     .await?;
@@ -343,8 +342,7 @@ pub async fn load(pool: &PgPool) -> Result<Snapshot, sqlx::Error> {
     .fetch_all(&mut *tx)
     .await?;
     let allow = sqlx::query!(
-        r#"select a.rollout_id, c.key as "customer?", g.key as "organization?"
-           from rollout_allow_list a left join customers c on c.id = a.customer_id left join organizations g on g.id = a.organization_id"#
+        "select rollout_id, customer_key as customer, organization_key as organization from rollout_allow_list"
     )
     .fetch_all(&mut *tx)
     .await?;

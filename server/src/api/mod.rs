@@ -13,3 +13,4 @@ pub mod rollouts;
 pub mod schedule;
 pub mod stream;
 pub mod structure;
+pub mod targets;

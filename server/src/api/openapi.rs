@@ -9,7 +9,9 @@
 //! answering 201 (`admin::create_flag`), a delete answering 204 (`schedule::cancel`).
 //! `server/tests/it/openapi.rs` fails when a route is added to the router without going through here.
 
-use super::{admin, config_io, error::ErrorBody, evaluate, ingest, ofrep, people, rollouts, schedule, stream, structure};
+use super::{
+    admin, config_io, error::ErrorBody, evaluate, ingest, ofrep, people, rollouts, schedule, stream, structure, targets,
+};
 use app::server::AppState;
 use axum::extract::DefaultBodyLimit;
 use axum::Router;
@@ -40,6 +42,7 @@ const EVALUATION_BODY_LIMIT: usize = 1024 * 1024;
         (name = "admin", description = "Flags, audit trail, health: admin tokens or a session"),
         (name = "environments", description = "The team's environments: everyone reads them, admins change them"),
         (name = "phases", description = "The phases flags are grouped and gated by: editors change them"),
+        (name = "targets", description = "Overrides for any customer or organization key, and the registry of their names"),
         (name = "people", description = "Users, roles and set-password links: admins"),
         (name = "rollouts", description = "Staged rollouts: the same calls as the rollout page's buttons"),
         (name = "schedule", description = "Changes set to run at a given time"),
@@ -53,8 +56,8 @@ const EVALUATION_BODY_LIMIT: usize = 1024 * 1024;
 struct ApiDoc;
 
 /// The API's routes and their document. Every route under `/api/` and `/ofrep/` except the admin UI's
-/// server functions is registered here.
-pub fn router() -> (Router<AppState>, Document) {
+/// server functions is registered here. `max_import_bytes` is the largest file an import takes.
+pub fn router(max_import_bytes: usize) -> (Router<AppState>, Document) {
     let (router, mut document) = OpenApiRouter::<AppState>::with_openapi(ApiDoc::openapi())
         .routes(routes!(evaluate::healthz))
         .routes(routes!(evaluate::readyz))
@@ -81,6 +84,13 @@ pub fn router() -> (Router<AppState>, Document) {
         .routes(routes!(structure::list_phases, structure::create_phase))
         .routes(routes!(structure::reorder_phases))
         .routes(routes!(structure::update_phase, structure::delete_phase))
+        .routes(routes!(targets::list_overrides, targets::create_override))
+        .routes(routes!(targets::change_override, targets::remove_override))
+        .routes(routes!(targets::list_organizations, targets::create_organization))
+        .routes(routes!(targets::rename_organization))
+        .routes(routes!(targets::list_customers))
+        // Room for the limit to be reported as such (413 with the sizes) rather than cut off.
+        .routes(routes!(targets::import_customers).layer(DefaultBodyLimit::max(max_import_bytes.saturating_add(1))))
         .routes(routes!(people::list, people::add))
         .routes(routes!(people::update_roles))
         .routes(routes!(people::disable))
@@ -214,7 +224,7 @@ impl Modify for CommonResponses {
 
 /// The whole document, as `/api/openapi.json` serves it.
 pub fn document() -> Document {
-    router().1
+    router(app::server::priority_urls::ImportLimits::default().max_file_bytes).1
 }
 
 /// This document, as JSON. Public.

@@ -123,11 +123,14 @@ fn print_summary(s: &ImportSummary) {
 }
 
 async fn list_batches(db: &Database, account: &str) -> anyhow::Result<()> {
-    let org = sqlx::query_scalar!("select id from organizations where key = $1", account)
-        .fetch_optional(&db.pool)
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("no account {account:?}"))?;
-    let rows = queries::batches(&db.pool, org, 1000).await?;
+    let rows = match app::server::priority_urls::Account::find(&db.pool, account).await? {
+        Some(found) => queries::batches(&db.pool, found.id, 1000).await?,
+        None => Vec::new(),
+    };
+    if rows.is_empty() {
+        println!("no imports into {account:?} yet");
+        return Ok(());
+    }
     println!(
         "{:<7} {:<20} {:<12} {:<24} {:>8} {:>8} {:>8} {:>9} {:>8} {:>5} {:>8} {:>7}",
         "BATCH",

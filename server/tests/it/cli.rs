@@ -111,7 +111,7 @@ async fn the_demo_data_loads_once_and_a_second_load_changes_nothing(pool: PgPool
     assert_eq!(before.1, 300);
     // Phase 1 is on everywhere; priority_urls_enabled serves true for one account only.
     assert_eq!(count("select count(*) from flag_environments fe join flags f on f.id = fe.flag_id where f.key = 'autoRestore' and fe.enabled").await, 3);
-    assert_eq!(count("select count(distinct organization_id) from overrides").await, 1);
+    assert_eq!(count("select count(distinct organization_key) from overrides").await, 1);
 }
 
 #[sqlx::test(migrations = "../migrations")]

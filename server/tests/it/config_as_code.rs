@@ -43,7 +43,7 @@ async fn seed_targets(pool: &PgPool) {
         .execute(pool)
         .await
         .unwrap();
-    sqlx::query("insert into customers (key, organization_id, name) select 'cust-1', id, 'One' from organizations where key = 'acme'")
+    sqlx::query("insert into customers (key, organization_key, name) values ('cust-1', 'acme', 'One')")
         .execute(pool)
         .await
         .unwrap();
@@ -100,7 +100,7 @@ async fn seed_configuration(pool: &PgPool) {
         .await
         .unwrap();
     }
-    sqlx::query("insert into overrides (flag_id, environment_id, customer_id, value) select f.id, e.id, c.id, 'false' from flags f, environments e, customers c where f.key = 'checkout' and e.key = 'staging' and c.key = 'cust-1'")
+    sqlx::query("insert into overrides (flag_id, environment_id, customer_key, value) select f.id, e.id, 'cust-1', 'false' from flags f, environments e where f.key = 'checkout' and e.key = 'staging'")
         .execute(pool)
         .await
         .unwrap();
@@ -341,9 +341,8 @@ async fn staging_is_promoted_to_production_with_export_as_then_apply(pool: PgPoo
     assert!(!state("panic", "production").await, "panic is off in staging, so now off in production");
     assert!(state("banner", "production").await);
     let overrides: Vec<(Option<String>, Option<String>)> = sqlx::query_as(
-        "select o.key, c.key from overrides ov join flags f on f.id = ov.flag_id
-         join environments e on e.id = ov.environment_id left join organizations o on o.id = ov.organization_id
-         left join customers c on c.id = ov.customer_id where f.key = 'checkout' and e.key = 'production'
+        "select ov.organization_key, ov.customer_key from overrides ov join flags f on f.id = ov.flag_id
+         join environments e on e.id = ov.environment_id where f.key = 'checkout' and e.key = 'production'
          order by 1, 2",
     )
     .fetch_all(&pool)

@@ -89,8 +89,8 @@ async fn an_organization_override_is_a_targeting_match_for_that_organization_onl
         .await
         .unwrap();
     sqlx::query(
-        "insert into overrides (flag_id, environment_id, organization_id, value)
-         select f.id, e.id, o.id, 'true' from flags f, environments e, organizations o where o.key = 'seo' and e.key = 'production'",
+        "insert into overrides (flag_id, environment_id, organization_key, value)
+         select f.id, e.id, 'seo', 'true' from flags f, environments e where e.key = 'production'",
     )
     .execute(&pool)
     .await

@@ -28,4 +28,7 @@ mod scheduled;
 mod security;
 mod simulate;
 mod static_assets;
+mod targets;
+mod targets_import;
+mod targets_migration;
 mod webhooks;

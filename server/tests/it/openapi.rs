@@ -18,6 +18,8 @@ const BROWSER_ROUTES: &[&str] = &[
     "/logout",
     "/admin/priority-urls/{account}/import",
     "/admin/priority-urls/{account}/batches/{batch}/report.csv",
+    "/admin/organizations/customers/import",
+    "/admin/organizations/customers/imports/{id}/report.csv",
 ];
 
 /// The endpoints anyone may call, without a token.
@@ -124,7 +126,12 @@ async fn every_documented_operation_is_routed_and_the_document_is_served(pool: P
 
     for (path, operations) in served["paths"].as_object().unwrap() {
         for method in operations.as_object().unwrap().keys() {
-            let concrete = path.replace("{key}", "some_flag").replace("{env}", "production").replace("{id}", "1");
+            let concrete = path
+                .replace("{key}", "some_flag")
+                .replace("{env}", "production")
+                .replace("{id}", "1")
+                .replace("{kind}", "organizations")
+                .replace("{target}", "acme");
             let request = Request::builder()
                 .method(Method::from_bytes(method.to_uppercase().as_bytes()).unwrap())
                 .uri(&concrete)

@@ -329,7 +329,7 @@ async fn an_import_that_fails_inside_the_database_leaves_the_previous_metadata_e
 }
 
 #[sqlx::test(migrations = "../migrations")]
-async fn a_viewer_cannot_import_and_an_unknown_account_is_404(pool: PgPool) {
+async fn a_viewer_cannot_import_an_unregistered_account_key_imports_and_a_bad_one_is_422(pool: PgPool) {
     seed_account(&pool, ACCOUNT).await;
     seed_user(&pool, "vi@example.com", "viewer").await;
     seed_user(&pool, "ed@example.com", "editor").await;
@@ -339,9 +339,14 @@ async fn a_viewer_cannot_import_and_an_unknown_account_is_404(pool: PgPool) {
 
     let (status, body) = upload(&router, &viewer, ACCOUNT, "urls.csv", three_rows().as_bytes(), false).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
-    let (status, _) = upload(&router, &editor, "nobody", "urls.csv", three_rows().as_bytes(), false).await;
-    assert_eq!(status, StatusCode::NOT_FOUND);
     assert!(metadata(&pool, ACCOUNT).await.is_empty());
+    let (status, body) =
+        upload(&router, &editor, "nobody-registered", "urls.csv", three_rows().as_bytes(), false).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(metadata(&pool, "nobody-registered").await.len(), 3);
+    let (status, body) = upload(&router, &editor, "bad%20key", "urls.csv", three_rows().as_bytes(), false).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(body["error"].as_str().unwrap().contains("is not an organization key"), "{body}");
 }
 
 #[sqlx::test(migrations = "../migrations")]

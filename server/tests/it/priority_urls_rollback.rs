@@ -184,13 +184,11 @@ async fn turning_the_flag_on_for_an_account_is_an_audited_override_that_reaches_
     .await;
 
     assert_eq!(response.status(), StatusCode::OK, "{}", body_text(response).await);
-    let value: serde_json::Value = sqlx::query_scalar(
-        "select o.value from overrides o join organizations g on g.id = o.organization_id where g.key = $1",
-    )
-    .bind(ACCOUNT)
-    .fetch_one(&pool)
-    .await
-    .unwrap();
+    let value: serde_json::Value = sqlx::query_scalar("select value from overrides where organization_key = $1")
+        .bind(ACCOUNT)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
     assert_eq!(value, serde_json::json!(true));
     let (action, after): (String, serde_json::Value) =
         sqlx::query_as("select action, after from audit_events where entity_kind = 'organization_override'")
@@ -198,7 +196,7 @@ async fn turning_the_flag_on_for_an_account_is_an_audited_override_that_reaches_
             .await
             .unwrap();
     assert_eq!(action, "override.set");
-    assert_eq!(after, serde_json::json!({ "organization": ACCOUNT, "value": true }));
+    assert_eq!(after, serde_json::json!({ "organization": ACCOUNT, "value": true, "version": 1 }));
     let snapshot = app::server::snapshot::load(&pool).await.unwrap();
     let entry = &snapshot.environments["production"].flags["priority_urls_enabled"];
     let ctx = app::domain::EvalContext { organization_id: Some(ACCOUNT.into()), ..Default::default() };

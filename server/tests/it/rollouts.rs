@@ -438,8 +438,12 @@ async fn bad_plans_and_requests_say_what_is_wrong(pool: PgPool) {
             "stage 0",
         ),
         (
-            json!({ "flag": "checkout", "environment": "staging", "template": "canary", "allow_customers": ["nobody"] }),
-            "nobody",
+            json!({ "flag": "checkout", "environment": "staging", "template": "canary", "allow_customers": ["no body"] }),
+            "\"no body\" is not a customer key",
+        ),
+        (
+            json!({ "flag": "checkout", "environment": "staging", "template": "canary", "allow_organizations": ["acme", "acme"] }),
+            "\"acme\" is listed twice",
         ),
     ];
     for (body, expected) in cases {
@@ -471,8 +475,8 @@ async fn the_population_counts_agree_with_what_evaluation_serves(pool: PgPool) {
     let w = world(&pool).await;
     sqlx::query("insert into organizations (key, name) values ('acme', 'Acme')").execute(&pool).await.unwrap();
     sqlx::query(
-        "insert into customers (key, organization_id) select 'c-' || lpad(g::text, 3, '0'), o.id
-         from generate_series(0, 199) g, organizations o where o.key = 'acme'",
+        "insert into customers (key, organization_key) select 'c-' || lpad(g::text, 3, '0'), 'acme'
+         from generate_series(0, 199) g",
     )
     .execute(&pool)
     .await

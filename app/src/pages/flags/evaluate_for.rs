@@ -26,6 +26,8 @@ pub struct EnvAnswer {
 pub struct EvaluateForResult {
     pub snapshot_version: i64,
     pub answers: Vec<EnvAnswer>,
+    /// Who was asked about, as people know them: `customer cust-7 (Ada)`, `organization acme (no name)`.
+    pub asked_about: Vec<String>,
 }
 
 /// Parses `name=value` pairs separated by commas or new lines.
@@ -85,10 +87,12 @@ pub async fn evaluate_flag_for(
                     ctx.customer_id.as_ref().is_some_and(|c| entry.env.customer_overrides.contains_key(c));
                 let by_org =
                     ctx.organization_id.as_ref().is_some_and(|o| entry.env.organization_overrides.contains_key(o));
+                let (customer, organization) =
+                    (ctx.customer_id.as_deref().unwrap_or(""), ctx.organization_id.as_deref().unwrap_or(""));
                 if by_customer {
-                    "an override for this customer".to_owned()
+                    format!("an override for customer {customer}")
                 } else if by_org {
-                    "an override for this organization".to_owned()
+                    format!("an override for organization {organization}")
                 } else {
                     "on the rollout's allow-list".to_owned()
                 }
@@ -108,7 +112,19 @@ pub async fn evaluate_flag_for(
             explanation,
         });
     }
-    Ok(EvaluateForResult { snapshot_version: snapshot.version, answers })
+    let mut asked_about = Vec::new();
+    for (kind, key) in [
+        (crate::domain::TargetKind::Customer, &ctx.customer_id),
+        (crate::domain::TargetKind::Organization, &ctx.organization_id),
+    ] {
+        let Some(key) = key else { continue };
+        let names = crate::server::registry::names(&state.pool, kind, std::slice::from_ref(key))
+            .await
+            .map_err(crate::server::to_app_error)?;
+        let name = names.get(key).map_or_else(|| "no name registered".to_owned(), Clone::clone);
+        asked_about.push(format!("{kind} {key} ({name})"));
+    }
+    Ok(EvaluateForResult { snapshot_version: snapshot.version, answers, asked_about })
 }
 
 /// The form and, once something was asked, the answers in the page's environment order.
@@ -172,7 +188,13 @@ fn EvaluateForTable(found: EvaluateForResult, environments: Vec<(String, String)
         move |key: &str| environments.iter().find(|(k, _)| k == key).map_or_else(|| key.to_owned(), |(_, n)| n.clone());
     view! {
         <table class="table" data-testid="evaluate-for-result">
-            <caption class="muted small">{format!("Configuration version {}", found.snapshot_version)}</caption>
+            <caption class="muted small">
+                {if found.asked_about.is_empty() {
+                    format!("Configuration version {}", found.snapshot_version)
+                } else {
+                    format!("For {}; configuration version {}", found.asked_about.join(", "), found.snapshot_version)
+                }}
+            </caption>
             <thead><tr>
                 <th scope="col">"Environment"</th><th scope="col">"Value"</th><th scope="col">"Variant"</th>
                 <th scope="col">"Reason"</th><th scope="col">"Why"</th>

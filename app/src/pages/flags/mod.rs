@@ -5,3 +5,5 @@ pub mod evaluate_for;
 pub mod list;
 pub mod move_phase;
 pub mod new_flag;
+pub mod override_actions;
+pub mod overrides;

@@ -93,11 +93,18 @@ fn AccountBody(
     // Each part is type-erased: the page as one nested type is too deep for the compiler.
     let head = view! {
         <div class="page-head">
-            <h1>{name}</h1>
+            <h1>{name.clone().unwrap_or_else(|| key.clone())}</h1>
             <p class="muted">
                 <span class="mono">{key.clone()}</span>
                 {format!(" · {} of {} URLs stored (the per-account cap)", thousands(url_count), thousands(cap))}
             </p>
+            {name.is_none().then(|| view! {
+                <p class="state state-info" data-testid="account-unnamed">
+                    "This organization key has no name yet: applications and imports use it as it is. "
+                    <a href=format!("/admin/organizations?q={}", super::urlencode(&key))>"Give it a name"</a>
+                    " on the organizations page."
+                </p>
+            })}
             {(!can_edit).then(|| view! { <ViewOnlyNotice /> })}
         </div>
     }

@@ -19,6 +19,18 @@ pub async fn list_priority_accounts() -> Result<Vec<AccountRow>, AppError> {
 #[component]
 pub fn AccountsPage() -> impl IntoView {
     let accounts = Resource::new(|| (), |_| list_priority_accounts());
+    // "Open an account by key": a plain GET form, sent on to the account's page (any organization key).
+    let query = leptos_router::hooks::use_query_map();
+    let asked = move || query.with(|q| q.get("account")).map(|k| k.trim().to_owned()).filter(|k| !k.is_empty());
+    let open = move || {
+        asked().map(|key| match crate::domain::Target::organization(&key) {
+            Ok(target) => {
+                let path = format!("/admin/priority-urls/{}", super::urlencode(&target.key));
+                view! { <leptos_router::components::Redirect path /> }.into_any()
+            }
+            Err(err) => view! { <p class="state state-error" role="alert">{err.message}</p> }.into_any(),
+        })
+    };
     view! {
         <Title text="Priority URLs" />
         <div class="page-head">
@@ -29,6 +41,16 @@ pub fn AccountsPage() -> impl IntoView {
                 " is on for the account. Open an account to import, preview the badges against the heuristic, and turn the flag on."
             </p>
         </div>
+        {open}
+        <form method="get" action="/admin/priority-urls" class="filters" aria-label="Open an account by key">
+            <div class="field">
+                <label for="open-account">"Organization key"</label>
+                <input id="open-account" name="account" type="text" required autocomplete="off" placeholder="acme"
+                    aria-describedby="open-account-hint" />
+            </div>
+            <button type="submit" class="btn">"Open"</button>
+            <p class="hint" id="open-account-hint">"Any organization key your application sends, registered or not."</p>
+        </form>
         <Transition fallback=|| view! { <Loading what="accounts" /> }>
             {move || Suspend::new(async move {
                 match accounts.await {
@@ -56,8 +78,11 @@ fn AccountsTable(rows: Vec<AccountRow>) -> impl IntoView {
                     {rows.into_iter().map(|a| view! {
                         <tr data-testid=format!("account-row-{}", a.key)>
                             <td>
-                                <a class="flag-key" href=format!("/admin/priority-urls/{}", a.key)>{a.name.clone()}</a>
-                                <div class="flag-desc mono">{a.key.clone()}</div>
+                                <a class="flag-key" href=format!("/admin/priority-urls/{}", a.key)>{a.name.clone().unwrap_or_else(|| a.key.clone())}</a>
+                                <div class="flag-desc mono">
+                                    {a.key.clone()}
+                                    {a.name.is_none().then(|| view! { " · " <span class="muted">"no name yet"</span> })}
+                                </div>
                             </td>
                             <td class="num">{thousands(a.url_count)}</td>
                             <td class="nowrap">{a.last_import_at.map_or_else(|| "never".to_owned(), |at| format_time(&at))}</td>

@@ -98,13 +98,16 @@ pub async fn create_rollout(
     rollouts::create(&state.pool, &Actor::user(&user), &new).await.map_err(to_app_error)
 }
 
-/// Replaces a live rollout's stages (typed as lines, see `stage_text`), keeping its stickiness, its
-/// allow-list and the checklists of stages that keep their names. Voids the sign-offs given so far.
+/// Replaces a live rollout's stages (typed as lines, see `stage_text`) and, when given, its allow-lists
+/// (any customer and organization keys), keeping its stickiness and the checklists of stages that keep
+/// their names. Voids the sign-offs given so far.
 #[server(endpoint = "rollout_edit")]
 pub async fn edit_rollout(
     rollout: i64,
     expected_version: Option<i32>,
     stages: String,
+    allow_customers: Option<String>,
+    allow_organizations: Option<String>,
     reason: Option<String>,
 ) -> Result<String, AppError> {
     use crate::domain::Stickiness;
@@ -117,8 +120,9 @@ pub async fn edit_rollout(
     let edit = RolloutEdit {
         stages,
         stickiness: Stickiness::parse(&current.stickiness).map_err(|e| invalid("stages", e.message))?,
-        allow_customers: current.allow_customers.clone(),
-        allow_organizations: current.allow_organizations.clone(),
+        allow_customers: allow_customers.map_or_else(|| current.allow_customers.clone(), |t| split_keys(&t)),
+        allow_organizations: allow_organizations
+            .map_or_else(|| current.allow_organizations.clone(), |t| split_keys(&t)),
         expected_version,
         reason: reason.map(|r| r.trim().to_owned()).filter(|r| !r.is_empty()),
     };

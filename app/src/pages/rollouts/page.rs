@@ -30,11 +30,15 @@ pub struct RolloutPageData {
     pub flag_enabled: Option<bool>,
     /// The server's clock, which the soak countdown counts from.
     pub now: DateTime<Utc>,
+    /// Names registered for the allow-listed keys.
+    #[serde(default)]
+    pub names: crate::model::targets::TargetNames,
 }
 
 #[server(endpoint = "get_rollout")]
 pub async fn get_rollout(id: i64) -> Result<RolloutPageData, AppError> {
-    use crate::server::{rollouts, to_app_error, AppState};
+    use crate::domain::TargetKind;
+    use crate::server::{registry, rollouts, to_app_error, AppState};
     let user = crate::server::auth::require(crate::domain::Role::Viewer, "see this").await?;
     let state = expect_context::<AppState>();
     let rollout = rollouts::detail(&state.pool, id).await.map_err(to_app_error)?;
@@ -42,7 +46,19 @@ pub async fn get_rollout(id: i64) -> Result<RolloutPageData, AppError> {
     let flag_enabled = state.snapshot.get().and_then(|snapshot| {
         snapshot.environments.get(&rollout.environment)?.flags.get(&rollout.flag).map(|entry| entry.env.enabled)
     });
-    Ok(RolloutPageData { rollout, population, viewer: Viewer::of(&user), flag_enabled, now: Utc::now() })
+    let names = crate::model::targets::TargetNames {
+        customers: registry::names(&state.pool, TargetKind::Customer, &rollout.allow_customers)
+            .await
+            .map_err(to_app_error)?
+            .into_iter()
+            .collect(),
+        organizations: registry::names(&state.pool, TargetKind::Organization, &rollout.allow_organizations)
+            .await
+            .map_err(to_app_error)?
+            .into_iter()
+            .collect(),
+    };
+    Ok(RolloutPageData { rollout, population, viewer: Viewer::of(&user), flag_enabled, now: Utc::now(), names })
 }
 
 #[component]
@@ -74,7 +90,7 @@ pub fn RolloutPage() -> impl IntoView {
 
 #[component]
 fn RolloutBody(data: RolloutPageData, act: ServerAction<RolloutAct>, edit: ServerAction<EditRollout>) -> impl IntoView {
-    let RolloutPageData { rollout, population, viewer, flag_enabled, now } = data;
+    let RolloutPageData { rollout, population, viewer, flag_enabled, now, names } = data;
     let live = is_live(&rollout.status);
     let flag_href = format!("/admin/feature-flags/{}", rollout.flag);
     let title = format!("Rollout of {} in {}", rollout.flag, rollout.environment);
@@ -125,9 +141,9 @@ fn RolloutBody(data: RolloutPageData, act: ServerAction<RolloutAct>, edit: Serve
                     <dt>"Finished"</dt>
                     <dd>{rollout.completed_at.as_ref().map_or_else(|| "—".into(), format_time)}</dd>
                     <dt>"Allow-listed customers"</dt>
-                    <dd data-testid="allow-customers">{list_or_none(&rollout.allow_customers)}</dd>
+                    <dd data-testid="allow-customers">{names.list(crate::domain::TargetKind::Customer, &rollout.allow_customers)}</dd>
                     <dt>"Allow-listed organizations"</dt>
-                    <dd data-testid="allow-organizations">{list_or_none(&rollout.allow_organizations)}</dd>
+                    <dd data-testid="allow-organizations">{names.list(crate::domain::TargetKind::Organization, &rollout.allow_organizations)}</dd>
                 </dl>
                 {(live && flag_enabled == Some(false)).then(|| view! {
                     <p class="rollout-warning small">
@@ -202,6 +218,22 @@ fn EditPlan(rollout: RolloutView, edit: ServerAction<EditRollout>) -> impl IntoV
                         <label for="edit-stages">"Stages"</label>
                         <textarea id="edit-stages" name="stages" class="mono" rows=rows>{text}</textarea>
                     </div>
+                    <div class="field">
+                        <label for="edit-customers">"Allow-listed customers"</label>
+                        <input id="edit-customers" name="allow_customers" type="text" autocomplete="off"
+                            value=rollout.allow_customers.join(", ") placeholder="cust-0001, cust-0002"
+                            aria-describedby="edit-allow-hint" />
+                    </div>
+                    <div class="field">
+                        <label for="edit-organizations">"Allow-listed organizations"</label>
+                        <input id="edit-organizations" name="allow_organizations" type="text" autocomplete="off"
+                            value=rollout.allow_organizations.join(", ") placeholder="acme, globex"
+                            aria-describedby="edit-allow-hint" />
+                    </div>
+                    <p class="hint field-wide" id="edit-allow-hint">
+                        "Keys as your application sends them, separated by commas; always in while the rollout is live. "
+                        "They need not be registered."
+                    </p>
                     <div class="field field-wide">
                         <label for="edit-reason">"Reason (optional)"</label>
                         <input id="edit-reason" name="reason" type="text" maxlength="2000" />
@@ -253,14 +285,6 @@ fn Population(population: PopulationView) -> impl IntoView {
         </section>
     }
     .into_any()
-}
-
-fn list_or_none(items: &[String]) -> String {
-    if items.is_empty() {
-        "none".to_owned()
-    } else {
-        items.join(", ")
-    }
 }
 
 #[component]

@@ -20,10 +20,11 @@ use super::document::{
     ConfigDocument, EnvStateDoc, EnvironmentDoc, FlagDoc, OverrideDoc, PhaseDoc, RolloutDoc, FORMAT_VERSION,
 };
 use crate::domain::{
-    Description, EnvKey, EnvName, FlagKey, FlagKind, FlagName, PhaseKey, PhaseName, Role, Stickiness, ValueType,
+    Description, EnvKey, EnvName, FlagKey, FlagKind, FlagName, PhaseKey, PhaseName, Role, Stickiness, Target,
+    ValueType,
 };
 use crate::server::audit::{self, Actor, NewEvent};
-use crate::server::overrides::{set_override_in, OverrideTarget};
+use crate::server::overrides::set_override_in;
 use crate::server::phases::{self, PhaseFields};
 use crate::server::rollouts::{self, NewRollout, PlanSource, RolloutEdit};
 use crate::server::{environments, flags, ServiceError};
@@ -436,15 +437,18 @@ async fn apply_state(
     Ok(())
 }
 
-fn target_of(o: &OverrideDoc, path: &str) -> Result<OverrideTarget, ServiceError> {
-    match (&o.organization, &o.customer) {
-        (Some(org), None) => Ok(OverrideTarget::Organization(org.clone())),
-        (None, Some(customer)) => Ok(OverrideTarget::Customer(customer.clone())),
-        _ => Err(ServiceError::invalid(
-            "overrides",
-            format!("{path}: give exactly one of `organization` and `customer`"),
-        )),
-    }
+fn target_of(o: &OverrideDoc, path: &str) -> Result<Target, ServiceError> {
+    let target = match (&o.organization, &o.customer) {
+        (Some(org), None) => Target::organization(org),
+        (None, Some(customer)) => Target::customer(customer),
+        _ => {
+            return Err(ServiceError::invalid(
+                "overrides",
+                format!("{path}: give exactly one of `organization` and `customer`"),
+            ))
+        }
+    };
+    target.map_err(|e| at(path, e.into()))
 }
 
 #[allow(clippy::too_many_arguments)] // one flag in one environment, located three ways for the messages
@@ -472,18 +476,16 @@ async fn apply_overrides(
         targets.push(target);
     }
     let existing = sqlx::query!(
-        r#"select org.key as "organization?", c.key as "customer?" from overrides o
-           left join organizations org on org.id = o.organization_id left join customers c on c.id = o.customer_id
-           where o.flag_id = $1 and o.environment_id = $2"#,
+        "select organization_key, customer_key from overrides where flag_id = $1 and environment_id = $2",
         flag_id,
         environment_id
     )
     .fetch_all(&mut *conn)
     .await?;
     for row in existing {
-        let target = match (row.organization, row.customer) {
-            (Some(org), _) => OverrideTarget::Organization(org),
-            (None, Some(customer)) => OverrideTarget::Customer(customer),
+        let target = match (row.organization_key, row.customer_key) {
+            (Some(key), _) => Target { kind: crate::domain::TargetKind::Organization, key },
+            (None, Some(key)) => Target { kind: crate::domain::TargetKind::Customer, key },
             (None, None) => continue,
         };
         if !targets.contains(&target) {
@@ -538,9 +540,8 @@ async fn apply_rollout(
         .map_err(|e| ServiceError::invalid("stages", format!("{path}.stages: {e}")))?;
     let plan = rollouts::load_plan(conn, live.id).await?;
     let allow = sqlx::query!(
-        r#"select c.key as "customer?", o.key as "organization?" from rollout_allow_list a
-           left join customers c on c.id = a.customer_id left join organizations o on o.id = a.organization_id
-           where a.rollout_id = $1"#,
+        r#"select customer_key as "customer?", organization_key as "organization?" from rollout_allow_list
+           where rollout_id = $1"#,
         live.id
     )
     .fetch_all(&mut *conn)

@@ -70,12 +70,10 @@ pub async fn export(conn: &mut PgConnection, environment: Option<&str>) -> Resul
         );
     }
     for o in sqlx::query!(
-        r#"select o.flag_id, e.key as env, org.key as "organization?", c.key as "customer?", o.value, o.reason
+        r#"select o.flag_id, e.key as env, o.organization_key as organization, o.customer_key as customer, o.value, o.reason
            from overrides o join environments e on e.id = o.environment_id
-           left join organizations org on org.id = o.organization_id
-           left join customers c on c.id = o.customer_id
            where ($1::text is null or e.key = $1) and e.archived_at is null
-           order by o.flag_id, e.key, org.key nulls last, c.key"#,
+           order by o.flag_id, e.key, o.organization_key nulls last, o.customer_key"#,
         environment
     )
     .fetch_all(&mut *conn)
@@ -101,9 +99,8 @@ pub async fn export(conn: &mut PgConnection, environment: Option<&str>) -> Resul
     for r in live {
         let plan = load_plan(conn, r.id).await?;
         let allow = sqlx::query!(
-            r#"select c.key as "customer?", o.key as "organization?" from rollout_allow_list a
-               left join customers c on c.id = a.customer_id left join organizations o on o.id = a.organization_id
-               where a.rollout_id = $1 order by c.key, o.key"#,
+            r#"select customer_key as customer, organization_key as organization from rollout_allow_list
+               where rollout_id = $1 order by customer_key, organization_key"#,
             r.id
         )
         .fetch_all(&mut *conn)

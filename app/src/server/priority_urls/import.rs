@@ -5,6 +5,7 @@
 //! anywhere rolls the whole of it back.
 
 use super::parse::{self, FileError, Format, ParsedFile, ReportRow, ValidRow};
+use super::Account;
 use super::{ImportError, ImportLimits, Progress};
 use crate::domain::priority::FLAG_KEY;
 use crate::domain::Role;
@@ -40,17 +41,14 @@ pub async fn import(
 ) -> Result<ImportSummary, ImportError> {
     let started = Instant::now();
     actor.require(Role::Editor, "import priority URLs")?;
-    let org_id = sqlx::query_scalar!("select id from organizations where key = $1", request.account)
-        .fetch_optional(pool)
-        .await
-        .map_err(ServiceError::from)?
-        .ok_or_else(|| ServiceError::NotFound(format!("account {:?}", request.account)))?;
+    // Any organization key: an account need not be registered to hold URLs.
+    let account = Account::ensure(pool, &request.account).await?;
     let file_name = clean_file_name(&request.file_name);
     let guessed_format = request.format.unwrap_or_else(|| {
         Format::detect(&file_name, std::str::from_utf8(&request.bytes[..request.bytes.len().min(64)]).unwrap_or(""))
     });
     let failed = |error: String, rows_read: u32| Failure {
-        org_id,
+        account: &account,
         actor,
         file_name: &file_name,
         format: guessed_format,
@@ -72,7 +70,7 @@ pub async fn import(
     let (chunks, mut received) = tokio::sync::mpsc::channel::<Chunk>(4);
     let parser = tokio::task::spawn_blocking(move || parse_into_chunks(&bytes, &name, format, &chunks));
     let loaded = match received.recv().await {
-        Some(first) => Some(load(pool, org_id, first, &mut received, progress).await),
+        Some(first) => Some(load(pool, &account, first, &mut received, progress).await),
         None => None,
     };
     // Closed before waiting, so that a parser still handing rows to a failed load never waits on it.
@@ -93,10 +91,10 @@ pub async fn import(
         Some(Ok(tx)) => Ok(tx),
         Some(Err(err)) => Err(err),
         // No valid row at all: every row goes to the report.
-        None => begin(pool, org_id).await,
+        None => begin(pool, &account).await,
     };
     let written = match written {
-        Ok(tx) => write(tx, actor, limits, org_id, &request, &file_name, &parsed, started, progress).await,
+        Ok(tx) => write(tx, actor, limits, &account, &request, &file_name, &parsed, started, progress).await,
         Err(err) => Err(err),
     };
     match written {
@@ -165,9 +163,9 @@ fn parse_into_chunks(
 /// Starts the import's transaction: the account locked (one import or rollback per account at a time,
 /// as the cap and the history depend on what is stored) and `url_stage`, a temporary table dropped at
 /// commit, created.
-async fn begin(pool: &PgPool, org_id: i64) -> Result<Transaction<'static, Postgres>, ServiceError> {
+async fn begin(pool: &PgPool, account: &Account) -> Result<Transaction<'static, Postgres>, ServiceError> {
     let mut tx = pool.begin().await?;
-    sqlx::query!("select id from organizations where id = $1 for no key update", org_id).fetch_one(&mut *tx).await?;
+    account.lock(&mut tx).await?;
     // The sorts and hashes of 60,000 rows fit in memory rather than spilling to disk.
     sqlx::query("set local work_mem = '64MB'").execute(&mut *tx).await?;
     sqlx::query(
@@ -182,12 +180,12 @@ async fn begin(pool: &PgPool, org_id: i64) -> Result<Transaction<'static, Postgr
 /// Starts the transaction and bulk-loads the chunks into `url_stage` with COPY as the parser sends them.
 async fn load(
     pool: &PgPool,
-    org_id: i64,
+    account: &Account,
     first: Chunk,
     received: &mut tokio::sync::mpsc::Receiver<Chunk>,
     progress: &(dyn Fn(Progress) + Send + Sync),
 ) -> Result<Transaction<'static, Postgres>, ServiceError> {
-    let mut tx = begin(pool, org_id).await?;
+    let mut tx = begin(pool, account).await?;
     let mut copy = tx.copy_in_raw("copy url_stage (line, url, update_priority, page_type) from stdin").await?;
     let mut sent = 0;
     let mut next = Some(first);
@@ -205,7 +203,7 @@ async fn load(
 /// The batch record of an import that did not happen, written in its own transaction (the import's was
 /// rolled back). Failing to write it is logged, not raised: the caller reports the import's own error.
 struct Failure<'a> {
-    org_id: i64,
+    account: &'a Account,
     actor: &'a Actor,
     file_name: &'a str,
     format: Format,
@@ -229,10 +227,10 @@ impl Failure<'_> {
         let mut tx = pool.begin().await?;
         let batch = sqlx::query_scalar!(
             r#"insert into url_import_batches
-                 (organization_id, created_by, actor_label, file_name, format, dry_run, status, rows_read,
+                 (account_id, created_by, actor_label, file_name, format, dry_run, status, rows_read,
                   duration_ms, error, finished_at)
                values ($1, $2, $3, $4, $5, $6, 'failed', $7, $8, $9, now()) returning id"#,
-            self.org_id,
+            self.account.id,
             self.actor.user_id,
             self.actor.label,
             self.file_name,
@@ -244,8 +242,7 @@ impl Failure<'_> {
         )
         .fetch_one(&mut *tx)
         .await?;
-        let account =
-            sqlx::query_scalar!("select key from organizations where id = $1", self.org_id).fetch_one(&mut *tx).await?;
+        let account = self.account.key.as_str();
         let summary =
             format!("Priority-URL import of {} into {account} by {} failed: {error}", self.file_name, self.actor.label);
         crate::server::webhooks::enqueue(
@@ -281,7 +278,7 @@ async fn write(
     mut tx: Transaction<'static, Postgres>,
     actor: &Actor,
     limits: &ImportLimits,
-    org_id: i64,
+    account: &Account,
     request: &ImportRequest,
     file_name: &str,
     parsed: &ParsedFile,
@@ -299,9 +296,9 @@ async fn write(
         sqlx::query("delete from url_stage where line = any($1)").bind(&outdone).execute(&mut *tx).await?;
     }
     let batch_id = sqlx::query_scalar!(
-        r#"insert into url_import_batches (organization_id, created_by, actor_label, file_name, format, dry_run)
+        r#"insert into url_import_batches (account_id, created_by, actor_label, file_name, format, dry_run)
            values ($1, $2, $3, $4, $5, $6) returning id"#,
-        org_id,
+        account.id,
         actor.user_id,
         actor.label,
         file_name,
@@ -314,7 +311,7 @@ async fn write(
     tracing::debug!(elapsed_ms = started.elapsed().as_millis() as u64, "import: staged");
     progress(Progress::Merging);
     let existing =
-        sqlx::query_scalar!(r#"select count(*) as "n!" from url_metadata where organization_id = $1"#, org_id)
+        sqlx::query_scalar!(r#"select count(*) as "n!" from url_metadata where account_id = $1"#, account.id)
             .fetch_one(&mut *tx)
             .await?;
     let room = (limits.max_urls_per_account - existing).max(0);
@@ -323,7 +320,7 @@ async fn write(
         "over the account's cap of {} URLs: it held {existing}, and earlier rows of this file filled the rest",
         limits.max_urls_per_account
     );
-    let merge = Merge { batch_id, org_id, room, staged: parsed.rows.len(), apply: !request.dry_run };
+    let merge = Merge { batch_id, account_id: account.id, room, staged: parsed.rows.len(), apply: !request.dry_run };
     let counts = merge.run(&mut tx, &overflow_reason).await?;
     tracing::debug!(elapsed_ms = started.elapsed().as_millis() as u64, dry_run = request.dry_run, "import: merged");
 
@@ -331,7 +328,7 @@ async fn write(
     let rejected = parsed.report.len() - duplicates;
     let mut summary = ImportSummary {
         batch_id,
-        account: request.account.clone(),
+        account: account.key.clone(),
         dry_run: request.dry_run,
         format: parsed.format.as_str().to_owned(),
         rows_read: i64::from(parsed.rows_read),
@@ -363,7 +360,7 @@ async fn write(
     .execute(&mut *tx)
     .await?;
     if !request.dry_run {
-        let account = request.account.as_str();
+        let account = account.key.as_str();
         audit::record(
             &mut tx,
             actor,
@@ -399,7 +396,7 @@ struct PlanCounts {
 /// The merge of the staged rows into the account's metadata, as one statement.
 struct Merge {
     batch_id: i64,
-    org_id: i64,
+    account_id: i64,
     /// How many new URLs the account can still take.
     room: i64,
     /// Rows in `url_stage`.
@@ -439,7 +436,7 @@ impl Merge {
                  from (select s.line, s.url, s.update_priority, s.page_type, m.update_priority as old_priority,
                               m.page_type as old_page_type, m.batch_id as old_batch_id, m.url is null as is_new
                        from url_stage s
-                       left join url_metadata m on m.organization_id = $1 and m.url = s.url) joined
+                       left join url_metadata m on m.account_id = $1 and m.url = s.url) joined
                ), overflow as (
                  insert into url_import_report_rows (batch_id, line_number, kind, url, reason)
                  select $2, line, 'overflow', url, $4 from planned where action = 'overflow'
@@ -448,22 +445,22 @@ impl Merge {
         if self.apply {
             sql.push_str(
                 r#", inserted as (
-                 insert into url_metadata (organization_id, url, update_priority, page_type, batch_id)
+                 insert into url_metadata (account_id, url, update_priority, page_type, batch_id)
                  select $1, url, update_priority, page_type, $2 from planned where action = 'insert' order by url
                ), history as (
                  insert into url_metadata_history
-                   (batch_id, organization_id, url, existed, previous_priority, previous_page_type, previous_batch_id)
+                   (batch_id, account_id, url, existed, previous_priority, previous_page_type, previous_batch_id)
                  select $2, $1, url, true, old_priority, old_page_type, old_batch_id
                  from planned where action = 'update' order by url
                ), updated as (
                  update url_metadata m set update_priority = p.update_priority, page_type = p.page_type, batch_id = $2
-                 from planned p where p.action = 'update' and m.organization_id = $1 and m.url = p.url
+                 from planned p where p.action = 'update' and m.account_id = $1 and m.url = p.url
                )"#,
             );
         }
         sql.push_str(" select action, count(*) as n from planned group by action");
         let rows = sqlx::query(&sql)
-            .bind(self.org_id)
+            .bind(self.account_id)
             .bind(self.batch_id)
             .bind(self.room)
             .bind(overflow_reason)

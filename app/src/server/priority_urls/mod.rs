@@ -1,12 +1,14 @@
 //! Priority URLs: importing an account's URL metadata (parse, COPY into a staging table, merge in one
 //! transaction), rolling a batch back, and the queries behind the badge previews.
 
+pub mod account;
 pub mod import;
 pub mod normalize;
 pub mod parse;
 pub mod queries;
 pub mod rollback;
 
+pub use account::Account;
 pub use import::{import, ImportRequest};
 pub use parse::{FileError, Format};
 

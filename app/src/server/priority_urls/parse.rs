@@ -3,6 +3,8 @@
 
 use super::normalize::normalize_url;
 use crate::domain::priority::{PageType, Tier};
+pub use crate::server::csv_file::FileError;
+use crate::server::csv_file::{self, clip};
 use std::collections::{BTreeSet, HashMap};
 
 /// The columns (CSV) or properties (JSON Lines) every row must have.
@@ -102,25 +104,6 @@ pub struct ParsedFile {
     pub warnings: Vec<String>,
 }
 
-/// A file refused as a whole. Nothing is imported from it.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum FileError {
-    #[error("the file is empty")]
-    Empty,
-    #[error("the file has a header row but no data rows")]
-    NoRows,
-    #[error("the file is not UTF-8: line {line} has the byte 0x{byte:02X}, which is not valid UTF-8; save the file as UTF-8 and upload it again")]
-    NotUtf8 { line: usize, byte: u8 },
-    #[error("the header row must name the columns url, update_priority and page_type; {} missing (the first line is: {found})", missing.join(", "))]
-    MissingHeader { missing: Vec<String>, found: String },
-    #[error("the header row names the column {column:?} twice")]
-    DuplicateColumn { column: String },
-    #[error("broken quoting on line {line}: {detail}")]
-    BrokenQuoting { line: usize, detail: &'static str },
-    #[error("the file is {size} bytes; the limit is {limit} bytes ({} MiB)", limit / (1024 * 1024))]
-    TooLarge { size: usize, limit: usize },
-}
-
 /// Reads and validates a whole file.
 pub fn parse(bytes: &[u8], file_name: &str, format: Option<Format>) -> Result<ParsedFile, FileError> {
     parse_with(bytes, file_name, format, &mut |_| {})
@@ -137,14 +120,7 @@ pub fn parse_with(
     format: Option<Format>,
     on_row: &mut dyn FnMut(&ValidRow),
 ) -> Result<ParsedFile, FileError> {
-    let text = std::str::from_utf8(bytes).map_err(|e| {
-        let at = e.valid_up_to();
-        FileError::NotUtf8 { line: bytes[..at].iter().filter(|&&b| b == b'\n').count() + 1, byte: bytes[at] }
-    })?;
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    if text.trim().is_empty() {
-        return Err(FileError::Empty);
-    }
+    let text = csv_file::decode(bytes)?;
     let format = format.unwrap_or_else(|| Format::detect(file_name, text));
     let mut collector = Collector { on_row: Some(on_row), ..Collector::default() };
     match format {
@@ -234,138 +210,16 @@ fn validate(line: u32, url: &str, tier: &str, page_type: &str) -> Result<ValidRo
     Ok(ValidRow { line, url, tier, page_type })
 }
 
-/// At most `max` bytes of `text`, cut at a character boundary.
-fn clip(text: &str, max: usize) -> String {
-    if text.len() <= max {
-        return text.to_owned();
-    }
-    let mut end = max;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    text[..end].to_owned()
-}
-
 fn read_csv(text: &str, out: &mut Collector<'_>) -> Result<(), FileError> {
-    check_quoting(text)?;
-    let mut reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(text.as_bytes());
-    let mut records = reader.records();
-    let header = match records.next() {
-        Some(Ok(header)) => header,
-        Some(Err(_)) | None => return Err(FileError::Empty),
-    };
-    let names: Vec<String> = header.iter().map(|h| h.trim().to_ascii_lowercase()).collect();
-    let mut seen = BTreeSet::new();
-    for name in &names {
-        if !name.is_empty() && !seen.insert(name.as_str()) {
-            return Err(FileError::DuplicateColumn { column: name.clone() });
-        }
-    }
-    let position = |wanted: &str| names.iter().position(|n| n == wanted);
-    let missing: Vec<String> = REQUIRED.iter().filter(|c| position(c).is_none()).map(|c| (*c).to_owned()).collect();
-    if !missing.is_empty() {
-        let first_line = text.lines().next().unwrap_or("");
-        return Err(FileError::MissingHeader { missing, found: clip(first_line, 200) });
-    }
-    let [url_at, tier_at, type_at] = REQUIRED.map(|c| position(c).unwrap_or(0));
-    out.ignored.extend(names.iter().filter(|n| !REQUIRED.contains(&n.as_str())).cloned());
-    let mut lines = LineCounter { text: text.as_bytes(), offset: 0, line: 1 };
-    for record in records {
-        // check_quoting has already refused what the reader could stumble on; any other error is a row's.
-        let record = match record {
-            Ok(record) => record,
-            Err(err) => {
-                let line = err.position().map_or(1, |p| lines.line_at(p.byte()));
-                out.rows_read += 1;
-                out.reject(line, "", format!("unreadable row: {err}"));
-                continue;
-            }
-        };
-        let line = record.position().map_or(1, |p| lines.line_at(p.byte()));
-        if record.len() != names.len() {
+    let ignored = csv_file::read(text, &REQUIRED, &mut |line, row| match row {
+        Ok([url, tier, page_type]) => out.row(line, url, tier, page_type),
+        Ok(_) => {}
+        Err((raw, reason)) => {
             out.rows_read += 1;
-            let raw = record.get(url_at).unwrap_or("");
-            out.reject(line, raw, format!("expected {} fields as in the header, found {}", names.len(), record.len()));
-            continue;
+            out.reject(line, raw, reason);
         }
-        let field = |at: usize| record.get(at).unwrap_or("");
-        out.row(line, field(url_at), field(tier_at), field(type_at));
-    }
-    Ok(())
-}
-
-/// Line numbers from byte offsets, counted incrementally (the `csv` crate's own line count goes astray
-/// on CRLF line ends and blank lines). Offsets must come in increasing order.
-struct LineCounter<'a> {
-    text: &'a [u8],
-    offset: usize,
-    line: u32,
-}
-
-impl LineCounter<'_> {
-    fn line_at(&mut self, byte: u64) -> u32 {
-        let mut target = usize::try_from(byte).unwrap_or(usize::MAX).min(self.text.len()).max(self.offset);
-        // A record's position can be the line end before it, or a blank line the reader skipped.
-        while matches!(self.text.get(target), Some(b'\r' | b'\n')) {
-            target += 1;
-        }
-        let newlines = self.text[self.offset..target].iter().filter(|&&b| b == b'\n').count();
-        self.line = self.line.saturating_add(u32::try_from(newlines).unwrap_or(u32::MAX));
-        self.offset = target;
-        self.line
-    }
-}
-
-/// Refuses what RFC 4180 does not allow and the `csv` crate would quietly accept: a quote inside an
-/// unquoted field, text after a closing quote, and a quoted field never closed.
-fn check_quoting(text: &str) -> Result<(), FileError> {
-    let bytes = text.as_bytes();
-    let (mut line, mut opened_on) = (1usize, 0usize);
-    let (mut in_quotes, mut field_start) = (false, true);
-    let mut i = 0;
-    while i < bytes.len() {
-        let byte = bytes[i];
-        if in_quotes {
-            match byte {
-                b'"' if bytes.get(i + 1) == Some(&b'"') => i += 1,
-                b'"' => {
-                    in_quotes = false;
-                    field_start = false;
-                    if !matches!(bytes.get(i + 1), None | Some(b',' | b'\r' | b'\n')) {
-                        return Err(FileError::BrokenQuoting {
-                            line,
-                            detail: "a closing quote must be followed by a comma or the end of the line",
-                        });
-                    }
-                }
-                b'\n' => line += 1,
-                _ => {}
-            }
-        } else {
-            match byte {
-                b'"' if field_start => {
-                    in_quotes = true;
-                    opened_on = line;
-                }
-                b'"' => {
-                    return Err(FileError::BrokenQuoting {
-                        line,
-                        detail: "a quote inside an unquoted field; quote the whole field and double the quote (\"\")",
-                    })
-                }
-                b',' | b'\r' => field_start = true,
-                b'\n' => {
-                    line += 1;
-                    field_start = true;
-                }
-                _ => field_start = false,
-            }
-        }
-        i += 1;
-    }
-    if in_quotes {
-        return Err(FileError::BrokenQuoting { line: opened_on, detail: "a quoted field is never closed" });
-    }
+    })?;
+    out.ignored.extend(ignored);
     Ok(())
 }
 

@@ -1,8 +1,9 @@
 //! Reading priority-URL data: the accounts, one account's page (URLs with both badges, distribution,
 //! comparison, batches), a batch's report, and badges for the evaluation API.
 
-use super::PriorityUrls;
+use super::{Account, PriorityUrls};
 use crate::domain::priority::{classify, Classification, PageType, Tier, FLAG_KEY};
+use crate::domain::TargetKind;
 use crate::model::priority::{
     AccountFlagState, AccountPage, AccountRow, BatchView, Comparison, Distribution, UrlQuery, UrlRow,
 };
@@ -22,19 +23,27 @@ fn stored<T: FromStr<Err = crate::domain::InvalidValue>>(raw: &str) -> Result<T,
     raw.parse().map_err(|e: crate::domain::InvalidValue| ServiceError::internal("reading a stored value", e))
 }
 
-/// Every account with its URL count, its last import and where its override turns the flag on.
+/// Every account: each registered organization, and each organization key that has imports or an
+/// override of the flag without being registered. With its URL count, its last import and where its
+/// override turns the flag on.
 pub async fn accounts(pool: &PgPool) -> Result<Vec<AccountRow>, ServiceError> {
     let rows = sqlx::query!(
-        r#"select o.key, o.name,
-                  (select count(*) from url_metadata m where m.organization_id = o.id) as "url_count!",
-                  (select max(b.started_at) from url_import_batches b where b.organization_id = o.id and not b.dry_run)
+        r#"with keys as (
+               select key from organizations
+               union select organization_key from url_accounts
+               union select ov.organization_key from overrides ov join flags f on f.id = ov.flag_id
+                     where f.key = $1 and ov.organization_key is not null)
+           select k.key as "key!", o.name as "name?",
+                  (select count(*) from url_metadata m where m.account_id = a.id) as "url_count!",
+                  (select max(b.started_at) from url_import_batches b where b.account_id = a.id and not b.dry_run)
                       as "last_import_at: chrono::DateTime<chrono::Utc>",
                   coalesce((select array_agg(e.key order by e.position)
                             from overrides ov join flags f on f.id = ov.flag_id
                             join environments e on e.id = ov.environment_id
-                            where ov.organization_id = o.id and f.key = $1 and ov.value = 'true'
+                            where ov.organization_key = k.key and f.key = $1 and ov.value = 'true'
                               and e.archived_at is null), '{}') as "on_in!"
-           from organizations o order by o.name"#,
+           from keys k left join organizations o on o.key = k.key left join url_accounts a on a.organization_key = k.key
+           order by coalesce(o.name, k.key), k.key"#,
         FLAG_KEY
     )
     .fetch_all(pool)
@@ -59,9 +68,9 @@ struct Filters {
 }
 
 impl Filters {
-    /// `organization_id = ...` and the filters in use, joined by `and`.
-    fn push_conditions<'a>(&'a self, sql: &mut sqlx::QueryBuilder<'a, sqlx::Postgres>, org_id: i64) {
-        sql.push("organization_id = ").push_bind(org_id);
+    /// `account_id = ...` and the filters in use, joined by `and`.
+    fn push_conditions<'a>(&'a self, sql: &mut sqlx::QueryBuilder<'a, sqlx::Postgres>, account_id: i64) {
+        sql.push("account_id = ").push_bind(account_id);
         if let Some(tier) = self.tier {
             sql.push(" and update_priority = ").push_bind(tier);
         }
@@ -101,12 +110,12 @@ type MetadataVersion = (i64, i64);
 #[derive(Debug, Default)]
 pub struct OverviewCache(Mutex<HashMap<i64, (MetadataVersion, Arc<Overview>)>>);
 
-async fn metadata_version(pool: &PgPool, org_id: i64) -> Result<MetadataVersion, sqlx::Error> {
+async fn metadata_version(pool: &PgPool, account_id: i64) -> Result<MetadataVersion, sqlx::Error> {
     let row = sqlx::query!(
         r#"select coalesce(max(id), 0) as "last!", count(*) filter (where status = 'rolled_back') as "rolled_back!"
            from url_import_batches
-           where organization_id = $1 and not dry_run and status in ('completed', 'rolled_back')"#,
-        org_id
+           where account_id = $1 and not dry_run and status in ('completed', 'rolled_back')"#,
+        account_id
     )
     .fetch_one(pool)
     .await?;
@@ -114,32 +123,31 @@ async fn metadata_version(pool: &PgPool, org_id: i64) -> Result<MetadataVersion,
 }
 
 /// The account's overview, from the cache when its metadata has not changed since.
-async fn cached_overview(pool: &PgPool, cache: &OverviewCache, org_id: i64) -> Result<Arc<Overview>, sqlx::Error> {
+async fn cached_overview(pool: &PgPool, cache: &OverviewCache, account_id: i64) -> Result<Arc<Overview>, sqlx::Error> {
     // The version is read first: an import committing in between makes the entry stale, never wrong.
-    let version = metadata_version(pool, org_id).await?;
+    let version = metadata_version(pool, account_id).await?;
     let hit =
-        cache.0.lock().ok().and_then(|map| map.get(&org_id).filter(|(v, _)| *v == version).map(|(_, o)| o.clone()));
+        cache.0.lock().ok().and_then(|map| map.get(&account_id).filter(|(v, _)| *v == version).map(|(_, o)| o.clone()));
     if let Some(overview) = hit {
         return Ok(overview);
     }
-    let overview = Arc::new(overview(pool, org_id).await?);
+    let overview = Arc::new(overview(pool, account_id).await?);
     if let Ok(mut map) = cache.0.lock() {
-        map.insert(org_id, (version, overview.clone()));
+        map.insert(account_id, (version, overview.clone()));
     }
     Ok(overview)
 }
 
 /// Computes an account's overview ahead of the next page view (after an upload).
 pub async fn warm_overview(pool: &PgPool, shared: &PriorityUrls, account: &str) -> Result<(), ServiceError> {
-    if let Some(org_id) =
-        sqlx::query_scalar!("select id from organizations where key = $1", account).fetch_optional(pool).await?
-    {
-        cached_overview(pool, &shared.overviews, org_id).await?;
+    if let Some(account) = Account::find(pool, account).await? {
+        cached_overview(pool, &shared.overviews, account.id).await?;
     }
     Ok(())
 }
 
-/// One account's page. The queries run side by side on separate connections.
+/// One account's page, for any organization key (an unregistered one has no name, and may have no URLs
+/// yet). The queries run side by side on separate connections.
 pub async fn account_page(
     pool: &PgPool,
     shared: &PriorityUrls,
@@ -147,10 +155,30 @@ pub async fn account_page(
     query: &UrlQuery,
     can_edit: bool,
 ) -> Result<AccountPage, ServiceError> {
-    let org = sqlx::query!("select id, name from organizations where key = $1", key)
-        .fetch_optional(pool)
-        .await?
-        .ok_or_else(|| ServiceError::NotFound(format!("account {key:?}")))?;
+    let key = TargetKind::Organization.parse_key(key, "account")?;
+    let key = key.as_str();
+    let name = sqlx::query_scalar!("select name from organizations where key = $1", key).fetch_optional(pool).await?;
+    // A key that never had an import has no URLs and no batches yet; its page still offers the import.
+    let Some(account) = Account::find(pool, key).await? else {
+        return Ok(AccountPage {
+            key: key.to_owned(),
+            name,
+            can_edit,
+            cap: shared.limits.max_urls_per_account,
+            url_count: 0,
+            flag: flag_states(pool, key).await?,
+            rows: Vec::new(),
+            matching: 0,
+            next_after: None,
+            distribution: Distribution {
+                by_tier: Tier::ALL.iter().map(|t| (*t, 0)).collect(),
+                by_page_type: PageType::ALL.iter().map(|t| (*t, 0)).collect(),
+            },
+            comparison: Comparison::default(),
+            batches: Vec::new(),
+            shown_batch: None,
+        });
+    };
     let f = filters(query)?;
     let filtered = f.tier.is_some() || f.page_type.is_some() || f.pattern.is_some();
     let after = query.after.as_deref().filter(|a| !a.is_empty());
@@ -158,7 +186,7 @@ pub async fn account_page(
     // statement with `$n is null or ...` for all of them gets a generic plan that scans the account).
     let page = async {
         let mut sql = sqlx::QueryBuilder::new("select url, update_priority, page_type from url_metadata where ");
-        f.push_conditions(&mut sql, org.id);
+        f.push_conditions(&mut sql, account.id);
         if let Some(after) = after {
             sql.push(" and url > ").push_bind(after);
         }
@@ -171,15 +199,15 @@ pub async fn account_page(
             return Ok(None);
         }
         let mut sql = sqlx::QueryBuilder::new("select count(*) from url_metadata where ");
-        f.push_conditions(&mut sql, org.id);
+        f.push_conditions(&mut sql, account.id);
         sql.build_query_scalar::<i64>().fetch_one(pool).await.map(Some)
     };
     let (page, matching, overview, flag, batches) = tokio::try_join!(
         page,
         matching,
-        cached_overview(pool, &shared.overviews, org.id),
-        flag_states(pool, org.id),
-        batches(pool, org.id, BATCHES_SHOWN),
+        cached_overview(pool, &shared.overviews, account.id),
+        flag_states(pool, key),
+        batches(pool, account.id, BATCHES_SHOWN),
     )?;
     let matching = matching.unwrap_or(overview.url_count);
     let Overview { distribution, comparison, url_count } = (*overview).clone();
@@ -201,13 +229,13 @@ pub async fn account_page(
     let shown_batch = match query.batch {
         Some(id) => match batches.iter().find(|b| b.id == id) {
             Some(found) => Some(found.clone()),
-            None => batch(pool, org.id, id).await?,
+            None => batch(pool, account.id, id).await?,
         },
         None => None,
     };
     Ok(AccountPage {
         key: key.to_owned(),
-        name: org.name,
+        name,
         can_edit,
         cap: shared.limits.max_urls_per_account,
         url_count,
@@ -225,13 +253,13 @@ pub async fn account_page(
 /// Counts per tier and page type, and the on-against-off comparison, in one pass over the account's URLs.
 /// Tier and page type come as their positions in `Tier::ALL` and `PageType::ALL` (the check constraints
 /// hold them to those lists), which spares decoding two strings per row.
-async fn overview(pool: &PgPool, org_id: i64) -> Result<Overview, sqlx::Error> {
+async fn overview(pool: &PgPool, account_id: i64) -> Result<Overview, sqlx::Error> {
     let tiers: Vec<&str> = Tier::ALL.iter().map(|t| t.as_str()).collect();
     let types: Vec<&str> = PageType::ALL.iter().map(|t| t.as_str()).collect();
     let rows = sqlx::query!(
         r#"select url, array_position($2::text[], update_priority) as "tier!", array_position($3::text[], page_type) as "page_type!"
-           from url_metadata where organization_id = $1"#,
-        org_id,
+           from url_metadata where account_id = $1"#,
+        account_id,
         &tiers[..] as &[&str],
         &types[..] as &[&str],
     )
@@ -270,7 +298,7 @@ async fn overview(pool: &PgPool, org_id: i64) -> Result<Overview, sqlx::Error> {
     Ok(Overview { distribution, comparison, url_count: rows.len() as i64 })
 }
 
-async fn flag_states(pool: &PgPool, org_id: i64) -> Result<Vec<AccountFlagState>, sqlx::Error> {
+async fn flag_states(pool: &PgPool, account: &str) -> Result<Vec<AccountFlagState>, sqlx::Error> {
     sqlx::query_as!(
         AccountFlagState,
         r#"select e.key as environment, e.name as environment_name, fe.enabled as flag_enabled, fe.default_value,
@@ -278,39 +306,39 @@ async fn flag_states(pool: &PgPool, org_id: i64) -> Result<Vec<AccountFlagState>
            from flags f
            join flag_environments fe on fe.flag_id = f.id
            join environments e on e.id = fe.environment_id
-           left join overrides o on o.flag_id = f.id and o.environment_id = e.id and o.organization_id = $2
+           left join overrides o on o.flag_id = f.id and o.environment_id = e.id and o.organization_key = $2
            where f.key = $1 and f.archived_at is null and e.archived_at is null
            order by e.position"#,
         FLAG_KEY,
-        org_id
+        account
     )
     .fetch_all(pool)
     .await
 }
 
 /// The latest batches of an account, newest first.
-pub async fn batches(pool: &PgPool, org_id: i64, limit: i64) -> Result<Vec<BatchView>, sqlx::Error> {
+pub async fn batches(pool: &PgPool, account_id: i64, limit: i64) -> Result<Vec<BatchView>, sqlx::Error> {
     sqlx::query_as!(
         BatchView,
         r#"select id, started_at as "started_at: chrono::DateTime<chrono::Utc>", actor_label as actor, file_name,
                   format, dry_run, status, rows_read, inserted, updated, unchanged, rejected, duplicates, overflow,
                   duration_ms, error, rolled_back_at as "rolled_back_at: chrono::DateTime<chrono::Utc>"
-           from url_import_batches where organization_id = $1 order by id desc limit $2"#,
-        org_id,
+           from url_import_batches where account_id = $1 order by id desc limit $2"#,
+        account_id,
         limit
     )
     .fetch_all(pool)
     .await
 }
 
-async fn batch(pool: &PgPool, org_id: i64, id: i64) -> Result<Option<BatchView>, sqlx::Error> {
+async fn batch(pool: &PgPool, account_id: i64, id: i64) -> Result<Option<BatchView>, sqlx::Error> {
     sqlx::query_as!(
         BatchView,
         r#"select id, started_at as "started_at: chrono::DateTime<chrono::Utc>", actor_label as actor, file_name,
                   format, dry_run, status, rows_read, inserted, updated, unchanged, rejected, duplicates, overflow,
                   duration_ms, error, rolled_back_at as "rolled_back_at: chrono::DateTime<chrono::Utc>"
-           from url_import_batches where organization_id = $1 and id = $2"#,
-        org_id,
+           from url_import_batches where account_id = $1 and id = $2"#,
+        account_id,
         id
     )
     .fetch_optional(pool)
@@ -320,8 +348,8 @@ async fn batch(pool: &PgPool, org_id: i64, id: i64) -> Result<Option<BatchView>,
 /// The report of one batch of one account as CSV: `line,kind,url,reason`, in line order.
 pub async fn report_csv(pool: &PgPool, account: &str, batch_id: i64) -> Result<Vec<u8>, ServiceError> {
     let found = sqlx::query_scalar!(
-        "select b.id from url_import_batches b join organizations o on o.id = b.organization_id
-         where b.id = $1 and o.key = $2",
+        "select b.id from url_import_batches b join url_accounts a on a.id = b.account_id
+         where b.id = $1 and a.organization_key = $2",
         batch_id,
         account
     )
@@ -336,13 +364,11 @@ pub async fn report_csv(pool: &PgPool, account: &str, batch_id: i64) -> Result<V
     )
     .fetch_all(pool)
     .await?;
-    let mut writer = csv::Writer::from_writer(Vec::with_capacity(rows.len() * 96));
-    let io = |e: csv::Error| ServiceError::internal("writing the import report", e);
-    writer.write_record(["line", "kind", "url", "reason"]).map_err(io)?;
-    for r in rows {
-        writer.write_record([r.line_number.to_string().as_str(), &r.kind, &r.url, &r.reason]).map_err(io)?;
-    }
-    writer.into_inner().map_err(|e| ServiceError::internal("writing the import report", e.into_error()))
+    crate::server::csv_file::write_report(
+        "url",
+        rows.iter().map(|r| (r.line_number, r.kind.as_str(), r.url.as_str(), r.reason.as_str())),
+    )
+    .map_err(|e| ServiceError::internal("writing the import report", e))
 }
 
 /// One URL's badges as the evaluation API returns them.
@@ -369,8 +395,8 @@ pub async fn badges(
     if use_imported && !urls.is_empty() {
         let rows = sqlx::query!(
             r#"select m.url, m.update_priority, m.page_type
-               from url_metadata m join organizations o on o.id = m.organization_id
-               where o.key = $1 and m.url = any($2)"#,
+               from url_metadata m join url_accounts a on a.id = m.account_id
+               where a.organization_key = $1 and m.url = any($2)"#,
             account,
             urls
         )

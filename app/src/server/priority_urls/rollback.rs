@@ -35,18 +35,15 @@ pub async fn rollback(
     actor.require(Role::Editor, "roll imports back")?;
     let mut tx = pool.begin().await?;
     let batch = sqlx::query!(
-        r#"select b.organization_id, o.key as account, b.status, b.dry_run, b.file_name
-           from url_import_batches b join organizations o on o.id = b.organization_id
-           where b.id = $1"#,
+        "select b.account_id, a.organization_key as account, b.status, b.dry_run, b.file_name
+         from url_import_batches b join url_accounts a on a.id = b.account_id where b.id = $1",
         batch_id
     )
     .fetch_optional(&mut *tx)
     .await?
     .ok_or_else(|| ServiceError::NotFound(format!("import batch #{batch_id}")))?;
     // The same lock as an import of this account: neither runs while the other does.
-    sqlx::query!("select id from organizations where id = $1 for no key update", batch.organization_id)
-        .fetch_one(&mut *tx)
-        .await?;
+    super::Account { id: batch.account_id, key: batch.account.clone() }.lock(&mut tx).await?;
     let status = sqlx::query_scalar!("select status from url_import_batches where id = $1 for update", batch_id)
         .fetch_one(&mut *tx)
         .await?;
@@ -72,14 +69,14 @@ pub async fn rollback(
         r#"select m.batch_id, b.file_name, count(*) as "urls!"
            from (select url from url_metadata_history where batch_id = $1
                  union
-                 select url from url_metadata_history where previous_batch_id = $1 and organization_id = $2) w
-           join url_metadata m on m.organization_id = $2 and m.url = w.url
+                 select url from url_metadata_history where previous_batch_id = $1 and account_id = $2) w
+           join url_metadata m on m.account_id = $2 and m.url = w.url
            join url_import_batches b on b.id = m.batch_id
            where m.batch_id <> $1
            group by m.batch_id, b.file_name
            order by m.batch_id desc"#,
         batch_id,
-        batch.organization_id
+        batch.account_id
     )
     .fetch_all(&mut *tx)
     .await?;
@@ -99,20 +96,17 @@ pub async fn rollback(
         r#"update url_metadata m
            set update_priority = h.previous_priority, page_type = h.previous_page_type, batch_id = h.previous_batch_id
            from url_metadata_history h
-           where h.batch_id = $1 and h.existed and m.organization_id = h.organization_id and m.url = h.url"#,
+           where h.batch_id = $1 and h.existed and m.account_id = h.account_id and m.url = h.url"#,
         batch_id
     )
     .execute(&mut *tx)
     .await?
     .rows_affected();
-    let removed = sqlx::query!(
-        "delete from url_metadata where organization_id = $1 and batch_id = $2",
-        batch.organization_id,
-        batch_id
-    )
-    .execute(&mut *tx)
-    .await?
-    .rows_affected();
+    let removed =
+        sqlx::query!("delete from url_metadata where account_id = $1 and batch_id = $2", batch.account_id, batch_id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
     sqlx::query!(
         "update url_import_batches set status = 'rolled_back', rolled_back_at = now(), rolled_back_by = $2 where id = $1",
         batch_id,

@@ -175,6 +175,8 @@ async fn insert_stages(conn: &mut PgConnection, id: i64, plan: &RolloutPlan) -> 
     Ok(())
 }
 
+/// Stores the allow-list: any customer and organization keys, registered or not (applications send the
+/// keys; the registry only names them). A bad key or one listed twice is refused, naming the list.
 async fn insert_allow_list(
     conn: &mut PgConnection,
     id: i64,
@@ -182,47 +184,27 @@ async fn insert_allow_list(
     customers: &[String],
     organizations: &[String],
 ) -> Result<(), ServiceError> {
-    for key in customers.iter().map(|k| k.trim()).filter(|k| !k.is_empty()) {
-        let inserted = sqlx::query!(
-            "insert into rollout_allow_list (rollout_id, customer_id, created_by)
-             select $1, id, $3 from customers where key = $2 on conflict do nothing returning id",
-            id,
-            key,
-            actor.user_id
-        )
-        .fetch_optional(&mut *conn)
-        .await?;
-        if inserted.is_none() && !customer_exists(conn, key).await? {
-            return Err(ServiceError::invalid("allow_customers", format!("there is no customer {key:?}")));
-        }
-    }
-    for key in organizations.iter().map(|k| k.trim()).filter(|k| !k.is_empty()) {
-        let inserted = sqlx::query!(
-            "insert into rollout_allow_list (rollout_id, organization_id, created_by)
-             select $1, id, $3 from organizations where key = $2 on conflict do nothing returning id",
-            id,
-            key,
-            actor.user_id
-        )
-        .fetch_optional(&mut *conn)
-        .await?;
-        if inserted.is_none() && !organization_exists(conn, key).await? {
-            return Err(ServiceError::invalid("allow_organizations", format!("there is no organization {key:?}")));
-        }
-    }
+    use crate::domain::target::check_keys;
+    use crate::domain::TargetKind;
+    let customers = check_keys(TargetKind::Customer, customers, "allow_customers")?;
+    let organizations = check_keys(TargetKind::Organization, organizations, "allow_organizations")?;
+    sqlx::query!(
+        "insert into rollout_allow_list (rollout_id, customer_key, created_by) select $1, unnest($2::text[]), $3",
+        id,
+        &customers,
+        actor.user_id
+    )
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query!(
+        "insert into rollout_allow_list (rollout_id, organization_key, created_by) select $1, unnest($2::text[]), $3",
+        id,
+        &organizations,
+        actor.user_id
+    )
+    .execute(&mut *conn)
+    .await?;
     Ok(())
-}
-
-async fn customer_exists(conn: &mut PgConnection, key: &str) -> Result<bool, ServiceError> {
-    Ok(sqlx::query_scalar!(r#"select exists (select 1 from customers where key = $1) as "e!""#, key)
-        .fetch_one(conn)
-        .await?)
-}
-
-async fn organization_exists(conn: &mut PgConnection, key: &str) -> Result<bool, ServiceError> {
-    Ok(sqlx::query_scalar!(r#"select exists (select 1 from organizations where key = $1) as "e!""#, key)
-        .fetch_one(conn)
-        .await?)
 }
 
 /// A `rollout_events` row.

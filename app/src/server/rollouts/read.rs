@@ -118,9 +118,8 @@ pub async fn detail(pool: &PgPool, id: i64) -> Result<RolloutView, ServiceError>
     })
     .collect();
     let allow = sqlx::query!(
-        r#"select c.key as "customer?", g.key as "organization?" from rollout_allow_list a
-           left join customers c on c.id = a.customer_id left join organizations g on g.id = a.organization_id
-           where a.rollout_id = $1 order by a.id"#,
+        "select customer_key as customer, organization_key as organization from rollout_allow_list
+         where rollout_id = $1 order by id",
         id
     )
     .fetch_all(&mut *conn)
@@ -272,12 +271,10 @@ pub async fn population(pool: &PgPool, id: i64) -> Result<crate::model::Populati
         "active" | "paused" => view.current_stage.and_then(|s| view.stages.get(s as usize + 1)),
         _ => None,
     };
-    let customers = sqlx::query!(
-        r#"select c.key, g.key as organization, c.attributes from customers c
-           join organizations g on g.id = c.organization_id order by c.key"#
-    )
-    .fetch_all(pool)
-    .await?;
+    let customers =
+        sqlx::query!("select key, organization_key as organization, attributes from customers order by key")
+            .fetch_all(pool)
+            .await?;
     let allow_customers: HashSet<&str> = view.allow_customers.iter().map(String::as_str).collect();
     let allow_organizations: HashSet<&str> = view.allow_organizations.iter().map(String::as_str).collect();
     let (mut customers_in, mut next_adds, mut preview) = (0u64, 0u64, Vec::new());

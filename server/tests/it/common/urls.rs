@@ -96,7 +96,7 @@ pub async fn upload(
 pub async fn metadata(pool: &PgPool, account: &str) -> Vec<(String, String, String, i64)> {
     sqlx::query_as(
         "select m.url, m.update_priority, m.page_type, m.batch_id from url_metadata m
-         join organizations o on o.id = m.organization_id where o.key = $1 order by m.url",
+         join url_accounts a on a.id = m.account_id where a.organization_key = $1 order by m.url",
     )
     .bind(account)
     .fetch_all(pool)
@@ -107,8 +107,8 @@ pub async fn metadata(pool: &PgPool, account: &str) -> Vec<(String, String, Stri
 /// (status, error) of every batch of an account, oldest first.
 pub async fn batch_statuses(pool: &PgPool, account: &str) -> Vec<(String, Option<String>)> {
     sqlx::query_as(
-        "select b.status, b.error from url_import_batches b join organizations o on o.id = b.organization_id
-         where o.key = $1 order by b.id",
+        "select b.status, b.error from url_import_batches b join url_accounts a on a.id = b.account_id
+         where a.organization_key = $1 order by b.id",
     )
     .bind(account)
     .fetch_all(pool)
