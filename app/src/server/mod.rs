@@ -5,6 +5,7 @@ pub mod audit;
 pub mod auth;
 pub mod charts;
 pub mod config_as_code;
+pub mod csv_file;
 pub mod flags;
 pub mod guardrails;
 pub mod hygiene;

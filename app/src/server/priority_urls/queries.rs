@@ -7,6 +7,7 @@ use crate::model::priority::{
     AccountFlagState, AccountPage, AccountRow, BatchView, Comparison, Distribution, UrlQuery, UrlRow,
 };
 use crate::server::audit::escape_like;
+use crate::server::csv_file::CsvFile;
 use crate::server::ServiceError;
 use sqlx::PgPool;
 use std::collections::HashMap;
@@ -316,7 +317,8 @@ async fn batch(pool: &PgPool, org_id: i64, id: i64) -> Result<Option<BatchView>,
     .await
 }
 
-/// The report of one batch of one account as CSV: `line,kind,url,reason`, in line order.
+/// The report of one batch of one account as CSV: `line,kind,url,reason`, in line order. A URL or reason
+/// that a spreadsheet would run as a formula is written as text ([`CsvFile`]).
 pub async fn report_csv(pool: &PgPool, account: &str, batch_id: i64) -> Result<Vec<u8>, ServiceError> {
     let found = sqlx::query_scalar!(
         "select b.id from url_import_batches b join organizations o on o.id = b.organization_id
@@ -335,13 +337,11 @@ pub async fn report_csv(pool: &PgPool, account: &str, batch_id: i64) -> Result<V
     )
     .fetch_all(pool)
     .await?;
-    let mut writer = csv::Writer::from_writer(Vec::with_capacity(rows.len() * 96));
-    let io = |e: csv::Error| ServiceError::Other(format!("writing the report: {e}"));
-    writer.write_record(["line", "kind", "url", "reason"]).map_err(io)?;
+    let mut file = CsvFile::new("the report", &["line", "kind", "url", "reason"])?;
     for r in rows {
-        writer.write_record([r.line_number.to_string().as_str(), &r.kind, &r.url, &r.reason]).map_err(io)?;
+        file.row([r.line_number.to_string().as_str(), &r.kind, &r.url, &r.reason])?;
     }
-    writer.into_inner().map_err(|e| ServiceError::Other(format!("writing the report: {e}")))
+    file.finish()
 }
 
 /// One URL's badges as the evaluation API returns them.
