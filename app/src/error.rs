@@ -25,6 +25,10 @@ pub enum AppError {
     Refused { code: String, message: String },
     #[error("something went wrong on the server; it has been logged")]
     Internal,
+    /// PostgreSQL does not answer (or not in time); nothing was changed. Evaluation, which never needs
+    /// it, goes on serving.
+    #[error("the database is unreachable; evaluation goes on serving")]
+    Unavailable,
     /// The call itself failed (network, serialization); raised by the server-function machinery.
     #[error("the request failed: {0}")]
     Transport(String),
@@ -40,6 +44,7 @@ impl AppError {
             AppError::Invalid { .. } => 422,
             AppError::Conflict { .. } | AppError::Refused { .. } => 409,
             AppError::Internal => 500,
+            AppError::Unavailable => 503,
             AppError::Transport(_) => 400,
         }
     }
@@ -63,6 +68,19 @@ impl FromServerFnError for AppError {
     type Encoder = JsonEncoding;
 
     fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
+        // On the server, arguments that do not decode are the caller's mistake: say which one.
+        #[cfg(feature = "ssr")]
+        if let Some(invalid) = crate::server::arguments::client_error(&value) {
+            return invalid;
+        }
         AppError::Transport(value.to_string())
+    }
+
+    /// Every error a server function answers with carries its own status (422, 404, 503...), not the
+    /// 500 server_fn gives every error by default.
+    fn ser(&self) -> server_fn::Bytes {
+        #[cfg(feature = "ssr")]
+        crate::server::set_response_status(self);
+        <JsonEncoding as server_fn::Encodes<Self>>::encode(self).unwrap_or_default()
     }
 }

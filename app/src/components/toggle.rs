@@ -17,8 +17,8 @@ pub async fn toggle_flag(
     use crate::domain::{EnvKey, FlagKey};
     use crate::server::{audit::Actor, flags, to_app_error, AppState};
     let user = crate::server::auth::require_user().await?;
-    let flag = FlagKey::parse(&flag).map_err(AppError::from)?;
-    let env = EnvKey::parse(&env).map_err(AppError::from)?;
+    let flag = FlagKey::parse(&flag).map_err(|e| AppError::from(e.at("flag")))?;
+    let env = EnvKey::parse(&env).map_err(|e| AppError::from(e.at("env")))?;
     let state = expect_context::<AppState>();
     flags::set_enabled(&state.pool, &Actor::user(&user), &flag, &env, enabled, version, reason.as_deref())
         .await

@@ -3,7 +3,7 @@
 use super::auth::CurrentUser;
 use super::csv_file::CsvFile;
 use super::ServiceError;
-use crate::domain::Role;
+use crate::domain::{ChangeReason, Role};
 use crate::model::{AuditEventView, AuditPage, AuditQuery};
 use sqlx::{PgConnection, PgPool};
 
@@ -81,12 +81,13 @@ pub struct NewEvent<'a> {
     pub environment_key: Option<&'a str>,
     pub before: Option<serde_json::Value>,
     pub after: Option<serde_json::Value>,
-    pub reason: Option<&'a str>,
+    /// A [`ChangeReason`], so that its length and characters were checked before anything was written.
+    pub reason: Option<&'a ChangeReason>,
 }
 
 /// Appends an event. Takes a connection, not a pool, so that it runs inside the caller's transaction.
 pub async fn record(conn: &mut PgConnection, actor: &Actor, event: NewEvent<'_>) -> Result<i64, ServiceError> {
-    let reason = event.reason.map(str::trim).filter(|r| !r.is_empty());
+    let reason = event.reason.and_then(ChangeReason::given);
     let id = sqlx::query_scalar!(
         r#"insert into audit_events
              (actor_kind, actor_user_id, actor_label, action, entity_kind, entity_key,

@@ -1,6 +1,7 @@
 //! Server-only code (feature `ssr`): the shared state, Postgres access, authentication and the service
 //! layer through which every write goes.
 
+pub mod arguments;
 pub mod audit;
 pub mod auth;
 pub mod charts;
@@ -47,18 +48,31 @@ pub fn is_plain_form_post() -> bool {
 }
 
 /// Sets the response status of the current server function to the error's, and returns the error.
+pub fn respond_with(err: AppError) -> AppError {
+    set_response_status(&err);
+    err
+}
+
+/// How long a client should wait before trying again after a 503.
+pub const RETRY_AFTER_SECONDS: u32 = 5;
+
+/// Sets the status of the response being made (a server function's, or a page's while it renders) to the
+/// error's, with `Retry-After` on a 503. `AppError` calls it as server_fn serializes the error, so every
+/// error of every server function gets its status.
 ///
 /// Not for a plain HTML form post (no JavaScript): server_fn answers those with a redirect back to the
 /// form's page carrying the error in the query string, and a 4xx status would stop the browser from
 /// following it.
-pub fn respond_with(err: AppError) -> AppError {
+pub fn set_response_status(err: &AppError) {
     if is_plain_form_post() {
-        return err;
+        return;
     }
     if let Some(options) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
         if let Ok(status) = http::StatusCode::from_u16(err.status()) {
             options.set_status(status);
         }
+        if matches!(err, AppError::Unavailable) {
+            options.insert_header(http::header::RETRY_AFTER, http::HeaderValue::from(RETRY_AFTER_SECONDS));
+        }
     }
-    err
 }

@@ -3,7 +3,7 @@
 
 use super::audit::{self, Actor, NewEvent};
 use super::ServiceError;
-use crate::domain::{EnvKey, FlagKey};
+use crate::domain::{ChangeReason, EnvKey, FlagKey};
 use serde_json::Value;
 use sqlx::{PgConnection, PgPool};
 
@@ -73,12 +73,8 @@ pub async fn set_override_in(
     reason: Option<&str>,
 ) -> Result<bool, ServiceError> {
     actor.require_editor()?;
-    if reason.is_some_and(|r| r.chars().count() > 2000) {
-        return Err(ServiceError::Invalid {
-            field: "reason",
-            message: "the reason is limited to 2,000 characters".into(),
-        });
-    }
+    let reason = ChangeReason::parse_optional(reason)?;
+    let reason = reason.as_ref();
     let flag_row = sqlx::query!(
         r#"select f.id as flag_id, f.value_type, f.archived_at is not null as "archived!", e.id as environment_id
            from flags f join flag_environments fe on fe.flag_id = f.id join environments e on e.id = fe.environment_id
@@ -134,7 +130,7 @@ pub async fn set_override_in(
     }
     let action = match &value {
         Some(value) => {
-            let reason = reason.map(str::trim).unwrap_or_default();
+            let reason = reason.map(ChangeReason::as_str).unwrap_or_default();
             if before.is_some() {
                 sqlx::query!(
                     "update overrides set value = $5, reason = $6 where flag_id = $1 and environment_id = $2

@@ -19,9 +19,38 @@ pub enum ServiceError {
     #[error("{message}")]
     Refused { code: &'static str, message: String },
     #[error("database error")]
-    Database(#[from] sqlx::Error),
+    Database(sqlx::Error),
+    /// PostgreSQL cannot be reached, or not in time (see [`unreachable`]): nothing was changed, and the
+    /// caller may try again. A 503 with `Retry-After`.
+    #[error("the database is unreachable; evaluation goes on serving")]
+    Unavailable,
     #[error("{0}")]
     Other(String),
+}
+
+impl From<sqlx::Error> for ServiceError {
+    fn from(err: sqlx::Error) -> Self {
+        if unreachable(&err) {
+            tracing::warn!(error = %err, "the database is unreachable");
+            ServiceError::Unavailable
+        } else {
+            ServiceError::Database(err)
+        }
+    }
+}
+
+/// Whether an error says that PostgreSQL cannot be reached (down, unreachable, restarting, out of
+/// connections, no connection within the pool's acquire timeout), as opposed to a query it refused.
+pub fn unreachable(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) | sqlx::Error::Tls(_) => true,
+        // Class 08: connection exception; 57P01-03: shutting down, crashed, starting up; 53300: too many
+        // connections.
+        sqlx::Error::Database(db) => db
+            .code()
+            .is_some_and(|code| code.starts_with("08") || matches!(&*code, "57P01" | "57P02" | "57P03" | "53300")),
+        _ => false,
+    }
 }
 
 impl From<crate::domain::InvalidValue> for ServiceError {
@@ -42,6 +71,7 @@ impl From<ServiceError> for AppError {
                 tracing::error!(error = %source, cause = ?source, "database error");
                 AppError::Internal
             }
+            ServiceError::Unavailable => AppError::Unavailable,
             ServiceError::Other(message) => {
                 tracing::error!(%message, "unexpected error");
                 AppError::Internal

@@ -190,7 +190,7 @@ async fn set_flag_state(
 ) -> Result<Json<FlagState>, ApiError> {
     let Json(body) = body.map_err(|e| bad_json(&e))?;
     let flag = FlagKey::parse(&key).map_err(app::server::ServiceError::from)?;
-    let env = EnvKey::parse(&env).map_err(app::server::ServiceError::from)?;
+    let env = EnvKey::parse(&env).map_err(|e| app::server::ServiceError::from(e.at("env")))?;
     let reason = body.reason.as_deref().map(str::trim).filter(|r| !r.is_empty());
     let result =
         flags::set_enabled(&state.pool, &caller.actor(), &flag, &env, body.enabled, body.expected_version, reason)

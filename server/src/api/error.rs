@@ -43,6 +43,11 @@ impl From<app::server::ServiceError> for ApiError {
                     "something went wrong on the server; it has been logged",
                 )
             }
+            E::Unavailable => Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "DATABASE_UNAVAILABLE",
+                "the database is unreachable; evaluation goes on serving; try again shortly",
+            ),
             E::Other(message) => {
                 tracing::error!(%message, "unexpected error");
                 Self::new(
@@ -61,6 +66,13 @@ impl IntoResponse for ApiError {
         if let Some(details) = self.details {
             body["details"] = details;
         }
-        (self.status, Json(body)).into_response()
+        let mut response = (self.status, Json(body)).into_response();
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from(app::server::RETRY_AFTER_SECONDS),
+            );
+        }
+        response
     }
 }

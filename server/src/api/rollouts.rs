@@ -106,7 +106,7 @@ async fn create(
         }
     };
     let new = NewRollout {
-        flag: FlagKey::parse(&request.flag).map_err(ServiceError::from)?,
+        flag: FlagKey::parse(&request.flag).map_err(|e| ServiceError::from(e.at("flag")))?,
         environment: EnvKey::parse(&request.environment).map_err(ServiceError::from)?,
         plan,
         stickiness: Stickiness::parse(request.stickiness.as_deref().unwrap_or("customer_id"))
@@ -190,7 +190,7 @@ async fn act(
     verb: Verb,
 ) -> Result<Json<RolloutView>, ApiError> {
     let request = body(request)?;
-    let flag = FlagKey::parse(&request.flag).map_err(ServiceError::from)?;
+    let flag = FlagKey::parse(&request.flag).map_err(|e| ServiceError::from(e.at("flag")))?;
     let environment = EnvKey::parse(&request.environment).map_err(ServiceError::from)?;
     if request.to_stage.is_some() && !matches!(verb, Verb::Rollback) {
         return Err(invalid("to_stage", "to_stage is for rollback only"));

@@ -38,7 +38,7 @@ async fn create(
 ) -> Result<(StatusCode, Json<ScheduledChangeView>), ApiError> {
     let Json(body) = body.map_err(|e| ApiError::new(e.status(), "INVALID_BODY", e.body_text()))?;
     let new = NewScheduledChange {
-        flag: FlagKey::parse(&body.flag).map_err(ServiceError::from)?,
+        flag: FlagKey::parse(&body.flag).map_err(|e| ServiceError::from(e.at("flag")))?,
         environment: EnvKey::parse(&body.environment).map_err(ServiceError::from)?,
         action: body.action.parse::<ScheduledAction>().map_err(ServiceError::from)?,
         to_stage: body.to_stage,

@@ -6,6 +6,7 @@ mod common;
 
 mod admin_api;
 mod audit_and_hygiene;
+mod bad_input;
 mod charts;
 mod cli;
 mod config_as_code;

@@ -349,8 +349,9 @@ pub fn validate_batch(
         return Err(error("samples", format!("{items} items; a batch holds at most {MAX_BATCH_ITEMS}")));
     }
     let mut samples = Vec::with_capacity(batch.samples.len());
-    // Per key and minute, to refuse sums that would overflow the stored counts.
-    let mut requests_per_minute: BTreeMap<(&str, Option<&str>, &str, DateTime<Utc>), u64> = BTreeMap::new();
+    // Per flag, environment, cohort and minute, to refuse sums that would overflow the stored counts.
+    type SampleKey<'a> = (&'a str, Option<&'a str>, &'a str, DateTime<Utc>);
+    let mut requests_per_minute: BTreeMap<SampleKey<'_>, u64> = BTreeMap::new();
     for (i, sample) in batch.samples.iter().enumerate() {
         let path = format!("samples[{i}]");
         let flag = FlagKey::parse(&sample.flag).map_err(|e| error(format!("{path}.flag"), e.message))?;

@@ -18,7 +18,7 @@ pub async fn set_account_flag(
     use crate::domain::{priority::FLAG_KEY, EnvKey, FlagKey};
     use crate::server::{audit::Actor, overrides, respond_with, to_app_error, AppState};
     let user = crate::server::auth::require_user().await?;
-    let env = EnvKey::parse(&env).map_err(|e| respond_with(e.into()))?;
+    let env = EnvKey::parse(&env).map_err(|e| respond_with(e.at("env").into()))?;
     let flag = FlagKey::parse(FLAG_KEY).map_err(|e| respond_with(e.into()))?;
     let value = match value.as_str() {
         "on" => Some(serde_json::Value::Bool(true)),

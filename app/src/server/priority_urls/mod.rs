@@ -68,6 +68,7 @@ impl ImportError {
                 ServiceError::NotFound(_) => 404,
                 ServiceError::Invalid { .. } => 422,
                 ServiceError::Conflict { .. } | ServiceError::Refused { .. } => 409,
+                ServiceError::Unavailable => 503,
                 ServiceError::Database(_) | ServiceError::Other(_) => 500,
             },
         }

@@ -32,6 +32,7 @@ pub async fn rollback(
     reason: Option<&str>,
 ) -> Result<RollbackSummary, ServiceError> {
     actor.require_editor()?;
+    let reason = crate::domain::ChangeReason::parse_optional(reason)?;
     let mut tx = pool.begin().await?;
     let batch = sqlx::query!(
         r#"select b.organization_id, o.key as account, b.status, b.dry_run, b.file_name
@@ -137,7 +138,7 @@ pub async fn rollback(
             after: Some(serde_json::json!({
                 "status": "rolled_back", "removed": summary.removed, "restored": summary.restored,
             })),
-            reason,
+            reason: reason.as_ref(),
             ..NewEvent::default()
         },
     )
