@@ -1,4 +1,4 @@
-//! Priority URLs at the size the issue names: importing 60,000 rows (from the file received to the
+//! Priority URLs at the size accounts reach: importing 60,000 rows (from the file received to the
 //! transaction committed), rolling such a batch back, and the account page's server answer at 60,000 URLs
 //! with every kind of filter. Needs DATABASE_URL pointing at a PostgreSQL server where it may create the
 //! database `rollgate_bench_priority_urls`; `scripts/bench` provides one (with fsync off). The README's

@@ -1,4 +1,4 @@
-//! Scheduled changes (issue 7) as pages and the admin API see them.
+//! Scheduled changes as pages and the admin API see them.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};

@@ -1,4 +1,4 @@
-//! Scheduled changes (issue 7): an advance, a toggle or a rollback set to run at a given time.
+//! Scheduled changes: an advance, a toggle or a rollback set to run at a given time.
 //!
 //! When one comes due it runs through the same service calls as a person pressing the button, under the
 //! actor `system:schedule`, so every gate still applies (sign-offs, soak, guardrails, prerequisites). A

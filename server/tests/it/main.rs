@@ -10,6 +10,7 @@ mod bad_input;
 mod charts;
 mod cli;
 mod config_as_code;
+mod docs;
 mod evaluate;
 mod flags;
 mod guardrails;

@@ -8,13 +8,13 @@
 //!   notice; the product owner and the ops on-call before half the traffic; all three roles before 100%.
 //!   The documents give these tiers no soak, so none is set; each stage can be given one.
 //! - **Canary** (10 / 50 / 100, soaks of 30 and 60 minutes): the ops on-call signs the start, since they
-//!   watch the figures; after that the soaks (and, with issue 5, the guardrails) decide, so the canary can
+//!   watch the figures; after that the soaks and the guardrails decide, so the canary can
 //!   advance by itself.
 //! - **Two steps** (5 / 100): a 24-hour soak at 5%, then the dev lead, the ops on-call and the product owner
 //!   before 100%: "do not proceed until all three are checked".
 //!
 //! Every stage's checklist ends with the backout command, which rolls the flag back to 0% through the admin
-//! API (issue 7's `rollgate rollback`), audited under the token's owner.
+//! API (`rollgate rollback`), audited under the token's owner.
 
 use super::plan::{ChecklistItem, StagePlan};
 use crate::domain::{text_enum, EnvKey, FlagKey, Percent, SignoffRole};
