@@ -7,11 +7,13 @@ pub mod cli;
 pub mod config;
 pub mod csrf;
 pub mod db;
+pub mod db_roles;
 pub mod demo;
 pub mod embedded_pg;
 pub mod input;
 pub mod metrics;
 pub mod priority_urls;
+pub mod startup;
 pub mod workers;
 
 use app::server::AppState;

@@ -5,6 +5,7 @@
 mod common;
 
 mod admin_api;
+mod append_only;
 mod audit_and_hygiene;
 mod bad_input;
 mod charts;
@@ -17,6 +18,7 @@ mod guardrails;
 mod ofrep;
 mod openapi;
 mod operator_cli;
+mod outage;
 mod priority_urls;
 mod priority_urls_rollback;
 mod retention;
