@@ -21,6 +21,7 @@ mod operator_cli;
 mod outage;
 mod priority_urls;
 mod priority_urls_rollback;
+mod reliability;
 mod retention;
 mod rollouts;
 mod scheduled;

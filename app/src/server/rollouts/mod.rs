@@ -779,6 +779,10 @@ pub async fn sign(
     new: &NewSignoff,
 ) -> Result<(), ServiceError> {
     let signer = actor.user_id.ok_or_else(|| ServiceError::Forbidden("only a person can sign off".into()))?;
+    // Permission before anything about the rollout's state (its version, its stage).
+    if !signer_roles.contains(&new.role) {
+        return Err(ServiceError::Forbidden(crate::domain::rollout::SignoffError::RoleNotHeld(new.role).to_string()));
+    }
     let comment = Comment::parse(&new.comment)?;
     let comment = comment.as_str();
     if new.decision == SignoffDecision::Rejected && comment.is_empty() {
@@ -798,7 +802,11 @@ pub async fn sign(
         requester,
         existing: &existing,
     })
-    .map_err(|e| refused("SIGNOFF_REFUSED", e.to_string()))?;
+    .map_err(|e| match e {
+        // Not holding the role is a matter of permission, whichever edge asked (403, as the page says).
+        crate::domain::rollout::SignoffError::RoleNotHeld(_) => ServiceError::Forbidden(e.to_string()),
+        _ => refused("SIGNOFF_REFUSED", e.to_string()),
+    })?;
     let decision = new.decision.as_str();
     sqlx::query!(
         "insert into signoffs (rollout_id, stage, rollout_version, role, user_id, decision, comment)

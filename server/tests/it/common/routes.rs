@@ -5,6 +5,7 @@
 
 use super::urls::{import_text, seed_account};
 use super::*;
+use app::domain::Role;
 use app::server::priority_urls::ImportLimits;
 use axum::http::Method;
 use serde_json::{json, Value};
@@ -41,6 +42,8 @@ pub enum Input {
 
 #[derive(Debug, Clone)]
 pub struct Route {
+    /// The least role that may call it (for `Via::Public` and `Via::Evaluate`: viewer, unused).
+    pub role: Role,
     pub method: Method,
     /// As the router, the OpenAPI document and the server-function registry name it.
     pub pattern: &'static str,
@@ -49,6 +52,53 @@ pub struct Route {
     pub via: Via,
     pub input: Input,
 }
+
+/// Routes any signed-in role may call although they are not GETs: server functions that read, sign-offs
+/// (for anyone holding a sign-off role), signing in and out.
+const READS: &[&str] = &[
+    "/api/whoami",
+    "/api/list_users",
+    "/api/list_audit",
+    "/api/list_webhooks",
+    "/api/list_tokens",
+    "/api/get_priority_account",
+    "/api/list_priority_accounts",
+    "/api/evaluate_flag_for",
+    "/api/list_flags",
+    "/api/get_flag",
+    "/api/get_rollout",
+    "/api/list_approvals",
+    "/api/rollout_guardrails",
+    "/api/rollout_charts",
+    "/api/rollout_sparklines",
+    "/api/flag_rollouts",
+    "/api/list_schedule",
+    "/api/scheduled_for_flag",
+    "/api/rollout_sign",
+    "/api/admin/rollout/signoff",
+    "/login",
+];
+
+/// Routes for admins only: users, tokens, webhooks, the configuration as a whole.
+const ADMIN_ONLY: &[&str] = &[
+    "/admin/users",
+    "/admin/tokens",
+    "/admin/settings/webhooks",
+    // In the fixture only the admin holds a sign-off role.
+    "/api/rollout_sign",
+    "/api/admin/rollout/signoff",
+    "/api/list_users",
+    "/api/list_webhooks",
+    "/api/create_webhook",
+    "/api/set_webhook_enabled",
+    "/api/delete_webhook",
+    "/api/test_webhook",
+    "/api/list_tokens",
+    "/api/create_token",
+    "/api/revoke_token",
+    "/api/admin/export",
+    "/api/admin/apply",
+];
 
 /// What the routes act on: a little of everything, made through the product where it can be.
 pub struct Fixture {
@@ -138,7 +188,15 @@ impl Fixture {
         use Via::*;
         let s = |v: &str| v.to_owned();
         let r = self.rollout.to_string();
+        // Reads are for every signed-in role, changes for editors; `admin_only` lists the rest.
         let route = |method: Method, pattern: &'static str, path: String, via: Via, input: Input| Route {
+            role: if ADMIN_ONLY.contains(&pattern) {
+                Role::Admin
+            } else if method == Method::GET || READS.contains(&pattern) {
+                Role::Viewer
+            } else {
+                Role::Editor
+            },
             method,
             pattern,
             path,
@@ -222,7 +280,8 @@ impl Fixture {
                 Evaluate,
                 Json(json!({ "context": { "targetingKey": "cust-1" } })),
             ),
-            get("/ofrep/v1/configuration", Evaluate, Input::None),
+            // The provider reads it before it has a context: no token needed.
+            get("/ofrep/v1/configuration", Public, Input::None),
             // The admin API, with the admin's token.
             get("/api/admin/whoami", AdminApi, Input::None),
             get("/api/admin/feature-flags", AdminApi, Query(flag_query())),
@@ -439,7 +498,6 @@ impl Fixture {
                     ("action", s("start")),
                     ("expected_version", s("1")),
                     ("reason", s("why")),
-                    ("override_gates", s("on")),
                 ]),
             ),
             server_fn(
@@ -487,7 +545,7 @@ impl Fixture {
             server_fn("cancel_scheduled_change", Form(vec![("id", self.scheduled.to_string())])),
             server_fn("scheduled_for_flag", Form(vec![("flag", s(FLAG))])),
         ];
-        routes.push(route(Method::POST, "/logout", s("/logout"), Browser, Input::None));
+        routes.push(route(Method::POST, "/logout", s("/logout"), Public, Input::None));
         routes
     }
 }
