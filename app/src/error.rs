@@ -26,12 +26,30 @@ pub enum AppError {
     Refused { code: String, message: String },
     #[error("something went wrong on the server; it has been logged")]
     Internal,
+    /// PostgreSQL does not answer (or not in time); nothing was changed. Evaluation, which never needs
+    /// it, goes on serving.
+    #[error("the database is unreachable; evaluation goes on serving")]
+    Unavailable,
     /// The call itself failed (network, serialization); raised by the server-function machinery.
     #[error("the request failed: {0}")]
     Transport(String),
 }
 
 impl AppError {
+    /// The HTTP status the server answers with for this error.
+    pub fn status(&self) -> u16 {
+        match self {
+            AppError::Unauthenticated => 401,
+            AppError::Forbidden(_) => 403,
+            AppError::NotFound(_) => 404,
+            AppError::Invalid { .. } => 422,
+            AppError::Conflict { .. } | AppError::Refused { .. } => 409,
+            AppError::Internal => 500,
+            AppError::Unavailable => 503,
+            AppError::Transport(_) => 400,
+        }
+    }
+
     /// The message for one form field, if this error is about it.
     pub fn field_message(&self, field: &str) -> Option<String> {
         match self {
@@ -51,6 +69,19 @@ impl FromServerFnError for AppError {
     type Encoder = JsonEncoding;
 
     fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
+        // On the server, arguments that do not decode are the caller's mistake: say which one.
+        #[cfg(feature = "ssr")]
+        if let Some(invalid) = crate::server::arguments::client_error(&value) {
+            return invalid;
+        }
         AppError::Transport(value.to_string())
+    }
+
+    /// Every error a server function answers with carries its own status (422, 404, 503...), not the
+    /// 500 server_fn gives every error by default.
+    fn ser(&self) -> server_fn::Bytes {
+        #[cfg(feature = "ssr")]
+        crate::server::set_response_status(self);
+        <JsonEncoding as server_fn::Encodes<Self>>::encode(self).unwrap_or_default()
     }
 }

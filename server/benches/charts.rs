@@ -92,9 +92,10 @@ async fn setup() -> (axum::Router, PgPool, String, i64) {
     .unwrap();
     // A week of minutes for every flag in production, both cohorts: 21 x 2 x 10,080 rows, with varying figures.
     sqlx::query(
-        "insert into metric_minutes (flag_id, environment_id, cohort, minute, request_count, error_count,
+        "insert into metric_minutes (flag_id, environment_id, cohort, minute, part_start, request_count, error_count,
                                      latency_buckets, latency_sum_ms)
          select f.id, e.id, c.cohort, date_trunc('minute', now()) - make_interval(mins => i),
+                date_trunc('minute', now()) - make_interval(mins => i),
                 1000 + (i % 97), (i % 13) + c.extra,
                 array[100 + i % 50, 200, 300, 200, 100, 50, 30 + (i % 7) * c.extra, 10, 5, 3, 2, 0]::bigint[],
                 90000 + i % 1000

@@ -7,7 +7,7 @@ use axum::http::{header, Extensions, HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::Form;
 use serde::Deserialize;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use tower_sessions::Session;
 
 const HOME: &str = "/admin/feature-flags";
@@ -35,22 +35,37 @@ fn safe_next(next: Option<&str>) -> &str {
     }
 }
 
-fn client_ip(state: &AppState, headers: &HeaderMap, extensions: &Extensions) -> String {
+/// The client's address: the first of a trusted `X-Forwarded-For` when it is an address, else the peer's
+/// (unspecified when unknown, as in tests that call the router directly).
+fn client_ip(state: &AppState, headers: &HeaderMap, extensions: &Extensions) -> IpAddr {
     if state.security.trust_forwarded_for {
         if let Some(first) = headers
             .get("x-forwarded-for")
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.split(',').next())
-            .map(str::trim)
-            .filter(|v| !v.is_empty())
+            .and_then(|v| v.trim().parse::<IpAddr>().ok())
         {
-            return first.to_owned();
+            return first;
         }
     }
-    extensions.get::<ConnectInfo<SocketAddr>>().map_or_else(|| "unknown".to_owned(), |ci| ci.0.ip().to_string())
+    extensions.get::<ConnectInfo<SocketAddr>>().map_or(IpAddr::from([0, 0, 0, 0]), |ci| ci.0.ip())
 }
 
-#[tracing::instrument(name = "POST /login", skip_all, fields(email = %form.email))]
+/// The answer to a form whose email is not an address: 422, saying why, with the way back.
+fn bad_email(message: &str) -> Response {
+    let escaped = message.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;");
+    (
+        StatusCode::UNPROCESSABLE_ENTITY,
+        Html(format!(
+            "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Sign-in failed · Rollgate</title>\
+             <link rel=\"stylesheet\" href=\"/pkg/rollgate.css\"></head><body><main class=\"narrow\">\
+             <h1>Sign-in failed</h1><p>email: {escaped}</p><p><a href=\"/login\">Back to sign-in</a></p></main></body></html>"
+        )),
+    )
+        .into_response()
+}
+
+#[tracing::instrument(name = "POST /login", skip_all, fields(email = tracing::field::Empty))]
 pub async fn login(
     State(state): State<AppState>,
     session: Session,
@@ -59,8 +74,19 @@ pub async fn login(
     Form(form): Form<LoginForm>,
 ) -> Response {
     let ip = client_ip(&state, &headers, &extensions);
-    let outcome = match attempt_login(&state.pool, &state.security, &form.email, &form.password, &ip).await {
+    // Checked before anything else, so that only a well-formed address of bounded length reaches the log,
+    // the throttle and the database.
+    let email = match app::domain::Email::parse(&form.email) {
+        Ok(email) => email,
+        Err(err) => {
+            tracing::info!(chars = form.email.chars().count(), "sign-in with a malformed email");
+            return bad_email(&err.message);
+        }
+    };
+    tracing::Span::current().record("email", email.as_str());
+    let outcome = match attempt_login(&state.pool, &state.security, &email, &form.password, ip).await {
         Ok(outcome) => outcome,
+        Err(app::server::ServiceError::Unavailable) => return crate::unavailable_page(),
         Err(err) => {
             tracing::error!(error = %err, "login failed on the server");
             return (StatusCode::INTERNAL_SERVER_ERROR, "something went wrong on the server; it has been logged")
@@ -69,10 +95,10 @@ pub async fn login(
     };
     match outcome {
         LoginOutcome::Success(user_id) => {
+            // A new session id at login, so an id planted before login is worthless after it.
             if let Err(err) = start_session(&session, &state.pool, user_id).await {
-                tracing::error!(error = %err, "could not store the session");
-                return (StatusCode::INTERNAL_SERVER_ERROR, "something went wrong on the server; it has been logged")
-                    .into_response();
+                tracing::warn!(error = %err, "could not store the session");
+                return crate::unavailable_page();
             }
             tracing::info!(user_id, "signed in");
             Redirect::to(safe_next(form.next.as_deref())).into_response()
@@ -111,9 +137,9 @@ pub async fn login(
 /// Ends the session on the server (the row is deleted), not just in the browser.
 pub async fn logout(session: Session) -> Response {
     if let Err(err) = session.flush().await {
-        tracing::error!(error = %err, "could not end the session");
-        return (StatusCode::INTERNAL_SERVER_ERROR, "something went wrong on the server; it has been logged")
-            .into_response();
+        // The session lives in PostgreSQL: it cannot end while the database does not answer.
+        tracing::warn!(error = %err, "could not end the session");
+        return crate::unavailable_page();
     }
     Redirect::to("/login?signed_out=1").into_response()
 }

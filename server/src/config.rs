@@ -21,6 +21,10 @@ pub struct DbArgs {
     /// PostgreSQL URL. Without it, Rollgate runs a private PostgreSQL cluster in --data-dir.
     #[arg(long, env = "DATABASE_URL", global = true, hide_env_values = true)]
     pub database_url: Option<String>,
+    /// With DATABASE_URL: the URL of the role that owns the schema. Migrations and grants run as it, and
+    /// DATABASE_URL's role, which should own nothing, only serves (see docs/database.md).
+    #[arg(long, env = "ROLLGATE_MIGRATION_DATABASE_URL", global = true, hide_env_values = true)]
+    pub migration_database_url: Option<String>,
     /// Folder of the private PostgreSQL cluster used when no DATABASE_URL is given.
     #[arg(long, env = "ROLLGATE_DATA_DIR", default_value = ".rollgate/pg", global = true)]
     pub data_dir: PathBuf,

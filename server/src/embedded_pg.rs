@@ -3,6 +3,12 @@
 //! The first start runs `initdb`; later starts reuse the cluster. A server that another `rollgate`
 //! process already runs is attached to, not started again, and only the process that started it
 //! (or took it over from a process that died) stops it.
+//!
+//! Three roles, so that history cannot be rewritten by the process that serves (see `db_roles.rs`): the
+//! bootstrap superuser `rollgate` sets the cluster up and is used for nothing else; `rollgate_owner` owns
+//! the database, its schemas and tables and applies the migrations; `rollgate_app`, which owns nothing,
+//! is what the server connects as. Every start makes sure of this layout, so a cluster made by an older
+//! version, where the superuser owned everything, is moved to it.
 
 use std::ffi::OsStr;
 use std::io::Write as _;
@@ -22,13 +28,18 @@ use sqlx::Connection;
 
 const DB_USER: &str = "rollgate";
 const DB_NAME: &str = "rollgate";
+/// Owns the schema and applies the migrations.
+pub const OWNER_ROLE: &str = "rollgate_owner";
+/// What the server connects as: owns nothing, holds only the grants it needs.
+pub const APP_ROLE: &str = "rollgate_app";
 const CREDENTIALS_FILE: &str = "rollgate_credentials";
 /// Holds the PID of the rollgate process responsible for stopping the server.
 const OWNER_FILE: &str = "rollgate_owner.pid";
 /// sun_path holds 108 bytes including the terminating NUL.
 const SUN_PATH_MAX: usize = 107;
 
-type Args<'a> = [&'a dyn AsRef<OsStr>];
+// Sync, so that a future holding them (every command's start) may move between threads.
+type Args<'a> = [&'a (dyn AsRef<OsStr> + Sync)];
 
 /// Where and how to run the private cluster.
 #[derive(Debug, Clone)]
@@ -84,6 +95,8 @@ pub struct EmbeddedPg {
     owner: Option<(u32, u32)>,
     port: u16,
     password: String,
+    owner_password: String,
+    app_password: String,
     fresh: bool,
     owned: bool,
     stopped: bool,
@@ -115,17 +128,18 @@ impl EmbeddedPg {
             owner,
             port: 0,
             password: String::new(),
+            owner_password: String::new(),
+            app_password: String::new(),
             fresh: false,
             owned: false,
             stopped: false,
         };
-        if pg.data_dir.join("PG_VERSION").exists() {
-            pg.password = pg.read_password()?;
-        } else {
+        if !pg.data_dir.join("PG_VERSION").exists() {
             tracing::info!("initialising PostgreSQL cluster in {}", pg.data_dir.display());
-            pg.password = pg.initdb().await?;
+            pg.initdb().await?;
             pg.fresh = true;
         }
+        pg.read_passwords()?;
         create_private_dir(&pg.data_dir.join("log"), owner)?;
         match pg.running_port().await? {
             Some(port) => pg.attach(port)?,
@@ -135,18 +149,23 @@ impl EmbeddedPg {
         if pg.ensure_database().await? {
             pg.fresh = true;
         }
+        pg.ensure_roles().await?;
         Ok(pg)
     }
 
-    /// `postgres://rollgate:PW@127.0.0.1:PORT/rollgate` (password URL-encoded).
+    /// The application role's URL: what the server and the commands use.
     pub fn database_url(&self) -> String {
-        self.url_for_database(DB_NAME)
+        url(APP_ROLE, &self.app_password, self.port, DB_NAME)
     }
 
-    /// Same server, another database name (tests use "postgres").
+    /// The migration role's URL: for the migrations and the grants only.
+    pub fn migration_url(&self) -> String {
+        url(OWNER_ROLE, &self.owner_password, self.port, DB_NAME)
+    }
+
+    /// The bootstrap superuser's URL for a database of the cluster (tests use "postgres").
     pub fn url_for_database(&self, db: &str) -> String {
-        let enc = |s: &str| utf8_percent_encode(s, NON_ALPHANUMERIC).to_string();
-        format!("postgres://{DB_USER}:{}@127.0.0.1:{}/{}", enc(&self.password), self.port, enc(db))
+        url(DB_USER, &self.password, self.port, db)
     }
 
     /// True if initdb ran during this start, or the `rollgate` database had to be (re)created:
@@ -210,11 +229,11 @@ impl EmbeddedPg {
         Ok(self.output("pg_ctl", &[&"status", &"-D", &self.data_dir], false).await?.status.code())
     }
 
-    async fn initdb(&self) -> Result<String, EmbeddedPgError> {
-        let random = |n| rand::thread_rng().sample_iter(&Alphanumeric).take(n).map(char::from).collect::<String>();
-        let password = random(32);
+    /// Initialises the cluster with the bootstrap superuser, whose password it keeps in the credentials file.
+    async fn initdb(&self) -> Result<(), EmbeddedPgError> {
+        let password = random_password();
         // initdb wants an empty folder, so the password file lives elsewhere until initdb is done.
-        let pwfile = std::env::temp_dir().join(format!("rollgate-pwfile-{}", random(12)));
+        let pwfile = std::env::temp_dir().join(format!("rollgate-pwfile-{}", random_alphanumeric(12)));
         write_private(&pwfile, &format!("{password}\n"), self.owner)?;
         let pwarg = format!("--pwfile={}", pwfile.display());
         // macOS has no C.UTF-8 locale.
@@ -228,11 +247,11 @@ impl EmbeddedPg {
             return Err(command_failed("initdb", args, &out, ""));
         }
         let credentials = format!("user={DB_USER}\npassword={password}\n");
-        write_private(&self.data_dir.join(CREDENTIALS_FILE), &credentials, self.owner)?;
-        Ok(password)
+        write_private(&self.data_dir.join(CREDENTIALS_FILE), &credentials, self.owner)
     }
 
-    fn read_password(&self) -> Result<String, EmbeddedPgError> {
+    /// Reads the roles' passwords; a cluster from before the role split gets its two new passwords now.
+    fn read_passwords(&mut self) -> Result<(), EmbeddedPgError> {
         let path = self.data_dir.join(CREDENTIALS_FILE);
         let bad = |reason: String| EmbeddedPgError::BadCluster { dir: self.data_dir.clone(), reason };
         let text = std::fs::read_to_string(&path).map_err(|e| {
@@ -241,8 +260,59 @@ impl EmbeddedPg {
                 path.display()
             ))
         })?;
-        let password = text.lines().find_map(|l| l.strip_prefix("password="));
-        password.map(str::to_owned).ok_or_else(|| bad(format!("{} has no password= line", path.display())))
+        let field = |name: &str| text.lines().find_map(|l| l.strip_prefix(name)).map(str::to_owned);
+        self.password = field("password=").ok_or_else(|| bad(format!("{} has no password= line", path.display())))?;
+        let mut added = String::new();
+        for (name, slot) in [("owner_password=", &mut self.owner_password), ("app_password=", &mut self.app_password)] {
+            *slot = match field(name) {
+                Some(password) => password,
+                None => {
+                    let password = random_password();
+                    added.push_str(&format!("{name}{password}\n"));
+                    password
+                }
+            };
+        }
+        if !added.is_empty() {
+            let mut file = std::fs::OpenOptions::new()
+                .append(true)
+                .open(&path)
+                .map_err(io_err(format!("adding the roles' passwords to {}", path.display())))?;
+            file.write_all(added.as_bytes()).map_err(io_err(format!("writing {}", path.display())))?;
+        }
+        Ok(())
+    }
+
+    /// Makes sure of the role layout described at the top: creates the two roles (or resets their
+    /// passwords and attributes), and hands the database and everything in it that the superuser still
+    /// owns to the migration role. Idempotent; runs on every start.
+    async fn ensure_roles(&self) -> Result<(), EmbeddedPgError> {
+        let db_err =
+            |context: &'static str| move |source| EmbeddedPgError::Database { context: context.into(), source };
+        let mut conn = sqlx::PgConnection::connect(&self.url_for_database(DB_NAME))
+            .await
+            .map_err(db_err("connecting to the private PostgreSQL as its superuser"))?;
+        for (role, password) in [(OWNER_ROLE, &self.owner_password), (APP_ROLE, &self.app_password)] {
+            let exists = sqlx::query_scalar::<_, bool>("select exists (select 1 from pg_roles where rolname = $1)")
+                .bind(role)
+                .fetch_one(&mut conn)
+                .await
+                .map_err(db_err("reading the roles"))?;
+            // The passwords are alphanumeric (random_password), so they need no quoting beyond the quotes.
+            let verb = if exists { "alter" } else { "create" };
+            let statement =
+                format!("{verb} role {role} login nosuperuser nocreaterole nocreatedb password '{password}'");
+            sqlx::query(&statement).execute(&mut conn).await.map_err(db_err("setting up the roles"))?;
+        }
+        for statement in [
+            format!("alter database {DB_NAME} owner to {OWNER_ROLE}"),
+            format!("alter schema public owner to {OWNER_ROLE}"),
+            HAND_OVER.replace("{owner}", OWNER_ROLE),
+        ] {
+            sqlx::query(&statement).execute(&mut conn).await.map_err(db_err("handing the schema to its owner role"))?;
+        }
+        let _ = conn.close().await;
+        Ok(())
     }
 
     /// The port of a server already running on this cluster, once it accepts connections.
@@ -362,6 +432,53 @@ impl Drop for EmbeddedPg {
             let _ = cmd.stdout(Stdio::null()).stderr(Stdio::null()).status();
         }
     }
+}
+
+/// Gives every table, view, sequence and function of Rollgate's schemas that is not yet the owner role's
+/// (the superuser's, in a cluster made before the role split) to it. Sequences that belong to a column
+/// follow their table; functions of extensions (pg_trgm) stay with the extension.
+const HAND_OVER: &str = r#"
+do $$
+declare
+    item record;
+begin
+    for item in
+        select format('alter table %I.%I owner to {owner}', n.nspname, c.relname) as statement
+        from pg_class c join pg_namespace n on n.oid = c.relnamespace
+        where n.nspname in ('public', 'tower_sessions') and c.relkind in ('r', 'p', 'v', 'm', 'f', 'S')
+          and c.relowner <> '{owner}'::regrole
+          and not exists (select 1 from pg_depend d where d.classid = 'pg_class'::regclass and d.objid = c.oid
+                          and d.deptype in ('a', 'i', 'e'))
+    loop
+        execute item.statement;
+    end loop;
+    for item in
+        select format('alter function %s owner to {owner}', p.oid::regprocedure) as statement
+        from pg_proc p join pg_namespace n on n.oid = p.pronamespace
+        where n.nspname = 'public' and p.proowner <> '{owner}'::regrole
+          and not exists (select 1 from pg_depend d where d.classid = 'pg_proc'::regclass and d.objid = p.oid
+                          and d.deptype = 'e')
+    loop
+        execute item.statement;
+    end loop;
+    if exists (select 1 from pg_namespace where nspname = 'tower_sessions') then
+        alter schema tower_sessions owner to {owner};
+    end if;
+end
+$$"#;
+
+fn url(user: &str, password: &str, port: u16, db: &str) -> String {
+    let enc = |s: &str| utf8_percent_encode(s, NON_ALPHANUMERIC).to_string();
+    format!("postgres://{user}:{}@127.0.0.1:{port}/{}", enc(password), enc(db))
+}
+
+fn random_alphanumeric(n: usize) -> String {
+    rand::thread_rng().sample_iter(&Alphanumeric).take(n).map(char::from).collect()
+}
+
+/// 32 letters and digits: nothing to quote in SQL or a URL.
+fn random_password() -> String {
+    random_alphanumeric(32)
 }
 
 fn command_failed(program: &str, args: &Args, out: &Output, extra: &str) -> EmbeddedPgError {
@@ -566,7 +683,7 @@ mod tests {
         let mut pg = EmbeddedPg::start(&cfg).await.expect("first start");
         assert!(pg.freshly_initialized() && pg.owned());
         assert_eq!(sql(&pg.database_url(), &["select 1::text"]).await.as_deref(), Some("1"));
-        sql(&pg.database_url(), &["create table kept (v text)", "insert into kept values ('still here')"]).await;
+        sql(&pg.migration_url(), &["create table kept (v text)", "insert into kept values ('still here')"]).await;
         let mode = |p: PathBuf| std::fs::metadata(p).expect("metadata").mode() & 0o777;
         assert_eq!(mode(cfg.data_dir.join(CREDENTIALS_FILE)), 0o600);
         assert_eq!(mode(cfg.data_dir.clone()), 0o700);
@@ -576,8 +693,76 @@ mod tests {
 
         let mut again = EmbeddedPg::start(&cfg).await.expect("second start");
         assert!(!again.freshly_initialized() && again.owned());
-        assert_eq!(sql(&again.database_url(), &["select v from kept"]).await.as_deref(), Some("still here"));
+        assert_eq!(sql(&again.migration_url(), &["select v from kept"]).await.as_deref(), Some("still here"));
         again.stop().await.expect("stop");
+    }
+
+    #[tokio::test]
+    async fn the_server_connects_as_a_role_that_is_no_superuser_and_owns_nothing() {
+        let tmp = temp_root();
+        let mut pg = EmbeddedPg::start(&config(tmp.path().join("pg"))).await.expect("start");
+        sql(&pg.migration_url(), &["create table history (v text)"]).await;
+
+        let who = sql(
+            &pg.database_url(),
+            &["select current_user || ' ' || rolsuper::text || ' ' || rolcreaterole::text || ' ' ||
+                      (select count(*) from pg_class where relowner = r.oid)::text
+               from pg_roles r where rolname = current_user"],
+        )
+        .await;
+        let owner = sql(
+            &pg.url_for_database("postgres"),
+            &["select pg_get_userbyid(datdba)::text from pg_database where datname = 'rollgate'"],
+        )
+        .await;
+
+        assert_eq!(who.as_deref(), Some("rollgate_app false false 0"));
+        assert_eq!(owner.as_deref(), Some("rollgate_owner"));
+        pg.stop().await.expect("stop");
+    }
+
+    #[tokio::test]
+    async fn a_cluster_from_before_the_role_split_is_moved_to_it_on_the_next_start_with_its_data() {
+        let tmp = temp_root();
+        let cfg = config(tmp.path().join("pg"));
+        let mut old = EmbeddedPg::start(&cfg).await.expect("first start");
+        // The layout of an older version: everything the superuser's, no other role, two-line credentials.
+        sql(
+            &old.url_for_database(DB_NAME),
+            &[
+                "create table flags (key text primary key)",
+                "insert into flags values ('kept')",
+                "create function f() returns int language sql as 'select 1'",
+                "reassign owned by rollgate_owner to rollgate",
+                "alter database rollgate owner to rollgate",
+                "drop owned by rollgate_app",
+                "drop role rollgate_app",
+                "drop role rollgate_owner",
+            ],
+        )
+        .await;
+        let credentials = cfg.data_dir.join(CREDENTIALS_FILE);
+        let text = std::fs::read_to_string(&credentials).expect("credentials");
+        let two_lines: String = text.lines().filter(|l| !l.contains("_password=")).map(|l| format!("{l}\n")).collect();
+        std::fs::write(&credentials, two_lines).expect("rewrite credentials");
+        old.stop().await.expect("stop");
+
+        let mut pg = EmbeddedPg::start(&cfg).await.expect("start after the upgrade");
+
+        let owners = sql(
+            &pg.migration_url(),
+            &["select string_agg(pg_get_userbyid(relowner), ',') from pg_class where relname in ('flags', 'flags_pkey')"],
+        )
+        .await;
+        assert_eq!(owners.as_deref(), Some("rollgate_owner,rollgate_owner"));
+        let function_owner =
+            sql(&pg.migration_url(), &["select pg_get_userbyid(proowner)::text from pg_proc where proname = 'f'"])
+                .await;
+        assert_eq!(function_owner.as_deref(), Some("rollgate_owner"));
+        assert_eq!(sql(&pg.migration_url(), &["select key from flags"]).await.as_deref(), Some("kept"));
+        assert!(std::fs::read_to_string(&credentials).expect("credentials").contains("app_password="));
+        assert_eq!(sql(&pg.database_url(), &["select current_user::text"]).await.as_deref(), Some("rollgate_app"));
+        pg.stop().await.expect("stop");
     }
 
     #[tokio::test]

@@ -8,10 +8,13 @@ pub mod config;
 pub mod csrf;
 pub mod customer_import;
 pub mod db;
+pub mod db_roles;
 pub mod demo;
 pub mod embedded_pg;
+pub mod input;
 pub mod metrics;
 pub mod priority_urls;
+pub mod startup;
 pub mod upload;
 pub mod workers;
 
@@ -79,6 +82,7 @@ pub fn app(state: AppState, trusted_origins: csrf::TrustedOrigins) -> Router {
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(app::shell))
         .layer(middleware::from_fn_with_state(state.clone(), require_login_for_admin))
         .layer(sessions)
+        .layer(middleware::from_fn(input::screen))
         .layer(middleware::from_fn_with_state(trusted_origins, csrf::reject_cross_site))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
@@ -121,12 +125,32 @@ async fn require_login_for_admin(State(state): State<AppState>, mut request: Req
             let next_param = percent_encoding::utf8_percent_encode(target, percent_encoding::NON_ALPHANUMERIC);
             Redirect::to(&format!("/login?next={next_param}")).into_response()
         }
+        Err(app::server::ServiceError::Unavailable) => unavailable_page(),
         Err(err) => {
             tracing::error!(error = %err, "could not read the session");
             (StatusCode::INTERNAL_SERVER_ERROR, "something went wrong on the server; it has been logged")
                 .into_response()
         }
     }
+}
+
+/// The page a browser gets while PostgreSQL does not answer: 503 with `Retry-After`, saying that
+/// evaluation is not affected.
+pub fn unavailable_page() -> Response {
+    let retry = app::server::RETRY_AFTER_SECONDS;
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        [(axum::http::header::RETRY_AFTER, retry.to_string())],
+        axum::response::Html(format!(
+            "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Database unreachable · Rollgate</title>\
+             <meta http-equiv=\"refresh\" content=\"{retry}\"><link rel=\"stylesheet\" href=\"/pkg/rollgate.css\"></head>\
+             <body><main class=\"narrow\"><h1>The database is unreachable</h1>\
+             <p role=\"alert\">The database is unreachable; evaluation goes on serving. Applications keep getting \
+             their flags from the configuration this server holds; changes wait until PostgreSQL answers again.</p>\
+             <p>This page tries again every {retry} seconds.</p></main></body></html>"
+        )),
+    )
+        .into_response()
 }
 
 /// Everything `serve` needs besides the database.

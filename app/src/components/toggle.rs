@@ -17,8 +17,8 @@ pub async fn toggle_flag(
     use crate::domain::{EnvKey, FlagKey, Role};
     use crate::server::{audit::Actor, flags, to_app_error, AppState};
     let user = crate::server::auth::require(Role::Editor, "change flags").await?;
-    let flag = FlagKey::parse(&flag).map_err(|e| to_app_error(e.into()))?;
-    let env = EnvKey::parse(&env).map_err(|e| to_app_error(e.into()))?;
+    let flag = FlagKey::parse(&flag).map_err(|e| to_app_error(e.at("flag").into()))?;
+    let env = EnvKey::parse(&env).map_err(|e| to_app_error(e.at("env").into()))?;
     let state = expect_context::<AppState>();
     flags::set_enabled(&state.pool, &Actor::user(&user), &flag, &env, enabled, version, reason.as_deref())
         .await

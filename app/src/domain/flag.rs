@@ -107,14 +107,7 @@ pub struct FlagName(String);
 
 impl FlagName {
     pub fn parse(raw: &str) -> Result<Self, InvalidValue> {
-        let name = raw.trim();
-        match name.chars().count() {
-            0 => Err(InvalidValue::new("name", "the name is required")),
-            n if n > 200 => {
-                Err(InvalidValue::new("name", format!("the name is {n} characters long; the limit is 200")))
-            }
-            _ => Ok(Self(name.to_owned())),
-        }
+        super::text::bounded("name", "the name", raw, 1, 200).map(Self)
     }
 
     pub fn as_str(&self) -> &str {
@@ -128,15 +121,7 @@ pub struct Description(String);
 
 impl Description {
     pub fn parse(raw: &str) -> Result<Self, InvalidValue> {
-        let text = raw.trim();
-        let n = text.chars().count();
-        if n > 2000 {
-            return Err(InvalidValue::new(
-                "description",
-                format!("the description is {n} characters long; the limit is 2000"),
-            ));
-        }
-        Ok(Self(text.to_owned()))
+        super::text::bounded("description", "the description", raw, 0, 2000).map(Self)
     }
 
     pub fn as_str(&self) -> &str {

@@ -16,8 +16,8 @@ pub use decision::{
 };
 pub use histogram::{bucket_for, CohortStats, BUCKETS, BUCKET_BOUNDS_MS};
 pub use ingest::{
-    validate_batch, BatchError, Cohort, GaugeRow, GaugeSample, MetricBatch, MetricSample, MinuteRow, ValidBatch,
-    MAX_BATCH_ITEMS, MAX_SAMPLE_AGE, MAX_SAMPLE_SKEW,
+    validate_batch, BatchError, Cohort, Cuts, FoldedBatch, GaugeRow, GaugeSample, MetricBatch, MetricSample, MinuteRow,
+    TimedGauge, TimedSample, ValidBatch, MAX_BATCH_ITEMS, MAX_SAMPLE_AGE, MAX_SAMPLE_SKEW,
 };
 pub use spec::{
     format_number, watches_stage, Baseline, GuardrailAction, GuardrailKind, GuardrailSpec, MetricSource,

@@ -13,6 +13,7 @@ pub mod priority;
 pub mod rollout;
 pub mod staleness;
 pub mod target;
+pub mod text;
 pub mod token;
 pub mod user;
 pub mod variant;
@@ -24,6 +25,7 @@ pub use flag::{Description, EnvKey, FlagKey, FlagKind, FlagName, ValueType};
 pub use percent::Percent;
 pub use phase::{EnvName, PersonName, PhaseKey, PhaseName};
 pub use target::{Target, TargetKind};
+pub use text::{ChangeReason, Comment};
 pub use token::TokenScope;
 pub use user::{Email, Role, SignoffRole};
 pub use variant::{Variant, Variants};
@@ -58,6 +60,11 @@ pub struct InvalidValue {
 impl InvalidValue {
     pub(crate) fn new(field: &'static str, message: impl Into<String>) -> Self {
         Self { field, message: message.into() }
+    }
+
+    /// The same error, about the field the caller read the value from (a flag key sent as `flag`).
+    pub fn at(self, field: &'static str) -> Self {
+        Self { field, ..self }
     }
 }
 

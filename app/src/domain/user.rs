@@ -69,9 +69,8 @@ impl Email {
     /// A deliberately loose check: one `@` with text on both sides and a dot in the domain. Real
     /// validation of an address is sending mail to it, which an admin tool does not need.
     pub fn parse(raw: &str) -> Result<Self, InvalidValue> {
-        let email = raw.trim();
-        let valid = email.len() <= 254
-            && !email.chars().any(char::is_whitespace)
+        let email = super::text::bounded("email", "the email address", raw, 1, 254)?;
+        let valid = !email.chars().any(char::is_whitespace)
             && match email.split_once('@') {
                 Some((local, domain)) => {
                     !local.is_empty()
@@ -83,7 +82,7 @@ impl Email {
                 None => false,
             };
         if valid {
-            Ok(Self(email.to_owned()))
+            Ok(Self(email))
         } else {
             Err(InvalidValue::new("email", format!("{email:?} is not an email address")))
         }
@@ -120,8 +119,13 @@ mod tests {
     #[test]
     fn emails_need_a_local_part_and_a_dotted_domain() {
         assert!(Email::parse(" admin@rollgate.local ").is_ok());
-        for bad in ["", "admin", "@x.io", "a@b", "a b@x.io", "a@@x.io", "a@x.io."] {
+        for bad in ["", "admin", "@x.io", "a@b", "a b@x.io", "a@@x.io", "a@x.io.", "a\u{0}b@x.io"] {
             assert!(Email::parse(bad).is_err(), "{bad} should be refused");
         }
+        let long = format!("{}@example.com", "a".repeat(300));
+        assert_eq!(
+            Email::parse(&long).unwrap_err().message,
+            "the email address is 312 characters long; the limit is 254"
+        );
     }
 }

@@ -21,10 +21,8 @@ pub async fn change_password(
     let me = crate::server::auth::require(crate::domain::Role::Viewer, "change your password").await?;
     let state = expect_context::<AppState>();
     let client = crate::server::client_address(&state);
-    match attempt_login(&state.pool, &state.security, &me.email, &current_password, &client)
-        .await
-        .map_err(to_app_error)?
-    {
+    let email = crate::domain::Email::parse(&me.email).map_err(|e| to_app_error(e.into()))?;
+    match attempt_login(&state.pool, &state.security, &email, &current_password, client).await.map_err(to_app_error)? {
         LoginOutcome::Success(_) => {}
         LoginOutcome::Invalid => {
             return Err(to_app_error(ServiceError::invalid("current_password", "that is not your current password")))

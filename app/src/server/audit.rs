@@ -1,8 +1,9 @@
 //! The audit trail: every state change appends an event in the transaction that makes the change.
 
 use super::auth::CurrentUser;
+use super::csv_file::CsvFile;
 use super::ServiceError;
-use crate::domain::Role;
+use crate::domain::{ChangeReason, Role};
 use crate::model::{AuditEventView, AuditPage, AuditQuery};
 use sqlx::{PgConnection, PgPool};
 
@@ -68,12 +69,13 @@ pub struct NewEvent<'a> {
     pub environment_key: Option<&'a str>,
     pub before: Option<serde_json::Value>,
     pub after: Option<serde_json::Value>,
-    pub reason: Option<&'a str>,
+    /// A [`ChangeReason`], so that its length and characters were checked before anything was written.
+    pub reason: Option<&'a ChangeReason>,
 }
 
 /// Appends an event. Takes a connection, not a pool, so that it runs inside the caller's transaction.
 pub async fn record(conn: &mut PgConnection, actor: &Actor, event: NewEvent<'_>) -> Result<i64, ServiceError> {
-    let reason = event.reason.map(str::trim).filter(|r| !r.is_empty());
+    let reason = event.reason.and_then(ChangeReason::given);
     let id = sqlx::query_scalar!(
         r#"insert into audit_events
              (actor_kind, actor_user_id, actor_label, action, entity_kind, entity_key,
@@ -193,23 +195,23 @@ pub const CSV_MAX_EVENTS: i64 = 100_000;
 /// Every event matching `query` (all pages, newest first, up to [`CSV_MAX_EVENTS`]) as CSV, with the
 /// before and after as JSON and the changed fields spelled out (`enabled: false -> true; version: 1 -> 2`).
 pub async fn export_csv(pool: &PgPool, query: &AuditQuery) -> Result<String, ServiceError> {
-    let mut out = csv::Writer::from_writer(Vec::new());
-    let csv_err = |e: csv::Error| ServiceError::internal("writing the audit CSV", e);
-    out.write_record([
-        "id",
-        "occurred_at",
-        "actor",
-        "action",
-        "entity_kind",
-        "entity_key",
-        "flag",
-        "environment",
-        "changes",
-        "before",
-        "after",
-        "reason",
-    ])
-    .map_err(csv_err)?;
+    let mut out = CsvFile::new(
+        "the audit CSV",
+        &[
+            "id",
+            "occurred_at",
+            "actor",
+            "action",
+            "entity_kind",
+            "entity_key",
+            "flag",
+            "environment",
+            "changes",
+            "before",
+            "after",
+            "reason",
+        ],
+    )?;
     let mut query = query.clone();
     let mut written = 0i64;
     loop {
@@ -229,43 +231,30 @@ pub async fn export_csv(pool: &PgPool, query: &AuditQuery) -> Result<String, Ser
                 .collect::<Vec<_>>()
                 .join("; ");
             let json = |v: &Option<serde_json::Value>| v.as_ref().map(ToString::to_string).unwrap_or_default();
-            out.write_record([
+            out.row([
                 e.id.to_string(),
                 e.occurred_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-                csv_safe(&e.actor),
+                e.actor.clone(),
                 e.action.clone(),
                 e.entity_kind.clone(),
-                csv_safe(&e.entity_key),
+                e.entity_key.clone(),
                 e.flag_key.clone().unwrap_or_default(),
                 e.environment_key.clone().unwrap_or_default(),
-                csv_safe(&changes),
+                changes,
                 json(&e.before),
                 json(&e.after),
-                csv_safe(e.reason.as_deref().unwrap_or_default()),
-            ])
-            .map_err(csv_err)?;
+                e.reason.clone().unwrap_or_default(),
+            ])?;
             written += 1;
         }
         match page.next_before {
             Some(before) if written < CSV_MAX_EVENTS => query.before = Some(before),
             Some(_) => {
-                out.write_record(["", "", "", "", "", "", "", "", "truncated: narrow the filters", "", "", ""])
-                    .map_err(csv_err)?;
+                out.row(["", "", "", "", "", "", "", "", "truncated: narrow the filters", "", "", ""])?;
                 break;
             }
             None => break,
         }
     }
-    let bytes = out.into_inner().map_err(|e| ServiceError::internal("writing the audit CSV", e.into_error()))?;
-    String::from_utf8(bytes).map_err(|e| ServiceError::internal("writing the audit CSV", e))
-}
-
-/// Text people typed (reasons, names) opened in a spreadsheet: a leading `=`, `+`, `-` or `@` would be
-/// read as a formula, so it gets a leading apostrophe.
-fn csv_safe(text: &str) -> String {
-    if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-        format!("'{text}")
-    } else {
-        text.to_owned()
-    }
+    String::from_utf8(out.finish()?).map_err(|e| ServiceError::internal("writing the audit CSV", e))
 }

@@ -1,7 +1,7 @@
 //! Who is asking: sessions, logins and the login throttle.
 
 use super::{AppState, ServiceError};
-use crate::domain::{Role, SignoffRole};
+use crate::domain::{Email, Role, SignoffRole};
 use crate::error::AppError;
 use crate::model::UserView;
 use sqlx::PgPool;
@@ -95,16 +95,14 @@ pub async fn load_user(pool: &PgPool, id: i64) -> Result<Option<CurrentUser>, Se
 /// The user behind a session, or `None` when nobody is signed in or the session passed its absolute
 /// timeout (in which case it is ended on the server). The idle timeout is enforced by the session store.
 pub async fn session_user(session: &Session, state: &AppState) -> Result<Option<CurrentUser>, ServiceError> {
-    let user_id: Option<i64> =
-        session.get(USER_ID_KEY).await.map_err(|e| ServiceError::internal("reading the session", e))?;
+    let user_id: Option<i64> = session.get(USER_ID_KEY).await.map_err(session_error)?;
     let Some(user_id) = user_id else { return Ok(None) };
-    let auth_at: Option<i64> =
-        session.get(AUTH_AT_KEY).await.map_err(|e| ServiceError::internal("reading the session", e))?;
+    let auth_at: Option<i64> = session.get(AUTH_AT_KEY).await.map_err(session_error)?;
     let now = chrono::Utc::now().timestamp();
     let limit = i64::try_from(state.security.absolute_timeout.as_secs()).unwrap_or(i64::MAX);
     let expired = auth_at.is_none_or(|at| now.saturating_sub(at) > limit);
     if expired {
-        session.flush().await.map_err(|e| ServiceError::internal("ending an expired session", e))?;
+        session.flush().await.map_err(session_error)?;
         return Ok(None);
     }
     let Some(user) = load_user(&state.pool, user_id).await? else { return Ok(None) };
@@ -131,9 +129,15 @@ pub async fn start_session(session: &Session, pool: &PgPool, user_id: i64) -> Re
         session.insert(AUTH_AT_KEY, chrono::Utc::now().timestamp()).await?;
         session.insert(EPOCH_KEY, epoch).await
     };
-    stored.await.map_err(|e| ServiceError::internal("storing the session", e))
+    stored.await.map_err(session_error)
 }
 
+/// Sessions live in PostgreSQL, so a session that cannot be read or written means the database does not
+/// answer (the store reports its errors as text, without their kind).
+fn session_error(err: tower_sessions::session::Error) -> ServiceError {
+    tracing::warn!(error = %err, "the session store failed");
+    ServiceError::Unavailable
+}
 
 /// The signed-in user for a server function, or `Unauthenticated`; [`require`] adds the role check.
 ///
@@ -180,7 +184,10 @@ pub async fn put_flash<T: serde::Serialize>(key: &str, value: &T) -> Result<(), 
 /// password change, which ends every other session).
 pub async fn keep_session(epoch: i32) -> Result<(), AppError> {
     let session = current_session().await?;
-    session.insert(EPOCH_KEY, epoch).await.map_err(|e| super::to_app_error(ServiceError::internal("storing the session", e)))
+    session
+        .insert(EPOCH_KEY, epoch)
+        .await
+        .map_err(|e| super::to_app_error(ServiceError::internal("storing the session", e)))
 }
 
 /// Signs the user of a just-finished set-up or set-password link in, for a server function.
@@ -201,22 +208,23 @@ pub enum LoginOutcome {
     Throttled { retry_after_secs: u64 },
 }
 
-fn account_key(email: &str) -> String {
-    format!("account:{}", email.trim().to_lowercase())
+fn account_key(email: &Email) -> String {
+    format!("account:{}", email.as_str().to_lowercase())
 }
 
-fn ip_key(ip: &str) -> String {
+fn ip_key(ip: std::net::IpAddr) -> String {
     format!("ip:{ip}")
 }
 
 /// Checks credentials, counting failures per account and per client address in Postgres so that every
 /// replica sees the same counts. Throttled attempts are refused before the password is even checked.
+/// The typed email and address keep the throttle's keys within what its table holds.
 pub async fn attempt_login(
     pool: &PgPool,
     security: &super::SecurityConfig,
-    email: &str,
+    email: &Email,
     password: &str,
-    client_ip: &str,
+    client_ip: std::net::IpAddr,
 ) -> Result<LoginOutcome, ServiceError> {
     let window = i64::try_from(security.throttle_window.as_secs()).unwrap_or(i64::MAX);
     let keys = [account_key(email), ip_key(client_ip)];
@@ -242,7 +250,7 @@ pub async fn attempt_login(
 
     let user = sqlx::query!(
         "select id, password_hash from users where lower(email) = lower($1) and not disabled",
-        email.trim()
+        email.as_str()
     )
     .fetch_optional(pool)
     .await?;

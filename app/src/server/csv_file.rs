@@ -1,7 +1,13 @@
-//! Reading an uploaded CSV file the same way for every import (priority URLs, customers): UTF-8 with an
-//! optional BOM, RFC 4180 quoting checked strictly, a header row that names the required columns (in any
-//! order and case; other columns are ignored), and line numbers as an editor shows them. Pure: no database.
+//! CSV in and out. Reading an uploaded file the same way for every import (priority URLs, customers):
+//! UTF-8 with an optional BOM, RFC 4180 quoting checked strictly, a header row that names the required
+//! columns (in any order and case; other columns are ignored), and line numbers as an editor shows them.
+//! Writing every file the product writes (the audit export, an import's report) through [`CsvFile`],
+//! whose every cell goes through [`neutralise`], so a file opened in a spreadsheet never runs text that
+//! someone typed or imported as a formula (`=HYPERLINK(...)`, `@SUM(...)`, `+cmd|...`): OWASP's advice
+//! for CSV injection.
 
+use super::ServiceError;
+use std::borrow::Cow;
 use std::collections::BTreeSet;
 
 /// A file refused as a whole. Nothing is imported from it.
@@ -191,17 +197,63 @@ fn check_quoting(text: &str) -> Result<(), FileError> {
     Ok(())
 }
 
-/// Writes a report as CSV: `line,kind,<subject>,reason`, one row per line that was not applied.
+/// Writes an import's report: `line,kind,<subject>,reason`, one row per line that was not applied.
 pub fn write_report<'a>(
     subject: &str,
     rows: impl Iterator<Item = (i32, &'a str, &'a str, &'a str)>,
-) -> Result<Vec<u8>, csv::Error> {
-    let mut writer = csv::Writer::from_writer(Vec::new());
-    writer.write_record(["line", "kind", subject, "reason"])?;
+) -> Result<Vec<u8>, ServiceError> {
+    let mut file = CsvFile::new("the import report", &["line", "kind", subject, "reason"])?;
     for (line, kind, value, reason) in rows {
-        writer.write_record([line.to_string().as_str(), kind, value, reason])?;
+        file.row([line.to_string().as_str(), kind, value, reason])?;
     }
-    writer.into_inner().map_err(|e| e.into_error().into())
+    file.finish()
+}
+
+/// A CSV document being written, header first.
+pub struct CsvFile {
+    writer: csv::Writer<Vec<u8>>,
+    what: &'static str,
+}
+
+impl CsvFile {
+    /// A file with this header row; `what` names it in errors ("the audit CSV").
+    pub fn new(what: &'static str, header: &[&str]) -> Result<Self, ServiceError> {
+        let mut file = Self { writer: csv::Writer::from_writer(Vec::new()), what };
+        file.row(header.iter().copied())?;
+        Ok(file)
+    }
+
+    /// Appends one row, each cell neutralised.
+    pub fn row<I, S>(&mut self, cells: I) -> Result<(), ServiceError>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        let neutral: Vec<String> = cells.into_iter().map(|c| neutralise(c.as_ref()).into_owned()).collect();
+        self.writer.write_record(&neutral).map_err(|e| self.error(e))
+    }
+
+    /// The bytes written.
+    pub fn finish(self) -> Result<Vec<u8>, ServiceError> {
+        let what = self.what;
+        self.writer.into_inner().map_err(|e| ServiceError::internal(format!("writing {what}"), e.into_error()))
+    }
+
+    fn error(&self, err: csv::Error) -> ServiceError {
+        ServiceError::internal(format!("writing {}", self.what), err)
+    }
+}
+
+/// A cell a spreadsheet would read as a formula (it starts with `=`, `+`, `-`, `@`, a tab or a carriage
+/// return) gets a leading apostrophe, which spreadsheets show as text. A plain number such as `-5` is left
+/// as it is: it is a value, not a formula.
+pub fn neutralise(cell: &str) -> Cow<'_, str> {
+    let risky = cell.starts_with(['=', '+', '-', '@', '\t', '\r']);
+    if risky && cell.parse::<f64>().map_or(true, |n| !n.is_finite()) {
+        Cow::Owned(format!("'{cell}"))
+    } else {
+        Cow::Borrowed(cell)
+    }
 }
 
 #[cfg(test)]
@@ -254,5 +306,32 @@ mod tests {
     fn a_report_is_written_as_csv_with_its_subject_column() {
         let csv = write_report("key", [(3, "rejected", "bad key", "no, really")].into_iter()).unwrap();
         assert_eq!(String::from_utf8(csv).unwrap(), "line,kind,key,reason\n3,rejected,bad key,\"no, really\"\n");
+    }
+
+    #[test]
+    fn a_report_neutralises_a_formula_it_quotes_from_the_file() {
+        let csv = write_report("key", [(2, "rejected", "=HYPERLINK(\"x\")", "bad key")].into_iter()).unwrap();
+        assert_eq!(
+            String::from_utf8(csv).unwrap(),
+            "line,kind,key,reason\n2,rejected,\"'=HYPERLINK(\"\"x\"\")\",bad key\n"
+        );
+    }
+
+    #[test]
+    fn formula_prefixes_are_neutralised_and_other_text_is_left_alone() {
+        for risky in ["=HYPERLINK(\"http://x\")", "+cmd|' /C calc'!A0", "-2+3", "@SUM(A1)", "\tx", "\rx", "-inf"] {
+            assert_eq!(neutralise(risky), format!("'{risky}"), "{risky:?}");
+        }
+        for plain in ["https://example.com/a", "flag.toggled", "-5", "-1.25", "42", "", "a=b", "'=already"] {
+            assert_eq!(neutralise(plain), plain, "{plain:?}");
+        }
+    }
+
+    #[test]
+    fn every_cell_of_every_row_goes_through_it() {
+        let mut file = CsvFile::new("a test file", &["url", "reason"]).unwrap();
+        file.row(["=HYPERLINK(\"http://evil.example\",\"x\")", "@reason"]).unwrap();
+        let text = String::from_utf8(file.finish().unwrap()).unwrap();
+        assert_eq!(text, "url,reason\n\"'=HYPERLINK(\"\"http://evil.example\"\",\"\"x\"\")\",'@reason\n");
     }
 }

@@ -226,6 +226,7 @@ pub async fn reorder(pool: &PgPool, actor: &Actor, keys: &[EnvKey]) -> Result<()
 /// changes), naming each, and for the last environment in use.
 pub async fn archive(pool: &PgPool, actor: &Actor, key: &EnvKey, reason: Option<&str>) -> Result<(), ServiceError> {
     actor.require(Role::Admin, "manage environments")?;
+    let reason = crate::domain::ChangeReason::parse_optional(reason)?;
     let mut tx = pool.begin().await?;
     lock(&mut tx).await?;
     let env = sqlx::query!(
@@ -271,7 +272,7 @@ pub async fn archive(pool: &PgPool, actor: &Actor, key: &EnvKey, reason: Option<
             environment_key: Some(key.as_str()),
             before: Some(serde_json::json!({ "name": env.name, "archived": false })),
             after: Some(serde_json::json!({ "name": env.name, "archived": true })),
-            reason,
+            reason: reason.as_ref(),
             ..NewEvent::default()
         },
     )

@@ -4,7 +4,7 @@
 
 use super::audit::{self, Actor, NewEvent};
 use super::ServiceError;
-use crate::domain::{Description, EnvKey, FlagKey, FlagKind, FlagName, Role};
+use crate::domain::{ChangeReason, Description, EnvKey, FlagKey, FlagKind, FlagName, Role};
 use crate::model::{
     EnvironmentView, FlagDetail, FlagEnvironmentDetail, FlagListPage, FlagListQuery, FlagRow, FlagState, PhaseView,
     RolloutChip, StateFilter,
@@ -333,6 +333,7 @@ pub async fn set_enabled_in(
     reason: Option<&str>,
 ) -> Result<(FlagState, bool), ServiceError> {
     actor.require(Role::Editor, "change flags")?;
+    let reason = ChangeReason::parse_optional(reason)?;
     let current = sqlx::query!(
         r#"select fe.flag_id, fe.environment_id, fe.enabled, fe.version
            from flag_environments fe
@@ -386,7 +387,7 @@ pub async fn set_enabled_in(
             environment_key: Some(env.as_str()),
             before: Some(serde_json::json!({ "enabled": current.enabled, "version": current.version })),
             after: Some(serde_json::json!({ "enabled": enabled, "version": version })),
-            reason,
+            reason: reason.as_ref(),
         },
     )
     .await?;

@@ -1,6 +1,7 @@
 //! Server-only code (feature `ssr`): the shared state, Postgres access, authentication and the service
 //! layer through which every write goes.
 
+pub mod arguments;
 pub mod audit;
 pub mod auth;
 pub mod charts;
@@ -32,19 +33,10 @@ pub use state::{AppState, SecurityConfig};
 
 use crate::error::AppError;
 
-/// Turns a service error into the error a server function returns, setting the HTTP status from the
-/// error's and logging unexpected failures once, with their cause chain.
-///
-/// The status is left alone for a plain HTML form post (no JavaScript): server_fn answers those with a
-/// redirect back to the form's page carrying the error in the query string, and a 4xx status would stop
-/// the browser from following it.
+/// Turns a service error into the error a server function returns (logging unexpected failures once, with
+/// their cause chain) and sets the response's status to its.
 pub fn to_app_error(err: ServiceError) -> AppError {
-    if !is_plain_form_post() {
-        if let Some(options) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
-            options.set_status(err.status());
-        }
-    }
-    err.into()
+    respond_with(err.into())
 }
 
 /// Whether the current server function was called by a plain HTML form (no JavaScript): the browser then
@@ -58,6 +50,36 @@ pub fn is_plain_form_post() -> bool {
                 .and_then(|a| a.to_str().ok())
                 .is_some_and(|a| a.contains("text/html"))
     })
+}
+
+/// Sets the response status of the current server function to the error's, and returns the error.
+pub fn respond_with(err: AppError) -> AppError {
+    set_response_status(&err);
+    err
+}
+
+/// How long a client should wait before trying again after a 503.
+pub const RETRY_AFTER_SECONDS: u32 = 5;
+
+/// Sets the status of the response being made (a server function's, or a page's while it renders) to the
+/// error's, with `Retry-After` on a 503. `AppError` calls it as server_fn serializes the error, so every
+/// error of every server function gets its status.
+///
+/// Not for a plain HTML form post (no JavaScript): server_fn answers those with a redirect back to the
+/// form's page carrying the error in the query string, and a 4xx status would stop the browser from
+/// following it.
+pub fn set_response_status(err: &AppError) {
+    if is_plain_form_post() {
+        return;
+    }
+    if let Some(options) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
+        if let Ok(status) = http::StatusCode::from_u16(err.status()) {
+            options.set_status(status);
+        }
+        if matches!(err, AppError::Unavailable) {
+            options.insert_header(http::header::RETRY_AFTER, http::HeaderValue::from(RETRY_AFTER_SECONDS));
+        }
+    }
 }
 
 /// This server's address as a request reached it (`https://flags.example.com`), for links a person
@@ -86,23 +108,21 @@ pub fn request_origin() -> String {
 }
 
 /// The client's address for the current server function, as the login throttle counts it: the first
-/// `X-Forwarded-For` entry behind a trusted proxy, else the peer address.
-pub fn client_address(state: &AppState) -> String {
-    let Some(parts) = leptos::prelude::use_context::<http::request::Parts>() else { return "unknown".into() };
+/// `X-Forwarded-For` entry behind a trusted proxy (when it is an address), else the peer address; the
+/// unspecified address when neither is known.
+pub fn client_address(state: &AppState) -> std::net::IpAddr {
+    let unknown = std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED);
+    let Some(parts) = leptos::prelude::use_context::<http::request::Parts>() else { return unknown };
     if state.security.trust_forwarded_for {
         let forwarded = parts
             .headers
             .get("x-forwarded-for")
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.split(',').next())
-            .map(str::trim)
-            .filter(|v| !v.is_empty());
+            .and_then(|v| v.trim().parse().ok());
         if let Some(first) = forwarded {
-            return first.to_owned();
+            return first;
         }
     }
-    parts
-        .extensions
-        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-        .map_or_else(|| "unknown".to_owned(), |ci| ci.0.ip().to_string())
+    parts.extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map_or(unknown, |ci| ci.0.ip())
 }

@@ -14,14 +14,14 @@
 use super::audit::{self, Actor, NewEvent};
 use super::{flags, rollouts, webhooks, ServiceError};
 use crate::domain::rollout::Action;
-use crate::domain::{EnvKey, FlagKey, Role};
+use crate::domain::{ChangeReason, EnvKey, FlagKey, Role};
 use crate::model::schedule::{ScheduleFilter, ScheduledAction, ScheduledChangeView};
 use chrono::{DateTime, Utc};
 use serde_json::json;
 use sqlx::PgPool;
 use std::str::FromStr;
 
-/// Longest reason or result kept (the column's check).
+/// Longest result kept (the column's check).
 const MAX_TEXT: usize = 2000;
 
 /// A change to schedule, parsed at the edge.
@@ -106,10 +106,7 @@ pub async fn create(
     if new.to_stage.is_some() && !new.action.takes_stage() {
         return Err(ServiceError::invalid("to_stage", "only an advance or a rollback names a stage"));
     }
-    let reason = new.reason.trim();
-    if reason.chars().count() > MAX_TEXT {
-        return Err(ServiceError::invalid("reason", format!("the reason is limited to {MAX_TEXT} characters")));
-    }
+    let reason = ChangeReason::parse(&new.reason)?;
     let to_stage = new.to_stage.map(|s| i32::try_from(s).unwrap_or(i32::MAX));
     let mut tx = pool.begin().await?;
     let (flag_id, environment_id) = super::flags::live_flag_environment(&mut tx, &new.flag, &new.environment).await?;
@@ -121,7 +118,7 @@ pub async fn create(
         new.action.as_str(),
         to_stage,
         new.run_at as _,
-        reason,
+        reason.as_str(),
         actor.user_id,
     )
     .fetch_one(&mut *tx)
@@ -137,7 +134,7 @@ pub async fn create(
             flag_key: Some(new.flag.as_str()),
             environment_key: Some(new.environment.as_str()),
             after: Some(json!({ "action": new.action, "to_stage": to_stage, "run_at": new.run_at })),
-            reason: Some(reason),
+            reason: Some(&reason),
             ..NewEvent::default()
         },
     )
@@ -323,7 +320,7 @@ pub async fn run_due(pool: &PgPool, now: DateTime<Utc>) -> Result<Vec<ScheduleOu
                 environment_key: Some(&due.environment),
                 before: Some(json!({ "status": "pending" })),
                 after: Some(json!({ "status": status, "result": result })),
-                reason: Some(&due.reason),
+                reason: Some(&ChangeReason::system(&due.reason)),
             },
         )
         .await?;
@@ -350,18 +347,18 @@ pub async fn run_due(pool: &PgPool, now: DateTime<Utc>) -> Result<Vec<ScheduleOu
 async fn execute(pool: &PgPool, actor: &Actor, due: &Due) -> Result<String, ServiceError> {
     let flag = FlagKey::parse(&due.flag)?;
     let environment = EnvKey::parse(&due.environment)?;
-    let reason = if due.reason.trim().is_empty() {
+    let reason = ChangeReason::system(&if due.reason.trim().is_empty() {
         format!("scheduled change #{}", due.id)
     } else {
         format!("scheduled change #{}: {}", due.id, due.reason.trim())
-    };
+    });
     let enabled = match due.action {
         ScheduledAction::ToggleOn => Some(true),
         ScheduledAction::ToggleOff => Some(false),
         ScheduledAction::Advance | ScheduledAction::Rollback => None,
     };
     if let Some(enabled) = enabled {
-        flags::set_enabled(pool, actor, &flag, &environment, enabled, None, Some(&reason)).await?;
+        flags::set_enabled(pool, actor, &flag, &environment, enabled, None, Some(reason.as_str())).await?;
         return Ok(format!("{} is {} in {}", due.flag, if enabled { "on" } else { "off" }, due.environment));
     }
     let rollout = rollouts::live_id(pool, &due.flag, &due.environment).await?.ok_or_else(|| ServiceError::Refused {
@@ -396,7 +393,7 @@ async fn execute(pool: &PgPool, actor: &Actor, due: &Due) -> Result<String, Serv
     let request = rollouts::TransitionRequest {
         action,
         expected_version: None,
-        reason: Some(reason),
+        reason: Some(reason.to_string()),
         override_gates: false,
         details: Some(json!({ "scheduled_change": due.id })),
     };

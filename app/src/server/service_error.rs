@@ -28,7 +28,12 @@ pub enum ServiceError {
     #[error("{message}")]
     Refused { code: &'static str, message: String },
     #[error("database error")]
-    Database(#[from] sqlx::Error),
+    /// A query failed for a reason other than the database being unreachable (see the `From` below).
+    Database(sqlx::Error),
+    /// PostgreSQL cannot be reached, or not in time (see [`unreachable`]): nothing was changed, and the
+    /// caller may try again. A 503 with `Retry-After`.
+    #[error("the database is unreachable; evaluation goes on serving; try again shortly")]
+    Unavailable,
     /// Anything else that should not happen: a stored value that no longer parses, a task that panicked.
     /// The source keeps the cause chain for the log; the client sees only that something went wrong.
     #[error("unexpected error")]
@@ -65,6 +70,7 @@ impl ServiceError {
             ServiceError::NotFound(_) => StatusCode::NOT_FOUND,
             ServiceError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ServiceError::Conflict { .. } | ServiceError::Refused { .. } => StatusCode::CONFLICT,
+            ServiceError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             ServiceError::Database(_) | ServiceError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -78,13 +84,14 @@ impl ServiceError {
             ServiceError::Invalid { .. } => "INVALID",
             ServiceError::Conflict { .. } => "CONFLICT",
             ServiceError::Refused { code, .. } => code,
+            ServiceError::Unavailable => "DATABASE_UNAVAILABLE",
             ServiceError::Database(_) | ServiceError::Internal(_) => "INTERNAL",
         }
     }
 
     /// Whether the client must not see this error's text (it is logged instead).
     pub fn is_internal(&self) -> bool {
-        self.status().is_server_error()
+        matches!(self, ServiceError::Database(_) | ServiceError::Internal(_))
     }
 
     /// The message for the client: what is wrong for an expected failure, [`INTERNAL_MESSAGE`] otherwise.
@@ -111,6 +118,31 @@ impl ServiceError {
     }
 }
 
+impl From<sqlx::Error> for ServiceError {
+    fn from(err: sqlx::Error) -> Self {
+        if unreachable(&err) {
+            tracing::warn!(error = %err, "the database is unreachable");
+            ServiceError::Unavailable
+        } else {
+            ServiceError::Database(err)
+        }
+    }
+}
+
+/// Whether an error says that PostgreSQL cannot be reached (down, unreachable, restarting, out of
+/// connections, no connection within the pool's acquire timeout), as opposed to a query it refused.
+pub fn unreachable(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) | sqlx::Error::Tls(_) => true,
+        // Class 08: connection exception; 57P01-03: shutting down, crashed, starting up; 53300: too many
+        // connections.
+        sqlx::Error::Database(db) => db
+            .code()
+            .is_some_and(|code| code.starts_with("08") || matches!(&*code, "57P01" | "57P02" | "57P03" | "53300")),
+        _ => false,
+    }
+}
+
 impl From<crate::domain::InvalidValue> for ServiceError {
     fn from(err: crate::domain::InvalidValue) -> Self {
         ServiceError::Invalid { field: err.field, message: err.message }
@@ -128,6 +160,7 @@ impl From<ServiceError> for AppError {
             ServiceError::Invalid { field, message } => AppError::Invalid { field: field.to_owned(), message },
             ServiceError::Conflict { message, current_version } => AppError::Conflict { message, current_version },
             ServiceError::Refused { code, message } => AppError::Refused { code: code.to_owned(), message },
+            ServiceError::Unavailable => AppError::Unavailable,
             ServiceError::Database(_) | ServiceError::Internal(_) => AppError::Internal,
         }
     }
@@ -156,7 +189,8 @@ mod tests {
         assert!(chain.contains("disk on fire"), "{chain}");
         assert_eq!(err.status(), StatusCode::INTERNAL_SERVER_ERROR);
         assert_eq!(err.client_message(), INTERNAL_MESSAGE);
-        assert_eq!(AppError::from(err), AppError::Internal);
+        let app_error = AppError::from(err);
+        assert_eq!((app_error.status(), app_error), (500, AppError::Internal));
     }
 
     #[test]
@@ -168,10 +202,14 @@ mod tests {
             (ServiceError::invalid("key", "bad"), 422, "INVALID"),
             (ServiceError::Conflict { message: "moved".into(), current_version: 3 }, 409, "CONFLICT"),
             (ServiceError::Refused { code: "GATE_BLOCKED", message: "wait".into() }, 409, "GATE_BLOCKED"),
+            (ServiceError::Unavailable, 503, "DATABASE_UNAVAILABLE"),
         ];
         for (err, status, code) in cases {
             assert_eq!((err.status().as_u16(), err.code()), (status, code), "{err:?}");
             assert_ne!(err.client_message(), INTERNAL_MESSAGE);
+            // A server function answers with the same status as the API for the same failure.
+            let message = format!("{err:?}");
+            assert_eq!(AppError::from(err).status(), status, "{message}");
         }
     }
 }

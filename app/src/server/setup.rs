@@ -133,7 +133,7 @@ pub async fn complete_setup(pool: &PgPool, token: &str, admin: &FirstAdmin) -> R
                 "email": admin.email.as_str(), "name": admin.name.as_str(), "role": Role::Admin.as_str(),
                 "signoff_roles": [],
             })),
-            reason: Some("the first admin, through the set-up link"),
+            reason: Some(&crate::domain::ChangeReason::system("the first admin, through the set-up link")),
             ..NewEvent::default()
         },
     )

@@ -388,6 +388,7 @@ pub async fn update_roles(
 /// active admin. Returns the prefixes of the tokens revoked.
 pub async fn disable(pool: &PgPool, actor: &Actor, id: i64, reason: Option<&str>) -> Result<Vec<String>, ServiceError> {
     actor.require(Role::Admin, "disable users")?;
+    let reason = crate::domain::ChangeReason::parse_optional(reason)?;
     if actor.user_id == Some(id) {
         return Err(ServiceError::Refused {
             code: "SELF",
@@ -430,7 +431,7 @@ pub async fn disable(pool: &PgPool, actor: &Actor, id: i64, reason: Option<&str>
             after: Some(
                 serde_json::json!({ "disabled": true, "sessions_ended": true, "admin_tokens_revoked": revoked }),
             ),
-            reason,
+            reason: reason.as_ref(),
             ..NewEvent::default()
         },
     )

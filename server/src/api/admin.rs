@@ -274,7 +274,7 @@ pub async fn set_flag_state(
     let Path((key, env)) = path.map_err(|e| ApiError::bad_path(&e))?;
     let Json(body) = body.map_err(|e| ApiError::bad_body(&e))?;
     let flag = FlagKey::parse(&key).map_err(app::server::ServiceError::from)?;
-    let env = EnvKey::parse(&env).map_err(app::server::ServiceError::from)?;
+    let env = EnvKey::parse(&env).map_err(|e| app::server::ServiceError::from(e.at("env")))?;
     let reason = body.reason.as_deref().map(str::trim).filter(|r| !r.is_empty());
     let result =
         flags::set_enabled(&state.pool, &caller.actor(), &flag, &env, body.enabled, body.expected_version, reason)

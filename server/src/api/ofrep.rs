@@ -106,8 +106,9 @@ fn parse_context(body: &Bytes) -> Result<EvalContext, (&'static str, String)> {
     if body.is_empty() {
         return Ok(EvalContext::default());
     }
-    let request: Value =
-        serde_json::from_slice(body).map_err(|e| ("PARSE_ERROR", format!("the body is not valid JSON: {e}")))?;
+    // With the path where it breaks (`context.targetingKey: ...`), as every error names its field.
+    let request: Value = serde_path_to_error::deserialize(&mut serde_json::Deserializer::from_slice(body))
+        .map_err(|e| ("PARSE_ERROR", format!("the body is not valid JSON: {e}")))?;
     let context = match request.get("context") {
         None | Some(Value::Null) => return Ok(EvalContext::default()),
         Some(Value::Object(map)) => map,

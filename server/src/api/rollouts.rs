@@ -115,7 +115,7 @@ pub async fn create(
         }
     };
     let new = NewRollout {
-        flag: FlagKey::parse(&request.flag).map_err(ServiceError::from)?,
+        flag: FlagKey::parse(&request.flag).map_err(|e| ServiceError::from(e.at("flag")))?,
         environment: EnvKey::parse(&request.environment).map_err(ServiceError::from)?,
         plan,
         stickiness: Stickiness::parse(request.stickiness.as_deref().unwrap_or("customer_id"))
@@ -273,7 +273,7 @@ async fn act(
 ) -> Result<Json<RolloutView>, ApiError> {
     caller.require(Role::Editor, "change rollouts")?;
     let request = body(request)?;
-    let flag = FlagKey::parse(&request.flag).map_err(ServiceError::from)?;
+    let flag = FlagKey::parse(&request.flag).map_err(|e| ServiceError::from(e.at("flag")))?;
     let environment = EnvKey::parse(&request.environment).map_err(ServiceError::from)?;
     if request.to_stage.is_some() && !matches!(verb, Verb::Rollback) {
         return Err(invalid("to_stage", "to_stage is for rollback only"));

@@ -52,7 +52,7 @@ pub async fn create(
     caller.require(Role::Editor, "schedule changes")?;
     let Json(body) = body.map_err(|e| ApiError::bad_body(&e))?;
     let new = NewScheduledChange {
-        flag: FlagKey::parse(&body.flag).map_err(ServiceError::from)?,
+        flag: FlagKey::parse(&body.flag).map_err(|e| ServiceError::from(e.at("flag")))?,
         environment: EnvKey::parse(&body.environment).map_err(ServiceError::from)?,
         action: body.action.parse::<ScheduledAction>().map_err(ServiceError::from)?,
         to_stage: body.to_stage,

@@ -15,7 +15,6 @@ use axum::Json;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-
 fn flag_and_env(key: &str, env: &str) -> Result<(FlagKey, EnvKey), ApiError> {
     Ok((FlagKey::parse(key).map_err(ServiceError::from)?, EnvKey::parse(env).map_err(ServiceError::from)?))
 }

@@ -954,7 +954,7 @@ mod tests {
         assert_eq!(sample.latency_buckets.as_ref().map(|b| b.iter().sum::<u64>()), Some(2));
         let production = app::domain::EnvKey::parse("production").unwrap();
         let valid = app::domain::guardrail::validate_batch(&batch, Some(&production), now).unwrap();
-        assert_eq!(valid.minutes.len(), 1);
+        assert_eq!(valid.samples.len(), 1);
     }
 
     #[test]

@@ -63,9 +63,10 @@ async fn seed_rollout(pool: &PgPool, key: &str) -> i64 {
 /// treatment and 0.5% in control, latencies mostly under 100 ms with a tail to 10 s.
 async fn seed_minutes(pool: &PgPool, key: &str, minutes: i32) {
     sqlx::query(
-        "insert into metric_minutes (flag_id, environment_id, cohort, minute, request_count, error_count,
+        "insert into metric_minutes (flag_id, environment_id, cohort, minute, part_start, request_count, error_count,
                                      latency_buckets, latency_sum_ms)
-         select f.id, e.id, c.cohort, date_trunc('minute', now()) - make_interval(mins => i), 1000, c.errors,
+         select f.id, e.id, c.cohort, date_trunc('minute', now()) - make_interval(mins => i),
+                date_trunc('minute', now()) - make_interval(mins => i), 1000, c.errors,
                 array[100, 200, 300, 200, 100, 50, 30, 10, 5, 3, 2, 0]::bigint[], 90000
          from flags f, environments e, (values ('treatment', 20), ('control', 5)) c (cohort, errors),
               generate_series(0, $2 - 1) i
@@ -144,8 +145,10 @@ async fn a_week_of_minutes_is_bucketed_to_half_hours_and_rollbacks_are_marked(po
 async fn a_variant_flags_variants_together_are_its_treatment_as_the_guardrails_count_them(pool: PgPool) {
     let id = seed_rollout(&pool, "checkout").await;
     sqlx::query(
-        "insert into metric_minutes (flag_id, environment_id, cohort, minute, request_count, error_count, latency_buckets)
-         select f.id, e.id, c.cohort, date_trunc('minute', now()) - make_interval(mins => i), 1000, c.errors,
+        "insert into metric_minutes (flag_id, environment_id, cohort, minute, part_start, request_count, error_count,
+                                     latency_buckets)
+         select f.id, e.id, c.cohort, date_trunc('minute', now()) - make_interval(mins => i),
+                date_trunc('minute', now()) - make_interval(mins => i), 1000, c.errors,
                 array_fill(10::bigint, array[12])
          from flags f, environments e, (values ('variant:a', 30), ('variant:b', 10), ('control', 5)) c (cohort, errors),
               generate_series(0, 9) i

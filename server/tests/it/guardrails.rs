@@ -494,3 +494,61 @@ async fn auto_advance_is_off_by_default_and_when_on_advances_once_every_guardrai
     assert_eq!(advanced[0].2["auto_advance"], true);
     assert_eq!(audit_count(&pool, "rollout.auto_advance").await, 3);
 }
+
+/// Waits, if need be, until at least `seconds` remain in the current minute, so that what a test does
+/// next happens within one minute.
+async fn room_in_this_minute(seconds: u32) {
+    use chrono::Timelike;
+    let second = Utc::now().second();
+    if second + seconds >= 60 {
+        tokio::time::sleep(std::time::Duration::from_secs(u64::from(61 - second))).await;
+    }
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_rollout_started_in_the_minute_another_was_rolled_back_is_not_judged_on_its_figures(pool: PgPool) {
+    let (router, token) = setup(&pool).await;
+    room_in_this_minute(20).await;
+    let first = canary(&pool).await;
+    let broken = json!({ "batch_id": "s-1", "samples": [sample("treatment", 199, 49, 40.0)] });
+    assert_eq!(post_batch(&router, &token, &broken).await.0, StatusCode::OK);
+    run_pass(&pool, &NoPrometheus, Utc::now()).await.unwrap();
+    assert_eq!(status_of(&pool, first).await, "rolled_back");
+
+    // A new rollout of the flag, in the same minute, with no traffic of its own yet.
+    let second = canary(&pool).await;
+    let report = run_pass(&pool, &NoPrometheus, Utc::now()).await.unwrap();
+
+    assert!(report.actions.is_empty(), "{report:?}");
+    assert_eq!(status_of(&pool, second).await, "active");
+    let (status, observed): (String, Value) = sqlx::query_as(
+        "select e.status, e.observed from guardrail_evaluations e join guardrails g on g.id = e.guardrail_id
+         where g.rollout_id = $1 and g.kind = 'error_rate'",
+    )
+    .bind(second)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(status, "insufficient_data");
+    assert_eq!(observed["message"], "insufficient data: 0 of 100 treatment requests in 5 min");
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn healthy_traffic_from_before_the_start_does_not_dilute_a_bad_start(pool: PgPool) {
+    let (router, token) = setup(&pool).await;
+    room_in_this_minute(20).await;
+    let before = json!({ "batch_id": "d-1", "samples": [sample("treatment", 5000, 0, 40.0)] });
+    assert_eq!(post_batch(&router, &token, &before).await.0, StatusCode::OK);
+    let id = canary(&pool).await;
+
+    let bad_start = json!({ "batch_id": "d-2", "samples": [sample("treatment", 150, 10, 40.0)] });
+    assert_eq!(post_batch(&router, &token, &bad_start).await.0, StatusCode::OK);
+    let report = run_pass(&pool, &NoPrometheus, Utc::now()).await.unwrap();
+
+    assert_eq!(status_of(&pool, id).await, "rolled_back", "{report:?}");
+    let rolled = events(&pool, id, "rolled_back").await;
+    assert_eq!(
+        rolled[0].1.as_deref(),
+        Some("guardrail error rate breached: error rate 6.67% above 1% (150 requests in 5 min)")
+    );
+}

@@ -5,7 +5,9 @@
 mod common;
 
 mod admin_api;
+mod append_only;
 mod audit_and_hygiene;
+mod bad_input;
 mod charts;
 mod cli;
 mod config_as_code;
@@ -18,10 +20,12 @@ mod guardrails;
 mod ofrep;
 mod openapi;
 mod operator_cli;
+mod outage;
 mod people;
 mod phases;
 mod priority_urls;
 mod priority_urls_rollback;
+mod reliability;
 mod retention;
 mod rollouts;
 mod scheduled;

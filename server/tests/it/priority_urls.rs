@@ -358,3 +358,29 @@ async fn the_cli_limit_check_refuses_an_oversized_file_before_parsing(pool: PgPo
 
     assert!(matches!(result, Err(ImportError::File(FileError::TooLarge { limit: 10, .. }))), "{result:?}");
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_report_row_a_spreadsheet_would_run_as_a_formula_is_written_as_text(pool: PgPool) {
+    let (router, cookie) = signed_in_editor(&pool).await;
+    let file = "url,update_priority,page_type\n\
+                \"=HYPERLINK(\"\"http://evil.example\"\",\"\"open\"\")\",low,other\n\
+                @SUM(1+1),low,other\n\
+                https://shop.example/ok,low,other\n";
+    let summary = import_text(&pool, ACCOUNT, "evil.csv", file, false, &ImportLimits::default()).await.unwrap();
+    assert_eq!(summary.rejected, 2);
+
+    let response = send(
+        &router,
+        Request::get(format!("/admin/priority-urls/{ACCOUNT}/batches/{}/report.csv", summary.batch_id))
+            .header(header::COOKIE, &cookie)
+            .body(axum::body::Body::empty())
+            .unwrap(),
+    )
+    .await;
+
+    assert_eq!(response.status(), StatusCode::OK);
+    let report = body_text(response).await;
+    let mut reader = ::csv::Reader::from_reader(report.as_bytes());
+    let urls: Vec<String> = reader.records().map(|r| r.unwrap()[2].to_owned()).collect();
+    assert_eq!(urls, ["'=HYPERLINK(\"http://evil.example\",\"open\")", "'@SUM(1+1)"], "{report}");
+}

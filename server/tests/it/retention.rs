@@ -13,8 +13,10 @@ fn now() -> DateTime<Utc> {
 
 async fn minute(pool: &PgPool, flag: &str, at: DateTime<Utc>) {
     sqlx::query(
-        "insert into metric_minutes (flag_id, environment_id, cohort, minute, request_count, error_count, latency_buckets)
-         select f.id, e.id, 'treatment', date_trunc('minute', $2::timestamptz), 10, 0, array_fill(0::bigint, array[12])
+        "insert into metric_minutes (flag_id, environment_id, cohort, minute, part_start, request_count, error_count,
+                                     latency_buckets)
+         select f.id, e.id, 'treatment', date_trunc('minute', $2::timestamptz), date_trunc('minute', $2::timestamptz),
+                10, 0, array_fill(0::bigint, array[12])
          from flags f, environments e where f.key = $1 and e.key = 'production'",
     )
     .bind(flag)

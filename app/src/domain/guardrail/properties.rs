@@ -133,7 +133,7 @@ proptest! {
         }).collect();
         let env = crate::domain::EnvKey::parse("production").unwrap();
         let batch = MetricBatch { batch_id: "p".into(), samples: samples.clone(), gauges: vec![] };
-        let valid = validate_batch(&batch, Some(&env), now).unwrap();
+        let valid = validate_batch(&batch, Some(&env), now).unwrap().fold(&Cuts::default());
         let requests: u64 = valid.minutes.iter().map(|row| row.stats.requests).sum();
         let errors: u64 = valid.minutes.iter().map(|row| row.stats.errors).sum();
         prop_assert_eq!(requests, samples.iter().map(|s| s.requests).sum::<u64>());

@@ -182,7 +182,7 @@ impl GuardrailSpec {
         }
         if self.window_minutes == 0 || self.window_minutes > MAX_WINDOW_MINUTES {
             return Err(InvalidValue::new(
-                "window",
+                "window_minutes",
                 format!("the window must be 1 to {MAX_WINDOW_MINUTES} minutes, not {}", self.window_minutes),
             ));
         }
@@ -289,7 +289,7 @@ mod tests {
         assert_eq!(spec.validate().unwrap_err().field, "threshold");
         spec.threshold = 1.0;
         spec.window_minutes = 0;
-        assert_eq!(spec.validate().unwrap_err().field, "window");
+        assert_eq!(spec.validate().unwrap_err().field, "window_minutes");
         let mut spec = GuardrailSpec::new(GuardrailKind::Gauge, 30.0, 5, 3);
         assert_eq!(spec.validate().unwrap_err().field, "gauge_name");
         spec.gauge_name = Some("9lag".into());

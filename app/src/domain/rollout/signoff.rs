@@ -55,12 +55,16 @@ fn list_or_none(roles: &[SignoffRole]) -> String {
     }
 }
 
-/// Checks, in this order, that the rollout is live, that `stage` is the next one it would enter, that the
-/// stage requires `role`, that the signer holds it, that the signer is not the requester, and that the
-/// signer has not already signed this stage at this version, in this role or another. A rejection is
-/// checked the same way: it blocks the stage, so it must come from someone entitled to approve it.
+/// Checks, in this order, that the signer holds `role` (first: someone who may not sign learns nothing of
+/// the rollout's state), that the rollout is live, that `stage` is the next one it would enter, that the
+/// stage requires `role`, that the signer is not the requester, and that the signer has not already
+/// signed this stage at this version, in this role or another. A rejection is checked the same way: it
+/// blocks the stage, so it must come from someone entitled to approve it.
 pub fn validate_signoff(request: SignoffRequest<'_>) -> Result<(), SignoffError> {
     let SignoffRequest { state, stage, role, signer, signer_roles, requester, existing } = request;
+    if !signer_roles.contains(&role) {
+        return Err(SignoffError::RoleNotHeld(role));
+    }
     if !state.is_live() {
         return Err(SignoffError::Finished);
     }
@@ -73,9 +77,6 @@ pub fn validate_signoff(request: SignoffRequest<'_>) -> Result<(), SignoffError>
     let required = state.stages.stage(next).map(|s| s.required_roles.clone()).unwrap_or_default();
     if !required.contains(&role) {
         return Err(SignoffError::RoleNotRequired { stage: state.stages.label(next), role, required });
-    }
-    if !signer_roles.contains(&role) {
-        return Err(SignoffError::RoleNotHeld(role));
     }
     if requester == Some(signer) {
         return Err(SignoffError::OwnRequest);

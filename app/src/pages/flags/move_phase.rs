@@ -15,9 +15,7 @@ pub async fn move_flag_to_phase(flag: String, phase: String, expected_version: O
     let flag = FlagKey::parse(&flag).map_err(invalid)?;
     let phase = match phase.trim() {
         "" => None,
-        key => Some(
-            PhaseKey::parse(key).map_err(|e| to_app_error(ServiceError::invalid("phase", e.message)))?,
-        ),
+        key => Some(PhaseKey::parse(key).map_err(|e| to_app_error(ServiceError::invalid("phase", e.message)))?),
     };
     let state = expect_context::<AppState>();
     phases::move_flag(&state.pool, &Actor::user(&me), &flag, phase.as_ref(), expected_version)

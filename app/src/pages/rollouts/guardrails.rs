@@ -95,10 +95,9 @@ pub async fn add_guardrail(
         .trim()
         .parse()
         .map_err(|_| invalid("threshold", format!("{:?} is not a number", threshold.trim())))?;
-    let window: u32 = window_minutes
-        .trim()
-        .parse()
-        .map_err(|_| invalid("window", format!("{:?} is not a whole number of minutes", window_minutes.trim())))?;
+    let window: u32 = window_minutes.trim().parse().map_err(|_| {
+        invalid("window_minutes", format!("{:?} is not a whole number of minutes", window_minutes.trim()))
+    })?;
     let samples: u64 = min_samples
         .trim()
         .parse()

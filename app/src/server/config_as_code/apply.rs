@@ -20,8 +20,7 @@ use super::document::{
     ConfigDocument, EnvStateDoc, EnvironmentDoc, FlagDoc, OverrideDoc, PhaseDoc, RolloutDoc, FORMAT_VERSION,
 };
 use crate::domain::{
-    Description, EnvKey, EnvName, FlagKey, FlagKind, FlagName, PhaseKey, PhaseName, Role, Stickiness, Target,
-    ValueType,
+    Description, EnvKey, EnvName, FlagKey, FlagKind, FlagName, PhaseKey, PhaseName, Role, Stickiness, Target, ValueType,
 };
 use crate::server::audit::{self, Actor, NewEvent};
 use crate::server::overrides::set_override_in;

@@ -199,6 +199,10 @@ pub fn window_start(now: DateTime<Utc>, minutes: u32) -> DateTime<Utc> {
     this_minute - TimeDelta::minutes(i64::from(minutes.max(1)) - 1)
 }
 
+fn truncate_minute(at: DateTime<Utc>) -> DateTime<Utc> {
+    at.duration_trunc(TimeDelta::minutes(1)).unwrap_or(at)
+}
+
 /// Which cohorts to sum.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Cohorts {
@@ -209,7 +213,9 @@ pub enum Cohorts {
     All,
 }
 
-/// One flag's figures in one environment from `from` (a whole minute) up to, not including, `until`.
+/// One flag's figures in one environment from `from` up to, not including, `until`. Each bound is a whole
+/// minute or a rollout's start, where the stored rows are cut (see the migration adding `part_start`), so
+/// the sum is exact to the instant.
 pub async fn cohort_stats(
     conn: &mut PgConnection,
     flag_id: i64,
@@ -225,7 +231,8 @@ pub async fn cohort_stats(
     };
     let rows = sqlx::query!(
         r#"select request_count, error_count, latency_buckets, latency_sum_ms from metric_minutes
-           where flag_id = $1 and environment_id = $2 and minute >= $3 and minute < $4
+           where flag_id = $1 and environment_id = $2 and minute >= $7 and minute < $4
+             and part_start >= $3 and part_start < $4
              and (($5 and (cohort = 'treatment' or cohort like 'variant:%')) or ($6 and cohort = 'control'))"#,
         flag_id,
         environment_id,
@@ -233,6 +240,7 @@ pub async fn cohort_stats(
         until as _,
         treatment,
         control,
+        truncate_minute(from) as _,
     )
     .fetch_all(&mut *conn)
     .await?;
@@ -252,7 +260,8 @@ pub async fn cohort_stats(
     Ok(stats)
 }
 
-/// A gauge's points and mean in one environment since `from`: the flag's own values and flag-less ones.
+/// A gauge's points and mean in one environment since `from` (a whole minute or a rollout's start, as for
+/// [`cohort_stats`]): the flag's own values and flag-less ones.
 pub async fn gauge_stats(
     conn: &mut PgConnection,
     flag_id: i64,
@@ -263,11 +272,13 @@ pub async fn gauge_stats(
     let row = sqlx::query!(
         r#"select coalesce(sum(value_count), 0)::int8 as "points!", sum(value_sum) as total
            from gauge_minutes
-           where environment_id = $1 and name = $2 and minute >= $3 and (flag_id = $4 or flag_id is null)"#,
+           where environment_id = $1 and name = $2 and minute >= $5 and part_start >= $3
+             and (flag_id = $4 or flag_id is null)"#,
         environment_id,
         name,
         from as _,
         flag_id,
+        truncate_minute(from) as _,
     )
     .fetch_one(&mut *conn)
     .await?;

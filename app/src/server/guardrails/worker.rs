@@ -133,11 +133,11 @@ async fn observe<S: QuerySource>(
             Err(why) => Observation::SourceDown(why),
         });
     }
-    // A rollout's window never reaches back before its start: figures of an earlier rollout of the same
-    // flag are not this one's.
+    // A rollout's window never reaches back before its start, to the instant: figures of an earlier
+    // rollout of the same flag, or from before this one started, are not this one's.
     let mut from = store::window_start(now, spec.window_minutes);
     if let Some(started) = rollout.started_at {
-        from = from.max(store::window_start(started, 1));
+        from = from.max(started);
     }
     let until = now + TimeDelta::minutes(1);
     if spec.kind == GuardrailKind::Gauge {
@@ -149,11 +149,11 @@ async fn observe<S: QuerySource>(
     let baseline = match spec.baseline {
         None => None,
         Some(Baseline::Control) => Some(cohort_window(conn, cache, rollout, Cohorts::Control, from, until).await?),
+        // The same length of time just before the start, up to the start itself.
         Some(Baseline::PreRollout) => match rollout.started_at {
             Some(started) => {
-                let end = store::window_start(started, 1);
-                let start = end - TimeDelta::minutes(i64::from(spec.window_minutes));
-                Some(cohort_window(conn, cache, rollout, Cohorts::All, start, end).await?)
+                let start = store::window_start(started, spec.window_minutes + 1);
+                Some(cohort_window(conn, cache, rollout, Cohorts::All, start, started).await?)
             }
             None => None,
         },

@@ -60,7 +60,8 @@ async fn flag_in_env(conn: &mut PgConnection, flag: &FlagKey, env: &EnvKey) -> R
             message: format!("{} is archived; its overrides can no longer change", flag.as_str()),
         });
     }
-    let value_type = ValueType::from_str(&row.value_type).map_err(|e| ServiceError::internal("reading a stored value type", e))?;
+    let value_type =
+        ValueType::from_str(&row.value_type).map_err(|e| ServiceError::internal("reading a stored value type", e))?;
     Ok(FlagInEnv { flag_id: row.flag_id, environment_id: row.environment_id, value_type })
 }
 
@@ -85,12 +86,7 @@ fn check_value(flag: &FlagKey, value_type: ValueType, value: &Value) -> Result<(
 }
 
 fn check_reason(reason: Option<&str>) -> Result<(), ServiceError> {
-    if reason.is_some_and(|r| r.chars().count() > 2000) {
-        return Err(ServiceError::Invalid {
-            field: "reason",
-            message: "the reason is limited to 2,000 characters".into(),
-        });
-    }
+    crate::domain::ChangeReason::parse_optional(reason)?;
     Ok(())
 }
 
@@ -195,6 +191,7 @@ async fn write(
     let kind = target.kind.as_str();
     let key = target.key.as_str();
     let new_version = before.map_or(1, |b| b.version + 1);
+    let why = crate::domain::ChangeReason::parse_optional(why)?;
     audit::record(
         conn,
         actor,
@@ -210,7 +207,7 @@ async fn write(
             environment_key: Some(env.as_str()),
             before: before.map(|b| serde_json::json!({ kind: key, "value": b.value, "version": b.version })),
             after: after.map(|(v, _)| serde_json::json!({ kind: key, "value": v, "version": new_version })),
-            reason: why,
+            reason: why.as_ref(),
         },
     )
     .await?;

@@ -8,6 +8,7 @@ use crate::model::priority::{
     AccountFlagState, AccountPage, AccountRow, BatchView, Comparison, Distribution, UrlQuery, UrlRow,
 };
 use crate::server::audit::escape_like;
+use crate::server::csv_file::CsvFile;
 use crate::server::ServiceError;
 use sqlx::PgPool;
 use std::collections::HashMap;
@@ -345,7 +346,8 @@ async fn batch(pool: &PgPool, account_id: i64, id: i64) -> Result<Option<BatchVi
     .await
 }
 
-/// The report of one batch of one account as CSV: `line,kind,url,reason`, in line order.
+/// The report of one batch of one account as CSV: `line,kind,url,reason`, in line order. A URL or reason
+/// that a spreadsheet would run as a formula is written as text ([`CsvFile`]).
 pub async fn report_csv(pool: &PgPool, account: &str, batch_id: i64) -> Result<Vec<u8>, ServiceError> {
     let found = sqlx::query_scalar!(
         "select b.id from url_import_batches b join url_accounts a on a.id = b.account_id
@@ -364,11 +366,11 @@ pub async fn report_csv(pool: &PgPool, account: &str, batch_id: i64) -> Result<V
     )
     .fetch_all(pool)
     .await?;
-    crate::server::csv_file::write_report(
-        "url",
-        rows.iter().map(|r| (r.line_number, r.kind.as_str(), r.url.as_str(), r.reason.as_str())),
-    )
-    .map_err(|e| ServiceError::internal("writing the import report", e))
+    let mut file = CsvFile::new("the report", &["line", "kind", "url", "reason"])?;
+    for r in rows {
+        file.row([r.line_number.to_string().as_str(), &r.kind, &r.url, &r.reason])?;
+    }
+    file.finish()
 }
 
 /// One URL's badges as the evaluation API returns them.

@@ -33,6 +33,7 @@ pub async fn rollback(
     reason: Option<&str>,
 ) -> Result<RollbackSummary, ServiceError> {
     actor.require(Role::Editor, "roll imports back")?;
+    let reason = crate::domain::ChangeReason::parse_optional(reason)?;
     let mut tx = pool.begin().await?;
     let batch = sqlx::query!(
         "select b.account_id, a.organization_key as account, b.status, b.dry_run, b.file_name
@@ -132,7 +133,7 @@ pub async fn rollback(
             after: Some(serde_json::json!({
                 "status": "rolled_back", "removed": summary.removed, "restored": summary.restored,
             })),
-            reason,
+            reason: reason.as_ref(),
             ..NewEvent::default()
         },
     )

@@ -274,7 +274,6 @@ pub async fn report_csv(pool: &PgPool, id: i64) -> Result<Vec<u8>, ServiceError>
         "key",
         rows.iter().map(|r| (r.line_number, r.kind.as_str(), r.key.as_str(), r.reason.as_str())),
     )
-    .map_err(|e| ServiceError::internal("writing the import report", e))
 }
 
 #[cfg(test)]

@@ -18,7 +18,7 @@ use crate::domain::rollout::{
     apply, check_gates, validate_signoff, Action, ChecklistItem, GateInput, GateRefusal, Override, RolloutPlan,
     RolloutState, RolloutStatus, SignoffDecision, SignoffRecord, SignoffRequest, StagePlan, Template, TransitionKind,
 };
-use crate::domain::{EnvKey, FlagKey, Percent, Role, SignoffRole, Stickiness};
+use crate::domain::{ChangeReason, Comment, EnvKey, FlagKey, Percent, Role, SignoffRole, Stickiness};
 use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgPool};
 use std::str::FromStr;
@@ -215,7 +215,7 @@ struct EventRow<'a> {
     to_basis_points: Option<u16>,
     from_stage: Option<u32>,
     to_stage: Option<u32>,
-    reason: Option<&'a str>,
+    reason: Option<&'a ChangeReason>,
     details: serde_json::Value,
     gate_overridden: bool,
 }
@@ -230,7 +230,7 @@ pub async fn record_system_event(
     reason: &str,
     details: serde_json::Value,
 ) -> Result<(), ServiceError> {
-    let reason: String = reason.chars().take(2000).collect();
+    let reason = ChangeReason::system(reason);
     insert_event(conn, id, actor, EventRow { kind, reason: Some(&reason), details, ..EventRow::default() }).await
 }
 
@@ -260,7 +260,7 @@ async fn insert_event(
         actor_kind,
         actor.user_id,
         actor.label,
-        event.reason.map(str::trim).filter(|r| !r.is_empty()),
+        event.reason.and_then(ChangeReason::given),
         details,
         event.gate_overridden,
     )
@@ -313,7 +313,7 @@ impl Locked {
         action: &str,
         before: Option<serde_json::Value>,
         after: Option<serde_json::Value>,
-        reason: Option<&str>,
+        reason: Option<&ChangeReason>,
     ) -> Result<(), ServiceError> {
         audit::record(
             conn,
@@ -476,7 +476,8 @@ pub async fn transition_with_notice(
     notice: Option<&super::webhooks::Notice>,
 ) -> Result<crate::model::RolloutView, ServiceError> {
     actor.require(Role::Editor, "change rollouts")?;
-    let reason = request.reason.as_deref().map(str::trim).filter(|r| !r.is_empty());
+    let reason = ChangeReason::parse_optional(request.reason.as_deref())?;
+    let reason = reason.as_ref();
     let mut tx = pool.begin().await?;
     let locked = lock(&mut tx, id).await?;
     let state = &locked.state;
@@ -501,9 +502,10 @@ pub async fn transition_with_notice(
             unfinished_prerequisites: &prerequisites,
             guardrail_blockers: &guardrail_blockers,
         });
-        let admin_override = request
-            .override_gates
-            .then(|| Override { actor_role: actor.role, reason: reason.unwrap_or_default().to_owned() });
+        let admin_override = request.override_gates.then(|| Override {
+            actor_role: actor.role,
+            reason: reason.map(ChangeReason::to_string).unwrap_or_default(),
+        });
         transition = match transition.pass_gates(report, admin_override.as_ref()) {
             Ok(t) => t,
             Err(GateRefusal::Blocked(report)) => {
@@ -592,7 +594,7 @@ pub async fn transition_with_notice(
             from_percent: transition.from_percent,
             to_percent: transition.to_percent,
             actor,
-            reason,
+            reason: reason.and_then(ChangeReason::given),
             gate_overridden: transition.gate_overridden,
         },
     )
@@ -681,6 +683,8 @@ pub async fn edit_in(
     edit: &RolloutEdit,
 ) -> Result<String, ServiceError> {
     actor.require(Role::Editor, "change rollouts")?;
+    let reason = ChangeReason::parse_optional(edit.reason.as_deref())?;
+    let reason = reason.as_ref();
     let plan = RolloutPlan::new(edit.stages.clone()).map_err(|e| ServiceError::invalid("stages", e.to_string()))?;
     let locked = lock(conn, id).await?;
     locked.check_version(edit.expected_version, "")?;
@@ -711,7 +715,6 @@ pub async fn edit_in(
         "allow_customers": edit.allow_customers,
         "allow_organizations": edit.allow_organizations,
     });
-    let reason = edit.reason.as_deref().map(str::trim).filter(|r| !r.is_empty());
     insert_event(conn, id, actor, EventRow { kind: "edited", reason, details: after.clone(), ..EventRow::default() })
         .await?;
     let entity_key = locked.entity_key();
@@ -759,10 +762,12 @@ pub async fn sign(
     new: &NewSignoff,
 ) -> Result<(), ServiceError> {
     let signer = actor.user_id.ok_or_else(|| ServiceError::Forbidden("only a person can sign off".into()))?;
-    let comment = new.comment.trim();
-    if comment.chars().count() > 2000 {
-        return Err(ServiceError::invalid("comment", "the comment has more than 2000 characters"));
+    // Permission before anything about the rollout's state (its version, its stage).
+    if !signer_roles.contains(&new.role) {
+        return Err(ServiceError::Forbidden(crate::domain::rollout::SignoffError::RoleNotHeld(new.role).to_string()));
     }
+    let comment = Comment::parse(&new.comment)?;
+    let comment = comment.as_str();
     if new.decision == SignoffDecision::Rejected && comment.is_empty() {
         return Err(ServiceError::invalid("comment", "say why you reject it: the comment is required"));
     }
@@ -780,7 +785,11 @@ pub async fn sign(
         requester,
         existing: &existing,
     })
-    .map_err(|e| refused("SIGNOFF_REFUSED", e.to_string()))?;
+    .map_err(|e| match e {
+        // Not holding the role is a matter of permission, whichever edge asked (403, as the page says).
+        crate::domain::rollout::SignoffError::RoleNotHeld(_) => ServiceError::Forbidden(e.to_string()),
+        _ => refused("SIGNOFF_REFUSED", e.to_string()),
+    })?;
     let decision = new.decision.as_str();
     sqlx::query!(
         "insert into signoffs (rollout_id, stage, rollout_version, role, user_id, decision, comment)
@@ -806,13 +815,15 @@ pub async fn sign(
         EventRow {
             kind: "signoff",
             to_stage: Some(new.stage),
-            reason: Some(comment),
+            reason: Some(&ChangeReason::system(comment)),
             details: details.clone(),
             ..EventRow::default()
         },
     )
     .await?;
-    locked.audit(&mut tx, actor, "rollout.signed_off", None, Some(details), Some(comment)).await?;
+    locked
+        .audit(&mut tx, actor, "rollout.signed_off", None, Some(details), Some(&ChangeReason::system(comment)))
+        .await?;
     tx.commit().await?;
     Ok(())
 }

@@ -1,6 +1,8 @@
 //! Test helpers: fixtures written as plain SQL, a router over the test's database, and a tiny cookie jar.
 #![allow(dead_code, clippy::unwrap_used)]
 
+pub mod outage;
+pub mod routes;
 pub mod urls;
 
 use app::server::password::hash_password;

@@ -15,7 +15,7 @@ fn try_sign(state: &RolloutState, stage: u32, role: SignoffRole, existing: &[Sig
         stage,
         role,
         signer: SIGNER,
-        signer_roles: &[DevLead, OpsOncall],
+        signer_roles: &[DevLead, OpsOncall, Qa],
         requester: Some(REQUESTER),
         existing,
     })
@@ -54,6 +54,14 @@ fn a_finished_rollout_or_its_last_stage_has_nothing_to_sign() {
     assert_eq!(
         try_sign(&at(RolloutStatus::Active, Some(4)), 4, DevLead, &[]),
         Err("the rollout is at its last stage; there is no next stage to sign".to_owned())
+    );
+}
+
+#[test]
+fn a_signer_without_the_role_learns_nothing_of_the_rollouts_state() {
+    assert_eq!(
+        try_sign(&at(RolloutStatus::Completed, Some(4)), 4, ProductOwner, &[]),
+        Err("you do not hold the product_owner role".to_owned())
     );
 }
 
