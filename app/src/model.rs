@@ -204,6 +204,10 @@ pub struct TokenRow {
     pub environment: Option<String>,
     /// The user an admin token acts as.
     pub user: Option<String>,
+    /// The web origins whose pages may use a frontend token (`*`: any).
+    pub origins: Vec<String>,
+    /// A frontend token's requests per second, per server process.
+    pub rate_limit: Option<i32>,
     pub created_at: DateTime<Utc>,
     pub last_used_at: Option<DateTime<Utc>>,
     pub revoked_at: Option<DateTime<Utc>>,

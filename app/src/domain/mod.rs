@@ -21,7 +21,7 @@ pub use evaluation::{
 pub use flag::{Description, EnvKey, FlagKey, FlagKind, FlagName, ValueType};
 pub use percent::Percent;
 pub use phase::{EnvName, PersonName, PhaseKey, PhaseName};
-pub use token::TokenScope;
+pub use token::{AllowedOrigin, RateLimit, TokenScope};
 pub use user::{Email, Role, SignoffRole};
 pub use variant::{Variant, Variants};
 

@@ -3,8 +3,8 @@
 //! by a browser session (then the cross-site check in `csrf.rs` applies, as for every form). Every write
 //! goes through the same service layer as the browser. The routes are listed in `openapi.json`.
 
+use super::caller::bearer_token;
 use super::error::ApiError;
-use super::evaluate::bearer_token;
 use app::domain::{EnvKey, FlagKey, SignoffRole};
 use app::model::{AuditPage, AuditQuery, FlagDetail, FlagListPage, FlagListQuery, FlagState, UserView};
 use app::server::audit::Actor;

@@ -2,7 +2,9 @@
 
 pub mod admin;
 pub mod badges;
+pub mod caller;
 pub mod config_io;
+pub mod cors;
 pub mod error;
 pub mod evaluate;
 pub mod ingest;

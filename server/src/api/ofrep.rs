@@ -2,7 +2,7 @@
 //! single and bulk evaluation for OpenFeature SDKs' OFREP providers. The `targetingKey` is the customer id;
 //! `organizationId` (or `organization_id`) the organization; other string properties are attributes.
 
-use super::evaluate::authenticate;
+use super::caller::{authenticate, Purpose};
 use app::domain::{EnvConfig, EvalContext, EvalError, Stickiness};
 use app::server::AppState;
 use axum::body::Bytes;
@@ -90,11 +90,23 @@ fn needs_targeting_key(env: &EnvConfig, ctx: &EvalContext) -> bool {
 }
 
 fn success(key: &str, answer: &app::domain::Evaluation<'_>) -> Value {
-    let mut body = json!({ "key": key, "value": answer.value, "reason": answer.reason.as_str(), "metadata": { "version": answer.version } });
-    if let Some(variant) = answer.variant {
-        body["variant"] = json!(variant);
+    json!({
+        "key": key, "value": answer.value, "reason": answer.reason.as_str(), "variant": variant_name(answer),
+        "metadata": { "version": answer.version }
+    })
+}
+
+/// The variant every OFREP answer names (some providers read it unconditionally): the weighted variant
+/// served; for a boolean, `on` or `off`; for any other value, `off` when the flag is off and `default`
+/// for the environment's value or an override's.
+pub fn variant_name<'a>(answer: &app::domain::Evaluation<'a>) -> &'a str {
+    match (answer.variant, answer.value) {
+        (Some(variant), _) => variant,
+        (None, Value::Bool(true)) => "on",
+        (None, Value::Bool(false)) => "off",
+        (None, _) if answer.reason == app::domain::Reason::Disabled => "off",
+        (None, _) => "default",
     }
-    body
 }
 
 /// `POST /ofrep/v1/evaluate/flags/{key}`.
@@ -104,7 +116,7 @@ pub async fn evaluate_flag(
     Path(key): Path<String>,
     body: Bytes,
 ) -> Response {
-    let caller = match authenticate(&state, &headers) {
+    let caller = match authenticate(&state, &headers, Purpose::Evaluate).await {
         Ok(caller) => caller,
         Err(err) => return err.into_response(),
     };
@@ -123,7 +135,7 @@ pub async fn evaluate_flag(
         Ok(parsed) => parsed,
         Err((code, details)) => return failure(StatusCode::BAD_REQUEST, Some(&key), code, details),
     };
-    let env = caller.snapshot.environments.get(&caller.environment);
+    let env = caller.snapshot.environments.get(&caller.environment).filter(|env| caller.may_see(env, &key));
     if let Some(entry) = env.and_then(|env| env.flags.get(&key)) {
         if needs_targeting_key(&entry.env, &ctx) {
             return failure(
@@ -148,7 +160,7 @@ pub async fn evaluate_flag(
 /// `POST /ofrep/v1/evaluate/flags`: every flag, with an ETag over the configuration version and the
 /// context, so an unchanged answer costs a 304.
 pub async fn evaluate_all(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    let caller = match authenticate(&state, &headers) {
+    let caller = match authenticate(&state, &headers, Purpose::Evaluate).await {
         Ok(caller) => caller,
         Err(err) => return err.into_response(),
     };
@@ -160,7 +172,14 @@ pub async fn evaluate_all(State(state): State<AppState>, headers: HeaderMap, bod
         Err((code, details)) => return failure(StatusCode::BAD_REQUEST, None, code, details),
     };
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    (&caller.environment, caller.snapshot.version, &ctx.customer_id, &ctx.organization_id, &ctx.attributes)
+    (
+        &caller.environment,
+        caller.frontend,
+        caller.snapshot.version,
+        &ctx.customer_id,
+        &ctx.organization_id,
+        &ctx.attributes,
+    )
         .hash(&mut hasher);
     let etag = format!("\"{}-{:016x}\"", caller.snapshot.version, hasher.finish());
     let unchanged = headers
@@ -173,7 +192,8 @@ pub async fn evaluate_all(State(state): State<AppState>, headers: HeaderMap, bod
     }
     let mut flags = Vec::new();
     if let Some(env) = caller.snapshot.environments.get(&caller.environment) {
-        for key in &env.keys {
+        let keys = if caller.frontend { &env.frontend_keys } else { &env.keys };
+        for key in keys {
             let Some(entry) = env.flags.get(key) else { continue };
             if needs_targeting_key(&entry.env, &ctx) {
                 flags.push(json!({ "key": key, "errorCode": "TARGETING_KEY_MISSING", "errorDetails": "this flag is in a rollout by customer: send a targetingKey" }));
@@ -184,14 +204,8 @@ pub async fn evaluate_all(State(state): State<AppState>, headers: HeaderMap, bod
             }
         }
     }
-    // OFREP's event-stream extension: where to listen for "refetch" news instead of polling. Secure
-    // cookies mean the server is reached over HTTPS (behind a TLS proxy), so the stream is too.
-    let scheme = if state.security.secure_cookies { "https" } else { "http" };
-    let stream_url = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .map_or_else(|| "/api/v1/stream".to_owned(), |host| format!("{scheme}://{host}/api/v1/stream"));
-    let event_streams = json!([{ "type": "sse", "url": stream_url, "inactivityDelaySec": 120 }]);
+    let event_streams =
+        json!([{ "type": "sse", "url": super::stream::url_for(&state, &headers, &caller), "inactivityDelaySec": 120 }]);
     (StatusCode::OK, [(header::ETAG, etag_header)], Json(json!({ "flags": flags, "eventStreams": event_streams })))
         .into_response()
 }

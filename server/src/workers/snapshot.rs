@@ -25,6 +25,28 @@ pub async fn refresh(pool: &PgPool, holder: &SnapshotHolder) -> Result<(), sqlx:
     Ok(())
 }
 
+/// What a notification says about an API token (`{"entity": "api_token", "key": PREFIX, ...}`), applied
+/// at once: the row is read again (the payload only says which), so a revocation needs no reload and a new
+/// token is usable before the reload is done.
+async fn token_news(pool: &PgPool, holder: &SnapshotHolder, payload: &str) {
+    #[derive(serde::Deserialize)]
+    struct News<'a> {
+        entity: &'a str,
+        key: String,
+    }
+    let Ok(news) = serde_json::from_str::<News<'_>>(payload) else { return };
+    if news.entity != "api_token" {
+        return;
+    }
+    match app::server::tokens::find(pool, &news.key).await {
+        Ok(Some(row)) => {
+            holder.learn_token(&row);
+        }
+        Ok(None) => {}
+        Err(err) => tracing::warn!(error = %err, token = %news.key, "could not read a changed token; the reload will"),
+    }
+}
+
 /// Runs until the process ends.
 pub async fn run(pool: PgPool, holder: Arc<SnapshotHolder>, check_every: Duration) {
     loop {
@@ -50,10 +72,15 @@ pub async fn run(pool: PgPool, holder: Arc<SnapshotHolder>, check_every: Duratio
         loop {
             tokio::select! {
                 received = listener.try_recv() => match received {
-                    Ok(Some(_notification)) => {
+                    Ok(Some(notification)) => {
+                        // A token's news is taken in before the whole snapshot is reloaded: a revoked
+                        // token is refused, and its streams closed, within one query's time.
+                        token_news(&pool, &holder, notification.payload()).await;
                         // A burst of changes (a 100-flag rollback) queues many notifications while the
                         // previous reload runs: one reload reads them all, so drop those already here.
-                        while listener.next_buffered().is_some() {}
+                        while let Some(queued) = listener.next_buffered() {
+                            token_news(&pool, &holder, queued.payload()).await;
+                        }
                         if let Err(err) = refresh(&pool, &holder).await {
                             tracing::warn!(error = %err, "could not reload the configuration snapshot");
                         }
