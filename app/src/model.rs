@@ -71,6 +71,9 @@ pub struct FlagRow {
     /// Why the flag is stale, if it is (`domain::staleness`).
     #[serde(default)]
     pub stale: Option<String>,
+    /// Evaluated for frontend tokens (browser pages and apps).
+    #[serde(default)]
+    pub visible_to_frontends: bool,
 }
 
 /// Which states the flag list shows.
@@ -178,6 +181,9 @@ pub struct FlagDetail {
     pub key: String,
     pub name: String,
     pub description: String,
+    /// Evaluated for frontend tokens (browser pages and apps); not found for them otherwise.
+    #[serde(default)]
+    pub visible_to_frontends: bool,
     pub kind: FlagKind,
     pub value_type: String,
     pub phase_name: Option<String>,

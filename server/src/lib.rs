@@ -75,6 +75,7 @@ pub fn app(state: AppState, trusted_origins: csrf::TrustedOrigins) -> Router {
         .merge(api::schedule::routes())
         .merge(api::structure::routes())
         .merge(api::people::routes())
+        .merge(api::frontend::routes())
         .route("/api/openapi.json", get(api::openapi::serve))
         .route(
             "/admin/priority-urls/{account}/import",

@@ -7,6 +7,7 @@ pub mod charts;
 pub mod config_as_code;
 pub mod environments;
 pub mod flags;
+pub mod frontend_visibility;
 pub mod guardrails;
 pub mod hygiene;
 pub mod overrides;

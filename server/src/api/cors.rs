@@ -35,13 +35,16 @@ pub async fn evaluation_cors(State(state): State<AppState>, request: Request, ne
     let Some(origin) = super::caller::cross_origin(request.headers()).map(str::to_owned) else {
         return next.run(request).await;
     };
-    let allowed = state.snapshot.get().is_some_and(|snapshot| state.snapshot.origin_may_preflight(&snapshot, &origin));
+    let allowed =
+        || state.snapshot.get().is_some_and(|snapshot| state.snapshot.origin_may_preflight(&snapshot, &origin));
     let is_preflight =
         request.method() == Method::OPTIONS && request.headers().contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
     if is_preflight {
-        return preflight(request.headers(), &origin, allowed);
+        return preflight(request.headers(), &origin, allowed());
     }
     let mut response = next.run(request).await;
+    // Asked after the request: it may have taught this process a token newer than its snapshot.
+    let allowed = allowed();
     let headers = response.headers_mut();
     headers.append(header::VARY, HeaderValue::from_static("Origin"));
     if allowed {

@@ -7,6 +7,7 @@ pub mod config_io;
 pub mod cors;
 pub mod error;
 pub mod evaluate;
+pub mod frontend;
 pub mod ingest;
 pub mod ofrep;
 pub mod openapi;

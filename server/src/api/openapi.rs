@@ -25,7 +25,7 @@ pub const OPERATIONS: &[(&str, &str, &str, &str, Option<&str>)] = &[
         "get",
         "/api/v1/stream",
         "evaluation",
-        "Server-Sent Events: `refetchEvaluation` after every configuration change",
+        "Server-Sent Events: `ready`, then a `refetchEvaluation` message after every configuration change (a frontend token may come as `?token=`)",
         None,
     ),
     (
@@ -61,6 +61,13 @@ pub const OPERATIONS: &[(&str, &str, &str, &str, Option<&str>)] = &[
         "admin",
         "Editors: move a flag to another phase (phase: null takes it out of every phase)",
         Some("MoveFlag"),
+    ),
+    (
+        "put",
+        "/api/admin/feature-flags/{key}/frontend",
+        "admin",
+        "Editors: show a flag to frontends (browser pages and apps with a frontend token) or hide it",
+        Some("SetFrontendVisibility"),
     ),
     (
         "get",
@@ -234,6 +241,8 @@ fn structure_schemas() -> Value {
     json!({
         "MoveFlag": { "type": "object", "required": ["phase"], "properties": {
             "phase": { "type": ["string", "null"] }, "expected_version": { "type": "integer" } } },
+        "SetFrontendVisibility": { "type": "object", "required": ["visible"], "properties": {
+            "visible": { "type": "boolean" }, "expected_version": { "type": "integer" } } },
         "CreateEnvironment": { "type": "object", "required": ["key", "name"], "properties": {
             "key": { "type": "string", "pattern": "^[a-z0-9][a-z0-9_-]{0,49}$", "description": "never changes, never reused" },
             "name": { "type": "string", "minLength": 1, "maxLength": 100 } } },

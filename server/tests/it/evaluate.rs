@@ -33,6 +33,8 @@ async fn token(pool: &PgPool, env: &str) -> String {
         scope: TokenScope::Evaluate,
         environment: Some(EnvKey::parse(env).unwrap()),
         user: None,
+        origins: vec![],
+        rate_limit: None,
     };
     tokens::create(pool, &admin(), &new).await.unwrap().secret
 }
@@ -130,6 +132,8 @@ async fn tokens_are_checked_unknown_flags_are_404_and_bad_bodies_are_4xx(pool: P
             scope: TokenScope::Admin,
             environment: None,
             user: Some(app::domain::Email::parse("ops@example.com").unwrap()),
+            origins: vec![],
+            rate_limit: None,
         },
     )
     .await
