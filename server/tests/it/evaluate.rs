@@ -239,7 +239,9 @@ async fn a_connected_stream_hears_about_a_committed_change(pool: PgPool) {
         .unwrap();
     let text = String::from_utf8_lossy(next.data_ref().unwrap()).into_owned();
     worker.abort();
-    assert!(text.contains("event: refetchEvaluation"), "{text}");
+    // OFREP's event-stream style: an unnamed event (EventSource's `message`) whose data says what to do.
+    assert!(!text.contains("event:"), "{text}");
+    assert!(text.contains(r#""type":"refetchEvaluation""#), "{text}");
     assert!(text.contains(&format!("\"version\":{}", state.snapshot.version().unwrap())), "{text}");
 }
 
