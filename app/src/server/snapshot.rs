@@ -261,6 +261,15 @@ impl SnapshotHolder {
         }
     }
 
+    /// Refuses a token from now on, in this snapshot and every later one, and ends its open streams.
+    pub fn revoke_token(&self, prefix: &str) {
+        let life = {
+            let mut registry = self.registry.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            Arc::clone(registry.token_life.entry(prefix.to_owned()).or_insert_with(|| Arc::new(TokenLife::new(None))))
+        };
+        life.revoke();
+    }
+
     /// Takes in a token read from PostgreSQL ahead of the snapshot: a new one becomes usable, a revoked one
     /// is refused from now on and its streams end. `None` if the row is corrupt.
     pub fn learn_token(&self, row: &super::tokens::StoredToken) -> Option<Arc<TokenEntry>> {

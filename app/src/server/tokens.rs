@@ -291,7 +291,7 @@ pub async fn revoke(pool: &PgPool, actor: &Actor, prefix: &str) -> Result<(), Se
         },
     )
     .await?;
-    audit::notify_change(&mut tx, "api_token", prefix).await?;
+    audit::notify_revocation(&mut tx, "api_token", prefix).await?;
     tx.commit().await?;
     Ok(())
 }
