@@ -7,6 +7,9 @@ BINARYEN_VERSION="132.0.0"       # wasm-opt for release bundles, from npm into t
 WASM_OPT="$ROOT/tools/node_modules/.bin/wasm-opt"
 SCHEMATHESIS_VERSION="4.32.5"    # fuzzes the running API from its OpenAPI document, from PyPI into tools/venv
 SCHEMATHESIS="$ROOT/tools/venv/bin/schemathesis"
+# OpenFeature's Python SDK and OFREP provider, for the test of Python clients (a venv in tools/).
+OFREP_PY="$ROOT/tools/ofrep-py"
+OFREP_PY_PACKAGES=(openfeature-sdk==0.10.0 openfeature-provider-ofrep==0.3.0)
 
 log() { printf '\033[1;34m==>\033[0m %s\n' "$*" >&2; }
 die() { printf '\033[1;31merror:\033[0m %s\n' "$*" >&2; exit 1; }
@@ -70,7 +73,14 @@ setup_test_tools() {
     log "installing Node.js and npm"
     apt_install nodejs npm
   fi
-  if [ ! -d "$ROOT/end2end/node_modules/@playwright/test" ]; then
+  if ! "$OFREP_PY/bin/python" -c 'import openfeature.contrib.provider.ofrep' 2>/dev/null \
+      || ! "$OFREP_PY/bin/pip" freeze 2>/dev/null | grep -qx "${OFREP_PY_PACKAGES[1]}"; then
+    log "installing OpenFeature's Python SDK and OFREP provider into tools/ofrep-py"
+    command -v python3 >/dev/null || apt_install python3
+    python3 -m venv "$OFREP_PY" 2>/dev/null || { apt_install python3-venv; python3 -m venv "$OFREP_PY"; }
+    "$OFREP_PY/bin/pip" install --quiet --disable-pip-version-check "${OFREP_PY_PACKAGES[@]}"
+  fi
+  if [ ! -d "$ROOT/end2end/node_modules/@playwright/test" ] || [ ! -d "$ROOT/end2end/node_modules/@openfeature/ofrep-web-provider" ]; then
     log "installing Playwright (no browser download; it drives /usr/bin/chromium)"
     (cd "$ROOT/end2end" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error)
   fi

@@ -40,7 +40,7 @@ def main():
     def listen():
         stream = urllib.request.urlopen(urllib.request.Request(args.b + "/api/v1/stream", headers=auth))
         for raw in stream:
-            if raw.startswith(b"event: refetchEvaluation"):
+            if raw.startswith(b"data:") and b'"type":"refetchEvaluation"' in raw:
                 events.put(time.monotonic())
 
     threading.Thread(target=listen, daemon=True).start()

@@ -78,6 +78,9 @@ pub struct FlagRow {
     /// Why the flag is stale, if it is (`domain::staleness`).
     #[serde(default)]
     pub stale: Option<String>,
+    /// Evaluated for frontend tokens (browser pages and apps).
+    #[serde(default)]
+    pub visible_to_frontends: bool,
 }
 
 /// Which states the flag list shows.
@@ -196,6 +199,9 @@ pub struct FlagDetail {
     pub key: String,
     pub name: String,
     pub description: String,
+    /// Evaluated for frontend tokens (browser pages and apps); not found for them otherwise.
+    #[serde(default)]
+    pub visible_to_frontends: bool,
     pub kind: FlagKind,
     pub value_type: String,
     pub phase_name: Option<String>,
@@ -222,6 +228,10 @@ pub struct TokenRow {
     pub environment: Option<String>,
     /// The user an admin token acts as.
     pub user: Option<String>,
+    /// The web origins whose pages may use a frontend token (`*`: any).
+    pub origins: Vec<String>,
+    /// A frontend token's requests per second, per server process.
+    pub rate_limit: Option<i32>,
     pub created_at: DateTime<Utc>,
     pub last_used_at: Option<DateTime<Utc>>,
     pub revoked_at: Option<DateTime<Utc>>,

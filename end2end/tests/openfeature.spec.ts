@@ -61,7 +61,8 @@ test('a change made in the UI reaches the OpenFeature client', async ({ page }) 
     .toBe(true);
 });
 
-/** Reads a Server-Sent Events stream until an event named `name` arrives; resolves with its data. */
+/** Reads a Server-Sent Events stream until an event named `name` (or a message whose data has that `type`,
+ * as OFREP's refetchEvaluation) arrives; resolves with its data. */
 async function nextEvent(body: ReadableStream<Uint8Array>, name: string): Promise<string> {
   const reader = body.getReader();
   const decoder = new TextDecoder();
@@ -75,9 +76,10 @@ async function nextEvent(body: ReadableStream<Uint8Array>, name: string): Promis
       const block = buffer.slice(0, end);
       buffer = buffer.slice(end + 2);
       const lines = block.split('\n');
-      if (lines.includes(`event: ${name}`)) {
+      const data = lines.filter((l) => l.startsWith('data: ')).map((l) => l.slice(6)).join('\n');
+      if (lines.includes(`event: ${name}`) || (!lines.some((l) => l.startsWith('event:')) && data.includes(`"type":"${name}"`))) {
         reader.releaseLock();
-        return lines.filter((l) => l.startsWith('data: ')).map((l) => l.slice(6)).join('\n');
+        return data;
       }
     }
   }

@@ -67,6 +67,16 @@ export class FlagPage {
     await this.page.goto(`/admin/feature-flags/${flag}`);
   }
 
+  /** Whether browser pages and apps with a frontend token see the flag, and the button that changes it. */
+  frontendVisibility(): Locator {
+    return this.page.getByTestId('frontend-visibility');
+  }
+
+  async showToFrontends() {
+    await this.page.getByRole('button', { name: 'Show to frontends' }).click();
+    await expect(this.frontendVisibility()).toContainText('Yes');
+  }
+
   history(): Locator {
     return this.page.getByTestId('flag-history');
   }
@@ -79,11 +89,15 @@ export class TokensPage {
     await this.page.goto('/admin/tokens');
   }
 
-  async create(name: string, scope: 'evaluate' | 'admin', target: string) {
+  async create(name: string, scope: 'evaluate' | 'frontend' | 'admin', target: string, origins: string[] = []) {
     await this.page.getByLabel('Name').fill(name);
     if (scope === 'evaluate') {
       await this.page.getByLabel('Evaluate (an application, one environment)').check();
       await this.page.getByLabel('Environment (evaluate tokens)').selectOption(target);
+    } else if (scope === 'frontend') {
+      await this.page.getByLabel('Frontend (a browser page or mobile app, one environment)').check();
+      await this.page.getByLabel('Environment (evaluate tokens)').selectOption(target);
+      await this.page.getByLabel('Allowed origins (frontend tokens)').fill(origins.join('\n'));
     } else {
       await this.page.getByLabel('Admin (a script acting as a user)').check();
       await this.page.getByLabel('Acts as (admin tokens)').selectOption(target);

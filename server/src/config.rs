@@ -547,19 +547,28 @@ pub enum UserCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum TokenCommand {
-    /// Create a token and print it once. Evaluate tokens serve one environment; admin tokens act as a user.
+    /// Create a token and print it once. Evaluate tokens serve one environment to servers; frontend tokens
+    /// serve the flags visible to frontends of one environment to browser pages and apps; admin tokens act
+    /// as a user.
     Create {
         #[arg(long)]
         name: String,
-        /// evaluate or admin.
+        /// evaluate, frontend or admin.
         #[arg(long)]
         scope: String,
-        /// The environment an evaluate token serves.
+        /// The environment an evaluate or frontend token serves.
         #[arg(long)]
         env: Option<String>,
         /// The user an admin token acts as (with exactly that user's permissions and sign-off roles).
         #[arg(long)]
         user: Option<String>,
+        /// A web origin whose pages may use a frontend token (`https://app.example`; `*` for any); repeat
+        /// for several. None: apps only (they send no Origin).
+        #[arg(long = "origin")]
+        origins: Vec<String>,
+        /// A frontend token's requests per second, per server process (default 100).
+        #[arg(long)]
+        rate_limit: Option<u32>,
     },
     /// List the tokens (prefix, scope, last use; never the secret).
     List,

@@ -5,6 +5,9 @@
 //! refused. A request with neither header did not come from a browser form or script, so it cannot carry
 //! a victim's cookies by accident and is let through (API clients authenticate with tokens). Session
 //! cookies are also `SameSite=Strict`, a second, independent line.
+//!
+//! The evaluation routes are left out: they authenticate by token only, never by cookie, and pages on
+//! other origins call them on purpose, with a frontend token (see `api::cors`).
 
 use axum::extract::{Request, State};
 use axum::http::{header, Method, StatusCode};
@@ -17,7 +20,9 @@ use std::sync::Arc;
 pub struct TrustedOrigins(pub Arc<Vec<String>>);
 
 pub async fn reject_cross_site(State(trusted): State<TrustedOrigins>, request: Request, next: Next) -> Response {
-    if matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
+    if matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS)
+        || crate::api::cors::is_evaluation_path(request.uri().path())
+    {
         return next.run(request).await;
     }
     match verdict(&request, &trusted) {

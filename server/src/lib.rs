@@ -83,8 +83,12 @@ pub fn app(state: AppState, trusted_origins: csrf::TrustedOrigins) -> Router {
         .layer(middleware::from_fn_with_state(state.clone(), require_login_for_admin))
         .layer(sessions)
         .layer(middleware::from_fn(input::screen))
+        .layer(middleware::from_fn_with_state(state.clone(), api::cors::evaluation_cors))
         .layer(middleware::from_fn_with_state(trusted_origins, csrf::reject_cross_site))
-        .layer(TraceLayer::new_for_http())
+        // The path, never the query: a browser's event stream carries its frontend token there.
+        .layer(TraceLayer::new_for_http().make_span_with(|request: &Request| {
+            tracing::debug_span!("request", method = %request.method(), path = %request.uri().path())
+        }))
         .with_state(state)
 }
 

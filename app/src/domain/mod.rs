@@ -26,7 +26,7 @@ pub use percent::Percent;
 pub use phase::{EnvName, PersonName, PhaseKey, PhaseName};
 pub use target::{Target, TargetKind};
 pub use text::{ChangeReason, Comment};
-pub use token::TokenScope;
+pub use token::{AllowedOrigin, RateLimit, TokenScope};
 pub use user::{Email, Role, SignoffRole};
 pub use variant::{Variant, Variants};
 

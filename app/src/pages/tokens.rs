@@ -1,5 +1,6 @@
-//! `/admin/tokens`: API tokens for applications (evaluate, one environment) and scripts (admin, acting as
-//! one user). Admins only. A new token's secret is shown once, right after it is made.
+//! `/admin/tokens`: API tokens for server applications (evaluate, one environment), browser pages and apps
+//! (frontend: one environment, the flags visible to frontends, listed origins, a rate) and scripts (admin,
+//! acting as one user). Admins only. A new token's secret is shown once, right after it is made.
 
 use crate::components::status::{Empty, ErrorBox, Loading};
 use crate::error::AppError;
@@ -38,16 +39,30 @@ pub async fn create_token(
     scope: String,
     environment: Option<String>,
     user: Option<String>,
+    origins: Option<String>,
+    rate_limit: Option<String>,
 ) -> Result<CreatedTokenView, AppError> {
-    use crate::domain::{Email, EnvKey, TokenScope};
+    use crate::domain::{AllowedOrigin, Email, EnvKey, RateLimit, TokenScope};
     use crate::server::{audit::Actor, to_app_error, tokens, AppState, ServiceError};
     let me = crate::server::auth::require(crate::domain::Role::Admin, "manage API tokens").await?;
     let invalid = |field: &'static str, message: String| to_app_error(ServiceError::invalid(field, message));
     let scope: TokenScope = scope.parse().map_err(|e: crate::domain::InvalidValue| invalid("scope", e.message))?;
     let blank_to_none = |v: Option<String>| v.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
     let (environment, user) = match scope {
-        TokenScope::Evaluate => (blank_to_none(environment), None),
+        TokenScope::Evaluate | TokenScope::Frontend => (blank_to_none(environment), None),
         TokenScope::Admin => (None, blank_to_none(user)),
+    };
+    // The form sends every field whatever the scope; only a frontend token reads these two.
+    let (origins, rate_limit) = match scope {
+        TokenScope::Frontend => (
+            AllowedOrigin::parse_list(origins.as_deref().unwrap_or_default())
+                .map_err(|e| invalid("origins", e.message))?,
+            Some(
+                RateLimit::parse(rate_limit.as_deref().unwrap_or_default())
+                    .map_err(|e| invalid("rate_limit", e.message))?,
+            ),
+        ),
+        _ => (Vec::new(), None),
     };
     let new = tokens::NewToken {
         name,
@@ -58,6 +73,8 @@ pub async fn create_token(
             .transpose()
             .map_err(|e| invalid("environment", e.message))?,
         user: user.as_deref().map(Email::parse).transpose().map_err(|e| invalid("user", e.message))?,
+        origins,
+        rate_limit,
     };
     let state = expect_context::<AppState>();
     let created = tokens::create(&state.pool, &Actor::user(&me), &new).await.map_err(to_app_error)?;
@@ -86,8 +103,10 @@ pub fn TokensPage() -> impl IntoView {
         <div class="page-head">
             <h1>"API tokens"</h1>
             <p class="muted">
-                "Evaluate tokens let an application read flags in one environment. Admin tokens let a script act as one user, "
-                "with exactly that user's permissions; what they do is audited under that user. Also: "<code>"rollgate token create"</code>"."
+                "Evaluate tokens let a server application read flags in one environment. Frontend tokens are for browser pages "
+                "and mobile apps: public by design, they read only the flags visible to frontends, from the origins they list, "
+                "at a limited rate. Admin tokens let a script act as one user, with exactly that user's permissions; what they "
+                "do is audited under that user. Also: "<code>"rollgate token create"</code>"."
             </p>
         </div>
         {move || revoke.value().get().and_then(Result::err).map(|error| view! { <ErrorBox error /> })}
@@ -114,11 +133,11 @@ fn TokensBody(
     let error =
         move |field: &'static str| create.value().get().and_then(Result::err).and_then(|e| e.field_message(field));
     let other_error = move || {
-        create
-            .value()
-            .get()
-            .and_then(Result::err)
-            .filter(|e| !["name", "scope", "environment", "user"].iter().any(|f| e.field_message(f).is_some()))
+        create.value().get().and_then(Result::err).filter(|e| {
+            !["name", "scope", "environment", "user", "origins", "rate_limit"]
+                .iter()
+                .any(|f| e.field_message(f).is_some())
+        })
     };
     view! {
         {move || created().map(|c| view! { <CreatedSecret created=c /> })}
@@ -135,6 +154,7 @@ fn TokensBody(
                 <fieldset class="field">
                     <legend>"Scope"</legend>
                     <label><input type="radio" name="scope" value="evaluate" checked /> " Evaluate (an application, one environment)"</label>
+                    <label><input type="radio" name="scope" value="frontend" /> " Frontend (a browser page or mobile app, one environment)"</label>
                     <label><input type="radio" name="scope" value="admin" /> " Admin (a script acting as a user)"</label>
                     <p class="field-error" role="alert">{move || error("scope")}</p>
                 </fieldset>
@@ -144,6 +164,23 @@ fn TokensBody(
                         {environments.into_iter().map(|e| view! { <option value=e.key.clone()>{e.name}</option> }).collect_view()}
                     </select>
                     <p id="token-env-error" class="field-error" role="alert">{move || error("environment")}</p>
+                </div>
+                <div class="field">
+                    <label for="token-origins">"Allowed origins (frontend tokens)"</label>
+                    <textarea id="token-origins" name="origins" rows="2" placeholder="https://app.example"
+                        aria-describedby="token-origins-help token-origins-error"
+                        aria-invalid=move || error("origins").is_some().to_string()></textarea>
+                    <p id="token-origins-help" class="muted small">
+                        "One per line: the web pages allowed to use the token. None for a mobile app only; "<code>"*"</code>" for any site."
+                    </p>
+                    <p id="token-origins-error" class="field-error" role="alert">{move || error("origins")}</p>
+                </div>
+                <div class="field">
+                    <label for="token-rate">"Rate limit (frontend tokens, requests per second)"</label>
+                    <input id="token-rate" name="rate_limit" type="number" min="1" max="100000" inputmode="numeric"
+                        placeholder=crate::domain::RateLimit::DEFAULT.per_second().to_string()
+                        aria-describedby="token-rate-error" aria-invalid=move || error("rate_limit").is_some().to_string() />
+                    <p id="token-rate-error" class="field-error" role="alert">{move || error("rate_limit")}</p>
                 </div>
                 <div class="field">
                     <label for="token-user">"Acts as (admin tokens)"</label>
@@ -180,7 +217,11 @@ fn CreatedSecret(created: CreatedTokenView) -> impl IntoView {
             <label class="visually-hidden" for="created-secret">"The new token"</label>
             <input id="created-secret" class="mono secret" type="text" readonly value=created.secret size="48" />
             <p class="muted small">
-                {if created.scope == "evaluate" { "Send it as " } else { "Use it with rollgate's commands, or send it as " }}
+                {match created.scope.as_str() {
+                    "evaluate" => "Send it as ",
+                    "frontend" => "Give it to the OpenFeature OFREP web provider, which sends it as ",
+                    _ => "Use it with rollgate's commands, or send it as ",
+                }}
                 <code>"Authorization: Bearer <token>"</code>"."
             </p>
         </section>
@@ -200,6 +241,10 @@ fn TokenTable(tokens: Vec<TokenRow>, revoke: ServerAction<RevokeToken>) -> impl 
             <tbody>
                 {tokens.into_iter().map(|t| {
                     let target = t.environment.clone().or_else(|| t.user.clone()).unwrap_or_default();
+                    let frontend = t.rate_limit.map(|rate| {
+                        let origins = if t.origins.is_empty() { "no web origins (apps only)".to_owned() } else { t.origins.join(", ") };
+                        format!("{origins}; {rate}/s")
+                    });
                     let revoked = t.revoked_at.is_some();
                     let prefix = t.prefix.clone();
                     let confirm = format!(
@@ -210,7 +255,10 @@ fn TokenTable(tokens: Vec<TokenRow>, revoke: ServerAction<RevokeToken>) -> impl 
                             <td class="mono">{t.prefix.clone()}</td>
                             <td>{t.name.clone()}</td>
                             <td>{t.scope.clone()}</td>
-                            <td>{target}</td>
+                            <td>
+                                {target}
+                                {frontend.map(|f| view! { <div class="muted small" data-testid="token-origins">{f}</div> })}
+                            </td>
                             <td class="nowrap">{format_time(&t.created_at)}</td>
                             <td class="nowrap">{t.last_used_at.as_ref().map_or_else(|| "never".to_owned(), format_time)}</td>
                             <td>

@@ -103,10 +103,29 @@ pub async fn record(conn: &mut PgConnection, actor: &Actor, event: NewEvent<'_>)
 /// Postgres delivers the notification at commit, and not at all if the transaction rolls back. The row lock
 /// on `config_state` makes versions commit in increasing order. Returns the new version.
 pub async fn notify_change(conn: &mut PgConnection, entity: &str, key: &str) -> Result<i64, ServiceError> {
+    notify_change_with(conn, entity, key, false).await
+}
+
+/// [`notify_change`] for a revocation: the news says so, and every process refuses the revoked key at once,
+/// before (and whatever) its reload.
+pub async fn notify_revocation(conn: &mut PgConnection, entity: &str, key: &str) -> Result<i64, ServiceError> {
+    notify_change_with(conn, entity, key, true).await
+}
+
+async fn notify_change_with(
+    conn: &mut PgConnection,
+    entity: &str,
+    key: &str,
+    revoked: bool,
+) -> Result<i64, ServiceError> {
     let version = sqlx::query_scalar!("update config_state set version = version + 1 returning version")
         .fetch_one(&mut *conn)
         .await?;
-    let payload = serde_json::json!({ "entity": entity, "key": key, "version": version }).to_string();
+    let mut payload = serde_json::json!({ "entity": entity, "key": key, "version": version });
+    if revoked {
+        payload["revoked"] = serde_json::Value::Bool(true);
+    }
+    let payload = payload.to_string();
     sqlx::query!("select pg_notify('rollgate_config', $1)", payload).execute(&mut *conn).await?;
     Ok(version)
 }

@@ -49,7 +49,7 @@ pub async fn list(pool: &PgPool, query: &FlagListQuery, can_edit: bool) -> Resul
     let stale_keys: Option<Vec<String>> = (query.stale == Some(true)).then(|| stale.keys().cloned().collect());
 
     let rows = sqlx::query!(
-        r#"select f.id, f.key, f.name, f.description, f.kind,
+        r#"select f.id, f.key, f.name, f.description, f.kind, f.visible_to_frontends,
                   p.key as "phase_key?", p.name as "phase_name?", count(*) over () as "total!"
            from flags f left join phases p on p.id = f.phase_id
            where f.archived_at is null
@@ -123,6 +123,7 @@ pub async fn list(pool: &PgPool, query: &FlagListQuery, can_edit: bool) -> Resul
             kind: parse_kind(&r.kind)?,
             states: states.remove(&r.id).unwrap_or_default(),
             stale: stale.get(&r.key).cloned(),
+            visible_to_frontends: r.visible_to_frontends,
             key: r.key,
             name: r.name,
             description: r.description,
@@ -141,7 +142,7 @@ pub async fn list(pool: &PgPool, query: &FlagListQuery, can_edit: bool) -> Resul
 pub async fn detail(pool: &PgPool, key: &str, can_edit: bool) -> Result<FlagDetail, ServiceError> {
     let flag = sqlx::query!(
         r#"select f.id, f.key, f.name, f.description, f.kind, f.value_type, f.owner, f.tags, f.created_at as "created_at: chrono::DateTime<chrono::Utc>",
-                  f.archived_at, f.version, p.name as "phase_name?", p.key as "phase_key?"
+                  f.archived_at, f.version, f.visible_to_frontends, p.name as "phase_name?", p.key as "phase_key?"
            from flags f left join phases p on p.id = f.phase_id where f.key = $1"#,
         key
     )
@@ -165,6 +166,7 @@ pub async fn detail(pool: &PgPool, key: &str, can_edit: bool) -> Result<FlagDeta
         key: flag.key,
         name: flag.name,
         description: flag.description,
+        visible_to_frontends: flag.visible_to_frontends,
         value_type: flag.value_type,
         phase_name: flag.phase_name,
         phase_key: flag.phase_key,

@@ -9,6 +9,7 @@ pub mod config_as_code;
 pub mod csv_file;
 pub mod environments;
 pub mod flags;
+pub mod frontend_visibility;
 pub mod guardrails;
 pub mod hygiene;
 pub mod overrides;

@@ -2,7 +2,10 @@
 //! atomically when it changes. Evaluation reads it and never Postgres, so it keeps answering from the last
 //! snapshot when Postgres is down.
 
-use super::tokens::TokenScope;
+mod tokens;
+
+pub use tokens::{LookupError, TokenEntry, TokenLife, TokenLookups, LOOKUPS_PER_SECOND, NEGATIVE_TTL};
+
 use crate::domain::{
     evaluate, EnvConfig, EvalContext, EvalError, Evaluation, FlagConfig, FlagKey, OnValue, Percent, Reason,
     RolloutConfig, Stickiness, ValueType,
@@ -21,6 +24,8 @@ pub struct FlagEntry {
     pub env: EnvConfig,
     /// Shared with every later snapshot, so the counts survive a swap (see [`SnapshotHolder::replace`]).
     pub counters: Arc<EvalCounters>,
+    /// Evaluated for frontend tokens (browsers and apps); otherwise not found for them.
+    pub visible_to_frontends: bool,
 }
 
 /// The flags of one environment.
@@ -29,6 +34,8 @@ pub struct EnvSnapshot {
     pub flags: HashMap<String, FlagEntry>,
     /// Flag keys in order, for bulk answers that come out the same every time.
     pub keys: Vec<String>,
+    /// The keys of the flags visible to frontends, in the same order.
+    pub frontend_keys: Vec<String>,
     /// Evaluations of keys this environment does not have.
     pub not_found: Arc<AtomicU64>,
 }
@@ -117,36 +124,13 @@ pub struct FlagCounters {
     pub counters: Arc<EvalCounters>,
 }
 
-/// What outlives a snapshot: evaluation counters per environment and flag, and when each token was last
-/// used. The locks are taken once per swap and once per scrape, never per evaluation.
+/// What outlives a snapshot: evaluation counters per environment and flag, and each token's life (last
+/// use, revocation, rate). The locks are taken once per swap and once per scrape, never per evaluation.
 #[derive(Debug, Default)]
 struct Registry {
     flags: HashMap<String, HashMap<String, Arc<EvalCounters>>>,
     not_found: HashMap<String, Arc<AtomicU64>>,
-    token_used: HashMap<String, Arc<AtomicI64>>,
-}
-
-/// An API token as the evaluation path checks it.
-#[derive(Debug, Clone)]
-pub struct TokenEntry {
-    /// Decoded once here, so a request compares raw digests and never formats hex.
-    pub secret_hash: [u8; 32],
-    pub scope: TokenScope,
-    pub environment: Option<String>,
-    pub user_id: Option<i64>,
-    pub usable: bool,
-    /// Unix milliseconds of the last use recorded in Postgres by this process (0: none yet).
-    pub last_used_ms: Arc<AtomicI64>,
-}
-
-impl TokenEntry {
-    /// Whether this use should be written to `api_tokens.last_used_at`: at most once a minute per token and
-    /// process, and only by the one request that wins the swap.
-    pub fn claim_last_used_write(&self, now_ms: i64) -> bool {
-        let previous = self.last_used_ms.load(Ordering::Relaxed);
-        now_ms - previous >= 60_000
-            && self.last_used_ms.compare_exchange(previous, now_ms, Ordering::Relaxed, Ordering::Relaxed).is_ok()
-    }
+    token_life: HashMap<String, Arc<TokenLife>>,
 }
 
 /// Everything evaluation needs, as of one configuration version.
@@ -157,6 +141,16 @@ pub struct Snapshot {
     pub environments: HashMap<String, EnvSnapshot>,
     /// By token prefix.
     pub tokens: HashMap<String, TokenEntry>,
+    /// Every origin a live frontend token lists, for answering browsers' preflight requests (which carry
+    /// no token); `*` among them lets every origin through.
+    pub frontend_origins: std::collections::HashSet<String>,
+}
+
+impl Snapshot {
+    /// Whether some live frontend token lets pages on `origin` call the evaluation API.
+    pub fn origin_has_frontend_token(&self, origin: &str) -> bool {
+        self.frontend_origins.contains("*") || self.frontend_origins.contains(&origin.to_ascii_lowercase())
+    }
 }
 
 /// The current snapshot and how fresh it is.
@@ -168,6 +162,8 @@ pub struct SnapshotHolder {
     /// The version of each snapshot swapped in, for live-update streams.
     changes: tokio::sync::watch::Sender<i64>,
     registry: Mutex<Registry>,
+    /// Tokens newer than the snapshot, looked up in PostgreSQL.
+    pub token_lookups: TokenLookups,
 }
 
 impl Default for SnapshotHolder {
@@ -177,6 +173,7 @@ impl Default for SnapshotHolder {
             confirmed_at_ms: AtomicI64::new(0),
             changes: tokio::sync::watch::Sender::new(0),
             registry: Mutex::default(),
+            token_lookups: TokenLookups::default(),
         }
     }
 }
@@ -194,6 +191,7 @@ impl SnapshotHolder {
     /// Swaps in a new snapshot and tells the live-update streams.
     pub fn replace(&self, mut snapshot: Snapshot) {
         self.attach_counters(&mut snapshot);
+        self.token_lookups.settle(&snapshot.tokens);
         let version = snapshot.version;
         self.current.store(Some(Arc::new(snapshot)));
         self.confirm();
@@ -220,13 +218,72 @@ impl SnapshotHolder {
             env.not_found = Arc::clone(not_found);
         }
         for (prefix, token) in &mut snapshot.tokens {
-            match registry.token_used.get(prefix) {
-                Some(existing) => token.last_used_ms = Arc::clone(existing),
-                None => {
-                    registry.token_used.insert(prefix.clone(), Arc::clone(&token.last_used_ms));
-                }
+            token.life = Self::life_of(&mut registry, prefix, token);
+        }
+    }
+
+    /// The life every snapshot shares for this token; marks it revoked if the row says so.
+    fn life_of(registry: &mut Registry, prefix: &str, token: &TokenEntry) -> Arc<TokenLife> {
+        let life = match registry.token_life.get(prefix) {
+            Some(existing) => Arc::clone(existing),
+            None => {
+                registry.token_life.insert(prefix.to_owned(), Arc::clone(&token.life));
+                Arc::clone(&token.life)
+            }
+        };
+        if !token.usable {
+            life.revoke();
+        }
+        life
+    }
+
+    /// Whether a browser's preflight from `origin` may go on: some live frontend token lists it.
+    pub fn origin_may_preflight(&self, snapshot: &Snapshot, origin: &str) -> bool {
+        snapshot.origin_has_frontend_token(origin) || self.token_lookups.late_origin(origin)
+    }
+
+    /// A token the snapshot does not know, looked up in PostgreSQL (within the lookup budget, and not
+    /// again for a while if it is unknown there too). `Ok(None)`: no such token.
+    pub async fn find_token(&self, pool: &PgPool, prefix: &str) -> Result<Option<Arc<TokenEntry>>, LookupError> {
+        if let Some(known) = self.token_lookups.late(prefix) {
+            return Ok(Some(known));
+        }
+        if self.token_lookups.recently_unknown(prefix) {
+            return Ok(None);
+        }
+        self.token_lookups.take_budget()?;
+        match super::tokens::find(pool, prefix).await? {
+            Some(row) => Ok(self.learn_token(&row)),
+            None => {
+                self.token_lookups.note_unknown(prefix);
+                Ok(None)
             }
         }
+    }
+
+    /// Refuses a token from now on, in this snapshot and every later one, and ends its open streams.
+    pub fn revoke_token(&self, prefix: &str) {
+        let life = {
+            let mut registry = self.registry.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            Arc::clone(registry.token_life.entry(prefix.to_owned()).or_insert_with(|| Arc::new(TokenLife::new(None))))
+        };
+        life.revoke();
+    }
+
+    /// Takes in a token read from PostgreSQL ahead of the snapshot: a new one becomes usable, a revoked one
+    /// is refused from now on and its streams end. `None` if the row is corrupt.
+    pub fn learn_token(&self, row: &super::tokens::StoredToken) -> Option<Arc<TokenEntry>> {
+        let Some(mut entry) = TokenEntry::from_stored(row) else {
+            tracing::error!(token = %row.prefix, "a stored token has a malformed hash or scope");
+            return None;
+        };
+        {
+            let mut registry = self.registry.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            entry.life = Self::life_of(&mut registry, &row.prefix, &entry);
+        }
+        let entry = Arc::new(entry);
+        self.token_lookups.remember(row.prefix.clone(), Arc::clone(&entry));
+        Some(entry)
     }
 
     /// Every evaluation count so far: `(environment, flag, counters)`, and the not-found counts per environment.
@@ -281,11 +338,15 @@ pub async fn load(pool: &PgPool) -> Result<Snapshot, sqlx::Error> {
     let version = sqlx::query_scalar!("select version from config_state").fetch_one(&mut *tx).await?;
 
     let flag_rows =
-        sqlx::query!("select id, key, archived_at is not null as \"archived!\", value_type, variants from flags")
+        sqlx::query!("select id, key, archived_at is not null as \"archived!\", value_type, variants, visible_to_frontends from flags")
             .fetch_all(&mut *tx)
             .await?;
     let mut flags: HashMap<i64, FlagConfig> = HashMap::with_capacity(flag_rows.len());
+    let mut frontend: HashSet<i64> = HashSet::new();
     for row in flag_rows {
+        if row.visible_to_frontends {
+            frontend.insert(row.id);
+        }
         let key = FlagKey::parse(&row.key).map_err(|e| bad("flag key", e))?;
         let value_type = ValueType::from_str(&row.value_type).map_err(|e| bad("value type", e))?;
         let mut config = FlagConfig::boolean(key, version);
@@ -374,43 +435,41 @@ pub async fn load(pool: &PgPool) -> Result<Snapshot, sqlx::Error> {
     for ((flag_id, _), (env_key, env)) in states {
         if let Some(flag) = flags.get(&flag_id) {
             let key = flag.key.as_str().to_owned();
+            let visible_to_frontends = frontend.contains(&flag_id);
             environments
                 .entry(env_key)
                 .or_default()
                 .flags
-                .insert(key, FlagEntry { flag: flag.clone(), env, counters: Arc::default() });
+                .insert(key, FlagEntry { flag: flag.clone(), env, counters: Arc::default(), visible_to_frontends });
         }
     }
     for env in environments.values_mut() {
         let mut keys: Vec<String> =
             env.flags.iter().filter(|(_, e)| !e.flag.archived).map(|(k, _)| k.clone()).collect();
         keys.sort();
+        env.frontend_keys =
+            keys.iter().filter(|k| env.flags.get(*k).is_some_and(|e| e.visible_to_frontends)).cloned().collect();
         env.keys = keys;
     }
 
-    let token_rows = sqlx::query!(
+    let token_rows = sqlx::query_as!(
+        super::tokens::StoredToken,
         r#"select t.prefix, t.secret_hash, t.scope, e.key as "environment?", t.user_id,
-                  (t.revoked_at is null and (t.expires_at is null or t.expires_at > now())) as "usable!"
+                  (t.revoked_at is null and (t.expires_at is null or t.expires_at > now())) as "usable!",
+                  t.allowed_origins as origins, t.rate_limit_per_second as rate_limit
            from api_tokens t left join environments e on e.id = t.environment_id"#
     )
     .fetch_all(&mut *tx)
     .await?;
     let mut tokens = HashMap::with_capacity(token_rows.len());
+    let mut frontend_origins = HashSet::new();
     for row in token_rows {
-        let scope = TokenScope::from_str(&row.scope).map_err(|e| bad("token scope", e))?;
-        let secret_hash = super::tokens::parse_hash(&row.secret_hash).ok_or_else(|| bad("token hash", &row.prefix))?;
-        tokens.insert(
-            row.prefix,
-            TokenEntry {
-                secret_hash,
-                scope,
-                environment: row.environment,
-                user_id: row.user_id,
-                usable: row.usable,
-                last_used_ms: Arc::default(),
-            },
-        );
+        let entry = TokenEntry::from_stored(&row).ok_or_else(|| bad("token hash or scope", &row.prefix))?;
+        if entry.usable && entry.scope == crate::domain::TokenScope::Frontend {
+            frontend_origins.extend(entry.origins.iter().cloned());
+        }
+        tokens.insert(row.prefix, entry);
     }
     tx.commit().await?;
-    Ok(Snapshot { version, environments, tokens })
+    Ok(Snapshot { version, environments, tokens, frontend_origins })
 }

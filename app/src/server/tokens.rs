@@ -1,5 +1,7 @@
-//! API tokens: `evaluate` tokens for applications (one environment) and `admin` tokens for scripts (acting
-//! as one user). Only a SHA-256 of the secret is stored; the secret is shown once, at creation.
+//! API tokens: `evaluate` tokens for server applications (one environment), `frontend` tokens for browser
+//! pages and apps (one environment, the flags visible to frontends, listed origins, a rate limit) and
+//! `admin` tokens for scripts (acting as one user). Only a SHA-256 of the secret is stored; the secret is
+//! shown once, at creation.
 //!
 //! A token reads `rgt_<8 chars>_<32 chars>`. The part before the second underscore is its prefix: unique,
 //! not secret, shown in lists and used to find the row, after which the hashes are compared in constant
@@ -7,7 +9,7 @@
 
 use super::audit::{self, Actor, NewEvent};
 use super::ServiceError;
-use crate::domain::{Email, EnvKey, Role};
+use crate::domain::{AllowedOrigin, Email, EnvKey, RateLimit, Role};
 use chrono::{DateTime, Utc};
 use rand::distributions::{Alphanumeric, DistString};
 use sha2::{Digest, Sha256};
@@ -21,10 +23,14 @@ pub use crate::domain::TokenScope;
 pub struct NewToken {
     pub name: String,
     pub scope: TokenScope,
-    /// Required for `evaluate`, refused for `admin`.
+    /// Required for `evaluate` and `frontend`, refused for `admin`.
     pub environment: Option<EnvKey>,
-    /// Required for `admin` (the user the token acts as), refused for `evaluate`.
+    /// Required for `admin` (the user the token acts as), refused for the others.
     pub user: Option<Email>,
+    /// `frontend` only: the web origins whose pages may use it (none: native apps only).
+    pub origins: Vec<AllowedOrigin>,
+    /// `frontend` only: requests per second per server process (the default when left out).
+    pub rate_limit: Option<RateLimit>,
 }
 
 /// A token just created: the only time its secret is known.
@@ -109,9 +115,71 @@ pub async fn authenticate_admin(pool: &PgPool, token: &str) -> Result<Option<sup
     super::auth::load_user(pool, row.user_id).await
 }
 
+/// One token as the evaluation path needs it, read from PostgreSQL.
+#[derive(Debug, Clone)]
+pub struct StoredToken {
+    pub prefix: String,
+    pub secret_hash: String,
+    pub scope: String,
+    pub environment: Option<String>,
+    pub user_id: Option<i64>,
+    /// Unrevoked and unexpired.
+    pub usable: bool,
+    pub origins: Vec<String>,
+    pub rate_limit: Option<i32>,
+}
+
+/// One token by its prefix: for a token newer than this process's snapshot, and for the news of a
+/// revocation, which must not wait for the snapshot's reload.
+pub async fn find(executor: impl sqlx::PgExecutor<'_>, prefix: &str) -> Result<Option<StoredToken>, sqlx::Error> {
+    sqlx::query_as!(
+        StoredToken,
+        r#"select t.prefix, t.secret_hash, t.scope, e.key as "environment?", t.user_id,
+                  (t.revoked_at is null and (t.expires_at is null or t.expires_at > now())) as "usable!",
+                  t.allowed_origins as origins, t.rate_limit_per_second as rate_limit
+           from api_tokens t left join environments e on e.id = t.environment_id
+           where t.prefix = $1"#,
+        prefix
+    )
+    .fetch_optional(executor)
+    .await
+}
+
 /// Records that a token was just used (called at most once a minute per token and process).
 pub async fn record_use(pool: &PgPool, prefix: &str) -> Result<(), sqlx::Error> {
     sqlx::query!("update api_tokens set last_used_at = now() where prefix = $1", prefix).execute(pool).await?;
+    Ok(())
+}
+
+/// What each scope needs and refuses: an environment for the evaluating scopes, a user for admin tokens,
+/// origins and a rate only for frontend tokens.
+fn check_targets(new: &NewToken) -> Result<(), ServiceError> {
+    let invalid = |field, message: &str| Err(ServiceError::Invalid { field, message: message.to_owned() });
+    let scope = new.scope;
+    if scope.evaluates() && new.environment.is_none() {
+        return invalid(
+            "environment",
+            &format!(
+                "a{} {scope} token needs an environment (--env)",
+                if scope == TokenScope::Evaluate { "n" } else { "" }
+            ),
+        );
+    }
+    if scope.evaluates() && new.user.is_some() {
+        return invalid("user", "a token that evaluates flags acts for no user; leave out --user");
+    }
+    if scope == TokenScope::Admin && new.user.is_none() {
+        return invalid("user", "an admin token acts as a user; name them with --user EMAIL");
+    }
+    if scope == TokenScope::Admin && new.environment.is_some() {
+        return invalid("environment", "an admin token is not tied to an environment; leave out --env");
+    }
+    if scope != TokenScope::Frontend && !new.origins.is_empty() {
+        return invalid("origins", "only frontend tokens list origins: server tokens are not for browsers");
+    }
+    if scope != TokenScope::Frontend && new.rate_limit.is_some() {
+        return invalid("rate_limit", "only frontend tokens have a rate limit");
+    }
     Ok(())
 }
 
@@ -125,33 +193,12 @@ pub async fn create(pool: &PgPool, actor: &Actor, new: &NewToken) -> Result<Crea
             message: "the token name is required (up to 100 characters)".into(),
         });
     }
-    match (new.scope, &new.environment, &new.user) {
-        (TokenScope::Evaluate, None, _) => {
-            return Err(ServiceError::Invalid {
-                field: "environment",
-                message: "an evaluate token needs an environment (--env)".into(),
-            })
-        }
-        (TokenScope::Evaluate, Some(_), Some(_)) => {
-            return Err(ServiceError::Invalid {
-                field: "user",
-                message: "an evaluate token acts for no user; leave out --user".into(),
-            })
-        }
-        (TokenScope::Admin, None, None) | (TokenScope::Admin, Some(_), None) => {
-            return Err(ServiceError::Invalid {
-                field: "user",
-                message: "an admin token acts as a user; name them with --user EMAIL".into(),
-            })
-        }
-        (TokenScope::Admin, Some(_), Some(_)) => {
-            return Err(ServiceError::Invalid {
-                field: "environment",
-                message: "an admin token is not tied to an environment; leave out --env".into(),
-            })
-        }
-        _ => {}
-    }
+    check_targets(new)?;
+    let rate_limit = match new.scope {
+        TokenScope::Frontend => Some(new.rate_limit.unwrap_or(RateLimit::DEFAULT)),
+        _ => None,
+    };
+    let origins: Vec<&str> = new.origins.iter().map(AllowedOrigin::as_str).collect();
     let mut tx = pool.begin().await?;
     let environment_id = match &new.environment {
         Some(env) => Some(
@@ -183,8 +230,9 @@ pub async fn create(pool: &PgPool, actor: &Actor, new: &NewToken) -> Result<Crea
     };
     let prefix = secret[..12].to_owned();
     sqlx::query!(
-        "insert into api_tokens (name, prefix, secret_hash, scope, environment_id, user_id, created_by)
-         values ($1, $2, $3, $4, $5, $6, $7)",
+        "insert into api_tokens
+           (name, prefix, secret_hash, scope, environment_id, user_id, created_by, allowed_origins, rate_limit_per_second)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         name,
         prefix,
         hash_secret(&secret),
@@ -192,6 +240,8 @@ pub async fn create(pool: &PgPool, actor: &Actor, new: &NewToken) -> Result<Crea
         environment_id,
         user_id,
         actor.user_id,
+        &origins as &[&str],
+        rate_limit.map(|r| i32::try_from(r.per_second()).unwrap_or(i32::MAX)),
     )
     .execute(&mut *tx)
     .await?;
@@ -206,6 +256,7 @@ pub async fn create(pool: &PgPool, actor: &Actor, new: &NewToken) -> Result<Crea
             after: Some(serde_json::json!({
                 "name": name, "prefix": prefix, "scope": new.scope.as_str(),
                 "environment": new.environment.as_ref().map(EnvKey::as_str), "user": new.user.as_ref().map(Email::as_str),
+                "origins": origins, "rate_limit": rate_limit.map(RateLimit::per_second),
             })),
             ..NewEvent::default()
         },
@@ -241,7 +292,7 @@ pub async fn revoke(pool: &PgPool, actor: &Actor, prefix: &str) -> Result<(), Se
         },
     )
     .await?;
-    audit::notify_change(&mut tx, "api_token", prefix).await?;
+    audit::notify_revocation(&mut tx, "api_token", prefix).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -251,6 +302,7 @@ pub async fn list(pool: &PgPool) -> Result<Vec<TokenRow>, ServiceError> {
     Ok(sqlx::query_as!(
         TokenRow,
         r#"select t.name, t.prefix, t.scope, e.key as "environment?", u.email as "user?",
+                  t.allowed_origins as origins, t.rate_limit_per_second as rate_limit,
                   t.created_at as "created_at: DateTime<Utc>", t.last_used_at as "last_used_at: DateTime<Utc>",
                   t.revoked_at as "revoked_at: DateTime<Utc>"
            from api_tokens t

@@ -4,8 +4,8 @@
 //! goes through the same service layer as the browser. Every handler states the role it needs with
 //! `caller.require(Role::...)`, the one permission check the pages and the services use too.
 
+use super::caller::bearer_token;
 use super::error::{ApiError, ErrorBody};
-use super::evaluate::bearer_token;
 use app::domain::{EnvKey, FlagKey, Role, SignoffRole};
 use app::model::{AuditPage, AuditQuery, FlagDetail, FlagListPage, FlagListQuery, FlagState, UserView};
 use app::server::audit::Actor;

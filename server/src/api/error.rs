@@ -18,6 +18,8 @@ pub struct ApiError {
     pub message: String,
     /// More to go with it, e.g. the field at fault or the current version after a conflict.
     pub details: Option<serde_json::Value>,
+    /// Seconds to wait before trying again, sent as `Retry-After` (a rate limit, a server not ready).
+    pub retry_after: Option<u64>,
 }
 
 /// The body of every error of the JSON APIs (OFREP answers in its own shape, `OfrepError`).
@@ -37,7 +39,7 @@ pub struct ErrorBody {
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self { status, code, message: message.into(), details: None }
+        Self { status, code, message: message.into(), details: None, retry_after: None }
     }
 
     pub fn with_details(mut self, details: serde_json::Value) -> Self {
@@ -59,6 +61,12 @@ impl ApiError {
     pub fn bad_path(rejection: &axum::extract::rejection::PathRejection) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "INVALID_PATH", rejection.body_text())
     }
+
+    /// Sends `Retry-After` with this many seconds (a rate limit, a server not ready).
+    pub fn retry_after(mut self, seconds: u64) -> Self {
+        self.retry_after = Some(seconds);
+        self
+    }
 }
 
 impl From<ServiceError> for ApiError {
@@ -72,7 +80,7 @@ impl From<ServiceError> for ApiError {
             }
             _ => None,
         };
-        Self { status: err.status(), code: err.code(), message: err.client_message(), details }
+        Self { status: err.status(), code: err.code(), message: err.client_message(), details, retry_after: None }
     }
 }
 
@@ -80,11 +88,12 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = ErrorBody { error: self.code.to_owned(), message: self.message, details: self.details };
         let mut response = (self.status, Json(body)).into_response();
-        if self.status == StatusCode::SERVICE_UNAVAILABLE {
-            response.headers_mut().insert(
-                axum::http::header::RETRY_AFTER,
-                axum::http::HeaderValue::from(app::server::RETRY_AFTER_SECONDS),
-            );
+        // A 503 always says when to try again; a rate limit says its own wait.
+        let retry_after = self.retry_after.or_else(|| {
+            (self.status == StatusCode::SERVICE_UNAVAILABLE).then_some(u64::from(app::server::RETRY_AFTER_SECONDS))
+        });
+        if let Some(seconds) = retry_after {
+            response.headers_mut().insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from(seconds));
         }
         response
     }

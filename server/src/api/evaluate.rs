@@ -3,75 +3,16 @@
 
 use super::error::{ApiError, ErrorBody};
 use app::domain::{EvalContext, EvalError};
-use app::server::snapshot::Snapshot;
-use app::server::tokens::{self, TokenScope};
 use app::server::AppState;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, Query, RawQuery, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
 use utoipa::{IntoParams, ToSchema};
 
-/// The caller, once its token checks out: the snapshot it was checked against, its environment and the
-/// token's prefix.
-pub struct Caller<'h> {
-    pub snapshot: Arc<Snapshot>,
-    pub environment: String,
-    /// The presented token's public prefix (ingest records batch ids under it).
-    pub token_prefix: &'h str,
-}
-
-/// The token a request carries: `Authorization: Bearer`, or OFREP's alternative, `X-API-Key`.
-pub fn bearer_token(headers: &HeaderMap) -> Result<&str, ApiError> {
-    headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .or_else(|| headers.get("x-api-key").and_then(|v| v.to_str().ok()))
-        .map(str::trim)
-        .ok_or_else(|| {
-            ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "UNAUTHORIZED",
-                "send an API token as `Authorization: Bearer <token>`",
-            )
-        })
-}
-
-/// Checks `Authorization: Bearer <token>` against the snapshot: an unrevoked, unexpired evaluate token.
-pub fn authenticate<'h>(state: &AppState, headers: &'h HeaderMap) -> Result<Caller<'h>, ApiError> {
-    let snapshot = state.snapshot.get().ok_or_else(|| {
-        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "NOT_READY", "no configuration loaded yet; retry shortly")
-    })?;
-    let token = bearer_token(headers)?;
-    let invalid =
-        || ApiError::new(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", "the API token is unknown, revoked or expired");
-    let prefix = tokens::prefix_of(token).ok_or_else(invalid)?;
-    let entry = snapshot.tokens.get(prefix).ok_or_else(invalid)?;
-    if !tokens::matches(token, &entry.secret_hash) || !entry.usable {
-        return Err(invalid());
-    }
-    if entry.claim_last_used_write(chrono::Utc::now().timestamp_millis()) {
-        let (pool, prefix) = (state.pool.clone(), prefix.to_owned());
-        tokio::spawn(async move {
-            if let Err(err) = tokens::record_use(&pool, &prefix).await {
-                tracing::warn!(error = %err, token = %prefix, "could not record the token's last use");
-            }
-        });
-    }
-    if entry.scope != TokenScope::Evaluate {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "FORBIDDEN",
-            "this endpoint takes an evaluate token; this one is an admin token",
-        ));
-    }
-    let environment = entry.environment.clone().ok_or_else(invalid)?;
-    Ok(Caller { snapshot, environment, token_prefix: prefix })
-}
+pub use super::caller::{authenticate, bearer_token, Caller, Purpose};
 
 /// The context, as applications send it.
 #[derive(Debug, Default, Deserialize, ToSchema)]
@@ -128,12 +69,13 @@ pub async fn evaluate_all(
     headers: HeaderMap,
     body: Result<Json<EvaluateRequest>, JsonRejection>,
 ) -> Result<Json<EvaluateResponse>, ApiError> {
-    let caller = authenticate(&state, &headers)?;
+    let caller = authenticate(&state, &headers, Purpose::Evaluate).await?;
     let Json(request) = body.map_err(|e| ApiError::new(e.status(), "INVALID_CONTEXT", e.body_text()))?;
     let ctx: EvalContext = request.context.into();
     let mut flags = BTreeMap::new();
     if let Some(env) = caller.snapshot.environments.get(&caller.environment) {
-        for key in &env.keys {
+        let keys = if caller.frontend { &env.frontend_keys } else { &env.keys };
+        for key in keys {
             if let Ok(answer) = env.evaluate(key, &ctx) {
                 flags.insert(
                     key.clone(),
@@ -213,7 +155,7 @@ pub async fn evaluate_one(
     query: Result<Query<HashMap<String, String>>, axum::extract::rejection::QueryRejection>,
     RawQuery(raw_query): RawQuery,
 ) -> Result<Json<OneFlagResponse>, ApiError> {
-    let caller = authenticate(&state, &headers)?;
+    let caller = authenticate(&state, &headers, Purpose::Evaluate).await?;
     let Path(key) = key.map_err(|e| ApiError::bad_path(&e))?;
     let Query(query) = query.map_err(|e| ApiError::bad_query(&e))?;
     if key.len() > app::domain::FlagKey::MAX_LEN {
@@ -225,7 +167,7 @@ pub async fn evaluate_one(
     }
     let ctx = context_from_query(query);
     let badge_urls = super::badges::requested(raw_query.as_deref(), &key, ctx.organization_id.as_deref())?;
-    let env = caller.snapshot.environments.get(&caller.environment);
+    let env = caller.snapshot.environments.get(&caller.environment).filter(|env| caller.may_see(env, &key));
     match env.map_or(Err(EvalError::FlagNotFound), |env| env.evaluate(&key, &ctx)) {
         Ok(answer) => {
             let priority_urls = match (&badge_urls, ctx.organization_id.as_deref()) {

@@ -2,8 +2,8 @@
 //! histogram) and named gauges, for the guardrails. The body is documented in
 //! `app::domain::guardrail::ingest`; an evaluate token reports for its own environment.
 
+use super::caller::{authenticate, Purpose};
 use super::error::{ApiError, ErrorBody};
-use super::evaluate::authenticate;
 use app::domain::guardrail::{validate_batch, MetricBatch};
 use app::domain::EnvKey;
 use app::server::guardrails::{self, IngestOutcome, UnknownKey};
@@ -38,7 +38,7 @@ pub async fn ingest(
     headers: HeaderMap,
     body: Result<Json<MetricBatch>, JsonRejection>,
 ) -> Result<Json<IngestOutcome>, ApiError> {
-    let caller = authenticate(&state, &headers)?;
+    let caller = authenticate(&state, &headers, Purpose::ReportMetrics).await?;
     let Json(batch) = body.map_err(|rejection| {
         ApiError::new(rejection.status(), "INVALID_BODY", format!("the batch is not valid: {}", rejection.body_text()))
     })?;

@@ -2,9 +2,12 @@
 
 pub mod admin;
 pub mod badges;
+pub mod caller;
 pub mod config_io;
+pub mod cors;
 pub mod error;
 pub mod evaluate;
+pub mod frontend;
 pub mod ingest;
 pub mod ofrep;
 pub mod openapi;

@@ -2,7 +2,7 @@
 //! single and bulk evaluation for OpenFeature SDKs' OFREP providers. The `targetingKey` is the customer id;
 //! `organizationId` (or `organization_id`) the organization; other string properties are attributes.
 
-use super::evaluate::authenticate;
+use super::caller::{authenticate, Purpose};
 use app::domain::{EnvConfig, EvalContext, EvalError, Stickiness};
 use app::server::AppState;
 use axum::body::Bytes;
@@ -44,8 +44,8 @@ pub struct OfrepSuccess {
     pub value: Value,
     #[schema(value_type = String, example = "SPLIT")]
     pub reason: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub variant: Option<String>,
+    /// Always named: the weighted variant served, `on`/`off` for a boolean, `off` or `default` otherwise.
+    pub variant: String,
     pub metadata: OfrepMetadata,
 }
 
@@ -160,8 +160,21 @@ fn success(key: &str, answer: &app::domain::Evaluation<'_>) -> OfrepSuccess {
         key: key.to_owned(),
         value: answer.value.clone(),
         reason: answer.reason.as_str(),
-        variant: answer.variant.map(str::to_owned),
+        variant: variant_name(answer).to_owned(),
         metadata: OfrepMetadata { version: answer.version },
+    }
+}
+
+/// The variant every OFREP answer names (some providers read it unconditionally): the weighted variant
+/// served; for a boolean, `on` or `off`; for any other value, `off` when the flag is off and `default`
+/// for the environment's value or an override's.
+pub fn variant_name<'a>(answer: &app::domain::Evaluation<'a>) -> &'a str {
+    match (answer.variant, answer.value) {
+        (Some(variant), _) => variant,
+        (None, Value::Bool(true)) => "on",
+        (None, Value::Bool(false)) => "off",
+        (None, _) if answer.reason == app::domain::Reason::Disabled => "off",
+        (None, _) => "default",
     }
 }
 
@@ -184,7 +197,7 @@ pub async fn evaluate_flag(
     key: Result<Path<String>, axum::extract::rejection::PathRejection>,
     body: Bytes,
 ) -> Response {
-    let caller = match authenticate(&state, &headers) {
+    let caller = match authenticate(&state, &headers, Purpose::Evaluate).await {
         Ok(caller) => caller,
         Err(err) => return err.into_response(),
     };
@@ -207,7 +220,7 @@ pub async fn evaluate_flag(
         Ok(parsed) => parsed,
         Err((code, details)) => return failure(StatusCode::BAD_REQUEST, Some(&key), code, details),
     };
-    let env = caller.snapshot.environments.get(&caller.environment);
+    let env = caller.snapshot.environments.get(&caller.environment).filter(|env| caller.may_see(env, &key));
     if let Some(entry) = env.and_then(|env| env.flags.get(&key)) {
         if needs_targeting_key(&entry.env, &ctx) {
             return failure(
@@ -245,7 +258,7 @@ pub async fn evaluate_flag(
     security(("evaluate_token" = []), ("evaluate_api_key" = [])),
 )]
 pub async fn evaluate_all(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    let caller = match authenticate(&state, &headers) {
+    let caller = match authenticate(&state, &headers, Purpose::Evaluate).await {
         Ok(caller) => caller,
         Err(err) => return err.into_response(),
     };
@@ -257,7 +270,14 @@ pub async fn evaluate_all(State(state): State<AppState>, headers: HeaderMap, bod
         Err((code, details)) => return failure(StatusCode::BAD_REQUEST, None, code, details),
     };
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    (&caller.environment, caller.snapshot.version, &ctx.customer_id, &ctx.organization_id, &ctx.attributes)
+    (
+        &caller.environment,
+        caller.frontend,
+        caller.snapshot.version,
+        &ctx.customer_id,
+        &ctx.organization_id,
+        &ctx.attributes,
+    )
         .hash(&mut hasher);
     let etag = format!("\"{}-{:016x}\"", caller.snapshot.version, hasher.finish());
     let unchanged = headers
@@ -270,7 +290,8 @@ pub async fn evaluate_all(State(state): State<AppState>, headers: HeaderMap, bod
     }
     let mut flags = Vec::new();
     if let Some(env) = caller.snapshot.environments.get(&caller.environment) {
-        for key in &env.keys {
+        let keys = if caller.frontend { &env.frontend_keys } else { &env.keys };
+        for key in keys {
             let Some(entry) = env.flags.get(key) else { continue };
             if needs_targeting_key(&entry.env, &ctx) {
                 flags.push(OfrepFlag::Error(OfrepError {
@@ -285,14 +306,11 @@ pub async fn evaluate_all(State(state): State<AppState>, headers: HeaderMap, bod
             }
         }
     }
-    // OFREP's event-stream extension: where to listen for "refetch" news instead of polling. Secure
-    // cookies mean the server is reached over HTTPS (behind a TLS proxy), so the stream is too.
-    let scheme = if state.security.secure_cookies { "https" } else { "http" };
-    let stream_url = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .map_or_else(|| "/api/v1/stream".to_owned(), |host| format!("{scheme}://{host}/api/v1/stream"));
-    let event_streams = vec![OfrepEventStream { kind: "sse", url: stream_url, inactivity_delay_sec: 120 }];
+    let event_streams = vec![OfrepEventStream {
+        kind: "sse",
+        url: super::stream::url_for(&state, &headers, &caller),
+        inactivity_delay_sec: 120,
+    }];
     (StatusCode::OK, [(header::ETAG, etag_header)], Json(OfrepBulk { flags, event_streams })).into_response()
 }
 

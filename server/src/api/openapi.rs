@@ -10,7 +10,8 @@
 //! `server/tests/it/openapi.rs` fails when a route is added to the router without going through here.
 
 use super::{
-    admin, config_io, error::ErrorBody, evaluate, ingest, ofrep, people, rollouts, schedule, stream, structure, targets,
+    admin, config_io, error::ErrorBody, evaluate, frontend, ingest, ofrep, people, rollouts, schedule, stream,
+    structure, targets,
 };
 use app::server::AppState;
 use axum::extract::DefaultBodyLimit;
@@ -73,6 +74,7 @@ pub fn router(max_import_bytes: usize) -> (Router<AppState>, Document) {
         .routes(routes!(admin::get_flag))
         .routes(routes!(admin::set_flag_state))
         .routes(routes!(structure::move_flag))
+        .routes(routes!(frontend::set_visibility))
         .routes(routes!(admin::stale_flags))
         .routes(routes!(admin::list_audit))
         .routes(routes!(admin::audit_csv))
@@ -137,7 +139,10 @@ impl Modify for SecuritySchemes {
         };
         components.add_security_scheme(
             "evaluate_token",
-            bearer("An evaluate token (`rollgate token create --scope evaluate --env ENV`): fixes the environment"),
+            bearer(
+                "An evaluate token (`rollgate token create --scope evaluate --env ENV`), or a frontend token \
+                 (`--scope frontend`, for browsers and apps: only flags visible to frontends): fixes the environment",
+            ),
         );
         components.add_security_scheme(
             "evaluate_api_key",

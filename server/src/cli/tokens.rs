@@ -2,14 +2,14 @@
 
 use crate::config::{DbArgs, TokenCommand};
 use crate::db::Database;
-use app::domain::{Email, EnvKey};
+use app::domain::{AllowedOrigin, Email, EnvKey, RateLimit};
 use app::server::audit::Actor;
 use app::server::tokens::{self, NewToken, TokenScope};
 
 pub async fn run(db_args: &DbArgs, command: TokenCommand) -> anyhow::Result<()> {
     // Validate the arguments before opening the database.
     let new = match &command {
-        TokenCommand::Create { name, scope, env, user } => Some(NewToken {
+        TokenCommand::Create { name, scope, env, user, origins, rate_limit } => Some(NewToken {
             name: name.clone(),
             scope: scope.parse::<TokenScope>().map_err(|e| anyhow::anyhow!("--scope: {}", e.message))?,
             environment: env
@@ -22,6 +22,15 @@ pub async fn run(db_args: &DbArgs, command: TokenCommand) -> anyhow::Result<()> 
                 .map(Email::parse)
                 .transpose()
                 .map_err(|e| anyhow::anyhow!("--user: {}", e.message))?,
+            origins: origins
+                .iter()
+                .map(|o| AllowedOrigin::parse(o))
+                .collect::<Result<_, _>>()
+                .map_err(|e| anyhow::anyhow!("--origin: {}", e.message))?,
+            rate_limit: rate_limit
+                .map(RateLimit::new)
+                .transpose()
+                .map_err(|e| anyhow::anyhow!("--rate-limit: {}", e.message))?,
         }),
         _ => None,
     };
@@ -41,12 +50,19 @@ pub async fn run(db_args: &DbArgs, command: TokenCommand) -> anyhow::Result<()> 
         }
         (TokenCommand::List, _) | (TokenCommand::Create { .. }, None) => tokens::list(&db.pool).await.map(|rows| {
             println!(
-                "{:<14} {:<24} {:<9} {:<12} {:<28} {:<20} STATUS",
-                "PREFIX", "NAME", "SCOPE", "ENVIRONMENT", "USER", "LAST USED"
+                "{:<14} {:<24} {:<9} {:<12} {:<28} {:<20} {:<8} ORIGINS",
+                "PREFIX", "NAME", "SCOPE", "ENVIRONMENT", "USER", "LAST USED", "STATUS"
             );
             for t in rows {
+                let origins = match t.rate_limit {
+                    Some(rate) => format!(
+                        "{} ({rate}/s)",
+                        if t.origins.is_empty() { "-".to_owned() } else { t.origins.join(",") }
+                    ),
+                    None => "-".to_owned(),
+                };
                 println!(
-                    "{:<14} {:<24} {:<9} {:<12} {:<28} {:<20} {}",
+                    "{:<14} {:<24} {:<9} {:<12} {:<28} {:<20} {:<8} {origins}",
                     t.prefix,
                     t.name,
                     t.scope,

@@ -125,6 +125,8 @@ async fn revoked_evaluate_and_disabled_users_tokens_are_refused(pool: PgPool) {
             scope: TokenScope::Evaluate,
             environment: Some(EnvKey::parse("staging").unwrap()),
             user: None,
+            origins: vec![],
+            rate_limit: None,
         },
     )
     .await

@@ -33,6 +33,8 @@ async fn token(pool: &PgPool, env: &str) -> String {
         scope: TokenScope::Evaluate,
         environment: Some(EnvKey::parse(env).unwrap()),
         user: None,
+        origins: vec![],
+        rate_limit: None,
     };
     tokens::create(pool, &admin(), &new).await.unwrap().secret
 }
@@ -130,6 +132,8 @@ async fn tokens_are_checked_unknown_flags_are_404_and_bad_bodies_are_4xx(pool: P
             scope: TokenScope::Admin,
             environment: None,
             user: Some(app::domain::Email::parse("ops@example.com").unwrap()),
+            origins: vec![],
+            rate_limit: None,
         },
     )
     .await
@@ -235,7 +239,9 @@ async fn a_connected_stream_hears_about_a_committed_change(pool: PgPool) {
         .unwrap();
     let text = String::from_utf8_lossy(next.data_ref().unwrap()).into_owned();
     worker.abort();
-    assert!(text.contains("event: refetchEvaluation"), "{text}");
+    // OFREP's event-stream style: an unnamed event (EventSource's `message`) whose data says what to do.
+    assert!(!text.contains("event:"), "{text}");
+    assert!(text.contains(r#""type":"refetchEvaluation""#), "{text}");
     assert!(text.contains(&format!("\"version\":{}", state.snapshot.version().unwrap())), "{text}");
 }
 

@@ -39,6 +39,8 @@ async fn setup(pool: &PgPool) -> (Router, String) {
         scope: TokenScope::Evaluate,
         environment: Some(EnvKey::parse("staging").unwrap()),
         user: None,
+        origins: vec![],
+        rate_limit: None,
     };
     let secret = tokens::create(pool, &admin, &new).await.unwrap().secret;
     let state = state(pool);

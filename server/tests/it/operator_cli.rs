@@ -79,6 +79,8 @@ async fn operator_token(pool: &PgPool) -> Secret {
         scope: TokenScope::Admin,
         environment: None,
         user: Some(Email::parse(OPERATOR).unwrap()),
+        origins: vec![],
+        rate_limit: None,
     };
     Secret::new(tokens::create(pool, &Actor::system("test"), &new).await.unwrap().secret)
 }

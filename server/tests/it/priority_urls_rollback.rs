@@ -240,6 +240,8 @@ async fn the_evaluation_api_returns_imported_badges_when_the_flag_is_on_and_heur
         scope: app::server::tokens::TokenScope::Evaluate,
         environment: Some(env.clone()),
         user: None,
+        origins: vec![],
+        rate_limit: None,
     };
     let admin = app::server::audit::Actor { role: app::domain::Role::Admin, ..editor() };
     let secret = app::server::tokens::create(&pool, &admin, &new_token).await.unwrap().secret;

@@ -28,6 +28,8 @@ async fn person(pool: &PgPool, email: &str, role: &str, signoff_roles: &[&str]) 
         scope: TokenScope::Admin,
         environment: None,
         user: Some(Email::parse(email).unwrap()),
+        origins: vec![],
+        rate_limit: None,
     };
     tokens::create(pool, &Actor::system("test"), &new).await.unwrap().secret
 }

@@ -1,6 +1,7 @@
 //! `/admin/feature-flags/{key}`: one flag's details, its state in each environment and its history.
 
 use super::evaluate_for::EvaluateFor;
+use super::frontend_visibility::{FrontendVisibility, SetFrontendVisibility};
 use super::move_phase::{MoveFlagToPhase, MoveToPhase};
 use crate::components::badges::KindBadge;
 use crate::components::status::{ErrorBox, Loading, ViewOnlyNotice};
@@ -26,9 +27,13 @@ pub fn FlagPage() -> impl IntoView {
     let params = use_params_map();
     let toggle = ServerAction::<ToggleFlag>::new();
     let move_phase = ServerAction::<MoveFlagToPhase>::new();
+    let visibility = ServerAction::<SetFrontendVisibility>::new();
     let flag = Resource::new(
-        move || (params.with(|p| p.get("key").unwrap_or_default()), toggle.version().get(), move_phase.version().get()),
-        |(key, _, _)| get_flag(key),
+        move || {
+            let key = params.with(|p| p.get("key").unwrap_or_default());
+            (key, toggle.version().get(), move_phase.version().get(), visibility.version().get())
+        },
+        |(key, _, _, _)| get_flag(key),
     );
     view! {
         <Title text=move || params.with(|p| p.get("key").unwrap_or_default()) />
@@ -39,10 +44,11 @@ pub fn FlagPage() -> impl IntoView {
         </nav>
         {move || toggle.value().get().and_then(Result::err).map(|error| view! { <ErrorBox error /> })}
         {move || move_phase.value().get().and_then(Result::err).map(|error| view! { <ErrorBox error /> })}
+        {move || visibility.value().get().and_then(Result::err).map(|error| view! { <ErrorBox error /> })}
         <Transition fallback=|| view! { <Loading what="the flag" /> }>
             {move || Suspend::new(async move {
                 match flag.await {
-                    Ok(detail) => view! { <FlagDetailView detail toggle move_phase /> }.into_any(),
+                    Ok(detail) => view! { <FlagDetailView detail toggle move_phase visibility /> }.into_any(),
                     Err(error) => view! { <ErrorBox error /> }.into_any(),
                 }
             })}
@@ -55,6 +61,7 @@ fn FlagDetailView(
     detail: FlagDetail,
     toggle: ServerAction<ToggleFlag>,
     move_phase: ServerAction<MoveFlagToPhase>,
+    visibility: ServerAction<SetFrontendVisibility>,
 ) -> impl IntoView {
     let key = detail.key.clone();
     let can_edit = detail.can_edit && !detail.archived;
@@ -90,6 +97,11 @@ fn FlagDetailView(
                     </dd>
                     <dt>"Kind"</dt><dd><KindBadge kind=detail.kind /></dd>
                     <dt>"Value type"</dt><dd>{detail.value_type.clone()}</dd>
+                    <dt>"Visible to frontends"</dt>
+                    <dd>
+                        <FrontendVisibility action=visibility flag=key.clone() visible=detail.visible_to_frontends
+                            version=detail.version can_edit />
+                    </dd>
                     <dt>"Owner"</dt><dd>{detail.owner.clone().unwrap_or_else(|| "—".into())}</dd>
                     <dt>"Tags"</dt><dd>{if detail.tags.is_empty() { "—".to_owned() } else { detail.tags.join(", ") }}</dd>
                     <dt>"Created"</dt><dd>{format_time(&detail.created_at)}</dd>

@@ -272,6 +272,10 @@ fn FlagListRow(
         <tr data-testid=test_id>
             <td class="col-flag">
                 <a class="flag-key" href=href>{row.key.clone()}</a>
+                {row.visible_to_frontends.then(|| view! {
+                    " "<span class="badge badge-frontend" data-testid="frontend-badge"
+                        title="Visible to frontends: browser pages and apps with a frontend token evaluate it">"frontend"</span>
+                })}
                 <div class="flag-name">{row.name}</div>
                 {(!row.description.is_empty()).then(|| view! { <div class="flag-desc">{row.description}</div> })}
                 {row.stale.map(|why| view! {
@@ -369,6 +373,7 @@ mod tests {
             phase_name: phase.map(Into::into),
             states: vec![],
             stale: None,
+            visible_to_frontends: false,
         }
     }
 

@@ -2,6 +2,7 @@
 
 pub mod detail;
 pub mod evaluate_for;
+pub mod frontend_visibility;
 pub mod list;
 pub mod move_phase;
 pub mod new_flag;

@@ -271,6 +271,9 @@ async fn apply_flag(conn: &mut PgConnection, actor: &Actor, doc: &FlagDoc, path:
     if fields != wanted {
         update_fields(conn, actor, key.as_str(), &fields, &wanted).await.map_err(|e| at(path, e))?;
     }
+    super::super::frontend_visibility::set_in(conn, actor, &key, doc.visible_to_frontends, None)
+        .await
+        .map_err(|e| at(path, e))?;
     for (env, state) in &doc.environments {
         let env_path = format!("{path}.environments.{env}");
         let env_key = EnvKey::parse(env).map_err(|e| at(&env_path, e.into()))?;

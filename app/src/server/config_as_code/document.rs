@@ -65,6 +65,9 @@ pub struct FlagDoc {
     pub owner: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tags: Vec<String>,
+    /// Evaluated for frontend tokens (browser pages and apps). Left out: not visible.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub visible_to_frontends: bool,
     /// Archived flags are exported for backups; apply archives a flag, and refuses to bring one back.
     #[serde(default, skip_serializing_if = "is_false")]
     pub archived: bool,

@@ -47,7 +47,7 @@ pub async fn export(conn: &mut PgConnection, environment: Option<&str>) -> Resul
         .collect();
     let flag_rows = sqlx::query!(
         r#"select f.id, f.key, f.name, f.description, p.key as "phase?", f.kind, f.value_type, f.variants, f.owner,
-                  f.tags, f.archived_at is not null as "archived!"
+                  f.tags, f.archived_at is not null as "archived!", f.visible_to_frontends
            from flags f left join phases p on p.id = f.phase_id
            order by p.position nulls last, f.key"#
     )
@@ -153,6 +153,7 @@ pub async fn export(conn: &mut PgConnection, environment: Option<&str>) -> Resul
             variants: f.variants.as_array().cloned().unwrap_or_default(),
             owner: f.owner,
             tags: f.tags,
+            visible_to_frontends: f.visible_to_frontends,
             archived: f.archived,
         })
         .collect();

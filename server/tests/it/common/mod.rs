@@ -212,6 +212,8 @@ pub async fn admin_token_for(pool: &PgPool, email: &str) -> String {
         scope: app::server::tokens::TokenScope::Admin,
         environment: None,
         user: Some(app::domain::Email::parse(email).unwrap()),
+        origins: vec![],
+        rate_limit: None,
     };
     app::server::tokens::create(pool, &app::server::audit::Actor::system("test"), &new).await.unwrap().secret
 }
@@ -223,6 +225,27 @@ pub async fn evaluate_token_for(pool: &PgPool, env: &str) -> String {
         scope: app::server::tokens::TokenScope::Evaluate,
         environment: Some(app::domain::EnvKey::parse(env).unwrap()),
         user: None,
+        origins: vec![],
+        rate_limit: None,
     };
     app::server::tokens::create(pool, &app::server::audit::Actor::system("test"), &new).await.unwrap().secret
+}
+
+/// A frontend token for `env`, usable from pages on `origins`, at `rate` requests per second: the secret.
+pub async fn frontend_token_for(pool: &PgPool, env: &str, origins: &[&str], rate: u32) -> String {
+    let new = app::server::tokens::NewToken {
+        name: format!("web app in {env}"),
+        scope: app::server::tokens::TokenScope::Frontend,
+        environment: Some(app::domain::EnvKey::parse(env).unwrap()),
+        user: None,
+        origins: origins.iter().map(|o| app::domain::AllowedOrigin::parse(o).unwrap()).collect(),
+        rate_limit: Some(app::domain::RateLimit::new(rate).unwrap()),
+    };
+    app::server::tokens::create(pool, &app::server::audit::Actor::system("test"), &new).await.unwrap().secret
+}
+
+/// Shows `flag` to frontends (or hides it) through the service layer, as an editor.
+pub async fn show_to_frontends(pool: &PgPool, flag: &str, visible: bool) {
+    let flag = app::domain::FlagKey::parse(flag).unwrap();
+    app::server::frontend_visibility::set(pool, &editor(), &flag, visible, None).await.unwrap();
 }
