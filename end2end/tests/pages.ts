@@ -510,6 +510,8 @@ export class OrganizationsPage {
 /** Whether the page fits its viewport's width without scrolling sideways (tables scroll inside their frame). */
 export async function fitsWidth(page: Page): Promise<boolean> {
   return page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth);
+}
+
 // ---- A team's own install: first admin, environments, phases, people ---------------------------------
 
 /** `/setup?token=...` and `/set-password?token=...`: the pages reached through a one-time link. */

@@ -35,13 +35,17 @@ pub async fn complete_setup(
     password_again: String,
 ) -> Result<(), AppError> {
     use crate::domain::{Email, PersonName};
-    use crate::server::{password, setup, to_app_error, AppState};
+    use crate::server::{password, setup, to_app_error, AppState, ServiceError};
+    let state = expect_context::<AppState>();
+    // The token first: hashing a password costs a lot of CPU, which nobody without a link may spend.
+    if !setup::setup_token_valid(&state.pool, &token).await.map_err(to_app_error)? {
+        return Err(to_app_error(ServiceError::NotFound("page".into())));
+    }
     let invalid = |e: crate::domain::InvalidValue| to_app_error(e.into());
     let email = Email::parse(&email).map_err(invalid)?;
     let name = PersonName::parse(&name).map_err(invalid)?;
     let password_hash =
         password::hash_new(&password, &password_again, "password", "password_again").await.map_err(to_app_error)?;
-    let state = expect_context::<AppState>();
     let admin = setup::FirstAdmin { email, name, password_hash };
     let id = setup::complete_setup(&state.pool, &token, &admin).await.map_err(to_app_error)?;
     tracing::info!(user_id = id, "the first admin was created through the set-up link");
@@ -64,10 +68,14 @@ pub async fn password_link(token: String) -> Result<LinkTarget, AppError> {
 /// Sets the password of a set-password link's user and signs them in.
 #[server(endpoint = "set_password")]
 pub async fn set_password(token: String, password: String, password_again: String) -> Result<(), AppError> {
-    use crate::server::{password, passwords, to_app_error, AppState};
+    use crate::server::{password, passwords, to_app_error, AppState, ServiceError};
+    let state = expect_context::<AppState>();
+    // The link first: hashing a password costs a lot of CPU, which nobody without a link may spend.
+    if passwords::link_target(&state.pool, &token).await.map_err(to_app_error)?.is_none() {
+        return Err(to_app_error(ServiceError::NotFound("page".into())));
+    }
     let password_hash =
         password::hash_new(&password, &password_again, "password", "password_again").await.map_err(to_app_error)?;
-    let state = expect_context::<AppState>();
     let id = passwords::set_with_link(&state.pool, &token, &password_hash).await.map_err(to_app_error)?;
     crate::server::auth::sign_in_from_server_fn(id).await?;
     leptos_axum::redirect(AFTER_SIGN_IN);

@@ -169,24 +169,28 @@ fn UserBody(
                         </ActionForm>
                     }.into_any()
                 } else {
+                    // The address goes in a data attribute, never into script text: an email may hold a quote.
                     let confirm_reset = format!(
-                        "return confirm('Reset the password of {}? Their password stops working and their sessions end now.')",
+                        "Reset the password of {}? Their password stops working and their sessions end now.",
                         user.email
                     );
                     let confirm_disable = format!(
-                        "return confirm('Disable {}? They are signed out everywhere and their admin tokens are revoked.')",
+                        "Disable {}? They are signed out everywhere and their admin tokens are revoked.",
                         user.email
                     );
+                    let confirm = crate::pages::rollouts::buttons::CONFIRM;
                     view! {
-                        <ActionForm action=reset attr:class="stack-form" attr:aria-label="Password" attr:onsubmit=(!pending).then_some(confirm_reset)>
+                        <ActionForm action=reset attr:class="stack-form" attr:aria-label="Password" attr:onsubmit=(!pending).then_some(confirm)>
                             <input type="hidden" name="id" value=uid.to_string() />
                             <p class="muted small">
                                 {if pending { "They have not set a password yet. A new link voids the old one." }
                                  else { "Their password stops working and their sessions end; they choose a new one through the link." }}
                             </p>
-                            <button type="submit" class="btn">{if pending { "New invitation link" } else { "Reset password" }}</button>
+                            <button type="submit" class="btn" data-confirm=(!pending).then_some(confirm_reset)>
+                                {if pending { "New invitation link" } else { "Reset password" }}
+                            </button>
                         </ActionForm>
-                        <ActionForm action=status attr:class="stack-form" attr:aria-label="Disable the user" attr:onsubmit=confirm_disable>
+                        <ActionForm action=status attr:class="stack-form" attr:aria-label="Disable the user" attr:onsubmit=confirm>
                             <input type="hidden" name="id" value=uid.to_string() />
                             <input type="hidden" name="disable" value="true" />
                             <p class="muted small">
@@ -196,7 +200,7 @@ fn UserBody(
                                 <label for="disable-reason">"Why disable them (optional, for the audit log)"</label>
                                 <input id="disable-reason" name="reason" type="text" maxlength="2000" />
                             </div>
-                            <button type="submit" class="btn btn-danger" disabled=last_admin>"Disable"</button>
+                            <button type="submit" class="btn btn-danger" disabled=last_admin data-confirm=confirm_disable>"Disable"</button>
                         </ActionForm>
                     }.into_any()
                 }}

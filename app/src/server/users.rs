@@ -48,6 +48,10 @@ pub async fn upsert(pool: &PgPool, actor: &Actor, user: &NewUser) -> Result<i64,
             )
             .execute(&mut *tx)
             .await?;
+            // A password set here voids any set-password link still out for them: it would replace it.
+            sqlx::query!("update password_links set used_at = now() where user_id = $1 and used_at is null", id)
+                .execute(&mut *tx)
+                .await?;
             (id, "user.updated")
         }
         None => {
