@@ -113,7 +113,7 @@ fn UserBody(
         roles_result
             .get()
             .and_then(Result::err)
-            .filter(|e| e.field_message("role").is_none() && e.field_message("sign-off role").is_none())
+            .filter(|e| e.field_message("role").is_none() && e.field_message("signoff").is_none())
     };
     let uid = user.id;
     let disabled = user.status == UserStatus::Disabled;
@@ -143,7 +143,7 @@ fn UserBody(
                     <input type="hidden" name="id" value=uid.to_string() />
                     <RoleFields current_role=user.role current_signoff=user.signoff_roles.clone()
                         role_error=Signal::derive(move || roles_error("role"))
-                        signoff_error=Signal::derive(move || roles_error("sign-off role")) prefix="edit" />
+                        signoff_error=Signal::derive(move || roles_error("signoff")) prefix="edit" />
                     <div class="form-actions">
                         <button type="submit" class="btn btn-primary" disabled=move || roles.pending().get()>"Save roles"</button>
                     </div>

@@ -65,8 +65,10 @@ pub async fn invite_user(
 }
 
 /// Sign-off roles from a form's checkboxes.
+/// Errors name the form's field, `signoff`.
 pub fn parse_signoff(values: Option<Vec<String>>) -> Result<Vec<SignoffRole>, crate::domain::InvalidValue> {
     SignoffRole::parse_list(&values.unwrap_or_default().join(","))
+        .map_err(|e| crate::domain::InvalidValue { field: "signoff", ..e })
 }
 
 #[component]
@@ -105,7 +107,7 @@ fn UsersBody(data: UsersPageData, invite: ServerAction<InviteUser>) -> AnyView {
         result
             .get()
             .and_then(Result::err)
-            .filter(|e| !["email", "name", "role", "sign-off role"].iter().any(|f| e.field_message(f).is_some()))
+            .filter(|e| !["email", "name", "role", "signoff"].iter().any(|f| e.field_message(f).is_some()))
     };
     view! {
         {move || created().map(|link| view! { <CreatedLink link /> })}
@@ -126,7 +128,7 @@ fn UsersBody(data: UsersPageData, invite: ServerAction<InviteUser>) -> AnyView {
                     <p id="user-name-error" class="field-error" role="alert">{move || error("name")}</p>
                 </div>
                 <RoleFields current_role=Role::Viewer current_signoff=Vec::new() role_error=Signal::derive(move || error("role"))
-                    signoff_error=Signal::derive(move || error("sign-off role")) prefix="new" />
+                    signoff_error=Signal::derive(move || error("signoff")) prefix="new" />
                 <div class="form-actions">
                     <button type="submit" class="btn btn-primary" disabled=move || invite.pending().get()>"Add the user"</button>
                 </div>

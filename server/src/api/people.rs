@@ -59,8 +59,13 @@ async fn answer(state: &AppState, headers: &HeaderMap, link: IssuedLink) -> Resu
     })
 }
 
+/// Errors name the property, `signoff_roles`.
 fn signoff_roles(raw: &[String]) -> Result<Vec<SignoffRole>, ServiceError> {
-    raw.iter().map(|r| r.parse::<SignoffRole>().map_err(ServiceError::from)).collect()
+    raw.iter()
+        .map(|r| {
+            r.parse::<SignoffRole>().map_err(|e| ServiceError::Invalid { field: "signoff_roles", message: e.message })
+        })
+        .collect()
 }
 
 /// Admins: every user, with role, sign-off roles and status.

@@ -183,7 +183,7 @@ fn probes(route: &Route) -> Vec<Probe> {
                 }
             }
         }
-        Input::None | Input::Yaml(_) | Input::Multipart { .. } => {}
+        Input::None | Input::Yaml(_) | Input::Csv(_) | Input::Multipart { .. } => {}
     }
     // The whole body.
     if route.method != Method::GET {
@@ -232,6 +232,27 @@ fn probes(route: &Route) -> Vec<Probe> {
                 out.push(whole(what, Some("application/yaml"), document.as_bytes()));
             }
         }
+        if let Input::Csv(content) = &route.input {
+            let long = "c".repeat(10_000);
+            let files = [
+                ("a CSV with NUL and invalid UTF-8", [content.as_bytes(), b"\xff\x00\xfe"].concat()),
+                ("a 10,000-character customer name", format!("key,name\ncust-long,{long}\n").into_bytes()),
+                ("a 10,000-character customer key", format!("key,name\n{long},Long\n").into_bytes()),
+                ("a header and no rows", b"key,name,organization\n".to_vec()),
+            ];
+            for (what, file) in files {
+                out.push(whole(what, Some("text/csv"), &file));
+            }
+            let bare = route.path.split('?').next().unwrap_or_default();
+            let path = format!("{bare}?file_name={}", "n".repeat(10_000));
+            out.push(probe(
+                "a 10,000-character file name".into(),
+                None,
+                path,
+                Some("text/csv"),
+                content.clone().into_bytes(),
+            ));
+        }
         if let Input::Multipart { file_name, content } = &route.input {
             let (ct, body) =
                 crate::common::urls::multipart(file_name, &[content.as_bytes(), b"\xff\x00\xfe"].concat(), false);
@@ -274,6 +295,7 @@ fn valid_body(route: &Route) -> (Option<&'static str>, Vec<u8>) {
         Input::Json(value) => (Some("application/json"), value.to_string().into_bytes()),
         Input::Form(pairs) => (Some("application/x-www-form-urlencoded"), form_text(pairs).into_bytes()),
         Input::Yaml(text) => (Some("application/yaml"), text.clone().into_bytes()),
+        Input::Csv(text) => (Some("text/csv"), text.clone().into_bytes()),
         Input::Multipart { file_name, content } => {
             let (ct, body) = crate::common::urls::multipart(file_name, content.as_bytes(), false);
             (Some(Box::leak(ct.into_boxed_str())), body)

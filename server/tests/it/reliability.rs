@@ -37,6 +37,7 @@ fn valid_request(route: &Route, identity: Identity, credentials: &Credentials, n
                 .join("&"),
         ),
         Input::Yaml(text) => (Some("application/yaml".to_owned()), text.clone()),
+        Input::Csv(text) => (Some("text/csv".to_owned()), text.clone()),
         Input::Multipart { file_name, content } => {
             let (ct, body) = crate::common::urls::multipart(file_name, content.as_bytes(), false);
             (Some(ct), String::from_utf8(body).unwrap())

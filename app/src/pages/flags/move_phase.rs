@@ -12,7 +12,7 @@ pub async fn move_flag_to_phase(flag: String, phase: String, expected_version: O
     use crate::server::{audit::Actor, phases, to_app_error, AppState, ServiceError};
     let me = crate::server::auth::require(Role::Editor, "move flags between phases").await?;
     let invalid = |e: crate::domain::InvalidValue| to_app_error(e.into());
-    let flag = FlagKey::parse(&flag).map_err(invalid)?;
+    let flag = FlagKey::parse(&flag).map_err(|e| invalid(e.at("flag")))?;
     let phase = match phase.trim() {
         "" => None,
         key => Some(PhaseKey::parse(key).map_err(|e| to_app_error(ServiceError::invalid("phase", e.message)))?),

@@ -19,6 +19,9 @@ pub async fn set_account_flag(
     use crate::server::{audit::Actor, overrides, to_app_error, AppState, ServiceError};
     let user = crate::server::auth::require(Role::Editor, "change overrides").await?;
     let env = EnvKey::parse(&env).map_err(|e| to_app_error(e.at("env").into()))?;
+    // An organization's key, reported against the form's field.
+    let account =
+        crate::domain::TargetKind::Organization.parse_key(&account, "account").map_err(|e| to_app_error(e.into()))?;
     let flag = FlagKey::parse(FLAG_KEY).map_err(|e| to_app_error(e.into()))?;
     let value = match value.as_str() {
         "on" => Some(serde_json::Value::Bool(true)),

@@ -2,6 +2,7 @@
 #![allow(dead_code, clippy::unwrap_used)]
 
 pub mod outage;
+pub mod route_groups;
 pub mod routes;
 pub mod urls;
 

@@ -33,7 +33,9 @@ pub enum Input {
     Form(Vec<(&'static str, String)>),
     /// A YAML document as the body (`rollgate apply`).
     Yaml(String),
-    /// `multipart/form-data` with a `file` part (the priority-URL upload).
+    /// A CSV file as the body (`POST /api/admin/customers/import`).
+    Csv(String),
+    /// `multipart/form-data` with a `file` part (the priority-URL and customer uploads).
     Multipart {
         file_name: &'static str,
         content: String,
@@ -77,6 +79,12 @@ const READS: &[&str] = &[
     "/api/rollout_sign",
     "/api/admin/rollout/signoff",
     "/login",
+    "/api/list_environments",
+    "/api/list_phases",
+    "/api/flag_overrides",
+    "/api/registry_page",
+    // One's own password, with the current one: every signed-in role.
+    "/api/change_password",
 ];
 
 /// Routes for admins only: users, tokens, webhooks, the configuration as a whole.
@@ -98,6 +106,27 @@ const ADMIN_ONLY: &[&str] = &[
     "/api/revoke_token",
     "/api/admin/export",
     "/api/admin/apply",
+    // Environments: everyone reads them, admins change them.
+    "POST /api/admin/environments",
+    "PUT /api/admin/environments/{key}",
+    "POST /api/admin/environments/reorder",
+    "POST /api/admin/environments/{key}/archive",
+    "/api/create_environment",
+    "/api/rename_environment",
+    "/api/move_environment",
+    "/api/archive_environment",
+    // People.
+    "/admin/users/{id}",
+    "/api/admin/users",
+    "/api/admin/users/{id}",
+    "/api/admin/users/{id}/disable",
+    "/api/admin/users/{id}/enable",
+    "/api/admin/users/{id}/reset-password",
+    "/api/invite_user",
+    "/api/get_user",
+    "/api/update_user_roles",
+    "/api/set_user_disabled",
+    "/api/reset_user_password",
 ];
 
 /// What the routes act on: a little of everything, made through the product where it can be.
@@ -110,11 +139,52 @@ pub struct Fixture {
     pub token_prefix: String,
     pub admin_token: String,
     pub evaluate_token: String,
+    /// An editor whose role, status and password the admin changes.
+    pub person: i64,
+    /// The token of an unused set-password link of an invited user.
+    pub password_link: String,
+    /// A customer import.
+    pub customer_batch: i64,
 }
 
 pub const ADMIN: &str = "admin@rollgate.test";
 pub const FLAG: &str = "checkout";
 pub const ACCOUNT: &str = "acme";
+
+/// A route with its least role: reads for every signed-in role, changes for editors, `ADMIN_ONLY` (by
+/// pattern, or by method and pattern) for admins.
+pub fn route(method: Method, pattern: &'static str, path: String, via: Via, input: Input) -> Route {
+    let admin_only = ADMIN_ONLY.contains(&pattern) || ADMIN_ONLY.contains(&format!("{method} {pattern}").as_str());
+    Route {
+        role: if admin_only {
+            Role::Admin
+        } else if method == Method::GET || READS.contains(&pattern) {
+            Role::Viewer
+        } else {
+            Role::Editor
+        },
+        method,
+        pattern,
+        path,
+        via,
+        input,
+    }
+}
+
+/// A GET of a path without parameters.
+pub fn get(pattern: &'static str, via: Via, input: Input) -> Route {
+    route(Method::GET, pattern, pattern.to_owned(), via, input)
+}
+
+/// A server function, as the pages call it: a POST to `/api/<endpoint>` with the session cookie.
+pub fn server_fn(endpoint: &'static str, input: Input) -> Route {
+    server_fn_via(endpoint, Via::Browser, input)
+}
+
+pub fn server_fn_via(endpoint: &'static str, via: Via, input: Input) -> Route {
+    let pattern: &'static str = Box::leak(format!("/api/{endpoint}").into_boxed_str());
+    route(Method::POST, pattern, pattern.to_owned(), via, input)
+}
 
 impl Fixture {
     pub async fn seed(pool: &PgPool) -> Fixture {
@@ -178,38 +248,31 @@ impl Fixture {
         let evaluate_token = evaluate_token_for(pool, "production").await;
         let spare = evaluate_token_for(pool, "staging").await;
         let token_prefix = app::server::tokens::prefix_of(&spare).unwrap().to_owned();
-        Fixture { rollout, guardrail, webhook, scheduled, batch, token_prefix, admin_token, evaluate_token }
+        let more = super::route_groups::seed(pool).await;
+        Fixture {
+            rollout,
+            guardrail,
+            webhook,
+            scheduled,
+            batch,
+            token_prefix,
+            admin_token,
+            evaluate_token,
+            person: more.person,
+            password_link: more.password_link,
+            customer_batch: more.customer_batch,
+        }
     }
 
     /// Every route, with a valid example of its input; `{n}` stands for a number unique to each request, so
-    /// that a create can succeed more than once. Order matters only for `/logout`, which ends the session
-    /// and so comes last.
+    /// that a create can succeed more than once. Order matters for what uses something up: within each
+    /// group of `route_groups`, archives, deletes, disables and one-time links come after the routes that
+    /// still need their data, and `/logout`, which ends the session, comes last.
     pub fn routes(&self) -> Vec<Route> {
         use Input::*;
         use Via::*;
         let s = |v: &str| v.to_owned();
         let r = self.rollout.to_string();
-        // Reads are for every signed-in role, changes for editors; `admin_only` lists the rest.
-        let route = |method: Method, pattern: &'static str, path: String, via: Via, input: Input| Route {
-            role: if ADMIN_ONLY.contains(&pattern) {
-                Role::Admin
-            } else if method == Method::GET || READS.contains(&pattern) {
-                Role::Viewer
-            } else {
-                Role::Editor
-            },
-            method,
-            pattern,
-            path,
-            via,
-            input,
-        };
-        let get =
-            |pattern: &'static str, via: Via, input: Input| route(Method::GET, pattern, pattern.to_owned(), via, input);
-        let server_fn = |endpoint: &'static str, input: Input| {
-            let pattern: &'static str = Box::leak(format!("/api/{endpoint}").into_boxed_str());
-            route(Method::POST, pattern, pattern.to_owned(), Browser, input)
-        };
         let act = |verb: &'static str| {
             let pattern: &'static str = Box::leak(format!("/api/admin/rollout/{verb}").into_boxed_str());
             route(
@@ -546,6 +609,10 @@ impl Fixture {
             server_fn("cancel_scheduled_change", Form(vec![("id", self.scheduled.to_string())])),
             server_fn("scheduled_for_flag", Form(vec![("flag", s(FLAG))])),
         ];
+        routes.extend(self.structure_routes());
+        routes.extend(self.people_routes());
+        routes.extend(self.target_routes());
+        routes.extend(self.link_routes());
         routes.push(route(Method::POST, "/logout", s("/logout"), Public, Input::None));
         routes
     }
