@@ -104,13 +104,19 @@ test('a page on another origin reads frontend flags with the OpenFeature web SDK
   await expect(app.getByTestId('provider-status')).toHaveText(/stale|error/, { timeout: 15_000 });
   await app.evaluate(() => (window as unknown as { setVisitor: (key: string) => Promise<void> }).setVisitor('visitor-2').catch(() => {}));
   await expect(app.getByTestId('provider-status')).toContainText('error');
+  // Refused either way: by the server (401) or, once no live token lists this origin, by the browser
+  // itself, since the preflight gets no CORS answer.
   const refused = await app.evaluate(async ([url, secret]) => {
-    const response = await fetch(`${url}/ofrep/v1/evaluate/flags`, {
-      method: 'POST', headers: { Authorization: `Bearer ${secret}`, 'Content-Type': 'application/json' }, body: '{}',
-    });
-    return response.status;
+    try {
+      const response = await fetch(`${url}/ofrep/v1/evaluate/flags`, {
+        method: 'POST', headers: { Authorization: `Bearer ${secret}`, 'Content-Type': 'application/json' }, body: '{}',
+      });
+      return String(response.status);
+    } catch {
+      return 'refused by the browser';
+    }
   }, [baseUrl, token]);
-  expect(refused).toBe(401);
+  expect(['401', 'refused by the browser']).toContain(refused);
 });
 
 test('a page on an origin no token lists is refused by the browser', async ({ browser }) => {
