@@ -157,6 +157,7 @@ locators!(
     form crate::pages::phases::MovePhase,
     form crate::pages::phases::DeletePhase,
     form crate::pages::flags::move_phase::MoveFlagToPhase,
+    form crate::pages::flags::frontend_visibility::SetFrontendVisibility,
     form crate::pages::flags::overrides::LoadFlagOverrides,
     form crate::pages::flags::override_actions::AddOverride,
     form crate::pages::flags::override_actions::ChangeOverride,

@@ -14,7 +14,7 @@ pub async fn set_frontend_visibility(
     use crate::domain::{FlagKey, Role};
     use crate::server::{audit::Actor, frontend_visibility, to_app_error, AppState};
     let me = crate::server::auth::require(Role::Editor, "change which flags frontends see").await?;
-    let flag = FlagKey::parse(&flag).map_err(|e| to_app_error(e.into()))?;
+    let flag = FlagKey::parse(&flag).map_err(|e| to_app_error(e.at("flag").into()))?;
     let state = expect_context::<AppState>();
     frontend_visibility::set(&state.pool, &Actor::user(&me), &flag, visible, expected_version)
         .await

@@ -159,6 +159,14 @@ impl Fixture {
                 Json(json!({ "phase": "phase-2" })),
             ),
             server_fn("move_flag_to_phase", Form(vec![("flag", s("search")), ("phase", s("phase-1"))])),
+            route(
+                Method::PUT,
+                "/api/admin/feature-flags/{key}/frontend",
+                s("/api/admin/feature-flags/search/frontend"),
+                AdminApi,
+                Json(json!({ "visible": true })),
+            ),
+            server_fn("set_frontend_visibility", Form(vec![("flag", s("search")), ("visible", s("false"))])),
             route(Method::DELETE, "/api/admin/phases/{key}", s("/api/admin/phases/spare-a"), AdminApi, Input::None),
             server_fn("delete_phase", Form(vec![("key", s("spare-b"))])),
         ]
