@@ -204,6 +204,11 @@ impl Modify for CommonResponses {
                 } else {
                     Self::add(operation, "401", "No admin token or session, or an unusable one (`UNAUTHORIZED`)");
                     Self::add(operation, "403", "Your role does not allow it (`FORBIDDEN`)");
+                    Self::add(
+                        operation,
+                        "503",
+                        "The database does not answer; try again after `Retry-After` (`DATABASE_UNAVAILABLE`)",
+                    );
                 }
                 if operation.request_body.is_some() && !path.starts_with("/ofrep/") {
                     Self::add(operation, "400", "The body is not valid JSON (`INVALID_BODY`)");
@@ -219,6 +224,15 @@ impl Modify for CommonResponses {
                         operation,
                         "400",
                         "A bad query string or path parameter (`INVALID_QUERY`, `INVALID_PATH`)",
+                    );
+                }
+                // Every request is screened before its handler: text holding a NUL character is refused
+                // wherever it is, in the path, the query or the body.
+                if has_query || path.contains('{') || operation.request_body.is_some() {
+                    Self::add(
+                        operation,
+                        "422",
+                        "A NUL character in the path, the query or the body (`INVALID`; `details.field` names where)",
                     );
                 }
                 Self::add(operation, "500", "Something went wrong on the server; it has been logged (`INTERNAL`)");
