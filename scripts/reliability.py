@@ -54,7 +54,8 @@ class Server:
 
 
 def request(base, method, path, body=None, headers=None, timeout=30):
-    """(status, headers, text, seconds); status 0 when no answer came."""
+    """(status, headers, text, seconds); status 0 when no answer came. The headers are the response's own
+    message, whose lookups ignore case: the server sends names in lower case, as HTTP/2 requires."""
     data = None
     headers = dict(headers or {})
     if body is not None:
@@ -64,9 +65,9 @@ def request(base, method, path, body=None, headers=None, timeout=30):
     try:
         with urllib.request.urlopen(urllib.request.Request(base + path, data=data, method=method, headers=headers),
                                     timeout=timeout) as response:
-            return response.status, dict(response.headers), response.read().decode(), time.time() - started
+            return response.status, response.headers, response.read().decode(), time.time() - started
     except urllib.error.HTTPError as e:
-        return e.code, dict(e.headers), e.read().decode(errors="replace"), time.time() - started
+        return e.code, e.headers, e.read().decode(errors="replace"), time.time() - started
     except (urllib.error.URLError, OSError) as e:
         return 0, {}, str(e), time.time() - started
 
