@@ -120,12 +120,32 @@ pub async fn audit_count(pool: &PgPool, action: &str) -> i64 {
         .unwrap()
 }
 
+/// How long a test waits for an answer, or for an answer's body to end, before it fails naming the request:
+/// a route that never answers is a defect, and a test that hangs says nothing about which.
+const ANSWER_WITHIN: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// The request an answer was for, kept in the answer for the messages of [`body_text`].
+#[derive(Clone)]
+struct AnswerTo(String);
+
 pub async fn send(router: &Router, request: Request<Body>) -> Response<Body> {
-    router.clone().oneshot(request).await.unwrap()
+    let what = format!("{} {}", request.method(), request.uri());
+    let mut response = tokio::time::timeout(ANSWER_WITHIN, router.clone().oneshot(request))
+        .await
+        .unwrap_or_else(|_| panic!("{what}: no answer within {} s", ANSWER_WITHIN.as_secs()))
+        .unwrap();
+    response.extensions_mut().insert(AnswerTo(what));
+    response
 }
 
 pub async fn body_text(response: Response<Body>) -> String {
-    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    let what = response.extensions().get::<AnswerTo>().map_or_else(|| "an answer".to_owned(), |a| a.0.clone());
+    let status = response.status();
+    let bytes = tokio::time::timeout(ANSWER_WITHIN, response.into_body().collect())
+        .await
+        .unwrap_or_else(|_| panic!("{what}: the {status} answer's body did not end within {} s", ANSWER_WITHIN.as_secs()))
+        .unwrap()
+        .to_bytes();
     String::from_utf8_lossy(&bytes).into_owned()
 }
 
