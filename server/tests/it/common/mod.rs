@@ -143,7 +143,9 @@ pub async fn body_text(response: Response<Body>) -> String {
     let status = response.status();
     let bytes = tokio::time::timeout(ANSWER_WITHIN, response.into_body().collect())
         .await
-        .unwrap_or_else(|_| panic!("{what}: the {status} answer's body did not end within {} s", ANSWER_WITHIN.as_secs()))
+        .unwrap_or_else(|_| {
+            panic!("{what}: the {status} answer's body did not end within {} s", ANSWER_WITHIN.as_secs())
+        })
         .unwrap()
         .to_bytes();
     String::from_utf8_lossy(&bytes).into_owned()
