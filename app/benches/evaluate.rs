@@ -1,5 +1,10 @@
 //! The evaluation hot path, pure: one flag for one context, and all 1,000 flags of an environment for one
 //! context. No I/O; this is what every API request spends per flag. `cargo bench -p app --bench evaluate`.
+//!
+//! Unleash's own engine, Yggdrasil, evaluates the same flags for the same context in the same run (its
+//! cheapest call, `is_enabled`, which answers a bare boolean), so the ratio holds from day to day even when
+//! this shared machine's absolute figures move. Before timing anything the two engines must agree on every
+//! flag for a thousand users: the same murmur3 buckets, the same answers.
 #![allow(clippy::unwrap_used)]
 
 use app::domain::evaluation::RolloutStatus;
@@ -7,6 +12,7 @@ use app::domain::{evaluate, EnvConfig, EvalContext, FlagConfig, FlagKey, Percent
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
 use serde_json::json;
 use std::collections::HashMap;
+use unleash_yggdrasil::{ClientFeatures, Context, EngineState, UpdateMessage};
 
 /// 1,000 boolean flags: a third plain on, a third off, a third in an active rollout at 25% by customer,
 /// every tenth with an organization override.
@@ -35,22 +41,77 @@ fn environment() -> (HashMap<String, (FlagConfig, EnvConfig)>, Vec<String>) {
     (flags, keys)
 }
 
-fn bench(c: &mut Criterion) {
+/// The same 1,000 flags for Yggdrasil: on with no strategy, off, or a 25% `flexibleRollout` by user id
+/// grouped by the flag's key (as Rollgate buckets). Rollgate's organization overrides (every tenth flag, for
+/// an organization the context is not in) have no counterpart: they change no answer here, and only cost
+/// Rollgate a lookup.
+fn unleash_engine(keys: &[String]) -> EngineState {
+    let features: Vec<_> = keys
+        .iter()
+        .enumerate()
+        .map(|(i, key)| match i % 3 {
+            0 => json!({"name": key, "enabled": true, "strategies": []}),
+            1 => json!({"name": key, "enabled": false, "strategies": []}),
+            _ => json!({"name": key, "enabled": true, "strategies": [{
+                "name": "flexibleRollout",
+                "parameters": {"rollout": "25", "stickiness": "userId", "groupId": key}
+            }]}),
+        })
+        .collect();
+    let features: ClientFeatures = serde_json::from_value(json!({"version": 2, "features": features})).unwrap();
+    let engine = EngineState::default();
+    let warnings = engine.take_state(UpdateMessage::FullResponse(features));
+    assert!(warnings.unwrap_or_default().is_empty(), "Yggdrasil refused part of the configuration");
+    engine
+}
+
+fn unleash_context(user_id: &str) -> Context {
+    Context {
+        user_id: Some(user_id.into()),
+        session_id: None,
+        environment: None,
+        app_name: None,
+        current_time: None,
+        remote_address: None,
+        properties: None,
+    }
+}
+
+fn side_by_side(c: &mut Criterion) {
     let (flags, keys) = environment();
+    let unleash = unleash_engine(&keys);
+    for user in 0..1000 {
+        let id = format!("cust-{user:04}");
+        let ctx =
+            EvalContext { customer_id: Some(id.clone()), organization_id: Some("org-3".into()), ..Default::default() };
+        let theirs = unleash_context(&id);
+        for key in &keys {
+            let ours = evaluate(flags.get(key.as_str()).map(|(f, e)| (f, e)), &ctx).unwrap().value == &json!(true);
+            assert_eq!(ours, unleash.is_enabled(key, &theirs, &None), "{key} for {id}");
+        }
+    }
     let ctx = EvalContext {
         customer_id: Some("cust-0042".into()),
         organization_id: Some("org-3".into()),
         attributes: Default::default(),
     };
+    let theirs = unleash_context("cust-0042");
     let rollout_flag = "flag_0002";
 
-    c.bench_function("one flag (active rollout) for one context", |b| {
+    let mut one = c.benchmark_group("one flag (active rollout) for one context");
+    one.bench_function("Rollgate", |b| {
         b.iter(|| {
             let found = flags.get(black_box(rollout_flag)).map(|(f, e)| (f, e));
             evaluate(found, black_box(&ctx)).map(|a| a.reason)
         })
     });
-    c.bench_function("all 1,000 flags for one context", |b| {
+    one.bench_function("Unleash Yggdrasil", |b| {
+        b.iter(|| unleash.is_enabled(black_box(rollout_flag), black_box(&theirs), &None))
+    });
+    one.finish();
+
+    let mut all = c.benchmark_group("all 1,000 flags for one context");
+    all.bench_function("Rollgate", |b| {
         b.iter(|| {
             let mut on = 0usize;
             for key in &keys {
@@ -62,7 +123,11 @@ fn bench(c: &mut Criterion) {
             on
         })
     });
+    all.bench_function("Unleash Yggdrasil", |b| {
+        b.iter(|| keys.iter().filter(|key| unleash.is_enabled(key, black_box(&theirs), &None)).count())
+    });
+    all.finish();
 }
 
-criterion_group!(benches, bench);
+criterion_group!(benches, side_by_side);
 criterion_main!(benches);
