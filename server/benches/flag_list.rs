@@ -58,7 +58,7 @@ async fn setup() -> (axum::Router, String) {
 
     let leptos_options = leptos::config::LeptosOptions::builder().output_name("rollgate").build();
     let state = AppState {
-        leptos_options,
+        leptos_options: std::sync::Arc::new(leptos_options),
         pool,
         security: Arc::new(SecurityConfig::default()),
         snapshot: Arc::default(),

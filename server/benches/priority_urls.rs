@@ -98,7 +98,7 @@ async fn setup() -> (PgPool, axum::Router, String) {
     .unwrap();
     let leptos_options = leptos::config::LeptosOptions::builder().output_name("rollgate").build();
     let state = AppState {
-        leptos_options,
+        leptos_options: std::sync::Arc::new(leptos_options),
         pool: pool.clone(),
         security: Arc::new(SecurityConfig::default()),
         snapshot: Arc::default(),

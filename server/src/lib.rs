@@ -74,7 +74,7 @@ pub fn app(state: AppState, trusted_origins: csrf::TrustedOrigins) -> Router {
             &state,
             routes,
             move || provide_context(context_state.clone()),
-            move || app::shell(shell_options.clone()),
+            move || app::shell(leptos::config::LeptosOptions::clone(&shell_options)),
         )
         .route_layer(middleware::from_fn_with_state(Arc::clone(&metrics), metrics::track))
         .route("/metrics", get(metrics::serve).with_state(metrics))
@@ -176,7 +176,7 @@ pub fn build_state(pool: sqlx::PgPool, args: &config::ServeArgs) -> (AppState, c
     };
     (
         AppState {
-            leptos_options,
+            leptos_options: Arc::new(leptos_options),
             pool,
             security: Arc::new(security),
             snapshot: Arc::default(),

@@ -6,9 +6,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// Shared by the axum router and, through context, by every server function.
+///
+/// Every field is cheap to clone (a pool handle or an `Arc`): axum clones the state for every request and
+/// every middleware that reads it.
 #[derive(Clone, axum::extract::FromRef)]
 pub struct AppState {
-    pub leptos_options: LeptosOptions,
+    #[from_ref(skip)]
+    pub leptos_options: Arc<LeptosOptions>,
     pub pool: PgPool,
     pub security: Arc<SecurityConfig>,
     /// The configuration every evaluation reads; never Postgres per request.
@@ -46,5 +50,12 @@ impl Default for SecurityConfig {
             secure_cookies: false,
             trust_forwarded_for: false,
         }
+    }
+}
+
+/// For `leptos_axum`, which reads the options from the state when it renders a page.
+impl axum::extract::FromRef<AppState> for LeptosOptions {
+    fn from_ref(state: &AppState) -> Self {
+        LeptosOptions::clone(&state.leptos_options)
     }
 }

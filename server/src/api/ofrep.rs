@@ -37,15 +37,20 @@ pub struct OfrepError {
     pub error_details: String,
 }
 
+// It borrows from the snapshot: a bulk answer is written straight from the configuration, with no copy of
+// any key, value or variant.
 /// One flag's answer.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct OfrepSuccess {
-    pub key: String,
-    pub value: Value,
+pub struct OfrepSuccess<'a> {
+    #[schema(value_type = String)]
+    pub key: &'a str,
+    #[schema(value_type = Value)]
+    pub value: &'a Value,
     #[schema(value_type = String, example = "SPLIT")]
     pub reason: &'static str,
     /// Always named: the weighted variant served, `on`/`off` for a boolean, `off` or `default` otherwise.
-    pub variant: String,
+    #[schema(value_type = String)]
+    pub variant: &'a str,
     pub metadata: OfrepMetadata,
 }
 
@@ -58,8 +63,8 @@ pub struct OfrepMetadata {
 /// One entry of a bulk answer: an answer, or why this flag has none.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(untagged)]
-pub enum OfrepFlag {
-    Success(OfrepSuccess),
+pub enum OfrepFlag<'a> {
+    Success(OfrepSuccess<'a>),
     Error(OfrepError),
 }
 
@@ -76,8 +81,8 @@ pub struct OfrepEventStream {
 
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct OfrepBulk {
-    pub flags: Vec<OfrepFlag>,
+pub struct OfrepBulk<'a> {
+    pub flags: Vec<OfrepFlag<'a>>,
     pub event_streams: Vec<OfrepEventStream>,
 }
 
@@ -155,12 +160,12 @@ fn needs_targeting_key(env: &EnvConfig, ctx: &EvalContext) -> bool {
         })
 }
 
-fn success(key: &str, answer: &app::domain::Evaluation<'_>) -> OfrepSuccess {
+fn success<'a>(key: &'a str, answer: &app::domain::Evaluation<'a>) -> OfrepSuccess<'a> {
     OfrepSuccess {
-        key: key.to_owned(),
-        value: answer.value.clone(),
+        key,
+        value: answer.value,
         reason: answer.reason.as_str(),
-        variant: variant_name(answer).to_owned(),
+        variant: variant_name(answer),
         metadata: OfrepMetadata { version: answer.version },
     }
 }
@@ -232,7 +237,7 @@ pub async fn evaluate_flag(
         }
     }
     match env.map_or(Err(EvalError::FlagNotFound), |env| env.evaluate(&key, &ctx)) {
-        Ok(answer) => Json(success(&key, &answer)).into_response(),
+        Ok(answer) => super::json_response(StatusCode::OK, &success(&key, &answer), 160),
         Err(_) => failure(
             StatusCode::NOT_FOUND,
             Some(&key),
@@ -291,6 +296,7 @@ pub async fn evaluate_all(State(state): State<AppState>, headers: HeaderMap, bod
     let mut flags = Vec::new();
     if let Some(env) = caller.snapshot.environments.get(&caller.environment) {
         let keys = if caller.frontend { &env.frontend_keys } else { &env.keys };
+        flags.reserve_exact(keys.len());
         for key in keys {
             let Some(entry) = env.flags.get(key) else { continue };
             if needs_targeting_key(&entry.env, &ctx) {
@@ -311,7 +317,11 @@ pub async fn evaluate_all(State(state): State<AppState>, headers: HeaderMap, bod
         url: super::stream::url_for(&state, &headers, &caller),
         inactivity_delay_sec: 120,
     }];
-    (StatusCode::OK, [(header::ETAG, etag_header)], Json(OfrepBulk { flags, event_streams })).into_response()
+    // About 100 bytes a flag: one allocation for the whole body.
+    let hint = 128 + 112 * flags.len();
+    let mut response = super::json_response(StatusCode::OK, &OfrepBulk { flags, event_streams }, hint);
+    response.headers_mut().insert(header::ETAG, etag_header);
+    response
 }
 
 /// OFREP provider configuration: what this server supports. Public.

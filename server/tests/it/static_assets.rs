@@ -13,7 +13,7 @@ async fn the_bundle_goes_gzipped_to_browsers_that_accept_it_and_is_revalidated(p
     std::fs::write(site.path().join("pkg/rollgate.js"), "console.log('plain');").unwrap();
     std::fs::write(site.path().join("pkg/rollgate.js.gz"), b"\x1f\x8b pretend gzip").unwrap();
     let mut state = state(&pool);
-    state.leptos_options.site_root = site.path().to_string_lossy().into_owned().into();
+    std::sync::Arc::make_mut(&mut state.leptos_options).site_root = site.path().to_string_lossy().into_owned().into();
     let router = server::app(state, server::csrf::TrustedOrigins::default());
     let get = |accept: Option<&'static str>| {
         let mut request = Request::get("/pkg/rollgate.js").header(header::HOST, HOST);

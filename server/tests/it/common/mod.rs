@@ -28,7 +28,7 @@ pub fn state(pool: &PgPool) -> AppState {
 pub fn state_with(pool: &PgPool, security: SecurityConfig) -> AppState {
     let leptos_options = leptos::config::LeptosOptions::builder().output_name("rollgate").build();
     AppState {
-        leptos_options,
+        leptos_options: std::sync::Arc::new(leptos_options),
         pool: pool.clone(),
         security: Arc::new(security),
         snapshot: Arc::default(),
