@@ -333,14 +333,14 @@ pub async fn load(pool: &PgPool) -> anyhow::Result<Vec<DemoLogin>> {
 /// Prints the demo logins, and keeps them in a file beside the data folder (readable by its owner only).
 pub fn announce(logins: &[DemoLogin], data_dir: &Path) {
     if logins.is_empty() {
-        println!("Demo data is loaded; the demo users already existed, their passwords are unchanged.");
+        crate::say!("Demo data is loaded; the demo users already existed, their passwords are unchanged.");
         return;
     }
     let mut text = String::from("Demo logins (sign in at /login):\n");
     for login in logins {
         text.push_str(&format!("  {:<24} {:<7} password: {}\n", login.email, login.role, login.password));
     }
-    println!("{text}");
+    crate::say!("{text}");
     let file = data_dir.parent().unwrap_or(Path::new(".")).join("demo-logins.txt");
     let written = (|| -> std::io::Result<()> {
         use std::io::Write;
@@ -352,7 +352,7 @@ pub fn announce(logins: &[DemoLogin], data_dir: &Path) {
         f.write_all(text.as_bytes())
     })();
     match written {
-        Ok(()) => println!("(also saved to {})", file.display()),
+        Ok(()) => crate::say!("(also saved to {})", file.display()),
         Err(err) => tracing::warn!(error = %err, path = %file.display(), "could not save the demo logins"),
     }
 }

@@ -37,6 +37,17 @@ use tower_sessions_sqlx_store::PostgresStore;
 pub const SESSION_COOKIE: &str = "rollgate_session";
 
 /// Builds the whole HTTP application. Tests call it and drive it with `tower::ServiceExt::oneshot`.
+/// Writes a line to standard output for the people running the server (the set-up link, where it
+/// serves). A reader that has gone away (`rollgate serve | head`, a restarted log collector) must not
+/// stop the server, which `println!` would do by panicking.
+#[macro_export]
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 pub fn app(state: AppState, trusted_origins: csrf::TrustedOrigins) -> Router {
     let routes = generate_route_list(app::App);
     let idle = time::Duration::seconds(i64::try_from(state.security.idle_timeout.as_secs()).unwrap_or(i64::MAX));

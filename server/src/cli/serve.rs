@@ -65,7 +65,7 @@ async fn serve(
                 let created =
                     app::server::setup::ensure_environments(&pool).await.context("creating the first environments")?;
                 if !created.is_empty() {
-                    println!(
+                    crate::say!(
                         "First start: created the environments {}. Rename them or add your own at \
                          /admin/settings/environments.",
                         created.join(" and ")
@@ -87,7 +87,7 @@ async fn serve(
     let listener =
         tokio::net::TcpListener::bind(args.addr).await.with_context(|| format!("listening on {}", args.addr))?;
     tracing::info!("Rollgate is serving {shown}");
-    println!("Rollgate is serving {shown}/admin/feature-flags  (Ctrl-C stops it)");
+    crate::say!("Rollgate is serving {shown}/admin/feature-flags  (Ctrl-C stops it)");
     let served = axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(shutdown_signal(failed_rx, startup.abort_handle()));
     let (served, workers) = tokio::join!(served, startup);

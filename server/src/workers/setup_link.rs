@@ -20,7 +20,7 @@ pub async fn run(pool: PgPool, base: String) {
 /// is never written by `tracing`, so a log shipper configured for the structured log does not copy it.
 fn announce(base: &str, token: &str) {
     let minutes = SETUP_LINK_LIFETIME.as_secs() / 60;
-    println!(
+    crate::say!(
         "\nRollgate has no user yet. Create the first admin within {minutes} minutes at:\n\n    \
          {base}/setup?token={token}\n\n(The link works once; a new one is printed here every {minutes} minutes \
          until then. Reached through a proxy? Use the same path on its address. From a shell instead: \

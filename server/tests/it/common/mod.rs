@@ -141,13 +141,29 @@ pub async fn send(router: &Router, request: Request<Body>) -> Response<Body> {
 pub async fn body_text(response: Response<Body>) -> String {
     let what = response.extensions().get::<AnswerTo>().map_or_else(|| "an answer".to_owned(), |a| a.0.clone());
     let status = response.status();
-    let bytes = tokio::time::timeout(ANSWER_WITHIN, response.into_body().collect())
-        .await
-        .unwrap_or_else(|_| {
-            panic!("{what}: the {status} answer's body did not end within {} s", ANSWER_WITHIN.as_secs())
-        })
-        .unwrap()
-        .to_bytes();
+    let deadline = tokio::time::Instant::now() + ANSWER_WITHIN;
+    let mut body = response.into_body();
+    let mut bytes = Vec::new();
+    // Read frame by frame, so that a body that stops part-way says where it stopped.
+    loop {
+        match tokio::time::timeout_at(deadline, body.frame()).await {
+            Ok(Some(frame)) => {
+                if let Ok(data) = frame.unwrap().into_data() {
+                    bytes.extend_from_slice(&data);
+                }
+            }
+            Ok(None) => break,
+            Err(_) => {
+                let text = String::from_utf8_lossy(&bytes);
+                let tail: String = text.chars().rev().take(600).collect::<Vec<_>>().into_iter().rev().collect();
+                panic!(
+                    "{what}: the {status} answer's body did not end within {} s; after {} bytes it stopped at:\n{tail}",
+                    ANSWER_WITHIN.as_secs(),
+                    bytes.len()
+                )
+            }
+        }
+    }
     String::from_utf8_lossy(&bytes).into_owned()
 }
 
