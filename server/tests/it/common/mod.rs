@@ -124,16 +124,35 @@ pub async fn audit_count(pool: &PgPool, action: &str) -> i64 {
 /// a route that never answers is a defect, and a test that hangs says nothing about which.
 const ANSWER_WITHIN: std::time::Duration = std::time::Duration::from_secs(60);
 
+/// What every PostgreSQL session of the test server is doing, for the message of a test that waited too
+/// long: a query waiting for a lock, or no query at all, tells where to look.
+async fn database_activity() -> String {
+    use sqlx::Connection;
+    let Ok(url) = std::env::var("DATABASE_URL") else { return "DATABASE_URL is not set".into() };
+    let Ok(mut connection) = sqlx::PgConnection::connect(&url).await else { return "PostgreSQL did not answer".into() };
+    let lines: Vec<String> = sqlx::query_scalar(
+        "select format('  %s %s wait=%s/%s for %s s: %s', datname, state, wait_event_type, wait_event,
+                       round(extract(epoch from now() - coalesce(query_start, backend_start))::numeric, 1),
+                       regexp_replace(left(query, 160), '\\s+', ' ', 'g'))
+         from pg_stat_activity where backend_type = 'client backend' and pid <> pg_backend_pid()
+         order by datname, query_start",
+    )
+    .fetch_all(&mut connection)
+    .await
+    .unwrap_or_default();
+    format!("the database sessions then:\n{}", lines.join("\n"))
+}
+
 /// The request an answer was for, kept in the answer for the messages of [`body_text`].
 #[derive(Clone)]
 struct AnswerTo(String);
 
 pub async fn send(router: &Router, request: Request<Body>) -> Response<Body> {
     let what = format!("{} {}", request.method(), request.uri());
-    let mut response = tokio::time::timeout(ANSWER_WITHIN, router.clone().oneshot(request))
-        .await
-        .unwrap_or_else(|_| panic!("{what}: no answer within {} s", ANSWER_WITHIN.as_secs()))
-        .unwrap();
+    let Ok(response) = tokio::time::timeout(ANSWER_WITHIN, router.clone().oneshot(request)).await else {
+        panic!("{what}: no answer within {} s; {}", ANSWER_WITHIN.as_secs(), database_activity().await)
+    };
+    let mut response = response.unwrap();
     response.extensions_mut().insert(AnswerTo(what));
     response
 }
