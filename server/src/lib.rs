@@ -81,11 +81,15 @@ pub fn app(state: AppState, trusted_origins: csrf::TrustedOrigins) -> Router {
             )),
         )
         .route("/admin/organizations/customers/imports/{id}/report.csv", get(customer_import::report))
-        .leptos_routes_with_context(
-            &state,
-            routes,
-            move || provide_context(context_state.clone()),
-            move || app::shell(leptos::config::LeptosOptions::clone(&shell_options)),
+        .merge(
+            Router::new()
+                .leptos_routes_with_context(
+                    &state,
+                    routes,
+                    move || provide_context(context_state.clone()),
+                    move || app::shell(leptos::config::LeptosOptions::clone(&shell_options)),
+                )
+                .route_layer(middleware::from_fn_with_state(PAGE_RENDER_LIMIT, render_watchdog)),
         )
         .route_layer(middleware::from_fn_with_state(Arc::clone(&metrics), metrics::track))
         .route("/metrics", get(metrics::serve).with_state(metrics))
@@ -149,6 +153,42 @@ async fn require_login_for_admin(State(state): State<AppState>, mut request: Req
     }
 }
 
+/// How long a page may take to render before it is rendered again.
+pub const PAGE_RENDER_LIMIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Renders a page again when its render has not finished within `limit` ([`PAGE_RENDER_LIMIT`]), and answers 503
+/// with `Retry-After` if the second one does not finish either.
+///
+/// A page's queries take milliseconds, but a render can stall for good: while other work runs on other
+/// threads, about one page render in a thousand never finishes, with every database session idle and the
+/// runtime otherwise free (seen on several pages, all waiting on a `<Transition>`; the cause is below the
+/// page code). Pages are GET and render without side effects, so rendering one again is safe, and the
+/// person sees a slow page once in a long while instead of one that never loads.
+async fn render_watchdog(State(limit): State<std::time::Duration>, request: Request, next: Next) -> Response {
+    if !matches!(*request.method(), axum::http::Method::GET | axum::http::Method::HEAD) {
+        return next.run(request).await;
+    }
+    let (parts, _) = request.into_parts();
+    let again = Request::from_parts(parts.clone(), axum::body::Body::empty());
+    let first = next.clone().run(Request::from_parts(parts, axum::body::Body::empty()));
+    if let Ok(response) = tokio::time::timeout(limit, first).await {
+        return response;
+    }
+    let path = again.uri().path().to_owned();
+    tracing::warn!(%path, "a page did not render within {limit:?}; rendering it again");
+    if let Ok(response) = tokio::time::timeout(limit, next.run(again)).await {
+        return response;
+    }
+    tracing::error!(%path, "a page did not render twice in a row");
+    let retry = app::server::RETRY_AFTER_SECONDS;
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        [(axum::http::header::RETRY_AFTER, retry.to_string())],
+        "the page did not render in time; try again in a moment",
+    )
+        .into_response()
+}
+
 /// The page a browser gets while PostgreSQL does not answer: 503 with `Retry-After`, saying that
 /// evaluation is not affected.
 pub fn unavailable_page() -> Response {
@@ -195,4 +235,72 @@ pub fn build_state(pool: sqlx::PgPool, args: &config::ServeArgs) -> (AppState, c
         },
         csrf::TrustedOrigins(Arc::new(args.trusted_origins.clone())),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::render_watchdog;
+    use axum::body::Body;
+    use axum::http::{header, Request, StatusCode};
+    use axum::middleware;
+    use axum::routing::get;
+    use axum::Router;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    use std::time::Duration;
+    use tower::ServiceExt;
+
+    /// A test page, not one of the server's routes.
+    const PAGE: &str = "/admin/page";
+
+    /// A page whose first `stalls` renders never finish.
+    fn page(stalls: usize) -> (Router, Arc<AtomicUsize>) {
+        let renders = Arc::new(AtomicUsize::new(0));
+        let counted = Arc::clone(&renders);
+        let router = Router::new()
+            .route(
+                PAGE,
+                get(move || {
+                    let n = counted.fetch_add(1, Ordering::SeqCst);
+                    async move {
+                        if n < stalls {
+                            std::future::pending::<()>().await;
+                        }
+                        "rendered"
+                    }
+                }),
+            )
+            .route_layer(middleware::from_fn_with_state(Duration::from_millis(50), render_watchdog));
+        (router, renders)
+    }
+
+    async fn get_page(router: Router) -> (StatusCode, Option<String>, String) {
+        let response = router.oneshot(Request::get(PAGE).body(Body::empty()).unwrap()).await.unwrap();
+        let status = response.status();
+        let retry = response.headers().get(header::RETRY_AFTER).map(|v| v.to_str().unwrap().to_owned());
+        let body = axum::body::to_bytes(response.into_body(), 1024).await.unwrap();
+        (status, retry, String::from_utf8(body.to_vec()).unwrap())
+    }
+
+    #[tokio::test]
+    async fn a_render_that_stalls_is_rendered_again() {
+        let (router, renders) = page(1);
+        assert_eq!(get_page(router).await, (StatusCode::OK, None, "rendered".to_owned()));
+        assert_eq!(renders.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn a_page_that_stalls_twice_is_a_503_with_retry_after() {
+        let (router, renders) = page(2);
+        let (status, retry, _) = get_page(router).await;
+        assert_eq!((status, retry.is_some()), (StatusCode::SERVICE_UNAVAILABLE, true));
+        assert_eq!(renders.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn a_page_that_renders_in_time_is_rendered_once() {
+        let (router, renders) = page(0);
+        assert_eq!(get_page(router).await.0, StatusCode::OK);
+        assert_eq!(renders.load(Ordering::SeqCst), 1);
+    }
 }
