@@ -12,15 +12,30 @@ use leptos_meta::Title;
 #[cfg(feature = "ssr")]
 pub fn moved(keys: &[String], key: &str, direction: &str) -> Result<Vec<String>, crate::server::ServiceError> {
     use crate::server::ServiceError;
-    let at = keys.iter().position(|k| k == key).ok_or_else(|| ServiceError::NotFound(format!("{key:?}")))?;
+    let at = keys.iter().position(|k| k == key).ok_or_else(|| ServiceError::NotFound(format!("{:?}", shown(key))))?;
     let mut order = keys.to_vec();
     match direction {
         "up" if at > 0 => order.swap(at, at - 1),
         "down" if at + 1 < order.len() => order.swap(at, at + 1),
         "up" | "down" => {}
-        other => return Err(ServiceError::invalid("direction", format!("{other:?} is not a direction: up or down"))),
+        other => {
+            return Err(ServiceError::invalid(
+                "direction",
+                format!("{:?} is not a direction: up or down", shown(other)),
+            ))
+        }
     }
     Ok(order)
+}
+
+/// A value sent back in a message, cut to its first 64 characters: a 10,000-character key needs no echo.
+#[cfg(feature = "ssr")]
+fn shown(value: &str) -> String {
+    const MAX: usize = 64;
+    match value.char_indices().nth(MAX) {
+        Some((at, _)) => format!("{}…", &value[..at]),
+        None => value.to_owned(),
+    }
 }
 
 #[server(endpoint = "list_phases")]
@@ -319,5 +334,16 @@ mod tests {
     fn moving_an_unknown_key_or_in_an_unknown_direction_is_refused() {
         assert!(matches!(moved(&keys(), "z", "up"), Err(ServiceError::NotFound(_))));
         assert!(AppError::from(moved(&keys(), "a", "sideways").unwrap_err()).field_message("direction").is_some());
+    }
+
+    #[test]
+    fn a_long_unknown_key_or_direction_is_named_by_its_first_64_characters() {
+        let long = "k".repeat(10_000);
+        let Err(ServiceError::NotFound(message)) = moved(&keys(), &long, "up") else { panic!("not a 404") };
+        assert_eq!(message, format!("{:?}", format!("{}…", "k".repeat(64))));
+        let refused = AppError::from(moved(&keys(), "a", &"é".repeat(70)).unwrap_err());
+        let message = refused.field_message("direction").unwrap();
+        assert!(message.starts_with(&format!("\"{}…\" is not a direction", "é".repeat(64))), "{message}");
+        assert_eq!(shown("short"), "short");
     }
 }
