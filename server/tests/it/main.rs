@@ -22,6 +22,7 @@ mod ofrep;
 mod openapi;
 mod operator_cli;
 mod outage;
+mod page_stalls;
 mod people;
 mod phases;
 mod priority_urls;
