@@ -6,13 +6,15 @@
 //! provides one.
 #![allow(clippy::unwrap_used)]
 
+#[path = "common/mod.rs"]
+mod common;
+
 use app::pages::rollouts::charts::ChartRange;
 use app::server::{charts, AppState, SecurityConfig};
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use criterion::{criterion_group, criterion_main, Criterion};
 use http_body_util::BodyExt;
-use sqlx::postgres::PgPoolOptions;
 use sqlx::PgPool;
 use std::sync::Arc;
 use tower::ServiceExt;
@@ -21,13 +23,7 @@ const PASSWORD: &str = "benchmark password";
 const OTHER_FLAGS: i32 = 20;
 
 async fn setup() -> (axum::Router, PgPool, String, i64) {
-    let admin_url = std::env::var("DATABASE_URL").expect("DATABASE_URL (see scripts/bench)");
-    let admin = PgPoolOptions::new().max_connections(1).connect(&admin_url).await.unwrap();
-    sqlx::query("drop database if exists rollgate_bench_charts").execute(&admin).await.unwrap();
-    sqlx::query("create database rollgate_bench_charts").execute(&admin).await.unwrap();
-    let url = format!("{}/rollgate_bench_charts", admin_url.rsplit_once('/').unwrap().0);
-    let pool = PgPoolOptions::new().max_connections(8).connect(&url).await.unwrap();
-    server::db::MIGRATOR.run(&pool).await.unwrap();
+    let pool = common::fresh_database("rollgate_bench_charts").await;
 
     sqlx::query(
         "insert into environments (key, name, position) values ('staging','Staging',1),('production','Production',2)",

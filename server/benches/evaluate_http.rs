@@ -6,13 +6,15 @@
 //! `rollgate_bench_evaluate_http`; `scripts/bench` provides one. Over the network, `scripts/bench-peers`.
 #![allow(clippy::unwrap_used)]
 
+#[path = "common/mod.rs"]
+mod common;
+
 use app::server::{AppState, SecurityConfig};
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use criterion::{criterion_group, criterion_main, Criterion};
 use http_body_util::BodyExt;
 use serde_json::json;
-use sqlx::postgres::PgPoolOptions;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use tower::ServiceExt;
@@ -41,13 +43,7 @@ fn post(path: &str, token: &str, body: &serde_json::Value) -> Request<Body> {
 }
 
 async fn setup() -> Bench {
-    let admin_url = std::env::var("DATABASE_URL").expect("DATABASE_URL (see scripts/bench)");
-    let admin = PgPoolOptions::new().max_connections(1).connect(&admin_url).await.unwrap();
-    sqlx::query("drop database if exists rollgate_bench_evaluate_http").execute(&admin).await.unwrap();
-    sqlx::query("create database rollgate_bench_evaluate_http").execute(&admin).await.unwrap();
-    let url = format!("{}/rollgate_bench_evaluate_http", admin_url.rsplit_once('/').unwrap().0);
-    let pool = PgPoolOptions::new().max_connections(8).connect(&url).await.unwrap();
-    server::db::MIGRATOR.run(&pool).await.unwrap();
+    let pool = common::fresh_database("rollgate_bench_evaluate_http").await;
     sqlx::query("insert into environments (key, name, position) values ('production', 'Production', 0)")
         .execute(&pool)
         .await

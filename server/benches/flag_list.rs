@@ -4,12 +4,14 @@
 //! database `rollgate_bench_flag_list`; `scripts/bench` provides one.
 #![allow(clippy::unwrap_used)]
 
+#[path = "common/mod.rs"]
+mod common;
+
 use app::server::{AppState, SecurityConfig};
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use criterion::{criterion_group, criterion_main, Criterion};
 use http_body_util::BodyExt;
-use sqlx::postgres::PgPoolOptions;
 use std::sync::Arc;
 use tower::ServiceExt;
 
@@ -17,13 +19,7 @@ const FLAGS: usize = 1000;
 const PASSWORD: &str = "benchmark password";
 
 async fn setup() -> (axum::Router, String) {
-    let admin_url = std::env::var("DATABASE_URL").expect("DATABASE_URL (see scripts/bench)");
-    let admin = PgPoolOptions::new().max_connections(1).connect(&admin_url).await.unwrap();
-    sqlx::query("drop database if exists rollgate_bench_flag_list").execute(&admin).await.unwrap();
-    sqlx::query("create database rollgate_bench_flag_list").execute(&admin).await.unwrap();
-    let url = format!("{}/rollgate_bench_flag_list", admin_url.rsplit_once('/').unwrap().0);
-    let pool = PgPoolOptions::new().max_connections(8).connect(&url).await.unwrap();
-    server::db::MIGRATOR.run(&pool).await.unwrap();
+    let pool = common::fresh_database("rollgate_bench_flag_list").await;
 
     // 10 phases of 100 flags, each flag in 3 environments, half of them on.
     sqlx::query("insert into environments (key, name, position) values ('development','Development',0),('staging','Staging',1),('production','Production',2)")

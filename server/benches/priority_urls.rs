@@ -6,6 +6,9 @@
 //! `DATABASE_URL=postgres://postgres@127.0.0.1:55000/postgres cargo bench -p server --bench priority_urls`.
 #![allow(clippy::unwrap_used)]
 
+#[path = "common/mod.rs"]
+mod common;
+
 use app::server::audit::{Actor, ActorKind};
 use app::server::priority_urls::{self, ImportLimits, ImportRequest};
 use app::server::{AppState, SecurityConfig};
@@ -13,7 +16,6 @@ use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use criterion::{criterion_group, criterion_main, Criterion};
 use http_body_util::BodyExt;
-use sqlx::postgres::PgPoolOptions;
 use sqlx::PgPool;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -81,13 +83,7 @@ async fn import(pool: &PgPool, account: &str, bytes: &[u8]) -> app::model::prior
 }
 
 async fn setup() -> (PgPool, axum::Router, String) {
-    let admin_url = std::env::var("DATABASE_URL").expect("DATABASE_URL (see scripts/bench)");
-    let admin = PgPoolOptions::new().max_connections(1).connect(&admin_url).await.unwrap();
-    sqlx::query("drop database if exists rollgate_bench_priority_urls").execute(&admin).await.unwrap();
-    sqlx::query("create database rollgate_bench_priority_urls").execute(&admin).await.unwrap();
-    let url = format!("{}/rollgate_bench_priority_urls", admin_url.rsplit_once('/').unwrap().0);
-    let pool = PgPoolOptions::new().max_connections(8).connect(&url).await.unwrap();
-    server::db::MIGRATOR.run(&pool).await.unwrap();
+    let pool = common::fresh_database("rollgate_bench_priority_urls").await;
     let hash = app::server::password::hash_password(PASSWORD).unwrap();
     sqlx::query(
         "insert into users (email, name, role, password_hash) values ('bench@example.com', 'Bench', 'editor', $1)",
