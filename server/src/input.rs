@@ -3,7 +3,7 @@
 //! - Text PostgreSQL cannot store, a NUL character, is refused with 422 naming the field, whichever route
 //!   it was sent to: in the path, the query string, a form or a JSON body. No field of Rollgate takes one,
 //!   and a NUL that reached a query would fail there as a server error.
-//! - The body of a form or JSON request is kept in the request's extensions
+//! - The body of a server function's form or JSON request is kept in the request's extensions
 //!   ([`app::server::arguments::ArgumentBody`]), where a server function whose arguments do not decode
 //!   finds which argument was wrong.
 
@@ -26,35 +26,46 @@ enum Kind {
     Json,
 }
 
+/// Middleware: [`screened`] before the handler.
 pub async fn screen(request: Request, next: Next) -> Response {
+    match screened(request).await {
+        Ok(request) => next.run(request).await,
+        Err(refusal) => refusal,
+    }
+}
+
+/// The request, its body read and checked, or the refusal to answer instead.
+pub async fn screened(request: Request) -> Result<Request, Response> {
     let (mut parts, body) = request.into_parts();
     let server_function = is_server_function(parts.uri.path());
     if parts.uri.path().to_ascii_lowercase().contains("%00") {
-        return refuse(server_function, "path", "the path");
+        return Err(refuse(server_function, "path", "the path"));
     }
     if let Some(field) = parts.uri.query().and_then(|q| nul_in_form(q.as_bytes())) {
-        return refuse(server_function, &field, &field);
+        return Err(refuse(server_function, &field, &field));
     }
     let kind = match parts.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) {
         Some(t) if t.starts_with("application/x-www-form-urlencoded") => Kind::Form,
         Some(t) if t.starts_with("application/json") => Kind::Json,
-        _ => return next.run(Request::from_parts(parts, body)).await,
+        _ => return Ok(Request::from_parts(parts, body)),
     };
     let declared =
         parts.headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok());
     if declared.is_some_and(|n| n > MAX_SCREENED_BODY) {
-        return too_large();
+        return Err(too_large());
     }
-    let Ok(bytes) = axum::body::to_bytes(body, MAX_SCREENED_BODY).await else { return too_large() };
+    let Ok(bytes) = axum::body::to_bytes(body, MAX_SCREENED_BODY).await else { return Err(too_large()) };
     let nul = match kind {
         Kind::Form => nul_in_form(&bytes),
         Kind::Json => nul_in_json(&bytes),
     };
     if let Some(field) = nul {
-        return refuse(server_function, &field, &field);
+        return Err(refuse(server_function, &field, &field));
     }
-    parts.extensions.insert(ArgumentBody(bytes.clone()));
-    next.run(Request::from_parts(parts, Body::from(bytes))).await
+    if server_function {
+        parts.extensions.insert(ArgumentBody(bytes.clone()));
+    }
+    Ok(Request::from_parts(parts, Body::from(bytes)))
 }
 
 /// Server functions live at `/api/<name>`; the JSON APIs under `/api/admin/` and `/api/v1/`.

@@ -10,6 +10,7 @@ pub mod customer_import;
 pub mod db;
 pub mod db_roles;
 pub mod demo;
+pub mod edge;
 pub mod embedded_pg;
 pub mod input;
 pub mod metrics;
@@ -61,12 +62,12 @@ pub fn app(state: AppState, trusted_origins: csrf::TrustedOrigins) -> Router {
     let context_state = state.clone();
     let shell_options = state.leptos_options.clone();
     let metrics = Arc::new(metrics::Metrics::new(Arc::clone(&state.snapshot)));
-    let (api, _document) = api::openapi::router(state.priority_urls.limits.max_file_bytes);
-    Router::new()
+    let api = api::openapi::router(state.priority_urls.limits.max_file_bytes);
+    let console = Router::new()
         .route("/", get(|| async { Redirect::to("/admin/feature-flags") }))
         .route("/login", post(auth_routes::login))
         .route("/logout", post(auth_routes::logout))
-        .merge(api)
+        .merge(api.console)
         .route(
             "/admin/priority-urls/{account}/import",
             post(priority_urls::upload).layer(axum::extract::DefaultBodyLimit::max(
@@ -92,19 +93,32 @@ pub fn app(state: AppState, trusted_origins: csrf::TrustedOrigins) -> Router {
                 .route_layer(middleware::from_fn_with_state(PAGE_RENDER_LIMIT, render_watchdog)),
         )
         .route_layer(middleware::from_fn_with_state(Arc::clone(&metrics), metrics::track))
-        .route("/metrics", get(metrics::serve).with_state(metrics))
+        .route("/metrics", get(metrics::serve).with_state(Arc::clone(&metrics)))
         .nest_service("/pkg", static_assets(&state.leptos_options))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(app::shell))
         .layer(middleware::from_fn_with_state(state.clone(), require_login_for_admin))
         .layer(sessions)
         .layer(middleware::from_fn(input::screen))
+        // For a path under the evaluation prefixes that no evaluation route matched.
         .layer(middleware::from_fn_with_state(state.clone(), api::cors::evaluation_cors))
         .layer(middleware::from_fn_with_state(trusted_origins, csrf::reject_cross_site))
-        // The path, never the query: a browser's event stream carries its frontend token there.
-        .layer(TraceLayer::new_for_http().make_span_with(|request: &Request| {
-            tracing::debug_span!("request", method = %request.method(), path = %request.uri().path())
-        }))
+        .layer(TraceLayer::new_for_http().make_span_with(request_span as fn(&Request) -> tracing::Span))
+        .with_state(state.clone());
+    // Applications' requests, the hot path, have a router of their own, with one middleware for what they
+    // need (`edge`) and none of what only people in a browser use (sessions, the sign-in redirect, the
+    // cross-site check, which lets evaluation through anyway). Everything else, including a path under
+    // the evaluation prefixes that matches no route, is the console's. The fallback is set after the
+    // layer, so the console's requests do not pass it.
+    api.evaluation
+        .layer(middleware::from_fn_with_state(edge::Edge { state: state.clone(), metrics }, edge::evaluation_edge))
         .with_state(state)
+        .fallback_service(console)
+}
+
+/// The span every request is handled in: the path, never the query, as a browser's event stream carries
+/// its frontend token there.
+pub fn request_span(request: &Request) -> tracing::Span {
+    tracing::debug_span!("request", method = %request.method(), path = %request.uri().path())
 }
 
 /// The browser bundle (`/pkg/rollgate_bg.wasm`, `.js`, `.css`): the build writes a gzip copy beside each

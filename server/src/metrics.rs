@@ -59,6 +59,22 @@ impl Metrics {
         Self { registry, http }
     }
 
+    /// Records one answered request, `started` when its handler was called.
+    pub fn observe(
+        &self,
+        method: &axum::http::Method,
+        route: Option<&MatchedPath>,
+        status: axum::http::StatusCode,
+        started: Instant,
+    ) {
+        let labels = HttpLabels {
+            method: method.as_str().to_owned(),
+            route: route.map_or("unmatched", MatchedPath::as_str).to_owned(),
+            status: status.as_u16(),
+        };
+        self.http.get_or_create(&labels).observe(started.elapsed().as_secs_f64());
+    }
+
     /// The exposition text.
     pub fn render(&self) -> Result<String, std::fmt::Error> {
         let mut out = String::with_capacity(16 * 1024);
@@ -70,12 +86,10 @@ impl Metrics {
 /// Middleware timing every routed request (mounted with `route_layer`, so the matched route is known).
 pub async fn track(State(metrics): State<Arc<Metrics>>, request: Request, next: Next) -> Response {
     let started = Instant::now();
-    let method = request.method().as_str().to_owned();
-    let route =
-        request.extensions().get::<MatchedPath>().map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let method = request.method().clone();
+    let route = request.extensions().get::<MatchedPath>().cloned();
     let response = next.run(request).await;
-    let labels = HttpLabels { method, route, status: response.status().as_u16() };
-    metrics.http.get_or_create(&labels).observe(started.elapsed().as_secs_f64());
+    metrics.observe(&method, route.as_ref(), response.status(), started);
     response
 }
 

@@ -19,7 +19,8 @@ pub mod user;
 pub mod variant;
 
 pub use evaluation::{
-    evaluate, EnvConfig, EvalContext, EvalError, Evaluation, FlagConfig, OnValue, Reason, RolloutConfig, Stickiness,
+    evaluate, EnvConfig, EvalContext, EvalError, Evaluation, FlagConfig, KeyMap, OnValue, Reason, RolloutConfig,
+    Stickiness,
 };
 pub use flag::{Description, EnvKey, FlagKey, FlagKind, FlagName, ValueType};
 pub use percent::Percent;

@@ -7,7 +7,7 @@ mod tokens;
 pub use tokens::{LookupError, TokenEntry, TokenLife, TokenLookups, LOOKUPS_PER_SECOND, NEGATIVE_TTL};
 
 use crate::domain::{
-    evaluate, EnvConfig, EvalContext, EvalError, Evaluation, FlagConfig, FlagKey, OnValue, Percent, Reason,
+    evaluate, EnvConfig, EvalContext, EvalError, Evaluation, FlagConfig, FlagKey, KeyMap, OnValue, Percent, Reason,
     RolloutConfig, Stickiness, ValueType,
 };
 use arc_swap::ArcSwapOption;
@@ -31,7 +31,7 @@ pub struct FlagEntry {
 /// The flags of one environment.
 #[derive(Debug, Default)]
 pub struct EnvSnapshot {
-    pub flags: HashMap<String, FlagEntry>,
+    pub flags: KeyMap<FlagEntry>,
     /// Flag keys in order, for bulk answers that come out the same every time.
     pub keys: Vec<String>,
     /// The keys of the flags visible to frontends, in the same order.
@@ -47,6 +47,12 @@ impl EnvSnapshot {
             self.not_found.fetch_add(1, Ordering::Relaxed);
             return Err(EvalError::FlagNotFound);
         };
+        self.evaluate_entry(entry, ctx)
+    }
+
+    /// Evaluates a flag already looked up in [`EnvSnapshot::flags`], and counts the answer: bulk answers
+    /// walk the keys and look each flag up once.
+    pub fn evaluate_entry<'a>(&'a self, entry: &'a FlagEntry, ctx: &EvalContext) -> Result<Evaluation<'a>, EvalError> {
         let answer = evaluate(Some((&entry.flag, &entry.env)), ctx);
         match &answer {
             Ok(a) => entry.counters.record(a.reason),

@@ -29,31 +29,50 @@ pub fn is_evaluation_path(path: &str) -> bool {
 
 /// Answers preflights of the evaluation routes and adds CORS headers to their answers.
 pub async fn evaluation_cors(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let origin = match admit(&state, &request) {
+        Ok(origin) => origin,
+        Err(preflight) => return preflight,
+    };
+    let mut response = next.run(request).await;
+    if let Some(origin) = origin {
+        decorate(&state, &origin, &mut response);
+    }
+    response
+}
+
+/// Before the handler: the answer to a preflight of an evaluation route, or else the foreign origin whose
+/// request this is (`None` for a same-origin request or a route that is not for evaluation).
+pub fn admit(state: &AppState, request: &Request) -> Result<Option<String>, Response> {
     if !is_evaluation_path(request.uri().path()) {
-        return next.run(request).await;
+        return Ok(None);
     }
     let Some(origin) = super::caller::cross_origin(request.headers()).map(str::to_owned) else {
-        return next.run(request).await;
+        return Ok(None);
     };
-    let allowed =
-        || state.snapshot.get().is_some_and(|snapshot| state.snapshot.origin_may_preflight(&snapshot, &origin));
     let is_preflight =
         request.method() == Method::OPTIONS && request.headers().contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
     if is_preflight {
-        return preflight(request.headers(), &origin, allowed());
+        return Err(preflight(request.headers(), &origin, origin_allowed(state, &origin)));
     }
-    let mut response = next.run(request).await;
+    Ok(Some(origin))
+}
+
+/// After the handler: the CORS headers of an answer to a request from `origin`.
+pub fn decorate(state: &AppState, origin: &str, response: &mut Response) {
     // Asked after the request: it may have taught this process a token newer than its snapshot.
-    let allowed = allowed();
+    let allowed = origin_allowed(state, origin);
     let headers = response.headers_mut();
     headers.append(header::VARY, HeaderValue::from_static("Origin"));
     if allowed {
-        if let Ok(value) = HeaderValue::from_str(&origin) {
+        if let Ok(value) = HeaderValue::from_str(origin) {
             headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, value);
             headers.insert(header::ACCESS_CONTROL_EXPOSE_HEADERS, HeaderValue::from_static("ETag, Retry-After"));
         }
     }
-    response
+}
+
+fn origin_allowed(state: &AppState, origin: &str) -> bool {
+    state.snapshot.get().is_some_and(|snapshot| state.snapshot.origin_may_preflight(&snapshot, origin))
 }
 
 fn preflight(request: &HeaderMap, origin: &str, allowed: bool) -> Response {

@@ -2,7 +2,7 @@
 //! single and bulk evaluation for OpenFeature SDKs' OFREP providers. The `targetingKey` is the customer id;
 //! `organizationId` (or `organization_id`) the organization; other string properties are attributes.
 
-use super::caller::{authenticate, Purpose};
+use super::caller::{authenticate, Headers, Purpose};
 use app::domain::{EnvConfig, EvalContext, EvalError, Stickiness};
 use app::server::AppState;
 use axum::body::Bytes;
@@ -10,8 +10,10 @@ use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde::Serialize;
-use serde_json::{Map, Value};
+use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::fmt;
 use std::hash::{Hash, Hasher};
 use utoipa::ToSchema;
 
@@ -106,46 +108,217 @@ fn wrong_content_type(headers: &HeaderMap) -> Option<Response> {
     ))
 }
 
-/// Parses `{"context": {...}}`; an absent body or context is an empty context.
+/// Parses `{"context": {...}}`; an absent body or context is an empty context, and so is a body that is
+/// not a JSON object.
 fn parse_context(body: &Bytes) -> Result<EvalContext, (&'static str, String)> {
     if body.is_empty() {
         return Ok(EvalContext::default());
     }
     // With the path where it breaks (`context.targetingKey: ...`), as every error names its field.
-    let request: Value = serde_path_to_error::deserialize(&mut serde_json::Deserializer::from_slice(body))
+    let OfrepBody(context) = serde_path_to_error::deserialize(&mut serde_json::Deserializer::from_slice(body))
         .map_err(|e| ("PARSE_ERROR", format!("the body is not valid JSON: {e}")))?;
-    let context = match request.get("context") {
-        None | Some(Value::Null) => return Ok(EvalContext::default()),
-        Some(Value::Object(map)) => map,
-        Some(_) => return Err(("INVALID_CONTEXT", "`context` must be a JSON object".into())),
-    };
-    to_eval_context(context)
+    context
 }
 
-fn to_eval_context(context: &Map<String, Value>) -> Result<EvalContext, (&'static str, String)> {
-    let mut ctx = EvalContext::default();
-    for (name, value) in context {
-        let text = match value {
-            Value::String(s) => s.clone(),
-            Value::Number(n) => n.to_string(),
-            Value::Bool(b) => b.to_string(),
-            Value::Null => continue,
-            _ => {
-                return Err((
-                    "INVALID_CONTEXT",
-                    format!("context property {name:?} must be a string, number or boolean"),
-                ))
+/// An OFREP request body, read in one pass straight into the evaluation context rather than into a JSON
+/// tree first: this runs for every request. Members other than `context` are skipped; a repeated member
+/// counts by its last occurrence.
+struct OfrepBody(Result<EvalContext, (&'static str, String)>);
+
+impl<'de> Deserialize<'de> for OfrepBody {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Body;
+        impl<'de> Visitor<'de> for Body {
+            type Value = OfrepBody;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a JSON object")
             }
-        };
-        match name.as_str() {
-            "targetingKey" => ctx.customer_id = Some(text),
-            "organizationId" | "organization_id" => ctx.organization_id = Some(text),
-            _ => {
-                ctx.attributes.insert(name.clone(), text);
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<OfrepBody, A::Error> {
+                let mut context = Ok(EvalContext::default());
+                while let Some(Named(is_context)) = map.next_key::<Named>()? {
+                    if is_context {
+                        context = map.next_value::<Context>()?.0;
+                    } else {
+                        map.next_value::<IgnoredAny>()?;
+                    }
+                }
+                Ok(OfrepBody(context))
+            }
+            // Anything but an object carries no context.
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<OfrepBody, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(OfrepBody(Ok(EvalContext::default())))
+            }
+            fn visit_str<E: de::Error>(self, _: &str) -> Result<OfrepBody, E> {
+                Ok(OfrepBody(Ok(EvalContext::default())))
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<OfrepBody, E> {
+                Ok(OfrepBody(Ok(EvalContext::default())))
+            }
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<OfrepBody, E> {
+                Ok(OfrepBody(Ok(EvalContext::default())))
+            }
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<OfrepBody, E> {
+                Ok(OfrepBody(Ok(EvalContext::default())))
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<OfrepBody, E> {
+                Ok(OfrepBody(Ok(EvalContext::default())))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<OfrepBody, E> {
+                Ok(OfrepBody(Ok(EvalContext::default())))
             }
         }
+        deserializer.deserialize_any(Body)
     }
-    Ok(ctx)
+}
+
+/// Whether a member's name is `context`, read without copying the name.
+struct Named(bool);
+
+impl<'de> Deserialize<'de> for Named {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Name;
+        impl Visitor<'_> for Name {
+            type Value = bool;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a member name")
+            }
+            fn visit_str<E: de::Error>(self, name: &str) -> Result<bool, E> {
+                Ok(name == "context")
+            }
+        }
+        deserializer.deserialize_str(Name).map(Self)
+    }
+}
+
+/// The `context` member: an object of strings, numbers and booleans (null means absent).
+struct Context(Result<EvalContext, (&'static str, String)>);
+
+impl<'de> Deserialize<'de> for Context {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Members;
+        impl<'de> Visitor<'de> for Members {
+            type Value = Context;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Context, A::Error> {
+                let mut ctx = EvalContext::default();
+                // `organization_id` wins over `organizationId` when both are sent.
+                let (mut organization_camel, mut organization_snake) = (None, None);
+                let mut invalid: Option<String> = None;
+                while let Some(name) = map.next_key::<String>()? {
+                    let text = match map.next_value::<Property>()? {
+                        Property::Text(text) => Some(text),
+                        Property::Null => None,
+                        Property::Invalid => {
+                            invalid.get_or_insert(name);
+                            continue;
+                        }
+                    };
+                    match name.as_str() {
+                        "targetingKey" => ctx.customer_id = text,
+                        "organizationId" => organization_camel = text,
+                        "organization_id" => organization_snake = text,
+                        _ => match text {
+                            Some(text) => {
+                                ctx.attributes.insert(name, text);
+                            }
+                            None => {
+                                ctx.attributes.remove(&name);
+                            }
+                        },
+                    }
+                }
+                if let Some(name) = invalid {
+                    return Ok(Context(Err((
+                        "INVALID_CONTEXT",
+                        format!("context property {name:?} must be a string, number or boolean"),
+                    ))));
+                }
+                ctx.organization_id = organization_snake.or(organization_camel);
+                Ok(Context(Ok(ctx)))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Context, E> {
+                Ok(Context(Ok(EvalContext::default())))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Context, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(not_an_object())
+            }
+            fn visit_str<E: de::Error>(self, _: &str) -> Result<Context, E> {
+                Ok(not_an_object())
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Context, E> {
+                Ok(not_an_object())
+            }
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Context, E> {
+                Ok(not_an_object())
+            }
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Context, E> {
+                Ok(not_an_object())
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Context, E> {
+                Ok(not_an_object())
+            }
+        }
+        fn not_an_object() -> Context {
+            Context(Err(("INVALID_CONTEXT", "`context` must be a JSON object".into())))
+        }
+        deserializer.deserialize_any(Members)
+    }
+}
+
+/// One context property's value, as the text attributes are compared by: a number as JSON writes it, a
+/// boolean as `true` or `false`.
+enum Property {
+    Text(String),
+    Null,
+    /// An array or an object.
+    Invalid,
+}
+
+impl<'de> Deserialize<'de> for Property {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Text;
+        impl<'de> Visitor<'de> for Text {
+            type Value = Property;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a string, number or boolean")
+            }
+            fn visit_str<E: de::Error>(self, text: &str) -> Result<Property, E> {
+                Ok(Property::Text(text.to_owned()))
+            }
+            fn visit_string<E: de::Error>(self, text: String) -> Result<Property, E> {
+                Ok(Property::Text(text))
+            }
+            fn visit_bool<E: de::Error>(self, b: bool) -> Result<Property, E> {
+                Ok(Property::Text(b.to_string()))
+            }
+            fn visit_i64<E: de::Error>(self, n: i64) -> Result<Property, E> {
+                Ok(Property::Text(serde_json::Number::from(n).to_string()))
+            }
+            fn visit_u64<E: de::Error>(self, n: u64) -> Result<Property, E> {
+                Ok(Property::Text(serde_json::Number::from(n).to_string()))
+            }
+            fn visit_f64<E: de::Error>(self, n: f64) -> Result<Property, E> {
+                // JSON text has no infinities or NaN, so there is always a number to write.
+                Ok(serde_json::Number::from_f64(n).map_or(Property::Null, |n| Property::Text(n.to_string())))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Property, E> {
+                Ok(Property::Null)
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Property, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(Property::Invalid)
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Property, A::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(Property::Invalid)
+            }
+        }
+        deserializer.deserialize_any(Text)
+    }
 }
 
 /// Whether answering needs a targeting key that is missing: a rollout that splits by customer id is serving
@@ -198,7 +371,7 @@ pub fn variant_name<'a>(answer: &app::domain::Evaluation<'a>) -> &'a str {
 )]
 pub async fn evaluate_flag(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    Headers(headers): Headers,
     key: Result<Path<String>, axum::extract::rejection::PathRejection>,
     body: Bytes,
 ) -> Response {
@@ -262,7 +435,7 @@ pub async fn evaluate_flag(
     ),
     security(("evaluate_token" = []), ("evaluate_api_key" = [])),
 )]
-pub async fn evaluate_all(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn evaluate_all(State(state): State<AppState>, Headers(headers): Headers, body: Bytes) -> Response {
     let caller = match authenticate(&state, &headers, Purpose::Evaluate).await {
         Ok(caller) => caller,
         Err(err) => return err.into_response(),
@@ -307,7 +480,7 @@ pub async fn evaluate_all(State(state): State<AppState>, headers: HeaderMap, bod
                 }));
                 continue;
             }
-            if let Ok(answer) = env.evaluate(key, &ctx) {
+            if let Ok(answer) = env.evaluate_entry(entry, &ctx) {
                 flags.push(OfrepFlag::Success(success(key, &answer)));
             }
         }
@@ -338,4 +511,66 @@ pub async fn configuration() -> Json<Value> {
             "flagEvaluation": { "supportedTypes": ["boolean", "string", "int", "float", "object"] }
         }
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(body: &str) -> Result<EvalContext, (&'static str, String)> {
+        parse_context(&Bytes::copy_from_slice(body.as_bytes()))
+    }
+
+    #[test]
+    fn the_context_becomes_customer_organization_and_attributes() {
+        let ctx = parse(
+            r#"{"flags": ["ignored"], "context": {"targetingKey": "c-1", "organizationId": "o-1", "plan": "pro",
+                "seats": 12, "ratio": 0.5, "big": 1e3, "beta": true, "gone": null}}"#,
+        )
+        .unwrap();
+        assert_eq!(ctx.customer_id.as_deref(), Some("c-1"));
+        assert_eq!(ctx.organization_id.as_deref(), Some("o-1"));
+        let attributes: Vec<_> = ctx.attributes.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        assert_eq!(attributes, ["beta=true", "big=1000.0", "plan=pro", "ratio=0.5", "seats=12"]);
+    }
+
+    #[test]
+    fn organization_id_wins_over_organization_id_in_camel_case_and_null_means_absent() {
+        let ctx = parse(r#"{"context": {"organization_id": "snake", "organizationId": "camel"}}"#).unwrap();
+        assert_eq!(ctx.organization_id.as_deref(), Some("snake"));
+        let ctx = parse(r#"{"context": {"organization_id": null, "organizationId": "camel"}}"#).unwrap();
+        assert_eq!(ctx.organization_id.as_deref(), Some("camel"));
+        let ctx = parse(r#"{"context": {"targetingKey": "c-1", "targetingKey": null}}"#).unwrap();
+        assert_eq!(ctx.customer_id, None);
+    }
+
+    #[test]
+    fn no_body_no_context_or_a_body_that_is_not_an_object_is_the_empty_context() {
+        for body in ["", "{}", r#"{"context": null}"#, "[1, 2]", "\"text\"", "7", "null"] {
+            assert_eq!(parse(body).unwrap(), EvalContext::default(), "{body}");
+        }
+    }
+
+    #[test]
+    fn a_context_that_is_not_an_object_or_a_property_that_is_not_a_scalar_is_refused_by_name() {
+        for body in [r#"{"context": "c-1"}"#, r#"{"context": [1]}"#, r#"{"context": 3}"#] {
+            assert_eq!(
+                parse(body).unwrap_err(),
+                ("INVALID_CONTEXT", "`context` must be a JSON object".into()),
+                "{body}"
+            );
+        }
+        let (code, details) = parse(r#"{"context": {"targetingKey": "c-1", "tags": ["a", {"b": 1}]}}"#).unwrap_err();
+        assert_eq!(
+            (code, details.as_str()),
+            ("INVALID_CONTEXT", "context property \"tags\" must be a string, number or boolean")
+        );
+    }
+
+    #[test]
+    fn broken_json_names_where_it_breaks() {
+        let (code, details) = parse(r#"{"context": {"targetingKey": tru}}"#).unwrap_err();
+        assert_eq!(code, "PARSE_ERROR");
+        assert!(details.contains("context.targetingKey"), "{details}");
+    }
 }

@@ -58,17 +58,13 @@ struct ApiDoc;
 
 /// The API's routes and their document. Every route under `/api/` and `/ofrep/` except the admin UI's
 /// server functions is registered here. `max_import_bytes` is the largest file an import takes.
-pub fn router(max_import_bytes: usize) -> (Router<AppState>, Document) {
+pub fn router(max_import_bytes: usize) -> Routers {
+    let (evaluation, evaluation_document) = evaluation_routes().split_for_parts();
+    let served = std::sync::Arc::new(std::sync::OnceLock::new());
     let (router, mut document) = OpenApiRouter::<AppState>::with_openapi(ApiDoc::openapi())
         .routes(routes!(evaluate::healthz))
         .routes(routes!(evaluate::readyz))
-        .routes(routes!(evaluate::evaluate_all).layer(DefaultBodyLimit::max(EVALUATION_BODY_LIMIT)))
-        .routes(routes!(evaluate::evaluate_one))
-        .routes(routes!(stream::stream))
         .routes(routes!(ingest::ingest).layer(DefaultBodyLimit::max(ingest::MAX_BODY_BYTES)))
-        .routes(routes!(ofrep::evaluate_all).layer(DefaultBodyLimit::max(EVALUATION_BODY_LIMIT)))
-        .routes(routes!(ofrep::evaluate_flag).layer(DefaultBodyLimit::max(EVALUATION_BODY_LIMIT)))
-        .routes(routes!(ofrep::configuration))
         .routes(routes!(admin::whoami))
         .routes(routes!(admin::list_flags, admin::create_flag))
         .routes(routes!(admin::get_flag))
@@ -111,14 +107,37 @@ pub fn router(max_import_bytes: usize) -> (Router<AppState>, Document) {
         .routes(routes!(rollouts::signoff))
         .routes(routes!(schedule::list, schedule::create))
         .routes(routes!(schedule::cancel))
-        .routes(routes!(serve))
+        .routes(routes!(serve).layer(axum::Extension(Served(std::sync::Arc::clone(&served)))))
         .split_for_parts();
+    document.merge(evaluation_document);
     // After the routes: it completes each operation's responses.
     CommonResponses.modify(&mut document);
     document.info.version = env!("CARGO_PKG_VERSION").to_owned();
-    // Serialized once: the document is the same for the life of the process.
-    let json = serde_json::to_string(&document).unwrap_or_else(|_| "{}".to_owned());
-    (router.layer(axum::Extension(Served(std::sync::Arc::new(json)))), document)
+    // Serialized once: the document is the same for the life of the process. Only its own route carries
+    // it; every other request would pay for an extension it never reads.
+    let _ = served.set(serde_json::to_string(&document).unwrap_or_else(|_| "{}".to_owned()));
+    Routers { evaluation, console: router, document }
+}
+
+/// The routes applications call with evaluate and frontend tokens, the paths
+/// [`super::cors::is_evaluation_path`] names: served by a router of their own (see `server::app`).
+fn evaluation_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(evaluate::evaluate_all).layer(DefaultBodyLimit::max(EVALUATION_BODY_LIMIT)))
+        .routes(routes!(evaluate::evaluate_one))
+        .routes(routes!(stream::stream))
+        .routes(routes!(ofrep::evaluate_all).layer(DefaultBodyLimit::max(EVALUATION_BODY_LIMIT)))
+        .routes(routes!(ofrep::evaluate_flag).layer(DefaultBodyLimit::max(EVALUATION_BODY_LIMIT)))
+        .routes(routes!(ofrep::configuration))
+}
+
+/// The API's routes, in two routers, and their one document.
+pub struct Routers {
+    /// The evaluation routes ([`super::cors::is_evaluation_path`]).
+    pub evaluation: Router<AppState>,
+    /// Every other API route, for the console's router.
+    pub console: Router<AppState>,
+    pub document: Document,
 }
 
 /// The ways to authenticate: evaluate tokens for applications (as a bearer token, or OFREP's `X-API-Key`),
@@ -243,7 +262,7 @@ impl Modify for CommonResponses {
 
 /// The whole document, as `/api/openapi.json` serves it.
 pub fn document() -> Document {
-    router(app::server::priority_urls::ImportLimits::default().max_file_bytes).1
+    router(app::server::priority_urls::ImportLimits::default().max_file_bytes).document
 }
 
 /// This document, as JSON. Public.
@@ -254,9 +273,38 @@ pub fn document() -> Document {
 )]
 pub async fn serve(axum::Extension(json): axum::Extension<Served>) -> axum::response::Response {
     use axum::response::IntoResponse;
-    ([(axum::http::header::CONTENT_TYPE, "application/json")], json.0.as_ref().clone()).into_response()
+    let json = json.0.get().map_or("{}", String::as_str).to_owned();
+    ([(axum::http::header::CONTENT_TYPE, "application/json")], json).into_response()
 }
 
-/// The document, serialized once when the router is built.
+/// The document, serialized once when the router is built (set just after the routes, which the document
+/// is made from).
 #[derive(Clone)]
-pub struct Served(std::sync::Arc<String>);
+pub struct Served(std::sync::Arc<std::sync::OnceLock<String>>);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The evaluation router takes exactly the paths the CORS rules and the cross-site check treat as
+    /// evaluation: a route on the wrong side would miss CORS headers or meet the console's session layer.
+    #[test]
+    fn the_evaluation_router_serves_exactly_the_evaluation_paths() {
+        let (_, evaluation) = evaluation_routes().split_for_parts();
+        let evaluation: Vec<_> = evaluation.paths.paths.keys().cloned().collect();
+        assert!(!evaluation.is_empty());
+        for path in &evaluation {
+            assert!(super::super::cors::is_evaluation_path(path), "{path} is served for applications");
+        }
+        let whole = document();
+        for path in whole.paths.paths.keys() {
+            // Concrete paths, as a request would name them.
+            let concrete = path.replace("{key}", "k");
+            assert_eq!(
+                super::super::cors::is_evaluation_path(&concrete),
+                evaluation.contains(path),
+                "{path}: evaluation path and evaluation router disagree"
+            );
+        }
+    }
+}
