@@ -28,7 +28,7 @@ pub async fn evaluation_edge(State(edge): State<Edge>, request: Request, next: N
     async move {
         let origin = match crate::api::cors::admit(&edge.state, &request) {
             Ok(origin) => origin,
-            Err(preflight) => return preflight,
+            Err(preflight) => return *preflight,
         };
         let mut response = match crate::input::screened(request).await {
             Ok(request) => {
@@ -39,7 +39,7 @@ pub async fn evaluation_edge(State(edge): State<Edge>, request: Request, next: N
                 edge.metrics.observe(&method, route.as_ref(), response.status(), handler_started);
                 response
             }
-            Err(refusal) => refusal,
+            Err(refusal) => *refusal,
         };
         if let Some(origin) = origin {
             crate::api::cors::decorate(&edge.state, &origin, &mut response);

@@ -30,19 +30,19 @@ enum Kind {
 pub async fn screen(request: Request, next: Next) -> Response {
     match screened(request).await {
         Ok(request) => next.run(request).await,
-        Err(refusal) => refusal,
+        Err(refusal) => *refusal,
     }
 }
 
 /// The request, its body read and checked, or the refusal to answer instead.
-pub async fn screened(request: Request) -> Result<Request, Response> {
+pub async fn screened(request: Request) -> Result<Request, Box<Response>> {
     let (mut parts, body) = request.into_parts();
     let server_function = is_server_function(parts.uri.path());
     if parts.uri.path().to_ascii_lowercase().contains("%00") {
-        return Err(refuse(server_function, "path", "the path"));
+        return Err(Box::new(refuse(server_function, "path", "the path")));
     }
     if let Some(field) = parts.uri.query().and_then(|q| nul_in_form(q.as_bytes())) {
-        return Err(refuse(server_function, &field, &field));
+        return Err(Box::new(refuse(server_function, &field, &field)));
     }
     let kind = match parts.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) {
         Some(t) if t.starts_with("application/x-www-form-urlencoded") => Kind::Form,
@@ -52,15 +52,15 @@ pub async fn screened(request: Request) -> Result<Request, Response> {
     let declared =
         parts.headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok());
     if declared.is_some_and(|n| n > MAX_SCREENED_BODY) {
-        return Err(too_large());
+        return Err(Box::new(too_large()));
     }
-    let Ok(bytes) = axum::body::to_bytes(body, MAX_SCREENED_BODY).await else { return Err(too_large()) };
+    let Ok(bytes) = axum::body::to_bytes(body, MAX_SCREENED_BODY).await else { return Err(Box::new(too_large())) };
     let nul = match kind {
         Kind::Form => nul_in_form(&bytes),
         Kind::Json => nul_in_json(&bytes),
     };
     if let Some(field) = nul {
-        return Err(refuse(server_function, &field, &field));
+        return Err(Box::new(refuse(server_function, &field, &field)));
     }
     if server_function {
         parts.extensions.insert(ArgumentBody(bytes.clone()));

@@ -31,7 +31,7 @@ pub fn is_evaluation_path(path: &str) -> bool {
 pub async fn evaluation_cors(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let origin = match admit(&state, &request) {
         Ok(origin) => origin,
-        Err(preflight) => return preflight,
+        Err(preflight) => return *preflight,
     };
     let mut response = next.run(request).await;
     if let Some(origin) = origin {
@@ -42,7 +42,7 @@ pub async fn evaluation_cors(State(state): State<AppState>, request: Request, ne
 
 /// Before the handler: the answer to a preflight of an evaluation route, or else the foreign origin whose
 /// request this is (`None` for a same-origin request or a route that is not for evaluation).
-pub fn admit(state: &AppState, request: &Request) -> Result<Option<String>, Response> {
+pub fn admit(state: &AppState, request: &Request) -> Result<Option<String>, Box<Response>> {
     if !is_evaluation_path(request.uri().path()) {
         return Ok(None);
     }
@@ -52,7 +52,7 @@ pub fn admit(state: &AppState, request: &Request) -> Result<Option<String>, Resp
     let is_preflight =
         request.method() == Method::OPTIONS && request.headers().contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
     if is_preflight {
-        return Err(preflight(request.headers(), &origin, origin_allowed(state, &origin)));
+        return Err(Box::new(preflight(request.headers(), &origin, origin_allowed(state, &origin))));
     }
     Ok(Some(origin))
 }

@@ -10,7 +10,7 @@ use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::fmt;
@@ -139,14 +139,14 @@ impl<'de> Deserialize<'de> for OfrepBody {
                     if is_context {
                         context = map.next_value::<Context>()?.0;
                     } else {
-                        map.next_value::<IgnoredAny>()?;
+                        map.next_value::<Skip>()?;
                     }
                 }
                 Ok(OfrepBody(context))
             }
             // Anything but an object carries no context.
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<OfrepBody, A::Error> {
-                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                while seq.next_element::<Skip>()?.is_some() {}
                 Ok(OfrepBody(Ok(EvalContext::default())))
             }
             fn visit_str<E: de::Error>(self, _: &str) -> Result<OfrepBody, E> {
@@ -243,7 +243,7 @@ impl<'de> Deserialize<'de> for Context {
                 Ok(Context(Ok(EvalContext::default())))
             }
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Context, A::Error> {
-                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                while seq.next_element::<Skip>()?.is_some() {}
                 Ok(not_an_object())
             }
             fn visit_str<E: de::Error>(self, _: &str) -> Result<Context, E> {
@@ -266,6 +266,50 @@ impl<'de> Deserialize<'de> for Context {
             Context(Err(("INVALID_CONTEXT", "`context` must be a JSON object".into())))
         }
         deserializer.deserialize_any(Members)
+    }
+}
+
+/// A value read and thrown away. Through `deserialize_any`, so that the parser's nesting limit applies to
+/// it as to everything else (serde's `IgnoredAny` skips without one, and would let a body nested ten
+/// thousand deep through).
+struct Skip;
+
+impl<'de> Deserialize<'de> for Skip {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Anything;
+        impl<'de> Visitor<'de> for Anything {
+            type Value = Skip;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Skip, E> {
+                Ok(Skip)
+            }
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Skip, E> {
+                Ok(Skip)
+            }
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Skip, E> {
+                Ok(Skip)
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Skip, E> {
+                Ok(Skip)
+            }
+            fn visit_str<E: de::Error>(self, _: &str) -> Result<Skip, E> {
+                Ok(Skip)
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Skip, E> {
+                Ok(Skip)
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Skip, A::Error> {
+                while seq.next_element::<Skip>()?.is_some() {}
+                Ok(Skip)
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Skip, A::Error> {
+                while map.next_entry::<Skip, Skip>()?.is_some() {}
+                Ok(Skip)
+            }
+        }
+        deserializer.deserialize_any(Anything)
     }
 }
 
@@ -309,11 +353,11 @@ impl<'de> Deserialize<'de> for Property {
                 Ok(Property::Null)
             }
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Property, A::Error> {
-                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                while seq.next_element::<Skip>()?.is_some() {}
                 Ok(Property::Invalid)
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Property, A::Error> {
-                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                while map.next_entry::<Skip, Skip>()?.is_some() {}
                 Ok(Property::Invalid)
             }
         }
@@ -565,6 +609,14 @@ mod tests {
             (code, details.as_str()),
             ("INVALID_CONTEXT", "context property \"tags\" must be a string, number or boolean")
         );
+    }
+
+    #[test]
+    fn a_body_nested_past_the_parsers_limit_is_refused_wherever_it_is() {
+        let deep = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
+        for body in [deep.clone(), format!(r#"{{"other": {deep}}}"#), format!(r#"{{"context": {{"a": {deep}}}}}"#)] {
+            assert_eq!(parse(&body).unwrap_err().0, "PARSE_ERROR");
+        }
     }
 
     #[test]
