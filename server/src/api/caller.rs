@@ -103,12 +103,7 @@ pub async fn authenticate_token<'t>(
     let entry = match snapshot.tokens.get(prefix) {
         Some(entry) => entry,
         None => {
-            // Boxed: a token newer than the snapshot is rare, and the query's future would otherwise make
-            // every evaluation request's future (copied into a box at each middleware) several times larger.
-            late = Box::pin(state.snapshot.find_token(&state.pool, prefix))
-                .await
-                .map_err(lookup_failed)?
-                .ok_or_else(invalid)?;
+            late = state.snapshot.find_token(&state.pool, prefix).await.map_err(lookup_failed)?.ok_or_else(invalid)?;
             &*late
         }
     };
