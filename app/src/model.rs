@@ -1,10 +1,12 @@
 //! Data that crosses between server functions and pages. Plain serializable structs, no behaviour.
 
+pub mod charts;
 pub mod environments;
 pub mod people;
 pub mod priority;
 pub mod schedule;
 pub mod targets;
+pub mod webhooks;
 
 use crate::domain::{FlagKind, Role, SignoffRole};
 use chrono::{DateTime, Utc};

@@ -119,6 +119,7 @@ async fn setup() -> (axum::Router, PgPool, String, i64) {
         security: Arc::new(SecurityConfig::default()),
         snapshot: Arc::default(),
         priority_urls: Arc::default(),
+        guardrail_worker: Arc::default(),
     };
     let router = server::app(state, server::csrf::TrustedOrigins::default());
     let login = Request::post("/login")

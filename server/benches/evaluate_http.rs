@@ -84,6 +84,7 @@ async fn setup() -> Bench {
         security: Arc::new(SecurityConfig::default()),
         snapshot: Arc::default(),
         priority_urls: Arc::default(),
+        guardrail_worker: Arc::default(),
     };
     let router = server::app(state.clone(), server::csrf::TrustedOrigins::default());
     for i in 0..FLAGS {

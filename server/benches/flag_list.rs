@@ -59,6 +59,7 @@ async fn setup() -> (axum::Router, String) {
         security: Arc::new(SecurityConfig::default()),
         snapshot: Arc::default(),
         priority_urls: Arc::default(),
+        guardrail_worker: Arc::default(),
     };
     let router = server::app(state, server::csrf::TrustedOrigins::default());
     let login = Request::post("/login")

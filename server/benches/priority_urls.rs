@@ -99,6 +99,7 @@ async fn setup() -> (PgPool, axum::Router, String) {
         security: Arc::new(SecurityConfig::default()),
         snapshot: Arc::default(),
         priority_urls: Arc::default(),
+        guardrail_worker: Arc::default(),
     };
     let router = server::app(state, server::csrf::TrustedOrigins::default());
     let login = Request::post("/login")

@@ -246,6 +246,7 @@ pub fn build_state(pool: sqlx::PgPool, args: &config::ServeArgs) -> (AppState, c
             security: Arc::new(security),
             snapshot: Arc::default(),
             priority_urls: Arc::new(app::server::priority_urls::PriorityUrls::new(args.imports.limits())),
+            guardrail_worker: Arc::default(),
         },
         csrf::TrustedOrigins(Arc::new(args.trusted_origins.clone())),
     )

@@ -17,6 +17,7 @@ pub mod text;
 pub mod token;
 pub mod user;
 pub mod variant;
+pub mod webhook;
 
 pub use evaluation::{
     evaluate, EnvConfig, EvalContext, EvalError, Evaluation, FlagConfig, KeyMap, OnValue, Reason, RolloutConfig,
@@ -30,6 +31,7 @@ pub use text::{ChangeReason, Comment};
 pub use token::{AllowedOrigin, RateLimit, TokenScope};
 pub use user::{Email, Role, SignoffRole};
 pub use variant::{Variant, Variants};
+pub use webhook::WebhookEvent;
 
 /// A count with thousands separators, as every page, message and command prints counts: 60000 -> "60,000".
 pub fn thousands(n: impl Into<i128>) -> String {

@@ -90,7 +90,7 @@ pub async fn announce_newly_stale(pool: &PgPool, now: DateTime<Utc>) -> Result<V
         let summary = format!("Flag {} is stale: {reason}. Remove it from the code, or archive it.", flag.key);
         super::webhooks::enqueue(
             &mut tx,
-            "flag.stale",
+            crate::domain::WebhookEvent::FlagStale,
             &summary,
             serde_json::json!({
                 "flag": flag.key, "name": flag.name, "kind": flag.kind, "phase": flag.phase,

@@ -327,7 +327,7 @@ pub async fn run_due(pool: &PgPool, now: DateTime<Utc>) -> Result<Vec<ScheduleOu
         if status == "failed" {
             let summary =
                 format!("Scheduled {} of {} in {} failed: {}", due.action.label(), due.flag, due.environment, result);
-            webhooks::enqueue(&mut tx, "schedule.failed", &summary, details).await?;
+            webhooks::enqueue(&mut tx, crate::domain::WebhookEvent::ScheduleFailed, &summary, details).await?;
         }
         tx.commit().await?;
         outcomes.push(ScheduleOutcome {

@@ -19,6 +19,8 @@ pub struct AppState {
     pub snapshot: Arc<super::snapshot::SnapshotHolder>,
     /// Priority URLs: the per-account cap, the largest import file, the account overviews computed.
     pub priority_urls: Arc<super::priority_urls::PriorityUrls>,
+    /// When this process's guardrail worker last made a pass, for the health check.
+    pub guardrail_worker: Arc<super::guardrails::worker::Pulse>,
 }
 
 /// Session and login settings.

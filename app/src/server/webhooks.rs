@@ -16,8 +16,8 @@ pub mod signature;
 
 use super::audit::{self, Actor, NewEvent};
 use super::ServiceError;
-use crate::domain::Role;
-use crate::pages::settings::webhooks::{CreatedWebhookView, DeliveryView, WebhookView, WEBHOOK_EVENTS};
+use crate::domain::{Role, WebhookEvent};
+use crate::model::webhooks::{CreatedWebhookView, DeliveryView, WebhookView};
 use chrono::{DateTime, Utc};
 use rand::distributions::{Alphanumeric, DistString};
 use sqlx::{PgConnection, PgPool};
@@ -28,7 +28,7 @@ pub const CHANNEL: &str = "rollgate_webhooks";
 /// A notification to queue alongside a change, in its transaction (see [`enqueue`]).
 #[derive(Debug, Clone)]
 pub struct Notice {
-    pub event: &'static str,
+    pub event: WebhookEvent,
     pub summary: String,
     pub data: serde_json::Value,
 }
@@ -39,12 +39,12 @@ pub struct Notice {
 /// generic body. The sender is notified at commit.
 pub async fn enqueue(
     conn: &mut PgConnection,
-    event: &str,
+    event: WebhookEvent,
     summary: &str,
     data: serde_json::Value,
 ) -> Result<u64, sqlx::Error> {
-    debug_assert!(WEBHOOK_EVENTS.iter().any(|(e, _)| *e == event), "unknown webhook event {event}");
     let now = Utc::now();
+    let event = event.as_str();
     let generic = payload::generic(event, now, summary, &data);
     let slack = payload::slack(event, now, summary);
     // The generic body names its delivery, so the id is drawn before the insert.
@@ -98,8 +98,8 @@ pub struct ValidWebhook {
     pub name: String,
     pub url: String,
     pub kind: &'static str,
-    /// Known events, in the order of [`WEBHOOK_EVENTS`].
-    pub events: Vec<String>,
+    /// Known events, in the order of [`WebhookEvent::ALL`].
+    pub events: Vec<WebhookEvent>,
     /// `None`: generate one.
     pub secret: Option<String>,
 }
@@ -125,14 +125,8 @@ pub fn validate(new: &NewWebhook) -> Result<ValidWebhook, ServiceError> {
         "slack" => "slack",
         _ => return Err(invalid("kind", "the format is generic JSON or Slack")),
     };
-    if let Some(unknown) = new.events.iter().find(|e| !WEBHOOK_EVENTS.iter().any(|(k, _)| k == e)) {
-        return Err(ServiceError::Invalid { field: "events", message: format!("there is no event {unknown:?}") });
-    }
-    let events: Vec<String> = WEBHOOK_EVENTS
-        .iter()
-        .filter(|(k, _)| new.events.iter().any(|e| e == k))
-        .map(|(k, _)| (*k).to_owned())
-        .collect();
+    let chosen = new.events.iter().map(|e| e.parse::<WebhookEvent>()).collect::<Result<Vec<_>, _>>()?;
+    let events: Vec<WebhookEvent> = WebhookEvent::ALL.iter().copied().filter(|e| chosen.contains(e)).collect();
     if events.is_empty() {
         return Err(invalid("events", "choose at least one event"));
     }
@@ -154,6 +148,7 @@ pub async fn create(pool: &PgPool, actor: &Actor, new: &NewWebhook) -> Result<Cr
     actor.require(Role::Admin, "manage webhooks")?;
     let ValidWebhook { name, url, kind, events, secret } = validate(new)?;
     let generated = secret.is_none();
+    let events: Vec<String> = events.iter().map(|e| e.as_str().to_owned()).collect();
     let secret = secret.unwrap_or_else(|| format!("whsec_{}", Alphanumeric.sample_string(&mut rand::thread_rng(), 40)));
     let mut tx = pool.begin().await?;
     let id = sqlx::query_scalar!(
@@ -265,13 +260,14 @@ pub async fn send_test(pool: &PgPool, actor: &Actor, id: i64) -> Result<i64, Ser
         r#"with d as (select nextval(pg_get_serial_sequence('webhook_deliveries', 'id')) as id)
            insert into webhook_deliveries (id, webhook_id, event, payload)
            overriding system value
-           select d.id, w.id, 'webhook.test',
+           select d.id, w.id, $4,
                   case when w.kind = 'slack' then $2::jsonb else jsonb_build_object('id', d.id::text) || $3::jsonb end
            from webhooks w, d where w.id = $1
            returning id"#,
         id,
-        payload::slack("webhook.test", now, &summary),
-        payload::generic("webhook.test", now, &summary, &data),
+        payload::slack(WebhookEvent::WebhookTest.as_str(), now, &summary),
+        payload::generic(WebhookEvent::WebhookTest.as_str(), now, &summary, &data),
+        WebhookEvent::WebhookTest.as_str(),
     )
     .fetch_one(&mut *tx)
     .await?;
@@ -351,7 +347,7 @@ mod tests {
                 .expect("valid");
         assert_eq!(url, "https://hooks.example.com/x");
         assert_eq!(kind, "slack");
-        assert_eq!(events, ["rollout.started", "rollout.completed"]);
+        assert_eq!(events, [WebhookEvent::RolloutStarted, WebhookEvent::RolloutCompleted]);
         assert_eq!(secret, None);
     }
 

@@ -400,7 +400,8 @@ pub async fn health(State(state): State<AppState>, request: Request) -> Result<J
             stale_after_ms: SNAPSHOT_STALE_AFTER_MS,
         },
         guardrail_worker: {
-            let (alive, last_pass, interval) = crate::workers::guardrails::status();
+            let app::server::guardrails::worker::PulseStatus { alive, last_pass, interval } =
+                state.guardrail_worker.status(chrono::Utc::now());
             GuardrailWorkerHealth {
                 running: alive,
                 reason: match (alive, last_pass) {

@@ -51,6 +51,7 @@ async fn serve(
     // the server listens and answers 503 where it needs the database.
     let startup = {
         let (pool, snapshot, readiness) = (db.pool.clone(), state.snapshot.clone(), readiness.clone());
+        let pulse = state.guardrail_worker.clone();
         let (preparation, load_demo, data_dir) =
             (db.preparation(), db.freshly_initialized() && !args.no_demo, db_args.data_dir.clone());
         let (args, retention, shown) = (args.clone(), retention, shown.clone());
@@ -71,7 +72,7 @@ async fn serve(
                         created.join(" and ")
                     );
                 }
-                let workers = start_workers(&pool, &snapshot, &args, retention, clients, shown);
+                let workers = start_workers(&pool, &snapshot, &pulse, &args, retention, clients, shown);
                 readiness.set_ready();
                 anyhow::Ok(workers)
             }
@@ -110,6 +111,7 @@ async fn serve(
 fn start_workers(
     pool: &sqlx::PgPool,
     snapshot: &std::sync::Arc<app::server::snapshot::SnapshotHolder>,
+    pulse: &std::sync::Arc<app::server::guardrails::worker::Pulse>,
     args: &ServeArgs,
     retention: Policy,
     clients: Clients,
@@ -127,7 +129,12 @@ fn start_workers(
             std::time::Duration::from_secs(args.snapshot_check_seconds.max(1)),
         )),
         tokio::spawn(crate::workers::webhooks::run(pool.clone(), args.webhooks.config(), clients.webhooks)),
-        tokio::spawn(crate::workers::guardrails::run(pool.clone(), args.guardrails.clone(), clients.prometheus)),
+        tokio::spawn(crate::workers::guardrails::run(
+            pool.clone(),
+            args.guardrails.clone(),
+            clients.prometheus,
+            pulse.clone(),
+        )),
         tokio::spawn(crate::workers::schedule::run(pool.clone(), std::time::Duration::from_secs(5))),
         tokio::spawn(crate::workers::activity::run(pool.clone(), snapshot.clone(), std::time::Duration::from_secs(60))),
         // With no user yet, a one-time link to create the first admin (and a fresh one while nobody has).

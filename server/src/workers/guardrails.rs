@@ -2,10 +2,10 @@
 //! of which only one replica at a time does the work (see `app::server::guardrails::worker`), and the
 //! Prometheus source its guardrails may read.
 
-use app::server::guardrails::worker::{self, QuerySource};
+use app::server::guardrails::worker::{self, Pulse, QuerySource};
 use clap::Args;
 use sqlx::PgPool;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Settings of the guardrail worker (`rollgate serve`).
@@ -17,20 +17,6 @@ pub struct GuardrailArgs {
     /// Seconds a Prometheus server has to answer a guardrail's query before the source counts as down.
     #[arg(long, env = "ROLLGATE_PROMETHEUS_TIMEOUT_SECONDS", default_value_t = 5)]
     pub prometheus_timeout_seconds: u64,
-}
-
-/// Unix milliseconds of this process's last pass (run or skipped because another replica held the lock),
-/// 0 before the first; and the interval, for the health check.
-static LAST_PASS_MS: AtomicI64 = AtomicI64::new(0);
-static INTERVAL_MS: AtomicI64 = AtomicI64::new(0);
-
-/// Whether this process's worker has made a pass within three intervals, and when it last did.
-pub fn status() -> (bool, Option<chrono::DateTime<chrono::Utc>>, Duration) {
-    let last = LAST_PASS_MS.load(Ordering::Relaxed);
-    let interval = INTERVAL_MS.load(Ordering::Relaxed);
-    let at = (last > 0).then(|| chrono::DateTime::from_timestamp_millis(last)).flatten();
-    let alive = interval > 0 && last > 0 && chrono::Utc::now().timestamp_millis() - last <= 3 * interval + 5_000;
-    (alive, at, Duration::from_millis(u64::try_from(interval).unwrap_or(0)))
 }
 
 /// Reads PromQL instant queries over the HTTP API (`GET /api/v1/query`).
@@ -95,17 +81,17 @@ impl QuerySource for Prometheus {
     }
 }
 
-/// Runs passes until the task is aborted.
-pub async fn run(pool: PgPool, args: GuardrailArgs, source: Prometheus) {
+/// Runs passes until the task is aborted, beating `pulse` after each.
+pub async fn run(pool: PgPool, args: GuardrailArgs, source: Prometheus, pulse: Arc<Pulse>) {
     let interval = Duration::from_secs(args.guardrail_interval_seconds.max(1));
-    INTERVAL_MS.store(i64::try_from(interval.as_millis()).unwrap_or(i64::MAX), Ordering::Relaxed);
+    pulse.started(interval);
     let mut tick = tokio::time::interval(interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
         match worker::run_pass(&pool, &source, chrono::Utc::now()).await {
             Ok(report) => {
-                LAST_PASS_MS.store(chrono::Utc::now().timestamp_millis(), Ordering::Relaxed);
+                pulse.beat(chrono::Utc::now());
                 for action in &report.actions {
                     tracing::info!(%action, "guardrail worker acted");
                 }

@@ -67,6 +67,7 @@ async fn start(pool: &PgPool) -> Running {
         pool.clone(),
         server::workers::guardrails::GuardrailArgs { guardrail_interval_seconds: 1, prometheus_timeout_seconds: 1 },
         server::workers::guardrails::Prometheus::new(std::time::Duration::from_secs(1)).unwrap(),
+        state.guardrail_worker.clone(),
     ));
     Running { url, state, tasks: vec![worker, http, guardrails] }
 }

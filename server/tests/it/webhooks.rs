@@ -86,6 +86,7 @@ async fn webhook(pool: &PgPool, url: &str, kind: &str, events: &[&str]) -> i64 {
 
 /// Queues `event` in its own committed transaction.
 async fn notify(pool: &PgPool, event: &str, summary: &str) -> u64 {
+    let event: app::domain::WebhookEvent = event.parse().unwrap();
     let mut tx = pool.begin().await.unwrap();
     let queued = webhooks::enqueue(&mut tx, event, summary, json!({ "flag": "checkout" })).await.unwrap();
     tx.commit().await.unwrap();
@@ -244,7 +245,7 @@ async fn a_rolled_back_transaction_queues_nothing(pool: PgPool) {
     webhook(&pool, &receiver.url, "generic", &["schedule.failed"]).await;
 
     let mut tx = pool.begin().await.unwrap();
-    assert_eq!(webhooks::enqueue(&mut tx, "schedule.failed", "nope", json!({})).await.unwrap(), 1);
+    assert_eq!(webhooks::enqueue(&mut tx, app::domain::WebhookEvent::ScheduleFailed, "nope", json!({})).await.unwrap(), 1);
     tx.rollback().await.unwrap();
     pass(&pool, &fast()).await;
 

@@ -39,19 +39,11 @@ pub struct GuardrailsData {
 #[server(endpoint = "rollout_guardrails")]
 pub async fn rollout_guardrails(rollout: i64) -> Result<GuardrailsData, AppError> {
     use crate::server::guardrails::store;
-    use crate::server::{to_app_error, AppState, ServiceError};
+    use crate::server::{to_app_error, AppState};
     let user = crate::server::auth::require(crate::domain::Role::Viewer, "see this").await?;
     let state = expect_context::<AppState>();
-    let database = |e| to_app_error(ServiceError::Database(e));
-    let mut conn = state.pool.acquire().await.map_err(database)?;
-    let auto_advance = sqlx::query_scalar!("select auto_advance from rollouts where id = $1", rollout)
-        .fetch_optional(&mut *conn)
-        .await
-        .map_err(database)?
-        .ok_or_else(|| to_app_error(ServiceError::NotFound(format!("rollout {rollout}"))))?;
-    let lines = store::list(&mut conn, rollout)
-        .await
-        .map_err(to_app_error)?
+    let (auto_advance, rows) = store::for_rollout(&state.pool, rollout).await.map_err(to_app_error)?;
+    let lines = rows
         .into_iter()
         .map(|row| GuardrailLine {
             id: row.id,

@@ -3,74 +3,13 @@
 //! is a form, and a generated secret waits in the session until the page has shown it once.
 
 use crate::components::status::{Empty, ErrorBox, Loading};
+use crate::domain::WebhookEvent;
 use crate::error::AppError;
 use crate::pages::format_time;
-use chrono::{DateTime, Utc};
 use leptos::prelude::*;
 use leptos_meta::Title;
-use serde::{Deserialize, Serialize};
 
-/// Every event a webhook can subscribe to, in the order shown, with what it means.
-pub const WEBHOOK_EVENTS: &[(&str, &str)] = &[
-    ("rollout.started", "a rollout started"),
-    ("rollout.advanced", "a rollout advanced to its next stage"),
-    ("rollout.paused", "a rollout was paused"),
-    ("rollout.resumed", "a paused rollout resumed"),
-    ("rollout.rolled_back", "a rollout was rolled back, by a person or a guardrail"),
-    ("rollout.completed", "a rollout completed"),
-    ("signoff.requested", "a stage waits for sign-offs"),
-    ("guardrail.breached", "a guardrail fired"),
-    ("guardrail.source_down", "a guardrail's metrics source is down (the rollout is frozen)"),
-    ("schedule.failed", "a scheduled change failed"),
-    ("import.failed", "an import failed"),
-    ("flag.stale", "a flag became stale"),
-    ("webhook.test", "the Send test button"),
-];
-
-/// A webhook as listed. The secret is never sent to the page after creation.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct WebhookView {
-    pub id: i64,
-    pub name: String,
-    pub url: String,
-    pub kind: String,
-    pub events: Vec<String>,
-    pub enabled: bool,
-    pub created_at: DateTime<Utc>,
-    /// The status of the latest delivery: pending, delivered or failed.
-    pub last_status: Option<String>,
-    pub last_at: Option<DateTime<Utc>>,
-}
-
-/// One delivery and its attempts so far.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DeliveryView {
-    pub id: i64,
-    pub webhook: String,
-    pub event: String,
-    pub status: String,
-    pub attempt: i32,
-    pub response_status: Option<i32>,
-    pub last_error: Option<String>,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-    pub next_attempt_at: Option<DateTime<Utc>>,
-}
-
-/// A webhook just created; `secret` is set when Rollgate generated it, the only time it is shown.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CreatedWebhookView {
-    pub id: i64,
-    pub name: String,
-    pub secret: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct WebhooksPageData {
-    pub webhooks: Vec<WebhookView>,
-    pub deliveries: Vec<DeliveryView>,
-    pub just_created: Option<CreatedWebhookView>,
-}
+pub use crate::model::webhooks::{CreatedWebhookView, DeliveryView, WebhookView, WebhooksPageData};
 
 /// Session key of a webhook created by a form posted without JavaScript, until the page shows it.
 #[cfg(feature = "ssr")]
@@ -257,12 +196,12 @@ fn NewWebhookForm(create: ServerAction<CreateWebhook>) -> impl IntoView {
                 </div>
                 <fieldset class="field webhook-events" aria-describedby="webhook-events-error">
                     <legend>"Events"</legend>
-                    {WEBHOOK_EVENTS.iter().map(|(event, meaning)| view! {
+                    {WebhookEvent::ALL.iter().map(|&event| view! {
                         <label class="checkbox">
-                            <input type="checkbox" name="events[]" value=*event checked=*event != "webhook.test" />
-                            <code>{*event}</code>
+                            <input type="checkbox" name="events[]" value=event.as_str() checked=event.on_by_default() />
+                            <code>{event.as_str()}</code>
                             " "
-                            <span class="muted small">{*meaning}</span>
+                            <span class="muted small">{event.meaning()}</span>
                         </label>
                     }).collect_view()}
                     <p id="webhook-events-error" class="field-error" role="alert">{move || error("events")}</p>

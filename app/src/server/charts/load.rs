@@ -6,7 +6,7 @@
 use super::render;
 use super::series::{self, Bucket, ChartData, Cohort, Marker, Threshold, ThresholdMetric};
 use crate::domain::guardrail::{CohortStats, BUCKETS};
-use crate::pages::rollouts::charts::ChartRange;
+use crate::model::charts::ChartRange;
 use crate::server::ServiceError;
 use chrono::{DateTime, TimeDelta, Utc};
 use sqlx::PgPool;

@@ -424,7 +424,7 @@ fn escape(text: &str) -> String {
 mod tests {
     use super::super::series::{Marker, Threshold};
     use super::*;
-    use crate::pages::rollouts::charts::ChartRange;
+    use crate::model::charts::ChartRange;
     use chrono::TimeDelta;
 
     fn point(minute: i64, p99: f64, error_rate: f64) -> Point {

@@ -2,7 +2,7 @@
 //! and the pure steps from aggregates to lines (percentiles per bucket, lines broken where data is missing).
 
 use crate::domain::guardrail::CohortStats;
-use crate::pages::rollouts::charts::ChartRange;
+use crate::model::charts::ChartRange;
 use chrono::{DateTime, TimeDelta, Utc};
 
 /// The two cohorts the charts compare.

@@ -75,6 +75,17 @@ pub async fn insert_specs(
     Ok(ids)
 }
 
+/// A rollout's auto-advance switch and its guardrails, as its page shows them; `NotFound` if there is no
+/// such rollout.
+pub async fn for_rollout(pool: &PgPool, rollout_id: i64) -> Result<(bool, Vec<GuardrailRow>), ServiceError> {
+    let mut conn = pool.acquire().await?;
+    let auto_advance = sqlx::query_scalar!("select auto_advance from rollouts where id = $1", rollout_id)
+        .fetch_optional(&mut *conn)
+        .await?
+        .ok_or_else(|| ServiceError::NotFound(format!("rollout {rollout_id}")))?;
+    Ok((auto_advance, list(&mut conn, rollout_id).await?))
+}
+
 /// A rollout's guardrails with their latest decisions, rollout-wide ones first, then by stage.
 pub async fn list(conn: &mut PgConnection, rollout_id: i64) -> Result<Vec<GuardrailRow>, ServiceError> {
     let rows = sqlx::query!(

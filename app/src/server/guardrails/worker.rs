@@ -24,9 +24,54 @@ use chrono::{DateTime, TimeDelta, Utc};
 use sqlx::PgPool;
 use std::collections::HashMap;
 use std::future::Future;
+use std::sync::atomic::{AtomicI64, Ordering};
 
 /// The advisory lock key of the guardrail pass ("guardrl" in ASCII).
 pub const LOCK_KEY: i64 = 0x0067_7561_7264_726c;
+
+/// When this process's worker last made a pass, for the health check. It lives in the state, so each
+/// server (and each test's) has its own; a process whose worker never started reports so.
+#[derive(Debug, Default)]
+pub struct Pulse {
+    /// Unix milliseconds of the last pass (run, or skipped because another replica held the lock); 0 before.
+    last_pass_ms: AtomicI64,
+    /// The interval between passes; 0 while the worker is not started.
+    interval_ms: AtomicI64,
+}
+
+/// What [`Pulse::status`] reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PulseStatus {
+    /// A pass within three intervals (and five seconds of slack).
+    pub alive: bool,
+    pub last_pass: Option<DateTime<Utc>>,
+    /// Zero when the worker is not started in this process.
+    pub interval: std::time::Duration,
+}
+
+impl Pulse {
+    /// The worker started, passing every `interval`.
+    pub fn started(&self, interval: std::time::Duration) {
+        self.interval_ms.store(i64::try_from(interval.as_millis()).unwrap_or(i64::MAX), Ordering::Relaxed);
+    }
+
+    /// A pass ended at `now`.
+    pub fn beat(&self, now: DateTime<Utc>) {
+        self.last_pass_ms.store(now.timestamp_millis(), Ordering::Relaxed);
+    }
+
+    pub fn status(&self, now: DateTime<Utc>) -> PulseStatus {
+        let last = self.last_pass_ms.load(Ordering::Relaxed);
+        let interval = self.interval_ms.load(Ordering::Relaxed);
+        let last_pass = (last > 0).then(|| DateTime::from_timestamp_millis(last)).flatten();
+        let alive = interval > 0 && last > 0 && now.timestamp_millis() - last <= 3 * interval + 5_000;
+        PulseStatus {
+            alive,
+            last_pass,
+            interval: std::time::Duration::from_millis(u64::try_from(interval).unwrap_or(0)),
+        }
+    }
+}
 
 /// Reads a Prometheus query: Ok(None) for an empty result, Err with the reason when the server cannot be
 /// read (down, timeout, bad query, not one number).
@@ -219,7 +264,7 @@ async fn check_rollout<S: QuerySource>(
             );
             webhooks::enqueue(
                 &mut tx,
-                "guardrail.source_down",
+                crate::domain::WebhookEvent::GuardrailSourceDown,
                 &summary,
                 serde_json::json!({ "flag": rollout.flag, "environment": rollout.environment,
                                     "rollout": rollout.id, "link": rollout_path, "details": details }),
@@ -261,7 +306,7 @@ async fn check_rollout<S: QuerySource>(
             };
             let summary = format!("{} in {} {verb} by a guardrail: {reason}", rollout.flag, rollout.environment);
             let notice = webhooks::Notice {
-                event: "guardrail.breached",
+                event: crate::domain::WebhookEvent::GuardrailBreached,
                 summary: summary.clone(),
                 data: serde_json::json!({ "flag": rollout.flag, "environment": rollout.environment,
                                           "rollout": rollout.id, "action": action, "link": rollout_path,

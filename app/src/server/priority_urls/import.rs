@@ -247,7 +247,7 @@ impl Failure<'_> {
             format!("Priority-URL import of {} into {account} by {} failed: {error}", self.file_name, self.actor.label);
         crate::server::webhooks::enqueue(
             &mut tx,
-            "import.failed",
+            crate::domain::WebhookEvent::ImportFailed,
             &summary,
             serde_json::json!({
                 "account": account, "batch": batch, "file_name": self.file_name, "dry_run": self.dry_run,

@@ -2,7 +2,8 @@
 //! and one per sign-off request, queued in the transaction that writes the timeline event.
 
 use super::enqueue;
-use crate::domain::Percent;
+use crate::domain::rollout::{RolloutStatus, TransitionKind};
+use crate::domain::{Percent, WebhookEvent};
 use crate::server::audit::Actor;
 use serde_json::json;
 use sqlx::PgConnection;
@@ -13,9 +14,8 @@ pub struct TransitionNotice<'a> {
     pub rollout_id: i64,
     pub flag: &'a str,
     pub environment: &'a str,
-    /// The timeline kind: started, advanced, paused, resumed, rolled_back, completed.
-    pub kind: &'a str,
-    pub status: &'a str,
+    pub kind: TransitionKind,
+    pub status: RolloutStatus,
     pub from_stage: Option<u32>,
     pub to_stage: Option<u32>,
     pub from_percent: Percent,
@@ -32,13 +32,12 @@ fn links(rollout_id: i64, flag: &str) -> serde_json::Value {
 /// "new-checkout in production advanced 10% → 50% by alice@example.com (reason)".
 pub fn transition_summary(n: &TransitionNotice<'_>) -> String {
     let what = match n.kind {
-        "started" => format!("started at {}", n.to_percent),
-        "advanced" => format!("advanced {} → {}", n.from_percent, n.to_percent),
-        "paused" => format!("paused at {}", n.from_percent),
-        "resumed" => format!("resumed at {}", n.to_percent),
-        "rolled_back" => format!("rolled back {} → {}", n.from_percent, n.to_percent),
-        "completed" => format!("completed at {}", n.to_percent),
-        other => other.replace('_', " "),
+        TransitionKind::Started => format!("started at {}", n.to_percent),
+        TransitionKind::Advanced => format!("advanced {} → {}", n.from_percent, n.to_percent),
+        TransitionKind::Paused => format!("paused at {}", n.from_percent),
+        TransitionKind::Resumed => format!("resumed at {}", n.to_percent),
+        TransitionKind::RolledBack => format!("rolled back {} → {}", n.from_percent, n.to_percent),
+        TransitionKind::Completed => format!("completed at {}", n.to_percent),
     };
     let forced = if n.gate_overridden { ", past unmet gates," } else { "" };
     let reason = n.reason.map(|r| format!(" ({r})")).unwrap_or_default();
@@ -61,7 +60,7 @@ pub async fn transition(conn: &mut PgConnection, n: &TransitionNotice<'_>) -> Re
         "gate_overridden": n.gate_overridden,
         "links": links(n.rollout_id, n.flag),
     });
-    enqueue(conn, &format!("rollout.{}", n.kind), &transition_summary(n), data).await
+    enqueue(conn, WebhookEvent::from(n.kind), &transition_summary(n), data).await
 }
 
 /// Queues `signoff.requested`: `roles` must sign before the rollout enters `stage` (at `percent`).
@@ -93,7 +92,7 @@ pub async fn signoff_requested(
         "requested_by": actor.label,
         "links": { "approvals": "/admin/approvals", "rollout": format!("/admin/rollouts/{rollout_id}") },
     });
-    enqueue(conn, "signoff.requested", &summary, data).await
+    enqueue(conn, WebhookEvent::SignoffRequested, &summary, data).await
 }
 
 #[cfg(test)]
@@ -108,8 +107,8 @@ mod tests {
             rollout_id: 7,
             flag: "new-checkout",
             environment: "production",
-            kind: "advanced",
-            status: "active",
+            kind: TransitionKind::Advanced,
+            status: RolloutStatus::Active,
             from_stage: Some(1),
             to_stage: Some(2),
             from_percent: pct(1000),
@@ -122,7 +121,7 @@ mod tests {
             transition_summary(&notice),
             "new-checkout in production advanced 10% → 50% by system:guardrail (metrics look good)"
         );
-        let back = TransitionNotice { kind: "rolled_back", to_percent: pct(0), reason: None, ..notice };
+        let back = TransitionNotice { kind: TransitionKind::RolledBack, to_percent: pct(0), reason: None, ..notice };
         assert_eq!(transition_summary(&back), "new-checkout in production rolled back 10% → 0% by system:guardrail");
     }
 }

@@ -33,6 +33,7 @@ pub fn state_with(pool: &PgPool, security: SecurityConfig) -> AppState {
         security: Arc::new(security),
         snapshot: Arc::default(),
         priority_urls: Arc::default(),
+        guardrail_worker: Arc::default(),
     }
 }
 
