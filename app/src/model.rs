@@ -391,3 +391,22 @@ pub struct StaleFlag {
     pub last_changed_at: DateTime<Utc>,
     pub reason: crate::domain::staleness::StaleReason,
 }
+
+/// A rollout waiting on people rather than on time.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StuckRollout {
+    pub rollout: i64,
+    pub flag: String,
+    pub environment: String,
+    /// The stage being served, and the percentage.
+    pub stage: u32,
+    pub stage_name: String,
+    pub percent: String,
+    /// The stage it cannot enter yet.
+    pub next_stage: u32,
+    pub next_stage_name: String,
+    pub missing_roles: Vec<String>,
+    /// When the current stage's soak ended (when it was entered, for a stage without a soak).
+    pub soak_ended_at: Option<DateTime<Utc>>,
+}

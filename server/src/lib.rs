@@ -15,6 +15,7 @@ pub mod embedded_pg;
 pub mod input;
 pub mod metrics;
 pub mod priority_urls;
+pub mod request_id;
 pub mod startup;
 pub mod upload;
 pub mod workers;
@@ -113,12 +114,16 @@ pub fn app(state: AppState, trusted_origins: csrf::TrustedOrigins) -> Router {
         .layer(middleware::from_fn_with_state(edge::Edge { state: state.clone(), metrics }, edge::evaluation_edge))
         .with_state(state)
         .fallback_service(console)
+        .layer(tower_http::request_id::PropagateRequestIdLayer::x_request_id())
+        .layer(tower_http::request_id::SetRequestIdLayer::x_request_id(request_id::RequestIds::default()))
 }
 
-/// The span every request is handled in: the path, never the query, as a browser's event stream carries
-/// its frontend token there.
+/// The span every request is handled in: its id, the route it matched and the path, never the query, as a
+/// browser's event stream carries its frontend token there.
 pub fn request_span(request: &Request) -> tracing::Span {
-    tracing::debug_span!("request", method = %request.method(), path = %request.uri().path())
+    let id = request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
+    let route = request.extensions().get::<axum::extract::MatchedPath>().map_or("unmatched", |r| r.as_str());
+    tracing::debug_span!("request", id, method = %request.method(), route, path = %request.uri().path())
 }
 
 /// The browser bundle (`/pkg/rollgate_bg.wasm`, `.js`, `.css`): the build writes a gzip copy beside each

@@ -6,8 +6,8 @@
 
 use super::caller::bearer_token;
 use super::error::{ApiError, ErrorBody};
-use app::domain::{EnvKey, FlagKey, Role, SignoffRole};
-use app::model::{AuditPage, AuditQuery, FlagDetail, FlagListPage, FlagListQuery, FlagState, UserView};
+use app::domain::{EnvKey, FlagKey, Role};
+use app::model::{AuditPage, AuditQuery, FlagDetail, FlagListPage, FlagListQuery, FlagState, StuckRollout, UserView};
 use app::server::audit::Actor;
 use app::server::auth::CurrentUser;
 use app::server::tokens::TokenScope;
@@ -17,7 +17,7 @@ use axum::extract::{FromRequestParts, Path, Query, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
 use std::time::{Duration, Instant};
@@ -329,24 +329,6 @@ pub struct GuardrailWorkerHealth {
     pub reason: Option<String>,
 }
 
-/// A rollout waiting on people rather than on time.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
-pub struct StuckRollout {
-    pub rollout: i64,
-    pub flag: String,
-    pub environment: String,
-    /// The stage being served, and the percentage.
-    pub stage: u32,
-    pub stage_name: String,
-    pub percent: String,
-    /// The stage it cannot enter yet.
-    pub next_stage: u32,
-    pub next_stage_name: String,
-    pub missing_roles: Vec<String>,
-    /// When the current stage's soak ended (when it was entered, for a stage without a soak).
-    pub soak_ended_at: Option<DateTime<Utc>>,
-}
-
 /// Answers 200 whenever it can authenticate the caller, with `database.ok = false` when PostgreSQL is
 /// unreachable: an outage is what this endpoint exists to report, so it must not turn into a 5xx.
 ///
@@ -377,7 +359,7 @@ pub async fn health(State(state): State<AppState>, request: Request) -> Result<J
         authenticate_from_snapshot(&state, &parts.headers, database.error.as_deref().unwrap_or("unknown"))?;
     }
     let stuck_rollouts = if database.ok {
-        match tokio::time::timeout(DATABASE_READ_TIMEOUT, stuck_rollouts(&state.pool)).await {
+        match tokio::time::timeout(DATABASE_READ_TIMEOUT, rollouts::stuck(&state.pool, chrono::Utc::now())).await {
             Ok(Ok(stuck)) => Some(stuck),
             Ok(Err(err)) => {
                 tracing::warn!(error = %err, "health check: could not look for stuck rollouts");
@@ -486,39 +468,4 @@ fn authenticate_from_snapshot(state: &AppState, headers: &HeaderMap, why: &str) 
              PostgreSQL is unreachable)",
         ))
     }
-}
-
-/// Active rollouts whose current stage's soak is over but whose next stage still lacks sign-offs.
-/// Planned rollouts (nothing served yet) and paused ones (held on purpose) are not stuck.
-async fn stuck_rollouts(pool: &PgPool) -> Result<Vec<StuckRollout>, ServiceError> {
-    // Every live rollout waiting for a sign-off in some role: the approvals queue, for all roles.
-    let waiting = rollouts::approvals_for(pool, 0, SignoffRole::ALL).await?;
-    let mut ids: Vec<i64> = waiting.iter().filter(|w| w.status == "active").map(|w| w.rollout_id).collect();
-    ids.sort_unstable();
-    ids.dedup();
-    let mut stuck = Vec::new();
-    for id in ids {
-        let view = rollouts::detail(pool, id).await?;
-        let Some(gate) = view.next_gate.as_ref() else { continue };
-        // `soak_ends_at` is set only while the soak is still running.
-        if view.status != "active" || gate.missing_roles.is_empty() || gate.soak_ends_at.is_some() {
-            continue;
-        }
-        let current = view.current_stage.and_then(|s| view.stages.get(s as usize));
-        stuck.push(StuckRollout {
-            rollout: view.id,
-            flag: view.flag.clone(),
-            environment: view.environment.clone(),
-            stage: view.current_stage.unwrap_or(0),
-            stage_name: current.map(|s| s.name.clone()).unwrap_or_default(),
-            percent: view.current_percent.clone(),
-            next_stage: gate.stage,
-            next_stage_name: gate.stage_name.clone(),
-            missing_roles: gate.missing_roles.clone(),
-            soak_ended_at: view
-                .stage_entered_at
-                .map(|at| at + chrono::Duration::seconds(i64::from(current.map_or(0, |s| s.min_soak_seconds)))),
-        });
-    }
-    Ok(stuck)
 }

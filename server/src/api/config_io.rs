@@ -33,15 +33,6 @@ pub struct ExportQuery {
     as_env: Option<String>,
 }
 
-/// Moves every flag's `from` entry to `to`: the export of one environment, ready to apply to another.
-pub fn rename_environment(document: &mut ConfigDocument, from: &str, to: &str) {
-    for flag in &mut document.flags {
-        if let Some(state) = flag.environments.remove(from) {
-            flag.environments.insert(to.to_owned(), state);
-        }
-    }
-}
-
 /// The configuration as YAML: phases, flags, states, overrides, rollout definitions, guardrails. Admins.
 #[utoipa::path(
     get, path = "/api/admin/export", tag = "config",
@@ -61,39 +52,15 @@ pub async fn export(
     caller.require(Role::Admin, "export the configuration")?;
     let Query(query) = query.map_err(|e| ApiError::bad_query(&e))?;
     let env = query.env.as_deref().map(str::trim).filter(|e| !e.is_empty());
-    // One snapshot of the whole configuration, even while others write.
-    let mut tx = state.pool.begin().await.map_err(ServiceError::from)?;
-    sqlx::query("set transaction isolation level repeatable read, read only")
-        .execute(&mut *tx)
-        .await
-        .map_err(ServiceError::from)?;
     let target = query.as_env.as_deref().map(str::trim).filter(|e| !e.is_empty());
-    let target = match (env, target) {
-        (_, None) => None,
-        (None, Some(_)) => {
-            return Err(ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "INVALID",
-                "`as` renames one environment's part: give `env` too, e.g. ?env=staging&as=production",
-            ))
-        }
-        (Some(_), Some(target)) => {
-            let known = sqlx::query_scalar::<_, i64>("select count(*) from environments where key = $1")
-                .bind(target)
-                .fetch_one(&mut *tx)
-                .await
-                .map_err(ServiceError::from)?;
-            if known == 0 {
-                return Err(ServiceError::NotFound(format!("environment {target:?}")).into());
-            }
-            Some(target)
-        }
-    };
-    let mut document = config_as_code::export(&mut tx, env).await?;
-    if let (Some(from), Some(to)) = (env, target) {
-        rename_environment(&mut document, from, to);
+    if env.is_none() && target.is_some() {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "INVALID",
+            "`as` renames one environment's part: give `env` too, e.g. ?env=staging&as=production",
+        ));
     }
-    tx.commit().await.map_err(ServiceError::from)?;
+    let document = config_as_code::export_as(&state.pool, env, target).await?;
     let yaml = serde_norway::to_string(&document)
         .map_err(|e| ServiceError::internal("writing the configuration as YAML", e))?;
     Ok(([(header::CONTENT_TYPE, "application/yaml; charset=utf-8")], format!("{EXPORT_HEADER}{yaml}")).into_response())

@@ -333,3 +333,29 @@ async fn advances_racing_rollbacks_leave_one_order_and_no_gap_in_the_history(poo
         .unwrap();
     assert_eq!(version, 5, "created at 1, then one version per transition");
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn every_answer_names_its_request_and_keeps_the_id_a_proxy_gave(pool: PgPool) {
+    let router = server::app(state(&pool), server::csrf::TrustedOrigins::default());
+    let get = |path: &str, id: Option<&'static str>| {
+        let mut request = Request::get(path).header(header::HOST, HOST);
+        if let Some(id) = id {
+            request = request.header("x-request-id", id);
+        }
+        request.body(Body::empty()).unwrap()
+    };
+    let id_of = |response: &axum::response::Response| {
+        response.headers().get("x-request-id").map(|v| v.to_str().unwrap().to_owned())
+    };
+
+    // A console page, an evaluation route and a path nothing serves each get their own id.
+    let console = send(&router, get("/login", None)).await;
+    let evaluation = send(&router, get("/ofrep/v1/configuration", None)).await;
+    let missing = send(&router, get("/nothing-here", None)).await;
+    let ids: Vec<String> = [&console, &evaluation, &missing].into_iter().map(|r| id_of(r).unwrap()).collect();
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+    assert!(ids[0] != ids[1] && ids[1] != ids[2] && ids[0] != ids[2], "{ids:?}");
+
+    let proxied = send(&router, get("/api/v1/evaluate", Some("edge-7f3a"))).await;
+    assert_eq!(id_of(&proxied).as_deref(), Some("edge-7f3a"));
+}

@@ -245,7 +245,10 @@ async fn a_rolled_back_transaction_queues_nothing(pool: PgPool) {
     webhook(&pool, &receiver.url, "generic", &["schedule.failed"]).await;
 
     let mut tx = pool.begin().await.unwrap();
-    assert_eq!(webhooks::enqueue(&mut tx, app::domain::WebhookEvent::ScheduleFailed, "nope", json!({})).await.unwrap(), 1);
+    assert_eq!(
+        webhooks::enqueue(&mut tx, app::domain::WebhookEvent::ScheduleFailed, "nope", json!({})).await.unwrap(),
+        1
+    );
     tx.rollback().await.unwrap();
     pass(&pool, &fast()).await;
 

@@ -4,9 +4,9 @@
 use super::document::{
     ConfigDocument, EnvStateDoc, EnvironmentDoc, FlagDoc, GuardrailDoc, OverrideDoc, PhaseDoc, RolloutDoc,
 };
-use crate::server::rollouts::load_plan;
+use crate::server::rollouts::load_plans;
 use crate::server::ServiceError;
-use sqlx::PgConnection;
+use sqlx::{PgConnection, PgPool};
 use std::collections::{BTreeMap, HashMap};
 
 /// Everything `rollgate export` writes; with `environment`, only that environment's states. Reads in the
@@ -96,25 +96,33 @@ pub async fn export(conn: &mut PgConnection, environment: Option<&str>) -> Resul
     )
     .fetch_all(&mut *conn)
     .await?;
-    for r in live {
-        let plan = load_plan(conn, r.id).await?;
-        let allow = sqlx::query!(
-            r#"select customer_key as customer, organization_key as organization from rollout_allow_list
-               where rollout_id = $1 order by customer_key, organization_key"#,
-            r.id
-        )
-        .fetch_all(&mut *conn)
-        .await?;
-        let guardrails = sqlx::query!(
-            r#"select stage, kind, gauge_name, threshold::text as "threshold!", window_seconds, min_samples, action,
-                      baseline, source, prometheus_url, promql
-               from guardrails where rollout_id = $1 order by stage nulls first, id"#,
-            r.id
-        )
-        .fetch_all(&mut *conn)
-        .await?
-        .into_iter()
-        .map(|g| GuardrailDoc {
+    // The live rollouts' parts, each in one query over all of them.
+    let ids: Vec<i64> = live.iter().map(|r| r.id).collect();
+    let mut plans = load_plans(conn, &ids).await?;
+    let mut allow: HashMap<i64, (Vec<String>, Vec<String>)> = HashMap::new();
+    for a in sqlx::query!(
+        r#"select rollout_id, customer_key as customer, organization_key as organization from rollout_allow_list
+           where rollout_id = any($1) order by rollout_id, customer_key, organization_key"#,
+        &ids
+    )
+    .fetch_all(&mut *conn)
+    .await?
+    {
+        let (customers, organizations) = allow.entry(a.rollout_id).or_default();
+        customers.extend(a.customer);
+        organizations.extend(a.organization);
+    }
+    let mut guardrails: HashMap<i64, Vec<GuardrailDoc>> = HashMap::new();
+    for g in sqlx::query!(
+        r#"select rollout_id, stage, kind, gauge_name, threshold::text as "threshold!", window_seconds, min_samples,
+                  action, baseline, source, prometheus_url, promql
+           from guardrails where rollout_id = any($1) order by rollout_id, stage nulls first, id"#,
+        &ids
+    )
+    .fetch_all(&mut *conn)
+    .await?
+    {
+        guardrails.entry(g.rollout_id).or_default().push(GuardrailDoc {
             stage: g.stage,
             kind: g.kind,
             gauge_name: g.gauge_name,
@@ -126,14 +134,17 @@ pub async fn export(conn: &mut PgConnection, environment: Option<&str>) -> Resul
             source: g.source,
             prometheus_url: g.prometheus_url,
             promql: g.promql,
-        })
-        .collect();
+        });
+    }
+    for r in live {
+        let stages = plans.remove(&r.id).map(|p| p.stages().to_vec()).unwrap_or_default();
+        let (allow_customers, allow_organizations) = allow.remove(&r.id).unwrap_or_default();
         let rollout = RolloutDoc {
             stickiness: r.stickiness,
-            stages: plan.stages().to_vec(),
-            allow_customers: allow.iter().filter_map(|a| a.customer.clone()).collect(),
-            allow_organizations: allow.iter().filter_map(|a| a.organization.clone()).collect(),
-            guardrails,
+            stages,
+            allow_customers,
+            allow_organizations,
+            guardrails: guardrails.remove(&r.id).unwrap_or_default(),
         };
         if let Some(state) = states.get_mut(&r.flag_id).and_then(|m| m.get_mut(&r.env)) {
             state.rollout = Some(rollout);
@@ -158,4 +169,40 @@ pub async fn export(conn: &mut PgConnection, environment: Option<&str>) -> Resul
         })
         .collect();
     Ok(ConfigDocument { rollgate: super::document::FORMAT_VERSION, environments, phases, flags })
+}
+
+/// [`export`] as one consistent picture, even while others write (a repeatable-read, read-only
+/// transaction). With `rename_to`, `environment`'s part is written under that key instead: staging's
+/// states, ready to apply to production. `rename_to` must name an existing environment.
+pub async fn export_as(
+    pool: &PgPool,
+    environment: Option<&str>,
+    rename_to: Option<&str>,
+) -> Result<ConfigDocument, ServiceError> {
+    let mut tx = pool.begin().await?;
+    // A utility statement, which the compile-time checked macros cannot prepare.
+    sqlx::query("set transaction isolation level repeatable read, read only").execute(&mut *tx).await?;
+    if let Some(target) = rename_to {
+        let known = sqlx::query_scalar!(r#"select count(*) as "n!" from environments where key = $1"#, target)
+            .fetch_one(&mut *tx)
+            .await?;
+        if known == 0 {
+            return Err(ServiceError::NotFound(format!("environment {target:?}")));
+        }
+    }
+    let mut document = export(&mut tx, environment).await?;
+    if let (Some(from), Some(to)) = (environment, rename_to) {
+        rename_environment(&mut document, from, to);
+    }
+    tx.commit().await?;
+    Ok(document)
+}
+
+/// Moves every flag's `from` entry to `to`: the export of one environment, ready to apply to another.
+pub fn rename_environment(document: &mut ConfigDocument, from: &str, to: &str) {
+    for flag in &mut document.flags {
+        if let Some(state) = flag.environments.remove(from) {
+            flag.environments.insert(to.to_owned(), state);
+        }
+    }
 }

@@ -11,4 +11,4 @@ pub use document::{
     ConfigDocument, EnvStateDoc, EnvironmentDoc, FlagDoc, GuardrailDoc, OverrideDoc, PhaseDoc, RolloutDoc,
     FORMAT_VERSION,
 };
-pub use export::export;
+pub use export::{export, export_as, rename_environment};

@@ -1,7 +1,8 @@
 //! Reading rollouts for their pages, the flag page and the approvals queue. The next gate shown is
 //! computed by the same `check_gates` the advance button runs, so the page and the server never disagree.
 
-use super::{load_plan, load_signoffs, requester_of, unfinished_prerequisites, ServiceError};
+use super::store::{load_plan, load_signoffs, requester_of, unfinished_prerequisites};
+use super::ServiceError;
 use crate::domain::rollout::{check_gates, Gate, GateInput, RolloutState, RolloutStatus};
 use crate::domain::{Percent, SignoffRole};
 use crate::model::{ApprovalItem, NextGateView, RolloutEventView, RolloutView, SignoffView, StageView};
