@@ -8,6 +8,7 @@ pub mod schedule;
 pub mod targets;
 pub mod webhooks;
 
+use crate::domain::rollout::RolloutStatus;
 use crate::domain::{FlagKind, Role, SignoffRole};
 use chrono::{DateTime, Utc};
 pub use people::UserRow;
@@ -57,7 +58,7 @@ pub struct FlagState {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RolloutChip {
     pub id: i64,
-    pub status: String,
+    pub status: RolloutStatus,
     pub version: i32,
     /// The percentage served now (`0%` while planned).
     pub percent: String,
@@ -326,7 +327,7 @@ pub struct RolloutView {
     pub id: i64,
     pub flag: String,
     pub environment: String,
-    pub status: String,
+    pub status: RolloutStatus,
     pub current_stage: Option<u32>,
     pub current_percent: String,
     pub stage_entered_at: Option<DateTime<Utc>>,
@@ -356,7 +357,7 @@ pub struct ApprovalItem {
     pub stage_name: String,
     pub target_percent: String,
     pub current_percent: String,
-    pub status: String,
+    pub status: RolloutStatus,
     /// Who asked for it (the user whose advance was refused for want of it), if anyone did yet.
     pub requester: Option<String>,
     pub requested_at: Option<DateTime<Utc>>,

@@ -155,6 +155,21 @@ text_enum!(
     }
 );
 
+impl RolloutStatus {
+    /// Whether a rollout in this status can still change: planned, active or paused.
+    pub fn is_live(self) -> bool {
+        matches!(self, RolloutStatus::Planned | RolloutStatus::Active | RolloutStatus::Paused)
+    }
+
+    /// As people read it: `rolled_back` is "rolled back".
+    pub fn label(self) -> &'static str {
+        match self {
+            RolloutStatus::RolledBack => "rolled back",
+            other => other.as_str(),
+        }
+    }
+}
+
 /// A flag's rollout in one environment, as evaluation needs it. The snapshot holds the live rollout
 /// (planned, active or paused) if there is one, else the latest finished one, else none.
 #[derive(Debug, Clone, PartialEq)]

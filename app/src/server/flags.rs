@@ -77,7 +77,7 @@ pub async fn list(pool: &PgPool, query: &FlagListQuery, can_edit: bool) -> Resul
     // With the live rollout, if any (at most one per flag and environment: rollouts_live_key).
     let state_rows = sqlx::query!(
         r#"select fe.flag_id, e.key as env_key, fe.enabled, fe.version,
-                  r.id as "rollout_id?", r.status as "rollout_status?", r.version as "rollout_version?",
+                  r.id as "rollout_id?", r.status as "rollout_status?: crate::domain::rollout::RolloutStatus", r.version as "rollout_version?",
                   cur.basis_points as "current_bp?", nxt.basis_points as "next_bp?"
            from flag_environments fe join environments e on e.id = fe.environment_id
            left join rollouts r on r.flag_id = fe.flag_id and r.environment_id = fe.environment_id

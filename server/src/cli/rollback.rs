@@ -14,6 +14,7 @@
 use super::client::{segment, ApiClient};
 use crate::config::RollbackArgs;
 use anyhow::bail;
+use app::domain::rollout::RolloutStatus;
 use app::model::{FlagRow, RolloutChip, RolloutView};
 use futures_util::stream::{self, StreamExt};
 use reqwest::Method;
@@ -36,7 +37,7 @@ pub enum Selection {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct LiveRollout {
     pub id: i64,
-    pub status: String,
+    pub status: RolloutStatus,
     pub percent: String,
     pub version: i32,
 }
@@ -310,8 +311,10 @@ async fn run_step(client: &ApiClient, env: &str, f: &FlagPlan, step: &Step, reas
             client
                 .send::<RolloutView>(Method::POST, "/api/admin/rollout/rollback", Some(&body))
                 .await
-                .map(|view| match view.status.as_str() {
-                    "rolled_back" => format!("rollout #{rollout} rolled back to {}{was}", view.current_percent),
+                .map(|view| match view.status {
+                    RolloutStatus::RolledBack => {
+                        format!("rollout #{rollout} rolled back to {}{was}", view.current_percent)
+                    }
                     other => format!("rollout #{rollout} now {other} at {}{was}", view.current_percent),
                 })
                 .map_err(|e| e.short())

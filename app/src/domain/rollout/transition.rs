@@ -47,7 +47,7 @@ impl RolloutState {
 
     /// Whether the rollout can still change (planned, active or paused).
     pub fn is_live(&self) -> bool {
-        matches!(self.status, RolloutStatus::Planned | RolloutStatus::Active | RolloutStatus::Paused)
+        self.status.is_live()
     }
 
     /// The stage that the next start or advance would enter, which is also the stage sign-offs are for:

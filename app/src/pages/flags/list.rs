@@ -316,14 +316,17 @@ fn RolloutCompact(
     let label = format!("Rollout of {flag} in {env}: {} at {}", chip.status, chip.percent);
     let test_id = format!("rollout-chip-{flag}-{env}");
     let form_label = format!("Rollout of {flag} in {env}");
-    let advance = (chip.status == "active").then_some(chip.next_percent.clone()).flatten().map(|next| {
-        (
-            format!("Advance {flag} in {env} from {} to {next}?", chip.percent),
-            format!("Advance {flag} in {env} to {next}"),
-            format!("→ {next}"),
-        )
-    });
-    let rollback = (chip.status != "planned").then(|| {
+    let advance = (chip.status == crate::domain::rollout::RolloutStatus::Active)
+        .then_some(chip.next_percent.clone())
+        .flatten()
+        .map(|next| {
+            (
+                format!("Advance {flag} in {env} from {} to {next}?", chip.percent),
+                format!("Advance {flag} in {env} to {next}"),
+                format!("→ {next}"),
+            )
+        });
+    let rollback = (chip.status != crate::domain::rollout::RolloutStatus::Planned).then(|| {
         (format!("Roll {flag} in {env} back to 0%? The rollout ends."), format!("Roll back {flag} in {env} to 0%"))
     });
     let (id, version) = (chip.id.to_string(), chip.version.to_string());

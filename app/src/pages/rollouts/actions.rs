@@ -191,7 +191,7 @@ pub async fn rollout_act(
         "{done}: {} in {} is {} and serves {} ({}).",
         view.flag,
         view.environment,
-        super::status_label(&view.status),
+        view.status.label(),
         view.current_percent,
         super::stage_label(&view)
     ))

@@ -108,7 +108,7 @@ fn ApprovalCard(item: ApprovalItem, sign: ServerAction<SignRollout>) -> impl Int
             <dl class="details approval-details">
                 <dt>"Your role"</dt><dd>{item.role.clone()}</dd>
                 <dt>"Target stage"</dt><dd>{format!("{}. {} at {}", item.stage + 1, item.stage_name, item.target_percent)}</dd>
-                <dt>"Now"</dt><dd>{format!("{}, {}", item.current_percent, super::status_label(&item.status))}</dd>
+                <dt>"Now"</dt><dd>{format!("{}, {}", item.current_percent, item.status.label())}</dd>
                 <dt>"Asked by"</dt>
                 <dd>
                     {match (&item.requester, &item.requested_at) {

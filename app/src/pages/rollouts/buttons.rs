@@ -5,6 +5,7 @@
 //! `ActionForm`). Each button carries its own confirmation text, read by the form's `onsubmit`.
 
 use super::actions::RolloutAct;
+use crate::domain::rollout::RolloutStatus;
 use crate::model::RolloutView;
 use leptos::prelude::*;
 
@@ -30,8 +31,8 @@ pub fn buttons_for(rollout: &RolloutView) -> Vec<Button> {
     let mut buttons = Vec::new();
     let mut push =
         |action, label: String, confirm: String, class| buttons.push(Button { action, label, confirm, class });
-    match rollout.status.as_str() {
-        "planned" => {
+    match rollout.status {
+        RolloutStatus::Planned => {
             let first = rollout.stages.first().map(|s| format!("{} at {}", s.name, s.percent)).unwrap_or_default();
             push(
                 "start",
@@ -40,7 +41,7 @@ pub fn buttons_for(rollout: &RolloutView) -> Vec<Button> {
                 "btn btn-primary",
             );
         }
-        "active" => {
+        RolloutStatus::Active => {
             if let Some((percent, name)) = next {
                 push(
                     "advance",
@@ -64,7 +65,7 @@ pub fn buttons_for(rollout: &RolloutView) -> Vec<Button> {
                 "btn",
             );
         }
-        "paused" => push(
+        RolloutStatus::Paused => push(
             "resume",
             "Resume".to_owned(),
             format!("Resume the rollout of {flag} in {env}? The soak of the current stage starts again."),
@@ -78,7 +79,9 @@ pub fn buttons_for(rollout: &RolloutView) -> Vec<Button> {
 /// The earlier stages a rollout can go back to, as (value, label); the blank value is 0%, which ends it.
 pub fn rollback_targets(rollout: &RolloutView) -> Vec<(String, String)> {
     let mut targets = vec![(String::new(), "0%: end the rollout".to_owned())];
-    if let Some(current) = rollout.current_stage.filter(|_| matches!(rollout.status.as_str(), "active" | "paused")) {
+    if let Some(current) =
+        rollout.current_stage.filter(|_| matches!(rollout.status, RolloutStatus::Active | RolloutStatus::Paused))
+    {
         targets.extend(
             rollout
                 .stages
@@ -114,9 +117,10 @@ pub fn RolloutButtons(rollout: RolloutView, action: ServerAction<RolloutAct>, is
     let id = rollout.id;
     let (flag, env) = (rollout.flag.clone(), rollout.environment.clone());
     let buttons = buttons_for(&rollout);
-    let can_override =
-        is_admin && matches!(rollout.status.as_str(), "planned" | "active") && rollout.next_gate.is_some();
-    let planned = rollout.status == "planned";
+    let can_override = is_admin
+        && matches!(rollout.status, RolloutStatus::Planned | RolloutStatus::Active)
+        && rollout.next_gate.is_some();
+    let planned = rollout.status == RolloutStatus::Planned;
     let targets = rollback_targets(&rollout);
     let pending = action.pending();
     let form = clear_after_success(action);
@@ -201,7 +205,7 @@ mod tests {
             id: 7,
             flag: "f".into(),
             environment: "production".into(),
-            status: status.into(),
+            status: status.parse().unwrap_or(RolloutStatus::Planned),
             current_stage,
             current_percent: current_stage.map_or("0%".into(), |s| stages[s as usize].percent.clone()),
             stage_entered_at: current_stage.map(|_| DateTime::<Utc>::UNIX_EPOCH),

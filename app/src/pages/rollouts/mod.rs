@@ -17,6 +17,7 @@ pub mod panel;
 pub mod stage_text;
 mod widgets;
 
+use crate::domain::rollout::RolloutStatus;
 use crate::model::RolloutView;
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
@@ -43,22 +44,12 @@ impl Viewer {
     }
 }
 
-/// Whether a rollout can still change: planned, active or paused.
-pub fn is_live(status: &str) -> bool {
-    matches!(status, "planned" | "active" | "paused")
-}
-
-/// A status as people read it: `rolled_back` is "rolled back".
-pub fn status_label(status: &str) -> String {
-    status.replace('_', " ")
-}
-
 /// The stage served, e.g. `early adopters (stage 3 of 5)`, or what stands in for one.
 pub fn stage_label(rollout: &RolloutView) -> String {
-    match (rollout.status.as_str(), rollout.current_stage) {
-        ("planned", _) => "not started".to_owned(),
-        ("completed", _) => "completed: everybody is in".to_owned(),
-        ("rolled_back", _) => "rolled back: nobody is in".to_owned(),
+    match (rollout.status, rollout.current_stage) {
+        (RolloutStatus::Planned, _) => "not started".to_owned(),
+        (RolloutStatus::Completed, _) => "completed: everybody is in".to_owned(),
+        (RolloutStatus::RolledBack, _) => "rolled back: nobody is in".to_owned(),
         (_, Some(stage)) => match rollout.stages.get(stage as usize) {
             Some(s) => format!("{} (stage {} of {})", s.name, stage + 1, rollout.stages.len()),
             None => format!("stage {}", stage + 1),
@@ -69,7 +60,7 @@ pub fn stage_label(rollout: &RolloutView) -> String {
 
 /// How long the current stage has been served, e.g. `3h12m`.
 pub fn time_in_stage(rollout: &RolloutView, now: DateTime<Utc>) -> Option<String> {
-    let entered = rollout.stage_entered_at.filter(|_| is_live(&rollout.status))?;
+    let entered = rollout.stage_entered_at.filter(|_| rollout.status.is_live())?;
     Some(crate::domain::rollout::format_duration_short(now - entered))
 }
 
@@ -110,7 +101,7 @@ mod tests {
             id: 1,
             flag: "f".into(),
             environment: "production".into(),
-            status: status.into(),
+            status: status.parse().unwrap_or(RolloutStatus::Planned),
             current_stage,
             current_percent: "1%".into(),
             stage_entered_at: current_stage.map(|_| DateTime::<Utc>::UNIX_EPOCH),
@@ -141,7 +132,7 @@ mod tests {
         let now = DateTime::<Utc>::UNIX_EPOCH + TimeDelta::seconds(3 * 3600 + 12 * 60 + 5);
         assert_eq!(time_in_stage(&rollout("active", Some(1)), now).as_deref(), Some("3h12m"));
         let mut finished = rollout("completed", Some(1));
-        finished.status = "completed".into();
+        finished.status = RolloutStatus::Completed;
         assert_eq!(time_in_stage(&finished, now), None);
     }
 
@@ -152,7 +143,7 @@ mod tests {
         assert_eq!(soak_label(86_400), "1d");
         assert_eq!(roles_label(&[]), "none");
         assert_eq!(roles_label(&["ops_oncall".into(), "product_owner".into()]), "ops_oncall, product_owner");
-        assert_eq!(status_label("rolled_back"), "rolled back");
-        assert!(is_live("paused") && !is_live("completed"));
+        assert_eq!(RolloutStatus::RolledBack.label(), "rolled back");
+        assert!(RolloutStatus::Paused.is_live() && !RolloutStatus::Completed.is_live());
     }
 }

@@ -4,7 +4,7 @@
 use super::actions::{CreateRollout, RolloutAct};
 use super::buttons::RolloutButtons;
 use super::widgets::{Outcome, RolloutStatusBadge, SoakCountdown};
-use super::{is_live, stage_label, time_in_stage, Viewer};
+use super::{stage_label, time_in_stage, Viewer};
 use crate::components::status::{ErrorBox, Loading};
 use crate::domain::rollout::Template;
 use crate::error::AppError;
@@ -80,7 +80,7 @@ fn PanelBody(
     let FlagRolloutsData { rollouts, viewer, now } = data;
     let without_live: Vec<RolloutEnvironment> = environments
         .iter()
-        .filter(|e| !rollouts.iter().any(|r| r.environment == e.key && is_live(&r.status)))
+        .filter(|e| !rollouts.iter().any(|r| r.environment == e.key && r.status.is_live()))
         .cloned()
         .collect();
     let can_plan = viewer.can_edit && !archived && !without_live.is_empty();
@@ -106,11 +106,11 @@ fn EnvironmentCard(
     act: ServerAction<RolloutAct>,
 ) -> impl IntoView {
     let heading_id = format!("rollout-card-{}-h", env.key);
-    let status = rollout.as_ref().map(|r| r.status.clone());
+    let status = rollout.as_ref().map(|r| r.status);
     let body = match rollout {
         None => view! { <p class="muted small">"No rollout yet."</p> }.into_any(),
         Some(rollout) => {
-            let live = is_live(&rollout.status);
+            let live = rollout.status.is_live();
             let href = format!("/admin/rollouts/{}", rollout.id);
             let link_label = if live {
                 format!("Open the {} rollout", env.name)
@@ -155,14 +155,14 @@ fn EnvironmentCard(
 #[component]
 pub fn NextGate(rollout: RolloutView, now: DateTime<Utc>) -> impl IntoView {
     let Some(gate) = rollout.next_gate else {
-        let last = if rollout.status == "paused" {
+        let last = if rollout.status == crate::domain::rollout::RolloutStatus::Paused {
             "At the last stage, paused: resume, then complete the rollout to serve everybody."
         } else {
             "At the last stage: complete the rollout to serve everybody."
         };
         return view! { <p class="gate gate-last small">{last}</p> }.into_any();
     };
-    let ready = if rollout.status == "planned" {
+    let ready = if rollout.status == crate::domain::rollout::RolloutStatus::Planned {
         "Ready to start: every gate is met."
     } else {
         "Ready to advance: every gate is met."

@@ -7,10 +7,10 @@ use leptos::prelude::*;
 
 /// A rollout's status as a badge; the colour repeats what the word says.
 #[component]
-pub fn RolloutStatusBadge(#[prop(into)] status: String) -> impl IntoView {
+pub fn RolloutStatusBadge(status: crate::domain::rollout::RolloutStatus) -> impl IntoView {
     view! {
         <span class=format!("badge rollout-status rollout-status-{status}") data-testid="rollout-status">
-            {super::status_label(&status)}
+            {status.label()}
         </span>
     }
 }

@@ -16,7 +16,7 @@ use crate::domain::guardrail::{
     decide, healthy_for_soak, rollout_verdict, Baseline, CohortStats, Decision, GuardrailAction, GuardrailKind,
     GuardrailStatus, Observation, RolloutVerdict,
 };
-use crate::domain::rollout::Action;
+use crate::domain::rollout::{Action, RolloutStatus};
 use crate::server::audit::Actor;
 use crate::server::rollouts::{self, TransitionRequest};
 use crate::server::{webhooks, ServiceError};
@@ -96,7 +96,7 @@ struct LiveRollout {
     environment_id: i64,
     flag: String,
     environment: String,
-    status: String,
+    status: RolloutStatus,
     current_stage: Option<i32>,
     version: i32,
     auto_advance: bool,
@@ -120,7 +120,8 @@ pub async fn run_pass<S: QuerySource>(
     }
     let live = sqlx::query_as!(
         LiveRollout,
-        r#"select r.id, r.flag_id, r.environment_id, f.key as flag, e.key as environment, r.status,
+        r#"select r.id, r.flag_id, r.environment_id, f.key as flag, e.key as environment,
+                  r.status as "status: RolloutStatus",
                   r.current_stage, r.version, r.auto_advance, r.started_at as "started_at: DateTime<Utc>",
                   s.min_soak_seconds as "soak_seconds?",
                   exists (select 1 from rollout_stages n where n.rollout_id = r.id
@@ -278,7 +279,7 @@ async fn check_rollout<S: QuerySource>(
     match verdict {
         RolloutVerdict::Act { action, guardrail } => {
             let (fired, decision) = (&guardrails[guardrail], &decisions[guardrail]);
-            if action == GuardrailAction::Pause && rollout.status == "paused" {
+            if action == GuardrailAction::Pause && rollout.status == RolloutStatus::Paused {
                 return Ok(());
             }
             let verb = match action {
@@ -323,7 +324,9 @@ async fn check_rollout<S: QuerySource>(
                 Err(other) => return Err(other),
             }
         }
-        RolloutVerdict::Continue if rollout.auto_advance && rollout.status == "active" && rollout.has_next_stage => {
+        RolloutVerdict::Continue
+            if rollout.auto_advance && rollout.status == RolloutStatus::Active && rollout.has_next_stage =>
+        {
             let soak = TimeDelta::seconds(i64::from(rollout.soak_seconds.unwrap_or(0)));
             if healthy_for_soak(&health, soak, now).is_ok() {
                 let request = TransitionRequest {

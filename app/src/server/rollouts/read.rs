@@ -8,7 +8,6 @@ use crate::domain::{Percent, SignoffRole};
 use crate::model::{ApprovalItem, NextGateView, RolloutEventView, RolloutView, SignoffView, StageView};
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
-use std::str::FromStr;
 
 fn percent_label(basis_points: Option<i32>) -> Option<String> {
     basis_points
@@ -21,8 +20,8 @@ fn percent_label(basis_points: Option<i32>) -> Option<String> {
 pub async fn detail(pool: &PgPool, id: i64) -> Result<RolloutView, ServiceError> {
     let mut conn = pool.acquire().await?;
     let row = sqlx::query!(
-        r#"select r.status, r.current_stage, r.stage_entered_at as "stage_entered_at: DateTime<Utc>", r.version,
-                  r.stickiness, r.template, r.flag_id, r.environment_id, f.key as flag, e.key as environment,
+        r#"select r.status as "status: RolloutStatus", r.current_stage,
+                  r.stage_entered_at as "stage_entered_at: DateTime<Utc>", r.version, r.stickiness, r.template, r.flag_id, r.environment_id, f.key as flag, e.key as environment,
                   r.created_at as "created_at: DateTime<Utc>", r.started_at as "started_at: DateTime<Utc>",
                   r.completed_at as "completed_at: DateTime<Utc>"
            from rollouts r join flags f on f.id = r.flag_id join environments e on e.id = r.environment_id
@@ -34,8 +33,7 @@ pub async fn detail(pool: &PgPool, id: i64) -> Result<RolloutView, ServiceError>
     .ok_or_else(|| ServiceError::NotFound(format!("rollout {id}")))?;
     let plan = load_plan(&mut conn, id).await?;
     let state = RolloutState {
-        status: RolloutStatus::from_str(&row.status)
-            .map_err(|e| ServiceError::internal("reading a rollout's status", e))?,
+        status: row.status,
         current_stage: row.current_stage.and_then(|s| u32::try_from(s).ok()),
         stage_entered_at: row.stage_entered_at,
         version: row.version,
@@ -130,7 +128,7 @@ pub async fn detail(pool: &PgPool, id: i64) -> Result<RolloutView, ServiceError>
         id,
         flag: row.flag,
         environment: row.environment,
-        status: state.status.as_str().to_owned(),
+        status: state.status,
         current_stage: state.current_stage,
         current_percent: state.served_percent().to_string(),
         stage_entered_at: state.stage_entered_at,
@@ -202,7 +200,7 @@ pub async fn approvals_for(
 ) -> Result<Vec<ApprovalItem>, ServiceError> {
     let role_names: Vec<String> = roles.iter().map(|r| r.as_str().to_owned()).collect();
     let rows = sqlx::query!(
-        r#"select r.id, r.version, r.status, f.key as flag, e.key as environment, s.position, s.name,
+        r#"select r.id, r.version, r.status as "status: RolloutStatus", f.key as flag, e.key as environment, s.position, s.name,
                   s.basis_points, role as "role!", coalesce(cur.basis_points, 0) as "current_bp!",
                   req.actor_label as "requester?", req.actor_user_id as "requester_id?",
                   req.occurred_at as "requested_at?: DateTime<Utc>"
@@ -236,7 +234,7 @@ pub async fn approvals_for(
             stage: u32::try_from(r.position).unwrap_or(0),
             stage_name: r.name,
             target_percent: percent_label(Some(r.basis_points)).unwrap_or_default(),
-            current_percent: if r.status == "planned" {
+            current_percent: if r.status == RolloutStatus::Planned {
                 "0% (not started)".to_owned()
             } else {
                 percent_label(Some(r.current_bp)).unwrap_or_default()
@@ -259,17 +257,16 @@ pub async fn population(pool: &PgPool, id: i64) -> Result<crate::model::Populati
     let view = detail(pool, id).await?;
     let stickiness =
         Stickiness::parse(&view.stickiness).map_err(|e| ServiceError::internal("reading a rollout's stickiness", e))?;
-    let served: u16 = match view.status.as_str() {
-        "completed" => 10_000,
-        "active" | "paused" => {
-            view.current_stage.and_then(|s| view.stages.get(s as usize)).map_or(0, |s| s.basis_points)
-        }
+    let serving = matches!(view.status, RolloutStatus::Active | RolloutStatus::Paused);
+    let served: u16 = match view.status {
+        RolloutStatus::Completed => 10_000,
+        _ if serving => view.current_stage.and_then(|s| view.stages.get(s as usize)).map_or(0, |s| s.basis_points),
         _ => 0,
     };
-    let allow_live = matches!(view.status.as_str(), "active" | "paused");
-    let next = match view.status.as_str() {
-        "planned" => view.stages.first(),
-        "active" | "paused" => view.current_stage.and_then(|s| view.stages.get(s as usize + 1)),
+    let allow_live = serving;
+    let next = match view.status {
+        RolloutStatus::Planned => view.stages.first(),
+        _ if serving => view.current_stage.and_then(|s| view.stages.get(s as usize + 1)),
         _ => None,
     };
     let customers =

@@ -10,7 +10,6 @@ use crate::server::ServiceError;
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 use std::collections::HashMap;
-use std::str::FromStr;
 
 /// A `rollout_events` row.
 #[derive(Debug, Default)]
@@ -142,7 +141,7 @@ impl Locked {
 /// Locks a rollout (`for update`) and loads its state.
 pub(super) async fn lock(conn: &mut PgConnection, id: i64) -> Result<Locked, ServiceError> {
     let row = sqlx::query!(
-        r#"select r.status, r.current_stage, r.stage_entered_at as "stage_entered_at: DateTime<Utc>", r.version,
+        r#"select r.status as "status: RolloutStatus", r.current_stage, r.stage_entered_at as "stage_entered_at: DateTime<Utc>", r.version,
                   r.flag_id, r.environment_id, f.key as flag, e.key as environment
            from rollouts r join flags f on f.id = r.flag_id join environments e on e.id = r.environment_id
            where r.id = $1 for update of r"#,
@@ -153,8 +152,7 @@ pub(super) async fn lock(conn: &mut PgConnection, id: i64) -> Result<Locked, Ser
     .ok_or_else(|| ServiceError::NotFound(format!("rollout {id}")))?;
     let stages = load_plan(conn, id).await?;
     let state = RolloutState {
-        status: RolloutStatus::from_str(&row.status)
-            .map_err(|e| ServiceError::internal("reading a rollout's status", e))?,
+        status: row.status,
         current_stage: row.current_stage.and_then(|s| u32::try_from(s).ok()),
         stage_entered_at: row.stage_entered_at,
         version: row.version,
@@ -184,8 +182,9 @@ pub(crate) async fn load_plans(
     ids: &[i64],
 ) -> Result<HashMap<i64, RolloutPlan>, ServiceError> {
     let rows = sqlx::query!(
-        "select rollout_id, name, basis_points, required_roles, min_soak_seconds, checklist
-         from rollout_stages where rollout_id = any($1) order by rollout_id, position",
+        r#"select rollout_id, name, basis_points, required_roles as "required_roles: Vec<SignoffRole>",
+                  min_soak_seconds, checklist
+           from rollout_stages where rollout_id = any($1) order by rollout_id, position"#,
         ids
     )
     .fetch_all(&mut *conn)
@@ -197,18 +196,12 @@ pub(crate) async fn load_plans(
         let percent =
             Percent::from_basis_points(u16::try_from(row.basis_points).map_err(|e| bad("percent", e.to_string()))?)
                 .map_err(|e| bad("percent", e.message))?;
-        let required_roles = row
-            .required_roles
-            .iter()
-            .map(|r| SignoffRole::from_str(r))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| bad("role", e.message))?;
         let checklist: Vec<ChecklistItem> =
             serde_json::from_value(row.checklist).map_err(|e| bad("checklist", e.to_string()))?;
         stages.entry(id).or_default().push(StagePlan {
             name: row.name,
             percent,
-            required_roles,
+            required_roles: row.required_roles,
             min_soak_seconds: u32::try_from(row.min_soak_seconds).unwrap_or(0),
             checklist,
         });
@@ -232,7 +225,8 @@ pub(super) async fn load_signoffs_of(
     ids: &[i64],
 ) -> Result<HashMap<i64, Vec<SignoffRecord>>, ServiceError> {
     let rows = sqlx::query!(
-        r#"select s.rollout_id, s.stage, s.rollout_version, s.role, s.user_id, s.decision,
+        r#"select s.rollout_id, s.stage, s.rollout_version, s.role as "role: SignoffRole", s.user_id,
+                  s.decision as "decision: SignoffDecision",
                   exists (select 1 from user_signoff_roles ur join users u on u.id = ur.user_id
                           where ur.user_id = s.user_id and ur.role = s.role and not u.disabled) as "holds!"
            from signoffs s where s.rollout_id = any($1) order by s.id"#,
@@ -245,10 +239,9 @@ pub(super) async fn load_signoffs_of(
         out.entry(r.rollout_id).or_default().push(SignoffRecord {
             stage: u32::try_from(r.stage).unwrap_or(u32::MAX),
             version: r.rollout_version,
-            role: SignoffRole::from_str(&r.role).map_err(|e| ServiceError::internal("reading a sign-off's role", e))?,
+            role: r.role,
             user_id: r.user_id,
-            decision: SignoffDecision::from_str(&r.decision)
-                .map_err(|e| ServiceError::internal("reading a sign-off's decision", e))?,
+            decision: r.decision,
             signer_holds_role: r.holds,
         });
     }
