@@ -25,6 +25,7 @@ pub struct Edge {
 pub async fn evaluation_edge(State(edge): State<Edge>, request: Request, next: Next) -> Response {
     let span = crate::request_span(&request);
     let started = Instant::now();
+    let request_id = request.headers().get("x-request-id").cloned();
     async move {
         let origin = match crate::api::cors::admit(&edge.state, &request) {
             Ok(origin) => origin,
@@ -44,9 +45,15 @@ pub async fn evaluation_edge(State(edge): State<Edge>, request: Request, next: N
         if let Some(origin) = origin {
             crate::api::cors::decorate(&edge.state, &origin, &mut response);
         }
-        // As the console's trace layer reports a server error.
+        // As the console's trace layer reports a server error, with the id the answer carries, whatever
+        // the log level of the request's span.
         if response.status().is_server_error() {
-            tracing::error!(status = response.status().as_u16(), latency = ?started.elapsed(), "response failed");
+            tracing::error!(
+                status = response.status().as_u16(),
+                latency = ?started.elapsed(),
+                request_id = request_id.as_ref().and_then(|id| id.to_str().ok()).unwrap_or("-"),
+                "response failed"
+            );
         }
         response
     }
