@@ -284,7 +284,7 @@ pub struct SignoffView {
     pub stage: u32,
     pub role: String,
     pub user: String,
-    pub decision: String,
+    pub decision: crate::domain::rollout::SignoffDecision,
     pub comment: String,
     pub at: DateTime<Utc>,
     /// Given for the rollout's current version (and so still counting).

@@ -1,4 +1,7 @@
 //! The admin frame: header, navigation, the signed-in user and sign-out.
+//!
+//! Unlike other widgets, the frame loads its own data (who is signed in): it is the route that wraps every
+//! admin page, so there is no page above it to hand the user down.
 
 use crate::error::AppError;
 use crate::model::UserView;

@@ -1,5 +1,10 @@
 //! The kill switch: one form per flag and environment, so it works without JavaScript (the form posts to
 //! the server function and the browser comes back to the page) and, once hydrated, without a reload.
+//!
+//! Widgets take their data and actions from their page; this one's server function lives here, beside
+//! the form that posts to it, because the flag list and the flag page both use it and neither owns it.
+//! The page still creates the action (`ServerAction<ToggleFlag>`) and hands it in, so it decides what to
+//! refetch when a switch flips.
 
 use crate::error::AppError;
 use crate::model::FlagState;

@@ -67,7 +67,7 @@ impl CurrentUser {
 /// Loads an enabled user by id, with their sign-off roles.
 pub async fn load_user(pool: &PgPool, id: i64) -> Result<Option<CurrentUser>, ServiceError> {
     let row = sqlx::query!(
-        r#"select u.id, u.email, u.name, u.role, u.session_epoch,
+        r#"select u.id, u.email, u.name, u.role as "role: Role", u.session_epoch,
                   coalesce(array_agg(s.role order by s.role) filter (where s.role is not null), '{}') as "signoff_roles!"
            from users u left join user_signoff_roles s on s.user_id = u.id
            where u.id = $1 and not u.disabled
@@ -81,7 +81,7 @@ pub async fn load_user(pool: &PgPool, id: i64) -> Result<Option<CurrentUser>, Se
         id: row.id,
         email: row.email,
         name: row.name,
-        role: Role::from_str(&row.role).map_err(|e| ServiceError::internal("reading a user's role", e))?,
+        role: row.role,
         signoff_roles: row
             .signoff_roles
             .iter()

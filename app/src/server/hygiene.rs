@@ -6,14 +6,13 @@ use crate::domain::FlagKind;
 use crate::model::StaleFlag;
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
-use std::str::FromStr;
 
 /// Every stale flag at `now`, in phase order then key.
 pub async fn stale_flags(pool: &PgPool, now: DateTime<Utc>) -> Result<Vec<StaleFlag>, ServiceError> {
     // A flag's last change is the latest of its own row, its states and its rollouts. "Fully rolled out":
     // on in every environment, with no rollout still in progress.
     let rows = sqlx::query!(
-        r#"select f.key, f.name, f.kind, p.key as "phase?",
+        r#"select f.key, f.name, f.kind as "kind: FlagKind", p.key as "phase?",
                   f.archived_at as "archived_at: DateTime<Utc>",
                   f.last_evaluated_at as "last_evaluated_at: DateTime<Utc>",
                   greatest(f.updated_at, s.updated_at, r.updated_at) as "last_changed_at!: DateTime<Utc>",
@@ -31,8 +30,7 @@ pub async fn stale_flags(pool: &PgPool, now: DateTime<Utc>) -> Result<Vec<StaleF
     .await?;
     let mut stale = Vec::new();
     for row in rows {
-        let kind =
-            FlagKind::from_str(&row.kind).map_err(|e| ServiceError::internal("reading a stored flag kind", e))?;
+        let kind = row.kind;
         let activity = FlagActivity {
             kind,
             last_changed_at: row.last_changed_at,

@@ -6,7 +6,6 @@ use super::ServiceError;
 use crate::domain::Role;
 use crate::model::people::LinkTarget;
 use sqlx::PgPool;
-use std::str::FromStr;
 
 /// Whom a set-password link is for, while it works: unused, unexpired, its user not disabled. `None`
 /// otherwise, and the page answers 404.
@@ -30,7 +29,7 @@ pub async fn set_with_link(pool: &PgPool, token: &str, password_hash: &str) -> R
     let link = sqlx::query!(
         "update password_links l set used_at = now() from users u
          where l.token_hash = $1 and l.used_at is null and l.expires_at > now() and u.id = l.user_id and not u.disabled
-         returning l.user_id, l.purpose, u.email, u.role",
+         returning l.user_id, l.purpose, u.email, u.role as \"role: Role\"",
         hash
     )
     .fetch_optional(&mut *tx)
@@ -45,12 +44,8 @@ pub async fn set_with_link(pool: &PgPool, token: &str, password_hash: &str) -> R
     )
     .execute(&mut *tx)
     .await?;
-    let actor = Actor {
-        kind: ActorKind::User,
-        user_id: Some(link.user_id),
-        label: link.email.clone(),
-        role: Role::from_str(&link.role).map_err(|e| ServiceError::internal("reading a user's role", e))?,
-    };
+    let actor =
+        Actor { kind: ActorKind::User, user_id: Some(link.user_id), label: link.email.clone(), role: link.role };
     audit::record(
         &mut tx,
         &actor,

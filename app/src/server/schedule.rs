@@ -19,7 +19,6 @@ use crate::model::schedule::{ScheduleFilter, ScheduledAction, ScheduledChangeVie
 use chrono::{DateTime, Utc};
 use serde_json::json;
 use sqlx::PgPool;
-use std::str::FromStr;
 
 /// Longest result kept (the column's check).
 const MAX_TEXT: usize = 2000;
@@ -209,7 +208,7 @@ async fn read(
     id: Option<i64>,
 ) -> Result<Vec<ScheduledChangeView>, ServiceError> {
     let rows = sqlx::query!(
-        r#"select sc.id, f.key as flag, e.key as environment, sc.action, sc.to_stage,
+        r#"select sc.id, f.key as flag, e.key as environment, sc.action as "action: ScheduledAction", sc.to_stage,
                   sc.run_at as "run_at: DateTime<Utc>", sc.status, sc.reason, sc.result,
                   sc.finished_at as "finished_at: DateTime<Utc>", u.email as "created_by?",
                   sc.created_at as "created_at: DateTime<Utc>"
@@ -234,7 +233,7 @@ async fn read(
                 id: r.id,
                 flag: r.flag,
                 environment: r.environment,
-                action: ScheduledAction::from_str(&r.action)?,
+                action: r.action,
                 to_stage: r.to_stage,
                 run_at: r.run_at,
                 status: r.status,
@@ -267,7 +266,7 @@ pub async fn run_due(pool: &PgPool, now: DateTime<Utc>) -> Result<Vec<ScheduleOu
     loop {
         let mut tx = pool.begin().await?;
         let Some(row) = sqlx::query!(
-            r#"select sc.id, f.key as flag, e.key as environment, sc.action, sc.to_stage,
+            r#"select sc.id, f.key as flag, e.key as environment, sc.action as "action: ScheduledAction", sc.to_stage,
                       sc.run_at as "run_at: DateTime<Utc>", sc.reason
                from scheduled_changes sc
                join flags f on f.id = sc.flag_id join environments e on e.id = sc.environment_id
@@ -284,7 +283,7 @@ pub async fn run_due(pool: &PgPool, now: DateTime<Utc>) -> Result<Vec<ScheduleOu
         };
         let due = Due {
             id: row.id,
-            action: ScheduledAction::from_str(&row.action)?,
+            action: row.action,
             flag: row.flag,
             environment: row.environment,
             to_stage: row.to_stage,

@@ -13,7 +13,6 @@ use crate::domain::{
 use arc_swap::ArcSwapOption;
 use sqlx::PgPool;
 use std::collections::{HashMap, HashSet};
-use std::str::FromStr;
 use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -344,7 +343,7 @@ pub async fn load(pool: &PgPool) -> Result<Snapshot, sqlx::Error> {
     let version = sqlx::query_scalar!("select version from config_state").fetch_one(&mut *tx).await?;
 
     let flag_rows =
-        sqlx::query!("select id, key, archived_at is not null as \"archived!\", value_type, variants, visible_to_frontends from flags")
+        sqlx::query!("select id, key, archived_at is not null as \"archived!\", value_type as \"value_type: ValueType\", variants, visible_to_frontends from flags")
             .fetch_all(&mut *tx)
             .await?;
     let mut flags: HashMap<i64, FlagConfig> = HashMap::with_capacity(flag_rows.len());
@@ -354,7 +353,7 @@ pub async fn load(pool: &PgPool) -> Result<Snapshot, sqlx::Error> {
             frontend.insert(row.id);
         }
         let key = FlagKey::parse(&row.key).map_err(|e| bad("flag key", e))?;
-        let value_type = ValueType::from_str(&row.value_type).map_err(|e| bad("value type", e))?;
+        let value_type = row.value_type;
         let mut config = FlagConfig::boolean(key, version);
         config.archived = row.archived;
         config.value_type = value_type;

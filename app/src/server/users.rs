@@ -226,18 +226,14 @@ struct Locked {
 
 async fn lock_user(conn: &mut PgConnection, id: i64) -> Result<Locked, ServiceError> {
     let row = sqlx::query!(
-        r#"select email, role, disabled, password_hash is not null as "has_password!" from users where id = $1 for update"#,
+        r#"select email, role as "role: Role", disabled, password_hash is not null as "has_password!"
+           from users where id = $1 for update"#,
         id
     )
     .fetch_optional(&mut *conn)
     .await?
     .ok_or_else(|| ServiceError::NotFound(format!("user #{id}")))?;
-    Ok(Locked {
-        email: row.email,
-        role: Role::from_str(&row.role).map_err(|e| ServiceError::internal("reading a user's role", e))?,
-        disabled: row.disabled,
-        has_password: row.has_password,
-    })
+    Ok(Locked { email: row.email, role: row.role, disabled: row.disabled, has_password: row.has_password })
 }
 
 /// A user an admin adds; they choose their own password through the link they are given.

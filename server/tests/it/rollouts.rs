@@ -508,3 +508,16 @@ async fn the_population_counts_agree_with_what_evaluation_serves(pool: PgPool) {
     assert!(at_ten.next_adds_preview.iter().all(|c| served_at_half.contains(c) && !served_at_ten.contains(c)));
     assert!(served_at_ten.iter().all(|c| served_at_half.contains(c)), "monotonic");
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_stored_status_reads_as_its_type_and_an_unknown_spelling_is_an_error_naming_it(pool: PgPool) {
+    use app::domain::rollout::RolloutStatus;
+    let read = |text: &'static str| {
+        let pool = pool.clone();
+        async move { sqlx::query_scalar::<_, RolloutStatus>("select $1::text").bind(text).fetch_one(&pool).await }
+    };
+
+    assert_eq!(read("rolled_back").await.unwrap(), RolloutStatus::RolledBack);
+    let err = read("exploded").await.unwrap_err().to_string();
+    assert!(err.contains("\"exploded\"") && err.contains("rolled_back"), "{err}");
+}

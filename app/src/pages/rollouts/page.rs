@@ -219,7 +219,7 @@ mod tests {
             stage,
             role: role.into(),
             user: user.into(),
-            decision: "approved".into(),
+            decision: crate::domain::rollout::SignoffDecision::Approved,
             comment: String::new(),
             at: DateTime::<Utc>::UNIX_EPOCH,
             current,

@@ -13,7 +13,6 @@ use crate::model::targets::OverrideView;
 use read::get_in;
 use serde_json::Value;
 use sqlx::{PgConnection, PgPool};
-use std::str::FromStr;
 
 /// Sets (`Some`) or clears (`None`) the override of `flag` for `organization` in `env`. Returns whether
 /// anything changed (setting the value already there changes nothing and records nothing).
@@ -45,7 +44,7 @@ struct FlagInEnv {
 
 async fn flag_in_env(conn: &mut PgConnection, flag: &FlagKey, env: &EnvKey) -> Result<FlagInEnv, ServiceError> {
     let row = sqlx::query!(
-        r#"select f.id as flag_id, f.value_type, f.archived_at is not null as "archived!", e.id as environment_id
+        r#"select f.id as flag_id, f.value_type as "value_type: ValueType", f.archived_at is not null as "archived!", e.id as environment_id
            from flags f join flag_environments fe on fe.flag_id = f.id join environments e on e.id = fe.environment_id
            where f.key = $1 and e.key = $2 and e.archived_at is null"#,
         flag.as_str(),
@@ -60,18 +59,15 @@ async fn flag_in_env(conn: &mut PgConnection, flag: &FlagKey, env: &EnvKey) -> R
             message: format!("{} is archived; its overrides can no longer change", flag.as_str()),
         });
     }
-    let value_type =
-        ValueType::from_str(&row.value_type).map_err(|e| ServiceError::internal("reading a stored value type", e))?;
-    Ok(FlagInEnv { flag_id: row.flag_id, environment_id: row.environment_id, value_type })
+    Ok(FlagInEnv { flag_id: row.flag_id, environment_id: row.environment_id, value_type: row.value_type })
 }
 
 /// The type of the values `flag` serves, to read a value typed into a form.
 pub async fn value_type_of(pool: &PgPool, flag: &FlagKey) -> Result<ValueType, ServiceError> {
-    let raw = sqlx::query_scalar!("select value_type from flags where key = $1", flag.as_str())
+    sqlx::query_scalar!(r#"select value_type as "value_type: ValueType" from flags where key = $1"#, flag.as_str())
         .fetch_optional(pool)
         .await?
-        .ok_or_else(|| ServiceError::NotFound(format!("flag {:?}", flag.as_str())))?;
-    ValueType::from_str(&raw).map_err(|e| ServiceError::internal("reading a stored value type", e))
+        .ok_or_else(|| ServiceError::NotFound(format!("flag {:?}", flag.as_str())))
 }
 
 fn check_value(flag: &FlagKey, value_type: ValueType, value: &Value) -> Result<(), ServiceError> {

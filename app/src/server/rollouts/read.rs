@@ -3,7 +3,7 @@
 
 use super::store::{load_plan, load_signoffs, requester_of, unfinished_prerequisites};
 use super::ServiceError;
-use crate::domain::rollout::{check_gates, Gate, GateInput, RolloutState, RolloutStatus};
+use crate::domain::rollout::{check_gates, Gate, GateInput, RolloutState, RolloutStatus, SignoffDecision};
 use crate::domain::{Percent, SignoffRole};
 use crate::model::{ApprovalItem, NextGateView, RolloutEventView, RolloutView, SignoffView, StageView};
 use chrono::{DateTime, Utc};
@@ -78,7 +78,7 @@ pub async fn detail(pool: &PgPool, id: i64) -> Result<RolloutView, ServiceError>
     };
 
     let signoffs = sqlx::query!(
-        r#"select s.stage, s.role, u.email, s.decision, s.comment, s.rollout_version,
+        r#"select s.stage, s.role, u.email, s.decision as "decision: SignoffDecision", s.comment, s.rollout_version,
                   s.created_at as "at: DateTime<Utc>"
            from signoffs s join users u on u.id = s.user_id where s.rollout_id = $1 order by s.id"#,
         id

@@ -1,5 +1,6 @@
 //! The sign-offs card: who signed what, for which stage and version, and whether it still counts.
 
+use crate::domain::rollout::SignoffDecision;
 use crate::model::{RolloutView, SignoffView};
 use crate::pages::format_time;
 use leptos::prelude::*;
@@ -74,7 +75,7 @@ pub(super) fn standing(rollout: &RolloutView, signoff: &SignoffView) -> SignoffS
     let entered_after = rollout.timeline.iter().any(|e| {
         matches!(e.kind.as_str(), "started" | "advanced") && e.at >= signoff.at && e.to_percent.as_deref() == percent
     });
-    if signoff.decision == "approved" && entered_after {
+    if signoff.decision == SignoffDecision::Approved && entered_after {
         SignoffStanding::Spent
     } else {
         SignoffStanding::Void
@@ -119,8 +120,8 @@ pub(super) fn SignoffTable(rollout: RolloutView) -> impl IntoView {
                                     let (class, decision) = match standing {
                                         Some(SignoffStanding::Void) => ("badge signoff-void", format!("{} · void: given for an earlier version", s.decision)),
                                         Some(SignoffStanding::Spent) => ("badge state-on", format!("{} · counted when the stage was entered", s.decision)),
-                                        _ if s.decision == "approved" => ("badge state-on", s.decision.clone()),
-                                        _ => ("badge signoff-rejected", s.decision.clone()),
+                                        _ if s.decision == SignoffDecision::Approved => ("badge state-on", s.decision.to_string()),
+                                        _ => ("badge signoff-rejected", s.decision.to_string()),
                                     };
                                     let void = standing == Some(SignoffStanding::Void);
                                     view! {
