@@ -192,6 +192,7 @@ pub struct NewFlag {
 }
 
 /// Creates a flag, off in every environment.
+#[tracing::instrument(name = "flags::create", skip_all, fields(actor = %actor.label))]
 pub async fn create(pool: &PgPool, actor: &Actor, new: NewFlag) -> Result<(), ServiceError> {
     let mut tx = pool.begin().await?;
     create_in(&mut tx, actor, &new).await?;
@@ -285,6 +286,7 @@ pub async fn create_in(conn: &mut PgConnection, actor: &Actor, new: &NewFlag) ->
 ///
 /// `expected_version` is the version the caller's page showed; if the state changed since, the edit is
 /// refused with `Conflict` rather than silently overwriting someone else's change.
+#[tracing::instrument(name = "flags::set_enabled", skip_all, fields(actor = %actor.label, flag = flag.as_str(), env = env.as_str()))]
 pub async fn set_enabled(
     pool: &PgPool,
     actor: &Actor,

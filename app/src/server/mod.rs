@@ -40,6 +40,11 @@ pub fn to_app_error(err: ServiceError) -> AppError {
     respond_with(err.into())
 }
 
+/// A form field that failed a check a server function makes itself: 422, shown next to `field`.
+pub fn invalid(field: &'static str, message: impl Into<String>) -> AppError {
+    to_app_error(ServiceError::invalid(field, message))
+}
+
 /// Whether the current server function was called by a plain HTML form (no JavaScript): the browser then
 /// expects a page, and server_fn answers with a redirect back to the form's page.
 pub fn is_plain_form_post() -> bool {

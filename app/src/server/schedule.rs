@@ -92,6 +92,7 @@ pub async fn flag_keys(pool: &PgPool) -> Result<Vec<String>, ServiceError> {
 }
 
 /// Schedules a change; editors only, for a time still to come. Returns its id.
+#[tracing::instrument(name = "schedule::create", skip_all, fields(actor = %actor.label))]
 pub async fn create(
     pool: &PgPool,
     actor: &Actor,
@@ -143,6 +144,7 @@ pub async fn create(
 }
 
 /// Cancels a pending change; editors only.
+#[tracing::instrument(name = "schedule::cancel", skip_all, fields(actor = %actor.label, id = id))]
 pub async fn cancel(pool: &PgPool, actor: &Actor, id: i64) -> Result<(), ServiceError> {
     actor.require(Role::Editor, "schedule changes")?;
     let mut tx = pool.begin().await?;

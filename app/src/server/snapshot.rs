@@ -335,6 +335,12 @@ fn bad(what: &str, detail: impl std::fmt::Display) -> sqlx::Error {
     sqlx::Error::Decode(format!("{what}: {detail}").into())
 }
 
+/// The configuration version in PostgreSQL: bumped by every change, compared with the snapshot's to know
+/// whether it is current, and the health check's probe of the database.
+pub async fn stored_version(pool: &PgPool) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar!("select version from config_state").fetch_one(pool).await
+}
+
 /// Reads the whole configuration in one repeatable-read transaction, so the snapshot is consistent and its
 /// version is the one it was read at.
 pub async fn load(pool: &PgPool) -> Result<Snapshot, sqlx::Error> {

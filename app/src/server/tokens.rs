@@ -184,6 +184,7 @@ fn check_targets(new: &NewToken) -> Result<(), ServiceError> {
 }
 
 /// Creates a token. Admins only; audited (without the secret).
+#[tracing::instrument(name = "tokens::create", skip_all, fields(actor = %actor.label))]
 pub async fn create(pool: &PgPool, actor: &Actor, new: &NewToken) -> Result<CreatedToken, ServiceError> {
     actor.require(Role::Admin, "create API tokens")?;
     let name = new.name.trim();
@@ -269,6 +270,7 @@ pub async fn create(pool: &PgPool, actor: &Actor, new: &NewToken) -> Result<Crea
 }
 
 /// Revokes a token by its prefix. Admins only; audited. Revoking twice is refused.
+#[tracing::instrument(name = "tokens::revoke", skip_all, fields(actor = %actor.label, prefix = prefix))]
 pub async fn revoke(pool: &PgPool, actor: &Actor, prefix: &str) -> Result<(), ServiceError> {
     actor.require(Role::Admin, "revoke API tokens")?;
     let mut tx = pool.begin().await?;

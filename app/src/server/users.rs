@@ -27,6 +27,7 @@ pub struct NewUser {
 /// Creates a user, or updates the name, role, sign-off roles and password of an existing one with the same
 /// email (and enables them). Audited. For `rollgate user add`: the shell is the way back in when nobody can
 /// sign in, so no last-admin rule applies here.
+#[tracing::instrument(name = "users::upsert", skip_all, fields(actor = %actor.label))]
 pub async fn upsert(pool: &PgPool, actor: &Actor, user: &NewUser) -> Result<i64, ServiceError> {
     actor.require(Role::Admin, "manage users")?;
     let name = PersonName::parse(&user.name)?;
@@ -262,6 +263,7 @@ pub const RESET_LINK_HOURS: i32 = 24;
 
 /// Adds a user with no password and makes their invitation link. Admins only; an email already in use
 /// (compared without regard to case) is refused on the `email` field.
+#[tracing::instrument(name = "users::invite", skip_all, fields(actor = %actor.label))]
 pub async fn invite(pool: &PgPool, actor: &Actor, invitation: &Invitation) -> Result<IssuedLink, ServiceError> {
     actor.require(Role::Admin, "add users")?;
     let mut tx = pool.begin().await?;
@@ -344,6 +346,7 @@ async fn issue_link(
 }
 
 /// Changes a user's role and sign-off roles. Demoting the last active admin is refused.
+#[tracing::instrument(name = "users::update_roles", skip_all, fields(actor = %actor.label, id = id))]
 pub async fn update_roles(
     pool: &PgPool,
     actor: &Actor,
@@ -386,6 +389,7 @@ pub async fn update_roles(
 /// Disables a user: they cannot sign in, every session of theirs ends at once (their epoch moves on) and
 /// every admin token of theirs is revoked in the same transaction. Refused for oneself and for the last
 /// active admin. Returns the prefixes of the tokens revoked.
+#[tracing::instrument(name = "users::disable", skip_all, fields(actor = %actor.label, id = id))]
 pub async fn disable(pool: &PgPool, actor: &Actor, id: i64, reason: Option<&str>) -> Result<Vec<String>, ServiceError> {
     actor.require(Role::Admin, "disable users")?;
     let reason = crate::domain::ChangeReason::parse_optional(reason)?;
@@ -445,6 +449,7 @@ pub async fn disable(pool: &PgPool, actor: &Actor, id: i64, reason: Option<&str>
 }
 
 /// Enables a disabled user again. Their old sessions and admin tokens stay ended.
+#[tracing::instrument(name = "users::enable", skip_all, fields(actor = %actor.label, id = id))]
 pub async fn enable(pool: &PgPool, actor: &Actor, id: i64) -> Result<(), ServiceError> {
     actor.require(Role::Admin, "enable users")?;
     let mut tx = pool.begin().await?;
@@ -475,6 +480,7 @@ pub async fn enable(pool: &PgPool, actor: &Actor, id: i64) -> Result<(), Service
 /// password, a fresh invitation link. Refused for oneself (change your own password on your account
 /// page) and for a disabled user (enable them first). Their admin tokens are separate credentials and
 /// keep working.
+#[tracing::instrument(name = "users::reset_password", skip_all, fields(actor = %actor.label, id = id))]
 pub async fn reset_password(pool: &PgPool, actor: &Actor, id: i64) -> Result<IssuedLink, ServiceError> {
     actor.require(Role::Admin, "reset passwords")?;
     if actor.user_id == Some(id) {

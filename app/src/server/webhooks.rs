@@ -144,6 +144,7 @@ pub fn validate(new: &NewWebhook) -> Result<ValidWebhook, ServiceError> {
 }
 
 /// Creates a webhook. Admins only; audited without the secret or the URL's path.
+#[tracing::instrument(name = "webhooks::create", skip_all, fields(actor = %actor.label))]
 pub async fn create(pool: &PgPool, actor: &Actor, new: &NewWebhook) -> Result<CreatedWebhookView, ServiceError> {
     actor.require(Role::Admin, "manage webhooks")?;
     let ValidWebhook { name, url, kind, events, secret } = validate(new)?;
@@ -194,6 +195,7 @@ async fn lock(conn: &mut PgConnection, id: i64) -> Result<(String, String, bool)
 
 /// Turns a webhook on or off. Admins only; audited. A disabled webhook is sent nothing new; deliveries
 /// already queued wait until it is enabled again.
+#[tracing::instrument(name = "webhooks::set_enabled", skip_all, fields(actor = %actor.label, id = id))]
 pub async fn set_enabled(pool: &PgPool, actor: &Actor, id: i64, enabled: bool) -> Result<(), ServiceError> {
     actor.require(Role::Admin, "manage webhooks")?;
     let mut tx = pool.begin().await?;
@@ -220,6 +222,7 @@ pub async fn set_enabled(pool: &PgPool, actor: &Actor, id: i64, enabled: bool) -
 }
 
 /// Deletes a webhook and its delivery records. Admins only; audited (the audit event is what remains).
+#[tracing::instrument(name = "webhooks::delete", skip_all, fields(actor = %actor.label, id = id))]
 pub async fn delete(pool: &PgPool, actor: &Actor, id: i64) -> Result<(), ServiceError> {
     actor.require(Role::Admin, "manage webhooks")?;
     let mut tx = pool.begin().await?;
@@ -243,6 +246,7 @@ pub async fn delete(pool: &PgPool, actor: &Actor, id: i64) -> Result<(), Service
 
 /// Queues a `webhook.test` delivery to this one webhook, whatever it subscribes to. Admins only;
 /// audited. Refused while the webhook is disabled (the sender would hold it back). Returns the delivery.
+#[tracing::instrument(name = "webhooks::send_test", skip_all, fields(actor = %actor.label, id = id))]
 pub async fn send_test(pool: &PgPool, actor: &Actor, id: i64) -> Result<i64, ServiceError> {
     actor.require(Role::Admin, "manage webhooks")?;
     let mut tx = pool.begin().await?;

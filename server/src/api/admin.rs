@@ -406,11 +406,7 @@ fn database_unavailable(why: &str) -> ApiError {
 
 async fn probe_database(pool: &PgPool) -> DatabaseHealth {
     let started = Instant::now();
-    let outcome = tokio::time::timeout(
-        DATABASE_PROBE_TIMEOUT,
-        sqlx::query_scalar!("select version from config_state").fetch_one(pool),
-    )
-    .await;
+    let outcome = tokio::time::timeout(DATABASE_PROBE_TIMEOUT, app::server::snapshot::stored_version(pool)).await;
     let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
     let error = match outcome {
         Ok(Ok(version)) => return DatabaseHealth { ok: true, latency_ms, config_version: Some(version), error: None },

@@ -42,6 +42,12 @@ impl ApiError {
         Self { status, code, message: message.into(), details: None, retry_after: None }
     }
 
+    /// A value that failed a check the handler makes itself: 422 `INVALID`, naming the field, as the
+    /// services answer.
+    pub fn invalid(field: &'static str, message: impl Into<String>) -> Self {
+        ServiceError::invalid(field, message).into()
+    }
+
     pub fn with_details(mut self, details: serde_json::Value) -> Self {
         self.details = Some(details);
         self

@@ -19,9 +19,7 @@ fn body<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
     body.map(|Json(b)| b).map_err(|e| ApiError::bad_body(&e))
 }
 
-fn invalid(field: &'static str, message: impl Into<String>) -> ApiError {
-    ServiceError::invalid(field, message).into()
-}
+
 
 /// One stage of a custom plan.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -65,15 +63,15 @@ fn stage_from(i: usize, s: StageIn) -> Result<StagePlan, ApiError> {
     let raw = match &s.percent {
         serde_json::Value::String(text) => text.clone(),
         serde_json::Value::Number(n) => n.to_string(),
-        _ => return Err(invalid("stages", format!("stage {i}: percent must be a number like 10 or \"0.5%\""))),
+        _ => return Err(ApiError::invalid("stages", format!("stage {i}: percent must be a number like 10 or \"0.5%\""))),
     };
-    let percent = Percent::parse(&raw).map_err(|e| invalid("stages", format!("stage {i}: {}", e.message)))?;
+    let percent = Percent::parse(&raw).map_err(|e| ApiError::invalid("stages", format!("stage {i}: {}", e.message)))?;
     let required_roles = s
         .required_roles
         .iter()
         .map(|r| r.parse::<SignoffRole>())
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| invalid("stages", format!("stage {i}: {}", e.message)))?;
+        .map_err(|e| ApiError::invalid("stages", format!("stage {i}: {}", e.message)))?;
     Ok(StagePlan {
         name: s.name,
         percent,
@@ -103,12 +101,12 @@ pub async fn create(
     caller.require(Role::Editor, "change rollouts")?;
     let request = body(request)?;
     let plan = match (request.template, request.stages) {
-        (Some(t), None) => PlanSource::Template(t.parse::<Template>().map_err(|e| invalid("template", e.message))?),
+        (Some(t), None) => PlanSource::Template(t.parse::<Template>().map_err(|e| ApiError::invalid("template", e.message))?),
         (None, Some(stages)) => PlanSource::Custom(
             stages.into_iter().enumerate().map(|(i, s)| stage_from(i, s)).collect::<Result<Vec<_>, _>>()?,
         ),
         _ => {
-            return Err(invalid(
+            return Err(ApiError::invalid(
                 "template",
                 "give either a template (five_tier, canary, two_step) or stages, not both and not neither",
             ))
@@ -276,7 +274,7 @@ async fn act(
     let flag = FlagKey::parse(&request.flag).map_err(|e| ServiceError::from(e.at("flag")))?;
     let environment = EnvKey::parse(&request.environment).map_err(ServiceError::from)?;
     if request.to_stage.is_some() && !matches!(verb, Verb::Rollback) {
-        return Err(invalid("to_stage", "to_stage is for rollback only"));
+        return Err(ApiError::invalid("to_stage", "to_stage is for rollback only"));
     }
     let action = match verb {
         Verb::Start => Action::Start,
@@ -342,10 +340,10 @@ pub async fn signoff(
 ) -> Result<Json<RolloutView>, ApiError> {
     caller.require(Role::Viewer, "see this")?;
     let request = body(request)?;
-    let decision = request.decision.parse::<SignoffDecision>().map_err(|e| invalid("decision", e.message))?;
+    let decision = request.decision.parse::<SignoffDecision>().map_err(|e| ApiError::invalid("decision", e.message))?;
     let held = &caller.user.signoff_roles;
     let role = match request.role.as_deref() {
-        Some(role) => role.parse::<SignoffRole>().map_err(|e| invalid("role", e.message))?,
+        Some(role) => role.parse::<SignoffRole>().map_err(|e| ApiError::invalid("role", e.message))?,
         None => {
             let view = rollouts::detail(&state.pool, request.rollout).await?;
             let required: Vec<String> = view
@@ -372,7 +370,7 @@ pub async fn signoff(
                     .into())
                 }
                 several => {
-                    return Err(invalid(
+                    return Err(ApiError::invalid(
                         "role",
                         format!(
                             "you hold several roles this stage requires ({}): say which with \"role\"",

@@ -19,7 +19,7 @@ pub const CHANNEL: &str = "rollgate_config";
 
 /// Loads the snapshot if Postgres has a newer version than the one held (or none is held).
 pub async fn refresh(pool: &PgPool, holder: &SnapshotHolder) -> Result<(), sqlx::Error> {
-    let latest = sqlx::query_scalar!("select version from config_state").fetch_one(pool).await?;
+    let latest = snapshot::stored_version(pool).await?;
     if holder.version() == Some(latest) {
         holder.confirm();
         return Ok(());

@@ -27,9 +27,7 @@ async fn about_rollout(err: AppError, id: i64, doing: &str) -> AppError {
 }
 
 #[cfg(feature = "ssr")]
-fn invalid(field: &'static str, message: impl Into<String>) -> AppError {
-    crate::server::to_app_error(crate::server::ServiceError::invalid(field, message))
-}
+use crate::server::invalid;
 
 /// Comma- or space-separated keys, without blanks or repeats.
 pub fn split_keys(text: &str) -> Vec<String> {

@@ -59,9 +59,7 @@ pub async fn rollout_guardrails(rollout: i64) -> Result<GuardrailsData, AppError
 }
 
 #[cfg(feature = "ssr")]
-fn invalid(field: &'static str, message: impl Into<String>) -> AppError {
-    crate::server::to_app_error(crate::server::ServiceError::invalid(field, message))
-}
+use crate::server::invalid;
 
 /// Adds a guardrail from the form's fields.
 #[server(endpoint = "guardrail_add")]

@@ -56,6 +56,7 @@ pub struct ApplyReport {
 }
 
 /// Applies `doc` as `actor` (an admin), or with `dry_run` reports what it would change and changes nothing.
+#[tracing::instrument(name = "config_as_code::apply::apply", skip_all, fields(actor = %actor.label))]
 pub async fn apply(
     pool: &PgPool,
     actor: &Actor,

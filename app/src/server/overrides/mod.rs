@@ -256,6 +256,7 @@ fn check_version(target: &Target, stored: &Stored, expected: Option<i32>) -> Res
 
 /// Adds an override for a target that has none in `env`; one it already has is refused, naming the field,
 /// so that two people adding at once cannot overwrite each other (change it instead).
+#[tracing::instrument(name = "overrides::create", skip_all, fields(actor = %actor.label, flag = flag.as_str(), env = env.as_str()))]
 pub async fn create(
     pool: &PgPool,
     actor: &Actor,
@@ -292,6 +293,7 @@ pub async fn create(
 /// Changes an existing override's value (and reason, when given). `expected_version` is the version the
 /// caller saw; a newer one is a conflict.
 #[allow(clippy::too_many_arguments)]
+#[tracing::instrument(name = "overrides::change", skip_all, fields(actor = %actor.label, flag = flag.as_str(), env = env.as_str()))]
 pub async fn change(
     pool: &PgPool,
     actor: &Actor,
@@ -321,6 +323,7 @@ pub async fn change(
 }
 
 /// Removes an override; `expected_version` as for [`change`], `why` for the audit trail.
+#[tracing::instrument(name = "overrides::remove", skip_all, fields(actor = %actor.label, flag = flag.as_str(), env = env.as_str()))]
 pub async fn remove(
     pool: &PgPool,
     actor: &Actor,

@@ -32,6 +32,7 @@ pub struct ImportRequest {
 }
 
 /// Imports a file, or for a dry run works out exactly what an import would do and records only that.
+#[tracing::instrument(name = "priority_urls::import::import", skip_all, fields(actor = %actor.label))]
 pub async fn import(
     pool: &PgPool,
     actor: &Actor,

@@ -31,6 +31,7 @@ pub struct NewRollout {
 
 /// Creates a planned rollout for a flag in one environment. At most one live rollout per flag and
 /// environment (the `rollouts_live_key` index).
+#[tracing::instrument(name = "rollouts::create::create", skip_all, fields(actor = %actor.label))]
 pub async fn create(pool: &PgPool, actor: &Actor, new: &NewRollout) -> Result<i64, ServiceError> {
     let mut tx = pool.begin().await?;
     let (id, entity_key) = create_in(&mut tx, actor, new).await?;

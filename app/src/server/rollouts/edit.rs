@@ -23,6 +23,7 @@ pub struct RolloutEdit {
 
 /// Replaces a live rollout's plan, allow-list and stickiness. A started rollout keeps its current stage
 /// at the same percentage (`validate_edit`), so the edit changes what comes next, not what is served.
+#[tracing::instrument(name = "rollouts::edit::edit", skip_all, fields(actor = %actor.label, id = id))]
 pub async fn edit(pool: &PgPool, actor: &Actor, id: i64, edit: &RolloutEdit) -> Result<(), ServiceError> {
     let mut tx = pool.begin().await?;
     let entity_key = edit_in(&mut tx, actor, id, edit).await?;

@@ -1,13 +1,16 @@
 //! Reading rollouts for their pages, the flag page and the approvals queue. The next gate shown is
 //! computed by the same `check_gates` the advance button runs, so the page and the server never disagree.
 
-use super::store::{load_plan, load_signoffs, requester_of, unfinished_prerequisites};
+use super::store::{load_plan, load_plans, load_signoffs_of, requester_of, unfinished_prerequisites};
 use super::ServiceError;
-use crate::domain::rollout::{check_gates, Gate, GateInput, RolloutState, RolloutStatus, SignoffDecision};
+use crate::domain::rollout::{
+    check_gates, Gate, GateInput, RolloutState, RolloutStatus, SignoffDecision, SignoffRecord,
+};
 use crate::domain::{Percent, SignoffRole};
 use crate::model::{ApprovalItem, NextGateView, RolloutEventView, RolloutView, SignoffView, StageView};
 use chrono::{DateTime, Utc};
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgPool};
+use std::collections::HashMap;
 
 fn percent_label(basis_points: Option<i32>) -> Option<String> {
     basis_points
@@ -18,146 +21,193 @@ fn percent_label(basis_points: Option<i32>) -> Option<String> {
 
 /// One rollout with its stages, sign-offs, timeline and next gate.
 pub async fn detail(pool: &PgPool, id: i64) -> Result<RolloutView, ServiceError> {
+    details(pool, &[id]).await?.pop().ok_or_else(|| ServiceError::NotFound(format!("rollout {id}")))
+}
+
+/// Several rollouts, in the order of `ids` (an unknown id is left out). Each part (rows, stages, sign-offs,
+/// timelines, allow-lists) is one query over all of them; only a live rollout's next gate asks the
+/// database per rollout, as the advance button does, and a flag has at most one live rollout per
+/// environment.
+pub async fn details(pool: &PgPool, ids: &[i64]) -> Result<Vec<RolloutView>, ServiceError> {
     let mut conn = pool.acquire().await?;
-    let row = sqlx::query!(
-        r#"select r.status as "status: RolloutStatus", r.current_stage,
-                  r.stage_entered_at as "stage_entered_at: DateTime<Utc>", r.version, r.stickiness, r.template, r.flag_id, r.environment_id, f.key as flag, e.key as environment,
+    let rows = sqlx::query!(
+        r#"select r.id, r.status as "status: RolloutStatus", r.current_stage,
+                  r.stage_entered_at as "stage_entered_at: DateTime<Utc>", r.version, r.stickiness, r.template,
+                  r.flag_id, r.environment_id, f.key as flag, e.key as environment,
                   r.created_at as "created_at: DateTime<Utc>", r.started_at as "started_at: DateTime<Utc>",
                   r.completed_at as "completed_at: DateTime<Utc>"
            from rollouts r join flags f on f.id = r.flag_id join environments e on e.id = r.environment_id
-           where r.id = $1"#,
-        id
-    )
-    .fetch_optional(&mut *conn)
-    .await?
-    .ok_or_else(|| ServiceError::NotFound(format!("rollout {id}")))?;
-    let plan = load_plan(&mut conn, id).await?;
-    let state = RolloutState {
-        status: row.status,
-        current_stage: row.current_stage.and_then(|s| u32::try_from(s).ok()),
-        stage_entered_at: row.stage_entered_at,
-        version: row.version,
-        stages: plan,
-    };
-    let signoff_records = load_signoffs(&mut conn, id).await?;
-
-    let next_gate = match state.next_stage() {
-        Some(stage) if state.is_live() => {
-            let prerequisites = if state.stages.stage(stage).is_some_and(|s| s.percent.basis_points() > 0) {
-                unfinished_prerequisites(&mut conn, row.flag_id, row.environment_id).await?
-            } else {
-                Vec::new()
-            };
-            // The requester's approvals never count; shown here as the gate would see the viewer's
-            // own advance is not knowable, so the page shows the gate for nobody in particular.
-            let report = check_gates(GateInput {
-                state: &state,
-                target_stage: stage,
-                now: Utc::now(),
-                signoffs: &signoff_records,
-                requester: requester_of(&mut conn, id, stage, state.version).await?,
-                unfinished_prerequisites: &prerequisites,
-                guardrail_blockers: &crate::server::guardrails::advance_blockers(&mut conn, id, state.current_stage)
-                    .await?,
-            });
-            let target = state.stages.stage(stage);
-            Some(NextGateView {
-                stage,
-                stage_name: target.map(|s| s.name.clone()).unwrap_or_default(),
-                percent: target.map(|s| s.percent.to_string()).unwrap_or_default(),
-                clear: report.is_clear(),
-                message: report.message(),
-                missing_roles: report.unsigned_roles().iter().map(|r| r.as_str().to_owned()).collect(),
-                soak_ends_at: report.missing.iter().find_map(|g| match g {
-                    Gate::Soak { ends_at, .. } => Some(*ends_at),
-                    _ => None,
-                }),
-            })
-        }
-        _ => None,
-    };
-
-    let signoffs = sqlx::query!(
-        r#"select s.stage, s.role, u.email, s.decision as "decision: SignoffDecision", s.comment, s.rollout_version,
-                  s.created_at as "at: DateTime<Utc>"
-           from signoffs s join users u on u.id = s.user_id where s.rollout_id = $1 order by s.id"#,
-        id
-    )
-    .fetch_all(&mut *conn)
-    .await?
-    .into_iter()
-    .map(|s| SignoffView {
-        stage: u32::try_from(s.stage).unwrap_or(0),
-        role: s.role,
-        user: s.email,
-        decision: s.decision,
-        comment: s.comment,
-        at: s.at,
-        current: s.rollout_version == row.version,
-    })
-    .collect();
-    let timeline = sqlx::query!(
-        r#"select occurred_at as "at: DateTime<Utc>", kind, from_basis_points, to_basis_points, actor_label, reason,
-                  gate_overridden, details
-           from rollout_events where rollout_id = $1 order by id"#,
-        id
-    )
-    .fetch_all(&mut *conn)
-    .await?
-    .into_iter()
-    .map(|e| RolloutEventView {
-        at: e.at,
-        kind: e.kind,
-        from_percent: percent_label(e.from_basis_points),
-        to_percent: percent_label(e.to_basis_points),
-        actor: e.actor_label,
-        reason: e.reason,
-        gate_overridden: e.gate_overridden,
-        details: e.details,
-    })
-    .collect();
-    let allow = sqlx::query!(
-        "select customer_key as customer, organization_key as organization from rollout_allow_list
-         where rollout_id = $1 order by id",
-        id
+           where r.id = any($1)"#,
+        ids
     )
     .fetch_all(&mut *conn)
     .await?;
+    let mut plans = load_plans(&mut conn, ids).await?;
+    let mut records = load_signoffs_of(&mut conn, ids).await?;
+    let mut signoffs: HashMap<i64, Vec<(i32, SignoffView)>> = HashMap::new();
+    for s in sqlx::query!(
+        r#"select s.rollout_id, s.stage, s.role, u.email, s.decision as "decision: SignoffDecision", s.comment,
+                  s.rollout_version, s.created_at as "at: DateTime<Utc>"
+           from signoffs s join users u on u.id = s.user_id where s.rollout_id = any($1) order by s.id"#,
+        ids
+    )
+    .fetch_all(&mut *conn)
+    .await?
+    {
+        signoffs.entry(s.rollout_id).or_default().push((
+            s.rollout_version,
+            SignoffView {
+                stage: u32::try_from(s.stage).unwrap_or(0),
+                role: s.role,
+                user: s.email,
+                decision: s.decision,
+                comment: s.comment,
+                at: s.at,
+                current: false,
+            },
+        ));
+    }
+    let mut timelines: HashMap<i64, Vec<RolloutEventView>> = HashMap::new();
+    for e in sqlx::query!(
+        r#"select rollout_id, occurred_at as "at: DateTime<Utc>", kind, from_basis_points, to_basis_points,
+                  actor_label, reason, gate_overridden, details
+           from rollout_events where rollout_id = any($1) order by id"#,
+        ids
+    )
+    .fetch_all(&mut *conn)
+    .await?
+    {
+        timelines.entry(e.rollout_id).or_default().push(RolloutEventView {
+            at: e.at,
+            kind: e.kind,
+            from_percent: percent_label(e.from_basis_points),
+            to_percent: percent_label(e.to_basis_points),
+            actor: e.actor_label,
+            reason: e.reason,
+            gate_overridden: e.gate_overridden,
+            details: e.details,
+        });
+    }
+    let mut allow: HashMap<i64, (Vec<String>, Vec<String>)> = HashMap::new();
+    for a in sqlx::query!(
+        "select rollout_id, customer_key as customer, organization_key as organization from rollout_allow_list
+         where rollout_id = any($1) order by id",
+        ids
+    )
+    .fetch_all(&mut *conn)
+    .await?
+    {
+        let (customers, organizations) = allow.entry(a.rollout_id).or_default();
+        customers.extend(a.customer);
+        organizations.extend(a.organization);
+    }
 
-    Ok(RolloutView {
-        id,
-        flag: row.flag,
-        environment: row.environment,
-        status: state.status,
-        current_stage: state.current_stage,
-        current_percent: state.served_percent().to_string(),
-        stage_entered_at: state.stage_entered_at,
-        version: state.version,
-        stickiness: row.stickiness,
-        template: row.template,
-        stages: state
-            .stages
-            .stages()
-            .iter()
-            .enumerate()
-            .map(|(i, s)| StageView {
-                position: u32::try_from(i).unwrap_or(0),
-                name: s.name.clone(),
-                percent: s.percent.to_string(),
-                basis_points: s.percent.basis_points(),
-                required_roles: s.required_roles.iter().map(|r| r.as_str().to_owned()).collect(),
-                min_soak_seconds: s.min_soak_seconds,
-                checklist: s.checklist.iter().map(|c| (c.kind.as_str().to_owned(), c.text.clone())).collect(),
-            })
-            .collect(),
-        allow_customers: allow.iter().filter_map(|a| a.customer.clone()).collect(),
-        allow_organizations: allow.iter().filter_map(|a| a.organization.clone()).collect(),
-        next_gate,
+    let mut views: HashMap<i64, RolloutView> = HashMap::with_capacity(rows.len());
+    for row in rows {
+        let id = row.id;
+        let state = RolloutState {
+            status: row.status,
+            current_stage: row.current_stage.and_then(|s| u32::try_from(s).ok()),
+            stage_entered_at: row.stage_entered_at,
+            version: row.version,
+            stages: match plans.remove(&id) {
+                Some(plan) => plan,
+                None => load_plan(&mut conn, id).await?,
+            },
+        };
+        let signoff_records = records.remove(&id).unwrap_or_default();
+        let next_gate = match state.next_stage() {
+            Some(stage) if state.is_live() => {
+                Some(next_gate(&mut conn, id, row.flag_id, row.environment_id, &state, stage, &signoff_records).await?)
+            }
+            _ => None,
+        };
+        let (allow_customers, allow_organizations) = allow.remove(&id).unwrap_or_default();
+        views.insert(
+            id,
+            RolloutView {
+                id,
+                flag: row.flag,
+                environment: row.environment,
+                status: state.status,
+                current_stage: state.current_stage,
+                current_percent: state.served_percent().to_string(),
+                stage_entered_at: state.stage_entered_at,
+                version: state.version,
+                stickiness: row.stickiness,
+                template: row.template,
+                stages: state
+                    .stages
+                    .stages()
+                    .iter()
+                    .enumerate()
+                    .map(|(i, s)| StageView {
+                        position: u32::try_from(i).unwrap_or(0),
+                        name: s.name.clone(),
+                        percent: s.percent.to_string(),
+                        basis_points: s.percent.basis_points(),
+                        required_roles: s.required_roles.iter().map(|r| r.as_str().to_owned()).collect(),
+                        min_soak_seconds: s.min_soak_seconds,
+                        checklist: s.checklist.iter().map(|c| (c.kind.as_str().to_owned(), c.text.clone())).collect(),
+                    })
+                    .collect(),
+                allow_customers,
+                allow_organizations,
+                next_gate,
+                signoffs: signoffs
+                    .remove(&id)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|(version, view)| SignoffView { current: version == row.version, ..view })
+                    .collect(),
+                timeline: timelines.remove(&id).unwrap_or_default(),
+                created_at: row.created_at,
+                started_at: row.started_at,
+                completed_at: row.completed_at,
+            },
+        );
+    }
+    Ok(ids.iter().filter_map(|id| views.remove(id)).collect())
+}
+
+/// What stands between a live rollout and `stage`, by the advance button's own gate check.
+async fn next_gate(
+    conn: &mut PgConnection,
+    id: i64,
+    flag_id: i64,
+    environment_id: i64,
+    state: &RolloutState,
+    stage: u32,
+    signoffs: &[SignoffRecord],
+) -> Result<NextGateView, ServiceError> {
+    let prerequisites = if state.stages.stage(stage).is_some_and(|s| s.percent.basis_points() > 0) {
+        unfinished_prerequisites(conn, flag_id, environment_id).await?
+    } else {
+        Vec::new()
+    };
+    // The requester's approvals never count; shown here as the gate would see the viewer's
+    // own advance is not knowable, so the page shows the gate for nobody in particular.
+    let report = check_gates(GateInput {
+        state,
+        target_stage: stage,
+        now: Utc::now(),
         signoffs,
-        timeline,
-        created_at: row.created_at,
-        started_at: row.started_at,
-        completed_at: row.completed_at,
+        requester: requester_of(conn, id, stage, state.version).await?,
+        unfinished_prerequisites: &prerequisites,
+        guardrail_blockers: &crate::server::guardrails::advance_blockers(conn, id, state.current_stage).await?,
+    });
+    let target = state.stages.stage(stage);
+    Ok(NextGateView {
+        stage,
+        stage_name: target.map(|s| s.name.clone()).unwrap_or_default(),
+        percent: target.map(|s| s.percent.to_string()).unwrap_or_default(),
+        clear: report.is_clear(),
+        message: report.message(),
+        missing_roles: report.unsigned_roles().iter().map(|r| r.as_str().to_owned()).collect(),
+        soak_ends_at: report.missing.iter().find_map(|g| match g {
+            Gate::Soak { ends_at, .. } => Some(*ends_at),
+            _ => None,
+        }),
     })
 }
 
@@ -184,11 +234,7 @@ pub async fn for_flag(pool: &PgPool, flag: &str) -> Result<Vec<RolloutView>, Ser
     )
     .fetch_all(pool)
     .await?;
-    let mut out = Vec::with_capacity(ids.len());
-    for id in ids {
-        out.push(detail(pool, id).await?);
-    }
-    Ok(out)
+    details(pool, &ids).await
 }
 
 /// What waits for a sign-off in one of `roles`: the live rollouts whose next stage requires such a role

@@ -21,6 +21,7 @@ pub struct NewSignoff {
 
 /// Records one user's decision, in one of their sign-off roles, on the rollout entering `stage` at its
 /// current version. The signer must hold the role and must not be who asked for the sign-off.
+#[tracing::instrument(name = "rollouts::signoff::sign", skip_all, fields(actor = %actor.label, id = id))]
 pub async fn sign(
     pool: &PgPool,
     actor: &Actor,

@@ -47,6 +47,7 @@ pub async fn transition(
 
 /// [`transition`], also queueing `notice` (e.g. the guardrail that fired) in the same transaction: the
 /// notification goes out if and only if the transition committed.
+#[tracing::instrument(name = "rollouts::transition::transition_with_notice", skip_all, fields(actor = %actor.label, id = id))]
 pub async fn transition_with_notice(
     pool: &PgPool,
     actor: &Actor,
