@@ -14,6 +14,27 @@ use chrono::{DateTime, Utc};
 pub use people::UserRow;
 use serde::{Deserialize, Serialize};
 
+crate::domain::text_enum!(
+    /// Where an import (priority URLs or customers) stands, as its batch row spells it.
+    ImportStatus, "import status", {
+        Running => "running",
+        Completed => "completed",
+        Failed => "failed",
+        /// A priority-URL import undone by its rollback.
+        RolledBack => "rolled_back",
+    }
+);
+
+impl ImportStatus {
+    /// As people read it: `rolled_back` is "rolled back".
+    pub fn label(self) -> &'static str {
+        match self {
+            ImportStatus::RolledBack => "rolled back",
+            other => other.as_str(),
+        }
+    }
+}
+
 /// The signed-in user, as pages see them.
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -29,6 +29,14 @@ impl UserStatus {
     }
 }
 
+crate::domain::text_enum!(
+    /// Why a one-time set-password link was issued: to invite a new user or to reset a password.
+    LinkPurpose, "purpose", {
+        Invite => "invite",
+        Reset => "reset",
+    }
+);
+
 /// A user as listed on the users page and by `rollgate user list`.
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -46,8 +54,7 @@ pub struct UserRow {
 /// A set-password link that has not been used yet.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PendingLink {
-    /// `invite` or `reset`.
-    pub purpose: String,
+    pub purpose: LinkPurpose,
     pub created_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
 }
@@ -73,7 +80,7 @@ pub struct CreatedLinkView {
     pub user_id: i64,
     pub email: String,
     /// `invite` or `reset`.
-    pub purpose: String,
+    pub purpose: LinkPurpose,
     /// The whole address to open, e.g. `https://flags.example.com/set-password?token=...`.
     pub link: String,
     pub expires_at: DateTime<Utc>,
@@ -93,5 +100,5 @@ pub struct LinkTarget {
     pub email: String,
     pub name: String,
     /// `invite` or `reset`.
-    pub purpose: String,
+    pub purpose: LinkPurpose,
 }

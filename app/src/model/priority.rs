@@ -84,7 +84,7 @@ pub struct BatchView {
     pub file_name: String,
     pub format: String,
     pub dry_run: bool,
-    pub status: String,
+    pub status: crate::model::ImportStatus,
     pub rows_read: i32,
     pub inserted: i32,
     pub updated: i32,
@@ -105,7 +105,7 @@ impl BatchView {
 
     /// Whether a rollback may be asked for (the server still refuses it while a newer batch holds its URLs).
     pub fn can_roll_back(&self) -> bool {
-        self.status == "completed" && !self.dry_run
+        self.status == crate::model::ImportStatus::Completed && !self.dry_run
     }
 }
 

@@ -15,6 +15,16 @@ crate::domain::text_enum!(
     }
 );
 
+crate::domain::text_enum!(
+    /// Where a scheduled change stands, as `scheduled_changes.status` spells it.
+    ScheduleStatus, "status", {
+        Pending => "pending",
+        Done => "done",
+        Failed => "failed",
+        Cancelled => "cancelled",
+    }
+);
+
 impl ScheduledAction {
     /// Whether the change may name a stage (`to_stage`).
     pub fn takes_stage(self) -> bool {
@@ -42,7 +52,7 @@ pub struct ScheduledChangeView {
     pub action: ScheduledAction,
     pub to_stage: Option<i32>,
     pub run_at: DateTime<Utc>,
-    pub status: String,
+    pub status: ScheduleStatus,
     pub reason: String,
     /// What happened when it ran, or why it was refused.
     pub result: Option<String>,

@@ -107,7 +107,7 @@ pub struct CustomerImportView {
     pub started_at: DateTime<Utc>,
     pub actor: String,
     pub file_name: String,
-    pub status: String,
+    pub status: crate::model::ImportStatus,
     pub rows_read: i32,
     pub inserted: i32,
     pub updated: i32,

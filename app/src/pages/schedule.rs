@@ -4,6 +4,7 @@
 
 use crate::components::status::{Empty, ErrorBox, Loading};
 use crate::error::AppError;
+use crate::model::schedule::ScheduleStatus;
 use crate::model::schedule::{SchedulePageData, ScheduledAction, ScheduledChangeView};
 use crate::pages::format_time;
 use leptos::prelude::*;
@@ -197,11 +198,11 @@ fn ScheduleTable(
                         (a, Some(stage)) => format!("{} (stage {stage})", a.label()),
                         (a, None) => a.label().to_owned(),
                     };
-                    let pending = c.status == "pending";
+                    let pending = c.status == ScheduleStatus::Pending;
                     let id = c.id;
-                    let badge = match c.status.as_str() {
-                        "done" => "badge state-on",
-                        "failed" => "badge state-failed",
+                    let badge = match c.status {
+                        ScheduleStatus::Done => "badge state-on",
+                        ScheduleStatus::Failed => "badge state-failed",
                         _ => "badge state-off",
                     };
                     let confirm = format!("return confirm('Cancel scheduled change #{id}?')");
@@ -222,7 +223,7 @@ fn ScheduleTable(
                             <td>{c.reason.clone()}</td>
                             <td>{c.created_by.clone().unwrap_or_default()}</td>
                             <td>
-                                <span class=badge title=c.finished_at.as_ref().map(format_time)>{c.status.clone()}</span>
+                                <span class=badge title=c.finished_at.as_ref().map(format_time)>{c.status.as_str()}</span>
                                 {cancel_form}
                             </td>
                             <td>{c.result.clone().unwrap_or_default()}</td>
@@ -271,7 +272,7 @@ pub fn FlagSchedule(flag: String) -> impl IntoView {
                                             <td class="nowrap">{format_time(&c.run_at)}</td>
                                             <td>{c.environment.clone()}</td>
                                             <td>{c.action.label()}</td>
-                                            <td>{c.status.clone()}</td>
+                                            <td>{c.status.as_str()}</td>
                                             <td class="small">{c.result.clone().unwrap_or_default()}</td>
                                         </tr>
                                     }).collect_view()}

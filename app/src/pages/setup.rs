@@ -196,7 +196,7 @@ pub fn SetPasswordPage() -> AnyView {
                 match link.await {
                     Err(_) => view! { <NotFound /> }.into_any(),
                     Ok(target) => {
-                        let greeting = if target.purpose == "invite" {
+                        let greeting = if target.purpose == crate::model::people::LinkPurpose::Invite {
                             format!("Welcome, {}. Choose a password for {} to finish setting up your account.", target.name, target.email)
                         } else {
                             format!("{}, an admin reset your password. Choose a new one for {}.", target.name, target.email)

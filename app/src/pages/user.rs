@@ -153,7 +153,7 @@ fn UserBody(
                 <h2 id="access-h">"Access"</h2>
                 {pending_link.map(|link| view! {
                     <p class="muted" data-testid="pending-link">
-                        {if link.purpose == "invite" { "An invitation link" } else { "A password-reset link" }}
+                        {if link.purpose == crate::model::people::LinkPurpose::Invite { "An invitation link" } else { "A password-reset link" }}
                         " made " {format_time(&link.created_at)} " works until " {format_time(&link.expires_at)} "."
                     </p>
                 })}

@@ -21,7 +21,7 @@ pub(crate) async fn link_view(issued: crate::server::users::IssuedLink) -> Resul
     let view = CreatedLinkView {
         user_id: issued.user_id,
         email: issued.email,
-        purpose: issued.purpose.to_owned(),
+        purpose: issued.purpose,
         link: format!("{}/set-password?token={}", crate::server::request_origin(), issued.token),
         expires_at: issued.expires_at,
     };
@@ -199,7 +199,7 @@ pub fn signoff_label(role: SignoffRole) -> &'static str {
 /// A set-password link just made, shown once.
 #[component]
 pub fn CreatedLink(link: CreatedLinkView) -> AnyView {
-    let what = if link.purpose == "invite" { "Invitation" } else { "Password reset" };
+    let what = if link.purpose == crate::model::people::LinkPurpose::Invite { "Invitation" } else { "Password reset" };
     view! {
         <section class="card notice" role="status" aria-labelledby="created-link-h" data-testid="created-link">
             <h2 id="created-link-h">{format!("{what} link for {}", link.email)}</h2>

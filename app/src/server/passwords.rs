@@ -13,8 +13,9 @@ pub async fn link_target(pool: &PgPool, token: &str) -> Result<Option<LinkTarget
     let hash = super::tokens::hash_secret(token);
     Ok(sqlx::query_as!(
         LinkTarget,
-        "select u.email, u.name, l.purpose from password_links l join users u on u.id = l.user_id
-         where l.token_hash = $1 and l.used_at is null and l.expires_at > now() and not u.disabled",
+        r#"select u.email, u.name, l.purpose as "purpose: crate::model::people::LinkPurpose"
+         from password_links l join users u on u.id = l.user_id
+         where l.token_hash = $1 and l.used_at is null and l.expires_at > now() and not u.disabled"#,
         hash
     )
     .fetch_optional(pool)

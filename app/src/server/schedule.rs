@@ -15,7 +15,7 @@ use super::audit::{self, Actor, NewEvent};
 use super::{flags, rollouts, webhooks, ServiceError};
 use crate::domain::rollout::Action;
 use crate::domain::{ChangeReason, EnvKey, FlagKey, Role};
-use crate::model::schedule::{ScheduleFilter, ScheduledAction, ScheduledChangeView};
+use crate::model::schedule::{ScheduleFilter, ScheduleStatus, ScheduledAction, ScheduledChangeView};
 use chrono::{DateTime, Utc};
 use serde_json::json;
 use sqlx::PgPool;
@@ -211,7 +211,7 @@ async fn read(
 ) -> Result<Vec<ScheduledChangeView>, ServiceError> {
     let rows = sqlx::query!(
         r#"select sc.id, f.key as flag, e.key as environment, sc.action as "action: ScheduledAction", sc.to_stage,
-                  sc.run_at as "run_at: DateTime<Utc>", sc.status, sc.reason, sc.result,
+                  sc.run_at as "run_at: DateTime<Utc>", sc.status as "status: ScheduleStatus", sc.reason, sc.result,
                   sc.finished_at as "finished_at: DateTime<Utc>", u.email as "created_by?",
                   sc.created_at as "created_at: DateTime<Utc>"
            from scheduled_changes sc

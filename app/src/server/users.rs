@@ -8,7 +8,7 @@
 use super::audit::{self, Actor, NewEvent};
 use super::ServiceError;
 use crate::domain::{Email, PersonName, Role, SignoffRole};
-use crate::model::people::{PendingLink, UserDetail, UserStatus};
+use crate::model::people::{LinkPurpose, PendingLink, UserDetail, UserStatus};
 use crate::model::{TokenRow, UserRow};
 use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgPool};
@@ -164,7 +164,7 @@ pub async fn detail(pool: &PgPool, me: i64, id: i64) -> Result<UserDetail, Servi
         .collect();
     let pending_link = sqlx::query_as!(
         PendingLink,
-        r#"select purpose, created_at as "created_at: DateTime<Utc>", expires_at as "expires_at: DateTime<Utc>"
+        r#"select purpose as "purpose: LinkPurpose", created_at as "created_at: DateTime<Utc>", expires_at as "expires_at: DateTime<Utc>"
            from password_links where user_id = $1 and used_at is null and expires_at > now()
            order by id desc limit 1"#,
         id
@@ -251,7 +251,7 @@ pub struct Invitation {
 pub struct IssuedLink {
     pub user_id: i64,
     pub email: String,
-    pub purpose: &'static str,
+    pub purpose: LinkPurpose,
     pub token: String,
     pub expires_at: DateTime<Utc>,
 }
@@ -313,7 +313,7 @@ pub async fn invite(pool: &PgPool, actor: &Actor, invitation: &Invitation) -> Re
         },
     )
     .await?;
-    let link = issue_link(&mut tx, actor, id, invitation.email.as_str(), "invite").await?;
+    let link = issue_link(&mut tx, actor, id, invitation.email.as_str(), LinkPurpose::Invite).await?;
     tx.commit().await?;
     Ok(link)
 }
@@ -324,10 +324,10 @@ async fn issue_link(
     actor: &Actor,
     user_id: i64,
     email: &str,
-    purpose: &'static str,
+    purpose: LinkPurpose,
 ) -> Result<IssuedLink, ServiceError> {
     let (token, hash) = super::setup::new_one_time_token();
-    let hours = if purpose == "invite" { INVITE_LINK_DAYS * 24 } else { RESET_LINK_HOURS };
+    let hours = if purpose == LinkPurpose::Invite { INVITE_LINK_DAYS * 24 } else { RESET_LINK_HOURS };
     sqlx::query!("update password_links set used_at = now() where user_id = $1 and used_at is null", user_id)
         .execute(&mut *conn)
         .await?;
@@ -336,7 +336,7 @@ async fn issue_link(
            values ($1, $2, $3, $4, now() + make_interval(hours => $5)) returning expires_at as "expires_at: DateTime<Utc>""#,
         user_id,
         hash,
-        purpose,
+        purpose.as_str(),
         actor.user_id,
         hours
     )
@@ -498,7 +498,7 @@ pub async fn reset_password(pool: &PgPool, actor: &Actor, id: i64) -> Result<Iss
             message: format!("{} is disabled; enable them first", user.email),
         });
     }
-    let purpose = if user.has_password { "reset" } else { "invite" };
+    let purpose = if user.has_password { LinkPurpose::Reset } else { LinkPurpose::Invite };
     if user.has_password {
         if user.role == Role::Admin {
             protect_last_admin(&mut tx, id, "reset this one's password").await?;

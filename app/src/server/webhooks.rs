@@ -17,7 +17,7 @@ pub mod signature;
 use super::audit::{self, Actor, NewEvent};
 use super::ServiceError;
 use crate::domain::{Role, WebhookEvent};
-use crate::model::webhooks::{CreatedWebhookView, DeliveryView, WebhookView};
+use crate::model::webhooks::{CreatedWebhookView, DeliveryStatus, DeliveryView, WebhookKind, WebhookView};
 use chrono::{DateTime, Utc};
 use rand::distributions::{Alphanumeric, DistString};
 use sqlx::{PgConnection, PgPool};
@@ -296,9 +296,9 @@ pub async fn send_test(pool: &PgPool, actor: &Actor, id: i64) -> Result<i64, Ser
 pub async fn list(pool: &PgPool) -> Result<Vec<WebhookView>, ServiceError> {
     Ok(sqlx::query_as!(
         WebhookView,
-        r#"select w.id, w.name, w.url, w.kind, w.events, w.enabled,
+        r#"select w.id, w.name, w.url, w.kind as "kind: WebhookKind", w.events, w.enabled,
                   w.created_at as "created_at: DateTime<Utc>",
-                  last.status as "last_status?", last.at as "last_at?: DateTime<Utc>"
+                  last.status as "last_status?: DeliveryStatus", last.at as "last_at?: DateTime<Utc>"
            from webhooks w
            left join lateral (select d.status, d.updated_at as at from webhook_deliveries d
                               where d.webhook_id = w.id order by d.id desc limit 1) last on true
@@ -312,7 +312,7 @@ pub async fn list(pool: &PgPool) -> Result<Vec<WebhookView>, ServiceError> {
 pub async fn recent_deliveries(pool: &PgPool, limit: i64) -> Result<Vec<DeliveryView>, ServiceError> {
     Ok(sqlx::query_as!(
         DeliveryView,
-        r#"select d.id, w.name as webhook, d.event, d.status, d.attempt, d.response_status, d.last_error,
+        r#"select d.id, w.name as webhook, d.event, d.status as "status: DeliveryStatus", d.attempt, d.response_status, d.last_error,
                   d.created_at as "created_at: DateTime<Utc>", d.updated_at as "updated_at: DateTime<Utc>",
                   d.next_attempt_at as "next_attempt_at: DateTime<Utc>"
            from webhook_deliveries d join webhooks w on w.id = d.webhook_id

@@ -33,9 +33,7 @@ fn user_id(path: Result<Path<i64>, PathRejection>) -> Result<i64, ApiError> {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct LinkAnswer {
     pub user: UserRow,
-    /// `invite` or `reset`.
-    #[schema(value_type = String, example = "invite")]
-    pub purpose: &'static str,
+    pub purpose: app::model::people::LinkPurpose,
     /// The address to pass on: `https://flags.example.com/set-password?token=...`.
     pub set_password_link: String,
     pub expires_at: DateTime<Utc>,

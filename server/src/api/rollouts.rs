@@ -19,8 +19,6 @@ fn body<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
     body.map(|Json(b)| b).map_err(|e| ApiError::bad_body(&e))
 }
 
-
-
 /// One stage of a custom plan.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -63,7 +61,9 @@ fn stage_from(i: usize, s: StageIn) -> Result<StagePlan, ApiError> {
     let raw = match &s.percent {
         serde_json::Value::String(text) => text.clone(),
         serde_json::Value::Number(n) => n.to_string(),
-        _ => return Err(ApiError::invalid("stages", format!("stage {i}: percent must be a number like 10 or \"0.5%\""))),
+        _ => {
+            return Err(ApiError::invalid("stages", format!("stage {i}: percent must be a number like 10 or \"0.5%\"")))
+        }
     };
     let percent = Percent::parse(&raw).map_err(|e| ApiError::invalid("stages", format!("stage {i}: {}", e.message)))?;
     let required_roles = s
@@ -101,7 +101,9 @@ pub async fn create(
     caller.require(Role::Editor, "change rollouts")?;
     let request = body(request)?;
     let plan = match (request.template, request.stages) {
-        (Some(t), None) => PlanSource::Template(t.parse::<Template>().map_err(|e| ApiError::invalid("template", e.message))?),
+        (Some(t), None) => {
+            PlanSource::Template(t.parse::<Template>().map_err(|e| ApiError::invalid("template", e.message))?)
+        }
         (None, Some(stages)) => PlanSource::Custom(
             stages.into_iter().enumerate().map(|(i, s)| stage_from(i, s)).collect::<Result<Vec<_>, _>>()?,
         ),

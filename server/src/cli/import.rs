@@ -147,7 +147,7 @@ async fn list_batches(db: &Database, account: &str) -> anyhow::Result<()> {
         "MS"
     );
     for b in rows {
-        let status = if b.dry_run { format!("{} (dry)", b.status) } else { b.status.clone() };
+        let status = if b.dry_run { format!("{} (dry)", b.status) } else { b.status.to_string() };
         println!(
             "{:<7} {:<20} {:<12} {:<24} {:>8} {:>8} {:>8} {:>9} {:>8} {:>5} {:>8} {:>7}",
             b.id,

@@ -49,7 +49,7 @@ pub fn CustomerImport(shown: Option<CustomerImportView>, error: Option<String>) 
 
 #[component]
 fn ImportResult(batch: CustomerImportView) -> impl IntoView {
-    let failed = batch.status == "failed";
+    let failed = batch.status == crate::model::ImportStatus::Failed;
     let heading = if failed { format!("Import #{} failed", batch.id) } else { format!("Import #{} done", batch.id) };
     let report = (batch.report_rows() > 0).then(|| report_href(batch.id));
     view! {
@@ -98,7 +98,7 @@ pub fn ImportHistory(imports: Vec<CustomerImportView>) -> impl IntoView {
                                 <td class="nowrap">{format_time(&b.started_at)}</td>
                                 <td>{b.actor.clone()}</td>
                                 <td class="mono small">{b.file_name.clone()}</td>
-                                <td title=b.error.clone().unwrap_or_default()>{b.status.clone()}</td>
+                                <td title=b.error.clone().unwrap_or_default()>{b.status.label()}</td>
                                 <td class="num">{thousands(b.rows_read)}</td>
                                 <td class="num">{thousands(b.inserted)}</td>
                                 <td class="num">{thousands(b.updated)}</td>

@@ -3,6 +3,7 @@
 use super::thousands;
 use crate::error::AppError;
 use crate::model::priority::BatchView;
+use crate::model::ImportStatus;
 use crate::pages::format_time;
 use leptos::prelude::*;
 
@@ -31,13 +32,13 @@ fn report_href(account: &str, batch: i64) -> String {
 /// What one import did (or, for a dry run, would do), shown after an upload.
 #[component]
 pub fn BatchResult(account: String, batch: BatchView) -> impl IntoView {
-    let heading = match (batch.status.as_str(), batch.dry_run) {
-        ("failed", _) => format!("Batch #{} failed", batch.id),
+    let heading = match (batch.status, batch.dry_run) {
+        (ImportStatus::Failed, _) => format!("Batch #{} failed", batch.id),
         (_, true) => format!("Dry run #{}: nothing was changed. A real import would do this:", batch.id),
-        ("rolled_back", _) => format!("Batch #{} (since rolled back)", batch.id),
+        (ImportStatus::RolledBack, _) => format!("Batch #{} (since rolled back)", batch.id),
         _ => format!("Batch #{} imported", batch.id),
     };
-    let class = if batch.status == "failed" { "state state-error" } else { "state state-info" };
+    let class = if batch.status == ImportStatus::Failed { "state state-error" } else { "state state-info" };
     let report = (batch.report_rows() > 0).then(|| report_href(&account, batch.id));
     view! {
         <div class=class role="status" data-testid="import-result">
@@ -90,7 +91,7 @@ pub fn BatchHistory(
                         </tr></thead>
                         <tbody>
                             {batches.into_iter().map(|b| {
-                                let status = if b.dry_run { format!("{} (dry run)", b.status.replace('_', " ")) } else { b.status.replace('_', " ") };
+                                let status = if b.dry_run { format!("{} (dry run)", b.status.label()) } else { b.status.label().to_owned() };
                                 let report = (b.report_rows() > 0).then(|| report_href(&account, b.id));
                                 let can_roll_back = can_edit && b.can_roll_back();
                                 view! {

@@ -9,7 +9,9 @@ use crate::pages::format_time;
 use leptos::prelude::*;
 use leptos_meta::Title;
 
-pub use crate::model::webhooks::{CreatedWebhookView, DeliveryView, WebhookView, WebhooksPageData};
+pub use crate::model::webhooks::{
+    CreatedWebhookView, DeliveryStatus, DeliveryView, WebhookKind, WebhookView, WebhooksPageData,
+};
 
 /// Session key of a webhook created by a form posted without JavaScript, until the page shows it.
 #[cfg(feature = "ssr")]
@@ -227,11 +229,11 @@ fn CreatedSecret(created: CreatedWebhookView) -> impl IntoView {
     }
 }
 
-fn status_badge(status: &str) -> &'static str {
+fn status_badge(status: DeliveryStatus) -> &'static str {
     match status {
-        "delivered" => "badge state-on",
-        "failed" => "badge delivery-failed",
-        _ => "badge state-off",
+        DeliveryStatus::Delivered => "badge state-on",
+        DeliveryStatus::Failed => "badge delivery-failed",
+        DeliveryStatus::Pending => "badge state-off",
     }
 }
 
@@ -263,12 +265,12 @@ fn WebhookTable(
                         <tr data-testid=format!("webhook-{}", w.id)>
                             <th scope="row">{w.name.clone()}</th>
                             <td class="url-cell mono small">{w.url.clone()}</td>
-                            <td>{if w.kind == "slack" { "Slack" } else { "Generic JSON" }}</td>
+                            <td>{if w.kind == WebhookKind::Slack { "Slack" } else { "Generic JSON" }}</td>
                             <td class="small">{w.events.join(", ")}</td>
                             <td class="nowrap">
-                                {match (w.last_status.clone(), w.last_at) {
+                                {match (w.last_status, w.last_at) {
                                     (Some(status), at) => view! {
-                                        <span class=status_badge(&status) title=at.as_ref().map(format_time)>{status.clone()}</span>
+                                        <span class=status_badge(status) title=at.as_ref().map(format_time)>{status.as_str()}</span>
                                     }.into_any(),
                                     _ => view! { <span class="muted">"none yet"</span> }.into_any(),
                                 }}
@@ -314,14 +316,14 @@ fn DeliveryTable(deliveries: Vec<DeliveryView>) -> impl IntoView {
             </tr></thead>
             <tbody>
                 {deliveries.into_iter().map(|d| {
-                    let next = d.next_attempt_at.as_ref().filter(|_| d.status == "pending" && d.attempt > 0)
+                    let next = d.next_attempt_at.as_ref().filter(|_| d.status == DeliveryStatus::Pending && d.attempt > 0)
                         .map(|at| format!("retry at {}", format_time(at)));
                     view! {
                         <tr data-testid=format!("delivery-{}", d.id)>
                             <td class="nowrap">{format_time(&d.created_at)}</td>
                             <td>{d.webhook.clone()}</td>
                             <td><code>{d.event.clone()}</code></td>
-                            <td><span class=status_badge(&d.status)>{d.status.clone()}</span>" "<span class="muted small">{next}</span></td>
+                            <td><span class=status_badge(d.status)>{d.status.as_str()}</span>" "<span class="muted small">{next}</span></td>
                             <td class="num">{d.attempt}</td>
                             <td class="num">{d.response_status.map(|s| s.to_string()).unwrap_or_else(|| "–".to_owned())}</td>
                             <td class="small">{d.last_error.clone()}</td>

@@ -322,7 +322,7 @@ pub async fn batches(pool: &PgPool, account_id: i64, limit: i64) -> Result<Vec<B
     sqlx::query_as!(
         BatchView,
         r#"select id, started_at as "started_at: chrono::DateTime<chrono::Utc>", actor_label as actor, file_name,
-                  format, dry_run, status, rows_read, inserted, updated, unchanged, rejected, duplicates, overflow,
+                  format, dry_run, status as "status: crate::model::ImportStatus", rows_read, inserted, updated, unchanged, rejected, duplicates, overflow,
                   duration_ms, error, rolled_back_at as "rolled_back_at: chrono::DateTime<chrono::Utc>"
            from url_import_batches where account_id = $1 order by id desc limit $2"#,
         account_id,
@@ -336,7 +336,7 @@ async fn batch(pool: &PgPool, account_id: i64, id: i64) -> Result<Option<BatchVi
     sqlx::query_as!(
         BatchView,
         r#"select id, started_at as "started_at: chrono::DateTime<chrono::Utc>", actor_label as actor, file_name,
-                  format, dry_run, status, rows_read, inserted, updated, unchanged, rejected, duplicates, overflow,
+                  format, dry_run, status as "status: crate::model::ImportStatus", rows_read, inserted, updated, unchanged, rejected, duplicates, overflow,
                   duration_ms, error, rolled_back_at as "rolled_back_at: chrono::DateTime<chrono::Utc>"
            from url_import_batches where account_id = $1 and id = $2"#,
         account_id,

@@ -185,7 +185,7 @@ async fn write(
               duplicates, duration_ms)
            values ($1, $2, $3, 'completed', $4, $5, $6, $7, $8, $9, $10)
            returning id, started_at as "started_at: chrono::DateTime<chrono::Utc>", actor_label as actor, file_name,
-                     status, rows_read, inserted, updated, unchanged, rejected, duplicates, duration_ms, error"#,
+                     status as "status: crate::model::ImportStatus", rows_read, inserted, updated, unchanged, rejected, duplicates, duration_ms, error"#,
         actor.user_id,
         actor.label,
         file_name,
@@ -239,7 +239,7 @@ pub async fn recent(pool: &PgPool, limit: i64) -> Result<Vec<CustomerImportView>
     Ok(sqlx::query_as!(
         CustomerImportView,
         r#"select id, started_at as "started_at: chrono::DateTime<chrono::Utc>", actor_label as actor, file_name,
-                  status, rows_read, inserted, updated, unchanged, rejected, duplicates, duration_ms, error
+                  status as "status: crate::model::ImportStatus", rows_read, inserted, updated, unchanged, rejected, duplicates, duration_ms, error
            from customer_import_batches order by id desc limit $1"#,
         limit
     )
@@ -252,7 +252,7 @@ pub async fn batch(pool: &PgPool, id: i64) -> Result<CustomerImportView, Service
     sqlx::query_as!(
         CustomerImportView,
         r#"select id, started_at as "started_at: chrono::DateTime<chrono::Utc>", actor_label as actor, file_name,
-                  status, rows_read, inserted, updated, unchanged, rejected, duplicates, duration_ms, error
+                  status as "status: crate::model::ImportStatus", rows_read, inserted, updated, unchanged, rejected, duplicates, duration_ms, error
            from customer_import_batches where id = $1"#,
         id
     )
