@@ -353,7 +353,8 @@ pub struct RolloutView {
     pub current_percent: String,
     pub stage_entered_at: Option<DateTime<Utc>>,
     pub version: i32,
-    pub stickiness: String,
+    #[cfg_attr(feature = "ssr", schema(value_type = String, example = "customer_id"))]
+    pub stickiness: crate::domain::Stickiness,
     pub template: Option<String>,
     pub stages: Vec<StageView>,
     pub allow_customers: Vec<String>,

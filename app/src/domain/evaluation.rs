@@ -130,6 +130,25 @@ impl From<Stickiness> for String {
     }
 }
 
+/// Stored as its spelling in `rollouts.stickiness`; a query reads it with `r.stickiness as "stickiness: Stickiness"`.
+#[cfg(feature = "ssr")]
+impl sqlx::Type<sqlx::Postgres> for Stickiness {
+    fn type_info() -> sqlx::postgres::PgTypeInfo {
+        <str as sqlx::Type<sqlx::Postgres>>::type_info()
+    }
+
+    fn compatible(ty: &sqlx::postgres::PgTypeInfo) -> bool {
+        <str as sqlx::Type<sqlx::Postgres>>::compatible(ty)
+    }
+}
+
+#[cfg(feature = "ssr")]
+impl<'r> sqlx::Decode<'r, sqlx::Postgres> for Stickiness {
+    fn decode(value: sqlx::postgres::PgValueRef<'r>) -> Result<Self, sqlx::error::BoxDynError> {
+        Ok(Self::parse(<&str as sqlx::Decode<sqlx::Postgres>>::decode(value)?)?)
+    }
+}
+
 text_enum!(
     /// Where a rollout stands, and so what it serves:
     ///

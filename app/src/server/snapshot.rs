@@ -407,7 +407,8 @@ pub async fn load(pool: &PgPool) -> Result<Snapshot, sqlx::Error> {
     // Per flag and environment: the live rollout if there is one, else the latest finished one.
     let rollouts = sqlx::query!(
         r#"select distinct on (r.flag_id, r.environment_id)
-                  r.id, r.flag_id, r.environment_id, r.status, r.stickiness, coalesce(s.basis_points, 0) as "basis_points!"
+                  r.id, r.flag_id, r.environment_id, r.status as "status: crate::domain::rollout::RolloutStatus",
+                  r.stickiness as "stickiness: Stickiness", coalesce(s.basis_points, 0) as "basis_points!"
            from rollouts r left join rollout_stages s on s.rollout_id = r.id and s.position = r.current_stage
            order by r.flag_id, r.environment_id, (r.status in ('planned', 'active', 'paused')) desc, r.id desc"#
     )
@@ -433,9 +434,9 @@ pub async fn load(pool: &PgPool) -> Result<Snapshot, sqlx::Error> {
             let basis_points = u16::try_from(row.basis_points).map_err(|e| bad("stage percentage", e))?;
             let (allow_customers, allow_organizations) = allow_by_rollout.remove(&row.id).unwrap_or_default();
             env.rollout = Some(RolloutConfig {
-                status: row.status.parse().map_err(|e| bad("rollout status", e))?,
+                status: row.status,
                 percent: Percent::from_basis_points(basis_points).map_err(|e| bad("stage percentage", e))?,
-                stickiness: Stickiness::parse(&row.stickiness).map_err(|e| bad("stickiness", e))?,
+                stickiness: row.stickiness,
                 allow_customers,
                 allow_organizations,
             });

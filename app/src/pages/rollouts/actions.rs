@@ -108,7 +108,6 @@ pub async fn edit_rollout(
     allow_organizations: Option<String>,
     reason: Option<String>,
 ) -> Result<String, AppError> {
-    use crate::domain::Stickiness;
     use crate::server::rollouts::{self, RolloutEdit};
     use crate::server::{audit::Actor, to_app_error, AppState};
     let user = crate::server::auth::require(crate::domain::Role::Editor, "change rollouts").await?;
@@ -117,7 +116,7 @@ pub async fn edit_rollout(
     let stages = super::stage_text::parse_stage_lines(&stages, &current.stages).map_err(|m| invalid("stages", m))?;
     let edit = RolloutEdit {
         stages,
-        stickiness: Stickiness::parse(&current.stickiness).map_err(|e| invalid("stages", e.message))?,
+        stickiness: current.stickiness.clone(),
         allow_customers: allow_customers.map_or_else(|| current.allow_customers.clone(), |t| split_keys(&t)),
         allow_organizations: allow_organizations
             .map_or_else(|| current.allow_organizations.clone(), |t| split_keys(&t)),

@@ -210,7 +210,7 @@ mod tests {
             current_percent: current_stage.map_or("0%".into(), |s| stages[s as usize].percent.clone()),
             stage_entered_at: current_stage.map(|_| DateTime::<Utc>::UNIX_EPOCH),
             version: 2,
-            stickiness: "customer_id".into(),
+            stickiness: crate::domain::Stickiness::CustomerId,
             template: None,
             next_gate: next.map(|n: u32| NextGateView {
                 stage: n,

@@ -106,7 +106,7 @@ mod tests {
             current_percent: "1%".into(),
             stage_entered_at: current_stage.map(|_| DateTime::<Utc>::UNIX_EPOCH),
             version: 3,
-            stickiness: "customer_id".into(),
+            stickiness: crate::domain::Stickiness::CustomerId,
             template: Some("five_tier".into()),
             stages: vec![stage(0, "disabled", "0%"), stage(1, "internal", "1%")],
             allow_customers: vec![],

@@ -245,7 +245,7 @@ mod tests {
             current_percent: "10%".into(),
             stage_entered_at: Some(DateTime::<Utc>::UNIX_EPOCH),
             version: 4,
-            stickiness: "customer_id".into(),
+            stickiness: crate::domain::Stickiness::CustomerId,
             template: None,
             stages: vec![
                 stage(0, "a", &[]),

@@ -32,7 +32,8 @@ pub async fn details(pool: &PgPool, ids: &[i64]) -> Result<Vec<RolloutView>, Ser
     let mut conn = pool.acquire().await?;
     let rows = sqlx::query!(
         r#"select r.id, r.status as "status: RolloutStatus", r.current_stage,
-                  r.stage_entered_at as "stage_entered_at: DateTime<Utc>", r.version, r.stickiness, r.template,
+                  r.stage_entered_at as "stage_entered_at: DateTime<Utc>", r.version,
+                  r.stickiness as "stickiness: crate::domain::Stickiness", r.template,
                   r.flag_id, r.environment_id, f.key as flag, e.key as environment,
                   r.created_at as "created_at: DateTime<Utc>", r.started_at as "started_at: DateTime<Utc>",
                   r.completed_at as "completed_at: DateTime<Utc>"
@@ -301,8 +302,7 @@ pub async fn population(pool: &PgPool, id: i64) -> Result<crate::model::Populati
     use crate::domain::Stickiness;
     use std::collections::HashSet;
     let view = detail(pool, id).await?;
-    let stickiness =
-        Stickiness::parse(&view.stickiness).map_err(|e| ServiceError::internal("reading a rollout's stickiness", e))?;
+    let stickiness = view.stickiness.clone();
     let serving = matches!(view.status, RolloutStatus::Active | RolloutStatus::Paused);
     let served: u16 = match view.status {
         RolloutStatus::Completed => 10_000,
