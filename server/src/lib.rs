@@ -121,9 +121,19 @@ pub fn app(state: AppState, trusted_origins: csrf::TrustedOrigins) -> Router {
 /// The span every request is handled in: its id, the route it matched and the path, never the query, as a
 /// browser's event stream carries its frontend token there.
 pub fn request_span(request: &Request) -> tracing::Span {
-    let id = request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
-    let route = request.extensions().get::<axum::extract::MatchedPath>().map_or("unmatched", |r| r.as_str());
-    tracing::debug_span!("request", id, method = %request.method(), route, path = %request.uri().path())
+    use tracing::field::Empty;
+    let span = tracing::debug_span!("request", id = Empty, method = %request.method(), route = Empty, path = %request.uri().path());
+    // Looked up only when the span is recorded: at the default level it is off, and evaluation pays nothing.
+    if !span.is_disabled() {
+        if let Some(id) = request.headers().get("x-request-id").and_then(|v| v.to_str().ok()) {
+            span.record("id", id);
+        }
+        span.record(
+            "route",
+            request.extensions().get::<axum::extract::MatchedPath>().map_or("unmatched", |r| r.as_str()),
+        );
+    }
+    span
 }
 
 /// The browser bundle (`/pkg/rollgate_bg.wasm`, `.js`, `.css`): the build writes a gzip copy beside each

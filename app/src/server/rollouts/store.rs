@@ -210,7 +210,7 @@ pub(crate) async fn load_plans(
 }
 
 /// Stored plans were validated when written; a plan that no longer validates is reported, not served.
-fn stored_plan(id: i64, stages: Vec<StagePlan>) -> Result<RolloutPlan, ServiceError> {
+pub(super) fn stored_plan(id: i64, stages: Vec<StagePlan>) -> Result<RolloutPlan, ServiceError> {
     RolloutPlan::new(stages).map_err(|e| ServiceError::bug(format!("rollout {id}: stored plan: {e}")))
 }
 
