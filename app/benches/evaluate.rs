@@ -8,9 +8,15 @@
 #![allow(clippy::unwrap_used)]
 
 use app::domain::evaluation::RolloutStatus;
-use app::domain::{evaluate, EnvConfig, EvalContext, FlagConfig, FlagKey, KeyMap, Percent, RolloutConfig, Stickiness};
+use app::domain::targeting::{
+    compile_rules, CompiledSegment, Constraint, ContextField, FlagShape, Operator, Segments, Serve, TargetingRule,
+};
+use app::domain::{
+    evaluate, EnvConfig, EvalContext, FlagConfig, FlagKey, KeyMap, NoFlags, Percent, RolloutConfig, Stickiness,
+};
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
-use serde_json::json;
+use serde_json::{json, Value};
+use std::sync::Arc;
 use unleash_yggdrasil::{ClientFeatures, Context, EngineState, UpdateMessage};
 
 /// 1,000 boolean flags: a third plain on, a third off, a third in an active rollout at 25% by customer,
@@ -29,6 +35,7 @@ fn environment() -> (KeyMap<(FlagConfig, EnvConfig)>, Vec<String>) {
                 stickiness: Stickiness::CustomerId,
                 allow_customers: Default::default(),
                 allow_organizations: Default::default(),
+                audience: None,
             });
         }
         if i % 10 == 0 {
@@ -85,14 +92,15 @@ fn side_by_side(c: &mut Criterion) {
             EvalContext { customer_id: Some(id.clone()), organization_id: Some("org-3".into()), ..Default::default() };
         let theirs = unleash_context(&id);
         for key in &keys {
-            let ours = evaluate(flags.get(key.as_str()).map(|(f, e)| (f, e)), &ctx).unwrap().value == &json!(true);
+            let ours =
+                evaluate(flags.get(key.as_str()).map(|(f, e)| (f, e)), &ctx, &NoFlags).unwrap().value == &json!(true);
             assert_eq!(ours, unleash.is_enabled(key, &theirs, &None), "{key} for {id}");
         }
     }
     let ctx = EvalContext {
         customer_id: Some("cust-0042".into()),
         organization_id: Some("org-3".into()),
-        attributes: Default::default(),
+        ..Default::default()
     };
     let theirs = unleash_context("cust-0042");
     let rollout_flag = "flag_0002";
@@ -101,7 +109,7 @@ fn side_by_side(c: &mut Criterion) {
     one.bench_function("Rollgate", |b| {
         b.iter(|| {
             let found = flags.get(black_box(rollout_flag)).map(|(f, e)| (f, e));
-            evaluate(found, black_box(&ctx)).map(|a| a.reason)
+            evaluate(found, black_box(&ctx), &NoFlags).map(|a| a.reason)
         })
     });
     one.bench_function("Unleash Yggdrasil", |b| {
@@ -115,7 +123,7 @@ fn side_by_side(c: &mut Criterion) {
             let mut on = 0usize;
             for key in &keys {
                 let found = flags.get(key.as_str()).map(|(f, e)| (f, e));
-                if let Ok(answer) = evaluate(found, black_box(&ctx)) {
+                if let Ok(answer) = evaluate(found, black_box(&ctx), &NoFlags) {
                     on += usize::from(answer.value == &json!(true));
                 }
             }
@@ -128,5 +136,148 @@ fn side_by_side(c: &mut Criterion) {
     all.finish();
 }
 
-criterion_group!(benches, side_by_side);
+/// The three constraints of a typical rule: a plan, a minimum app version and a region. `n` of them.
+fn constraints(n: usize) -> Vec<Constraint> {
+    let all = [
+        ("plan", Operator::In, vec!["enterprise", "business"]),
+        ("app_version", Operator::SemverGte, vec!["2.3.0"]),
+        ("region", Operator::In, vec!["eu-west", "eu-central"]),
+    ];
+    all.into_iter()
+        .take(n)
+        .map(|(field, op, values)| {
+            Constraint::new(ContextField::parse(field).unwrap(), op, values.into_iter().map(str::to_owned).collect())
+        })
+        .collect()
+}
+
+/// A boolean flag, off by default, with `rules` rules of `n` constraints each serving on (the last one
+/// is the one that holds for the context below), and the same as an Unleash feature with one strategy per
+/// rule.
+fn flag_with_rules(key: &str, rules: usize, n: usize, segments: &Segments) -> ((FlagConfig, EnvConfig), Value) {
+    let flag = FlagConfig::boolean(FlagKey::parse(key).unwrap(), 1);
+    let list: Vec<TargetingRule> = (0..rules)
+        .map(|i| {
+            let mut constraints = constraints(n);
+            if i + 1 < rules {
+                // Earlier rules fail on their last constraint, so every constraint of every rule runs.
+                if let Some(last) = constraints.last_mut() {
+                    last.values = vec!["nowhere".into()];
+                }
+            }
+            TargetingRule {
+                name: format!("rule {i}"),
+                constraints,
+                segments: Vec::new(),
+                serve: Serve::On,
+                percent: None,
+                stickiness: Stickiness::CustomerId,
+            }
+        })
+        .collect();
+    let mut env = EnvConfig::new(true, json!(false));
+    env.rules = compile_rules(&list, FlagShape { value_type: flag.value_type, variants: None }, segments).unwrap();
+    let strategies: Vec<Value> = list
+        .iter()
+        .map(|rule| {
+            let constraints: Vec<Value> = rule
+                .constraints
+                .iter()
+                .map(|c| json!({"contextName": c.field.as_str(), "operator": c.operator.as_str(), "values": c.values}))
+                .collect();
+            json!({"name": "default", "parameters": {}, "constraints": constraints})
+        })
+        .collect();
+    ((flag, env), json!({"name": key, "enabled": true, "strategies": strategies}))
+}
+
+fn engine_of(features: Vec<Value>) -> EngineState {
+    let features: ClientFeatures = serde_json::from_value(json!({"version": 2, "features": features})).unwrap();
+    let engine = EngineState::default();
+    let warnings = engine.take_state(UpdateMessage::FullResponse(features));
+    assert!(warnings.unwrap_or_default().is_empty(), "Yggdrasil refused part of the configuration");
+    engine
+}
+
+fn rules(c: &mut Criterion) {
+    let none = Segments::new();
+    let mut ctx = EvalContext { customer_id: Some("cust-0042".into()), ..Default::default() };
+    for (k, v) in [("plan", "enterprise"), ("app_version", "2.4.1"), ("region", "eu-west")] {
+        ctx.attributes.insert(k.into(), v.into());
+    }
+    let mut theirs = unleash_context("cust-0042");
+    theirs.properties = Some(ctx.attributes.iter().map(|(k, v)| (k.clone(), v.clone())).collect());
+
+    for n in [1, 3] {
+        let ((flag, env), feature) = flag_with_rules("checkout", 1, n, &none);
+        let unleash = engine_of(vec![feature]);
+        assert_eq!(evaluate(Some((&flag, &env)), &ctx, &NoFlags).unwrap().value, &json!(true));
+        assert!(unleash.is_enabled("checkout", &theirs, &None));
+        let mut group = c.benchmark_group(format!("one flag, one rule of {n} constraint(s)"));
+        group.bench_function("Rollgate", |b| {
+            b.iter(|| evaluate(Some((black_box(&flag), &env)), black_box(&ctx), &NoFlags).map(|a| a.reason))
+        });
+        group.bench_function("Unleash Yggdrasil", |b| {
+            b.iter(|| unleash.is_enabled(black_box("checkout"), black_box(&theirs), &None))
+        });
+        group.finish();
+    }
+
+    let mut flags: KeyMap<(FlagConfig, EnvConfig)> = KeyMap::default();
+    let mut features = Vec::new();
+    for i in 0..1000 {
+        let key = format!("flag_{i:04}");
+        let (entry, feature) = flag_with_rules(&key, 2, 3, &none);
+        flags.insert(key, entry);
+        features.push(feature);
+    }
+    let unleash = engine_of(features);
+    let keys: Vec<String> = flags.keys().cloned().collect();
+    let mut all = c.benchmark_group("1,000 flags of two 3-constraint rules, one context");
+    all.bench_function("Rollgate", |b| {
+        b.iter(|| {
+            keys.iter()
+                .filter(|key| {
+                    let found = flags.get(key.as_str()).map(|(f, e)| (f, e));
+                    evaluate(found, black_box(&ctx), &NoFlags).is_ok_and(|a| a.value == &json!(true))
+                })
+                .count()
+        })
+    });
+    all.bench_function("Unleash Yggdrasil", |b| {
+        b.iter(|| keys.iter().filter(|key| unleash.is_enabled(key, black_box(&theirs), &None)).count())
+    });
+    all.finish();
+
+    // A segment of many customer keys is one set lookup: the time stays flat from 10 to 10,000 keys.
+    let mut segment = c.benchmark_group("a rule with a segment of N customer keys");
+    for size in [10, 1_000, 10_000] {
+        let keys: Vec<String> = (0..size).map(|i| format!("cust-{i:05}")).collect();
+        let constraint = Constraint::new(ContextField::CustomerId, Operator::In, keys);
+        let segments: Segments =
+            [("vip".to_owned(), Arc::new(CompiledSegment::compile("vip", &[constraint]).unwrap()))]
+                .into_iter()
+                .collect();
+        let flag = FlagConfig::boolean(FlagKey::parse("vip-only").unwrap(), 1);
+        let rule = TargetingRule {
+            name: "vip".into(),
+            constraints: Vec::new(),
+            segments: vec!["vip".into()],
+            serve: Serve::On,
+            percent: None,
+            stickiness: Stickiness::CustomerId,
+        };
+        let mut env = EnvConfig::new(true, json!(false));
+        env.rules =
+            compile_rules(&[rule], FlagShape { value_type: flag.value_type, variants: None }, &segments).unwrap();
+        let member = EvalContext { customer_id: Some("cust-00007".into()), ..Default::default() };
+        assert_eq!(evaluate(Some((&flag, &env)), &member, &NoFlags).unwrap().value, &json!(true));
+        segment.bench_function(format!("{size} keys"), |b| {
+            b.iter(|| evaluate(Some((black_box(&flag), &env)), black_box(&member), &NoFlags).map(|a| a.reason))
+        });
+    }
+    segment.finish();
+}
+
+criterion_group!(benches, side_by_side, rules);
 criterion_main!(benches);

@@ -5,6 +5,7 @@ pub mod environments;
 pub mod people;
 pub mod priority;
 pub mod schedule;
+pub mod targeting;
 pub mod targets;
 pub mod webhooks;
 

@@ -4,11 +4,19 @@
 //!
 //! 1. unknown or archived flag: [`EvalError::FlagNotFound`];
 //! 2. flag off in the environment (the kill switch): the off value, [`Reason::Disabled`];
-//! 3. an override for the customer, then 4. for the organization: the forced value, [`Reason::TargetingMatch`];
-//! 5. the rollout's allow-list (customer or organization): the on value, [`Reason::TargetingMatch`];
-//! 6. the rollout: the on value if the unit's bucket is below the percentage served, else the off value,
-//!    both [`Reason::Split`];
-//! 7. the environment's default value, [`Reason::Static`] or [`Reason::Default`] (see [`EnvConfig::is_static`]).
+//! 3. prerequisites: each flag it requires must be on (or off, or on one of some variants) for this context
+//!    in this environment; if one is not, the off value, [`Reason::PrerequisiteFailed`], naming that flag;
+//! 4. an override for the customer, then 5. for the organization: the forced value, [`Reason::TargetingMatch`];
+//! 6. the rollout's allow-list (customer or organization): the on value, [`Reason::TargetingMatch`];
+//! 7. the targeting rules, in order, the first whose constraints and segments all hold (and, with a
+//!    percentage, whose share the unit's bucket is in; units outside it go on to the next rule): what the
+//!    rule serves, [`Reason::TargetingMatch`], or [`Reason::Split`] for a rule with a percentage;
+//! 8. the rollout, for units in its audience (all units if it has none): the on value if the unit's bucket
+//!    is below the percentage served, else the off value, both [`Reason::Split`];
+//! 9. the environment's default value, [`Reason::Static`] or [`Reason::Default`] (see [`EnvConfig::is_static`]).
+//!
+//! Every answer says what decided it ([`DecidedBy`]): the prerequisite, the override, the rule and its
+//! segments, the rollout or the default, so "Evaluate for..." and the APIs can show why.
 //!
 //! The answer borrows its value and variant key from the configuration rather than cloning them: this runs
 //! for every flag of every request (about 100 ns a flag is the budget) and a `serde_json::Value` clone may
@@ -16,6 +24,7 @@
 
 use super::bucketing::is_in;
 use super::percent::Percent;
+use super::targeting::{limits, CompiledCondition, CompiledRule, Prerequisite, Served};
 use super::variant::Variants;
 use super::{text_enum, FlagKey, InvalidValue, ValueType};
 use serde::{Deserialize, Serialize};
@@ -41,8 +50,12 @@ pub struct EvalContext {
     pub customer_id: Option<String>,
     /// The customer's organization (account).
     pub organization_id: Option<String>,
-    /// Any other attributes, usable as stickiness with `attribute:<name>`.
+    /// Any other attributes, usable as stickiness with `attribute:<name>` and in constraints by name.
     pub attributes: BTreeMap<String, String>,
+    /// The time constraints on `current_time` compare with; the time of evaluation when absent. Not read
+    /// from requests: applications cannot move the clock.
+    #[serde(skip)]
+    pub current_time: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 impl EvalContext {
@@ -191,7 +204,7 @@ impl RolloutStatus {
 
 /// A flag's rollout in one environment, as evaluation needs it. The snapshot holds the live rollout
 /// (planned, active or paused) if there is one, else the latest finished one, else none.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct RolloutConfig {
     /// Decides how `percent` and the allow-lists are used; see [`RolloutStatus`].
     pub status: RolloutStatus,
@@ -203,6 +216,8 @@ pub struct RolloutConfig {
     pub allow_customers: HashSet<String>,
     /// Organization ids that are always in while the rollout is active or paused.
     pub allow_organizations: HashSet<String>,
+    /// Only units this holds for take part in the percentage; the others get the default. `None`: all.
+    pub audience: Option<CompiledCondition>,
 }
 
 impl RolloutConfig {
@@ -270,7 +285,7 @@ impl FlagConfig {
 }
 
 /// A flag's state in one environment.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct EnvConfig {
     /// `false` is the kill switch: the off value for everybody, before any override.
     pub enabled: bool,
@@ -280,6 +295,10 @@ pub struct EnvConfig {
     pub customer_overrides: HashMap<String, Value>,
     /// Values forced for organizations, by organization id.
     pub organization_overrides: HashMap<String, Value>,
+    /// Flags that must be on (or off) for this one to be served, checked in order.
+    pub prerequisites: Vec<Prerequisite>,
+    /// The targeting rules, in order; the first that takes a unit answers.
+    pub rules: Vec<CompiledRule>,
     /// The rollout, if the flag has one in this environment.
     pub rollout: Option<RolloutConfig>,
 }
@@ -292,6 +311,8 @@ impl EnvConfig {
             default_value,
             customer_overrides: HashMap::new(),
             organization_overrides: HashMap::new(),
+            prerequisites: Vec::new(),
+            rules: Vec::new(),
             rollout: None,
         }
     }
@@ -303,6 +324,8 @@ impl EnvConfig {
     pub fn is_static(&self) -> bool {
         self.customer_overrides.is_empty()
             && self.organization_overrides.is_empty()
+            && self.prerequisites.is_empty()
+            && self.rules.is_empty()
             && self.rollout.as_ref().is_none_or(|r| r.serving_percent().is_none() && !r.allow_list_applies())
     }
 }
@@ -321,11 +344,14 @@ pub enum Reason {
     Split,
     /// The flag is off in this environment.
     Disabled,
+    /// A flag this one requires is not as required, so this one serves its off value.
+    PrerequisiteFailed,
 }
 
 impl Reason {
     /// Every reason, in declaration order (the discriminant is the index).
-    pub const ALL: [Reason; 5] = [Self::Static, Self::Default, Self::TargetingMatch, Self::Split, Self::Disabled];
+    pub const ALL: [Reason; 6] =
+        [Self::Static, Self::Default, Self::TargetingMatch, Self::Split, Self::Disabled, Self::PrerequisiteFailed];
 
     /// The OpenFeature spelling, e.g. `TARGETING_MATCH`.
     pub fn as_str(self) -> &'static str {
@@ -335,6 +361,7 @@ impl Reason {
             Self::TargetingMatch => "TARGETING_MATCH",
             Self::Split => "SPLIT",
             Self::Disabled => "DISABLED",
+            Self::PrerequisiteFailed => "PREREQUISITE_FAILED",
         }
     }
 }
@@ -356,6 +383,68 @@ pub struct Evaluation<'a> {
     pub reason: Reason,
     /// The flag's configuration version.
     pub version: i64,
+    /// What decided the answer.
+    pub decided_by: DecidedBy<'a>,
+}
+
+/// What decided an answer, for "Evaluate for..." and the APIs' metadata.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum DecidedBy<'a> {
+    /// The kill switch.
+    Disabled,
+    /// This required flag was not as required.
+    Prerequisite { flag: &'a str },
+    /// An override for the customer.
+    CustomerOverride,
+    /// An override for the organization.
+    OrganizationOverride,
+    /// The rollout's allow-list.
+    AllowList,
+    /// A targeting rule: its 1-based position, its name and the segments it uses.
+    Rule { position: usize, name: &'a str, segments: &'a [String] },
+    /// The rollout's bucketing, in or out.
+    Rollout,
+    /// Nothing else applied: the environment's default.
+    Default,
+}
+
+impl DecidedBy<'_> {
+    /// The kind as spelt in answers: `rule`, `customer_override`, `default`...
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Disabled => "disabled",
+            Self::Prerequisite { .. } => "prerequisite",
+            Self::CustomerOverride => "customer_override",
+            Self::OrganizationOverride => "organization_override",
+            Self::AllowList => "allow_list",
+            Self::Rule { .. } => "rule",
+            Self::Rollout => "rollout",
+            Self::Default => "default",
+        }
+    }
+}
+
+/// The flags of one environment, as prerequisites look them up.
+pub trait FlagLookup {
+    /// The flag under `key` and its state in the environment, if the environment has it.
+    fn find(&self, key: &str) -> Option<(&FlagConfig, &EnvConfig)>;
+}
+
+/// No other flags: every prerequisite fails. For evaluating a flag on its own, in tests and benches.
+pub struct NoFlags;
+
+impl FlagLookup for NoFlags {
+    fn find(&self, _key: &str) -> Option<(&FlagConfig, &EnvConfig)> {
+        None
+    }
+}
+
+impl<S: std::hash::BuildHasher> FlagLookup for HashMap<String, (FlagConfig, EnvConfig), S> {
+    fn find(&self, key: &str) -> Option<(&FlagConfig, &EnvConfig)> {
+        self.get(key).map(|(f, e)| (f, e))
+    }
 }
 
 /// Why a flag could not be evaluated.
@@ -376,10 +465,20 @@ impl EvalError {
 }
 
 /// Evaluates one flag for one context. `found` is what the snapshot holds under the requested key for the
-/// requested environment, `None` if nothing.
+/// requested environment, `None` if nothing; `flags` finds the flags its prerequisites name.
 pub fn evaluate<'a>(
     found: Option<(&'a FlagConfig, &'a EnvConfig)>,
     ctx: &EvalContext,
+    flags: &dyn FlagLookup,
+) -> Result<Evaluation<'a>, EvalError> {
+    evaluate_at(found, ctx, flags, 0)
+}
+
+fn evaluate_at<'a>(
+    found: Option<(&'a FlagConfig, &'a EnvConfig)>,
+    ctx: &EvalContext,
+    flags: &dyn FlagLookup,
+    depth: usize,
 ) -> Result<Evaluation<'a>, EvalError> {
     let Some((flag, env)) = found else {
         return Err(EvalError::FlagNotFound);
@@ -387,38 +486,75 @@ pub fn evaluate<'a>(
     if flag.archived {
         return Err(EvalError::FlagNotFound);
     }
-    let answer = |value, variant, reason| Evaluation { value, variant, reason, version: flag.version };
+    let answer =
+        |value, variant, reason, decided_by| Evaluation { value, variant, reason, version: flag.version, decided_by };
     if !env.enabled {
-        return Ok(answer(&flag.off_value, None, Reason::Disabled));
+        return Ok(answer(&flag.off_value, None, Reason::Disabled, DecidedBy::Disabled));
     }
-    let customer_override = ctx.customer_id.as_deref().and_then(|id| env.customer_overrides.get(id));
-    let forced =
-        customer_override.or_else(|| ctx.organization_id.as_deref().and_then(|id| env.organization_overrides.get(id)));
-    if let Some(value) = forced {
-        return Ok(answer(value, None, Reason::TargetingMatch));
+    if let Some(failed) = env.prerequisites.iter().find(|p| !prerequisite_holds(p, ctx, flags, depth)) {
+        let by = DecidedBy::Prerequisite { flag: failed.flag.as_str() };
+        return Ok(answer(&flag.off_value, None, Reason::PrerequisiteFailed, by));
     }
-    if let Some(rollout) = &env.rollout {
-        let unit = ctx.stickiness_value(&rollout.stickiness);
-        let on = |reason| {
-            let (value, variant) = on_value(flag, unit);
-            answer(value, variant, reason)
+    if let Some(value) = ctx.customer_id.as_deref().and_then(|id| env.customer_overrides.get(id)) {
+        return Ok(answer(value, None, Reason::TargetingMatch, DecidedBy::CustomerOverride));
+    }
+    if let Some(value) = ctx.organization_id.as_deref().and_then(|id| env.organization_overrides.get(id)) {
+        return Ok(answer(value, None, Reason::TargetingMatch, DecidedBy::OrganizationOverride));
+    }
+    let rollout = env.rollout.as_ref();
+    let rollout_unit = rollout.and_then(|r| ctx.stickiness_value(&r.stickiness));
+    if rollout.is_some_and(|r| r.allows(ctx)) {
+        let (value, variant) = on_value(flag, rollout_unit);
+        return Ok(answer(value, variant, Reason::TargetingMatch, DecidedBy::AllowList));
+    }
+    if let Some(rule) = env.rules.iter().find(|rule| rule.takes(flag.key.as_str(), ctx)) {
+        let (value, variant) = match &rule.served {
+            Served::On => on_value(flag, ctx.stickiness_value(&rule.stickiness)),
+            Served::Off => (&flag.off_value, None),
+            Served::Fixed(value, variant) => (value, variant.as_deref()),
         };
-        if rollout.allows(ctx) {
-            return Ok(on(Reason::TargetingMatch));
-        }
+        let reason = if rule.percent.is_some() { Reason::Split } else { Reason::TargetingMatch };
+        let by = DecidedBy::Rule { position: rule.position, name: &rule.name, segments: &rule.when.segment_keys };
+        return Ok(answer(value, variant, reason, by));
+    }
+    if let Some(rollout) = rollout.filter(|r| r.audience.as_ref().is_none_or(|a| a.holds(ctx))) {
         if let Some(percent) = rollout.serving_percent() {
             // A unit without a stickiness value has no bucket of its own. It is taken to sit in the last
             // bucket, so it is out below 100% and in at 100%: a completed rollout serves everybody, and
             // the rule stays monotonic.
-            let is_in = match unit {
+            let is_in = match rollout_unit {
                 Some(value) => is_in(flag.key.as_str(), value, percent),
                 None => percent == Percent::HUNDRED,
             };
-            return Ok(if is_in { on(Reason::Split) } else { answer(&flag.off_value, None, Reason::Split) });
+            let (value, variant) = if is_in { on_value(flag, rollout_unit) } else { (&flag.off_value, None) };
+            return Ok(answer(value, variant, Reason::Split, DecidedBy::Rollout));
         }
     }
     let reason = if env.is_static() { Reason::Static } else { Reason::Default };
-    Ok(answer(&env.default_value, None, reason))
+    Ok(answer(&env.default_value, None, reason, DecidedBy::Default))
+}
+
+/// Whether a required flag is as required for this context. A flag that is missing, archived or too deep
+/// in a chain (cycles are refused when written; this bounds the work if one slipped through) fails.
+fn prerequisite_holds(p: &Prerequisite, ctx: &EvalContext, flags: &dyn FlagLookup, depth: usize) -> bool {
+    if depth >= limits::PREREQUISITE_DEPTH {
+        return false;
+    }
+    let Some(found @ (required, _)) = flags.find(&p.flag) else {
+        return false;
+    };
+    match evaluate_at(Some(found), ctx, flags, depth + 1) {
+        Ok(answer) => p.satisfied_by(answer.is_on(&required.off_value), answer.variant),
+        Err(_) => false,
+    }
+}
+
+impl Evaluation<'_> {
+    /// Whether the flag is on for the context, as prerequisites mean it: served (not disabled, its own
+    /// prerequisites held) and serving something other than its off value.
+    pub fn is_on(&self, off_value: &Value) -> bool {
+        !matches!(self.reason, Reason::Disabled | Reason::PrerequisiteFailed) && self.value != off_value
+    }
 }
 
 fn on_value<'a>(flag: &'a FlagConfig, unit: Option<&str>) -> (&'a Value, Option<&'a str>) {

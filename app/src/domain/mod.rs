@@ -13,6 +13,7 @@ pub mod priority;
 pub mod rollout;
 pub mod staleness;
 pub mod target;
+pub mod targeting;
 pub mod text;
 pub mod token;
 pub mod user;
@@ -20,8 +21,8 @@ pub mod variant;
 pub mod webhook;
 
 pub use evaluation::{
-    evaluate, EnvConfig, EvalContext, EvalError, Evaluation, FlagConfig, KeyMap, OnValue, Reason, RolloutConfig,
-    Stickiness,
+    evaluate, DecidedBy, EnvConfig, EvalContext, EvalError, Evaluation, FlagConfig, FlagLookup, KeyMap, NoFlags,
+    OnValue, Reason, RolloutConfig, Stickiness,
 };
 pub use flag::{Description, EnvKey, FlagKey, FlagKind, FlagName, ValueType};
 pub use percent::Percent;

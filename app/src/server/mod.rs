@@ -25,6 +25,7 @@ pub mod service_error;
 pub mod setup;
 pub mod snapshot;
 pub mod state;
+pub mod targeting;
 pub mod tokens;
 pub mod users;
 pub mod webhooks;

@@ -6,9 +6,10 @@ mod tokens;
 
 pub use tokens::{LookupError, TokenEntry, TokenLife, TokenLookups, LOOKUPS_PER_SECOND, NEGATIVE_TTL};
 
+use crate::domain::targeting::{compile_rules, CompiledSegment, Constraint, FlagShape, Segments, TargetingRule};
 use crate::domain::{
-    evaluate, EnvConfig, EvalContext, EvalError, Evaluation, FlagConfig, FlagKey, KeyMap, OnValue, Percent, Reason,
-    RolloutConfig, Stickiness, ValueType,
+    evaluate, EnvConfig, EvalContext, EvalError, Evaluation, FlagConfig, FlagKey, FlagLookup, KeyMap, OnValue, Percent,
+    Reason, RolloutConfig, Stickiness, ValueType,
 };
 use arc_swap::ArcSwapOption;
 use sqlx::PgPool;
@@ -52,7 +53,7 @@ impl EnvSnapshot {
     /// Evaluates a flag already looked up in [`EnvSnapshot::flags`], and counts the answer: bulk answers
     /// walk the keys and look each flag up once.
     pub fn evaluate_entry<'a>(&'a self, entry: &'a FlagEntry, ctx: &EvalContext) -> Result<Evaluation<'a>, EvalError> {
-        let answer = evaluate(Some((&entry.flag, &entry.env)), ctx);
+        let answer = evaluate(Some((&entry.flag, &entry.env)), ctx, self);
         match &answer {
             Ok(a) => entry.counters.record(a.reason),
             Err(_) => {
@@ -62,6 +63,13 @@ impl EnvSnapshot {
             }
         }
         answer
+    }
+}
+
+/// Prerequisites look the flags they name up in the same environment.
+impl FlagLookup for EnvSnapshot {
+    fn find(&self, key: &str) -> Option<(&FlagConfig, &EnvConfig)> {
+        self.flags.get(key).map(|entry| (&entry.flag, &entry.env))
     }
 }
 
@@ -341,6 +349,21 @@ pub async fn stored_version(pool: &PgPool) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar!("select version from config_state").fetch_one(pool).await
 }
 
+/// Every segment, compiled once for all the rules that use it. Every write checks a segment's
+/// constraints, so one that does not compile is corruption: the snapshot is not swapped.
+async fn load_segments(conn: &mut sqlx::PgConnection) -> Result<Segments, sqlx::Error> {
+    let rows = sqlx::query!("select key, constraints from segments").fetch_all(&mut *conn).await?;
+    let mut segments = Segments::with_capacity(rows.len());
+    for row in rows {
+        let constraints: Vec<Constraint> =
+            serde_json::from_value(row.constraints).map_err(|e| bad(&format!("segment {}", row.key), e))?;
+        let compiled =
+            CompiledSegment::compile(&row.key, &constraints).map_err(|e| bad(&format!("segment {}", row.key), e))?;
+        segments.insert(row.key, Arc::new(compiled));
+    }
+    Ok(segments)
+}
+
 /// Reads the whole configuration in one repeatable-read transaction, so the snapshot is consistent and its
 /// version is the one it was read at.
 pub async fn load(pool: &PgPool) -> Result<Snapshot, sqlx::Error> {
@@ -374,15 +397,35 @@ pub async fn load(pool: &PgPool) -> Result<Snapshot, sqlx::Error> {
         flags.insert(row.id, config);
     }
 
+    let segments = load_segments(&mut tx).await?;
     let env_rows = sqlx::query!(
-        "select fe.flag_id, fe.environment_id, e.key as env_key, fe.enabled, fe.default_value
+        "select fe.flag_id, fe.environment_id, e.key as env_key, fe.enabled, fe.default_value, fe.rules, fe.prerequisites
          from flag_environments fe join environments e on e.id = fe.environment_id where e.archived_at is null"
     )
     .fetch_all(&mut *tx)
     .await?;
     let mut states: HashMap<(i64, i64), (String, EnvConfig)> = HashMap::with_capacity(env_rows.len());
     for row in env_rows {
-        states.insert((row.flag_id, row.environment_id), (row.env_key, EnvConfig::new(row.enabled, row.default_value)));
+        let mut env = EnvConfig::new(row.enabled, row.default_value);
+        if let Some(flag) = flags.get(&row.flag_id).filter(|f| !f.archived) {
+            let at = || format!("{} in {}", flag.key.as_str(), row.env_key);
+            env.prerequisites =
+                serde_json::from_value(row.prerequisites).map_err(|e| bad(&format!("prerequisites of {}", at()), e))?;
+            let rules: Vec<TargetingRule> =
+                serde_json::from_value(row.rules).map_err(|e| bad(&format!("rules of {}", at()), e))?;
+            let variants = match &flag.on {
+                OnValue::Variants(variants) => Some(variants),
+                OnValue::Fixed(_) => None,
+            };
+            match compile_rules(&rules, FlagShape { value_type: flag.value_type, variants }, &segments) {
+                Ok(compiled) => env.rules = compiled,
+                // Every write checks the rules, so this means a flag's variants changed under a rule that
+                // serves one. The flag keeps answering without its rules (its default, a rollout) rather
+                // than the whole snapshot failing; the log says why.
+                Err(e) => tracing::error!(flag = flag.key.as_str(), env = row.env_key, "targeting rules skipped: {e}"),
+            }
+        }
+        states.insert((row.flag_id, row.environment_id), (row.env_key, env));
     }
 
     let overrides = sqlx::query!(
@@ -439,6 +482,7 @@ pub async fn load(pool: &PgPool) -> Result<Snapshot, sqlx::Error> {
                 stickiness: row.stickiness,
                 allow_customers,
                 allow_organizations,
+                audience: None,
             });
         }
     }

@@ -26,7 +26,12 @@ pub struct ContextIn {
 
 impl From<ContextIn> for EvalContext {
     fn from(c: ContextIn) -> Self {
-        EvalContext { customer_id: c.customer_id, organization_id: c.organization_id, attributes: c.attributes }
+        EvalContext {
+            customer_id: c.customer_id,
+            organization_id: c.organization_id,
+            attributes: c.attributes,
+            ..EvalContext::default()
+        }
     }
 }
 
@@ -48,11 +53,19 @@ pub struct FlagAnswer<'a> {
     pub variant: Option<&'a str>,
     #[schema(value_type = String, example = "TARGETING_MATCH")]
     pub reason: &'static str,
+    /// What decided: the rule (with its position, name and segments), the prerequisite that failed, an
+    /// override, the allow-list, the rollout, the kill switch or the default.
+    pub decided_by: app::domain::DecidedBy<'a>,
 }
 
 impl<'a> From<&app::domain::Evaluation<'a>> for FlagAnswer<'a> {
     fn from(answer: &app::domain::Evaluation<'a>) -> Self {
-        FlagAnswer { value: answer.value, variant: answer.variant, reason: answer.reason.as_str() }
+        FlagAnswer {
+            value: answer.value,
+            variant: answer.variant,
+            reason: answer.reason.as_str(),
+            decided_by: answer.decided_by,
+        }
     }
 }
 

@@ -16,6 +16,7 @@ pub mod rollouts;
 pub mod schedule;
 pub mod stream;
 pub mod structure;
+pub mod targeting;
 pub mod targets;
 
 /// A JSON answer written into one buffer of about `size_hint` bytes: the evaluation routes' hot path, where

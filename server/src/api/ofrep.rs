@@ -53,13 +53,57 @@ pub struct OfrepSuccess<'a> {
     /// Always named: the weighted variant served, `on`/`off` for a boolean, `off` or `default` otherwise.
     #[schema(value_type = String)]
     pub variant: &'a str,
-    pub metadata: OfrepMetadata,
+    pub metadata: OfrepMetadata<'a>,
 }
 
+/// OpenFeature flag metadata: flat, with string, number or boolean values.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct OfrepMetadata {
+#[serde(rename_all = "camelCase")]
+pub struct OfrepMetadata<'a> {
     /// The configuration version the answer came from.
     pub version: i64,
+    /// What decided: `rule`, `prerequisite`, `customer_override`, `organization_override`, `allow_list`,
+    /// `rollout`, `disabled` or `default`.
+    #[schema(value_type = String, example = "rule")]
+    pub decided_by: &'static str,
+    /// The name of the targeting rule that decided.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    pub rule: Option<&'a str>,
+    /// Its position among the flag's rules, from 1.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rule_position: Option<usize>,
+    /// The segments of that rule, comma-separated.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub segments: Option<String>,
+    /// The required flag that was not as required.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    pub prerequisite: Option<&'a str>,
+}
+
+impl<'a> OfrepMetadata<'a> {
+    fn of(answer: &app::domain::Evaluation<'a>) -> Self {
+        use app::domain::DecidedBy;
+        let mut metadata = OfrepMetadata {
+            version: answer.version,
+            decided_by: answer.decided_by.kind(),
+            rule: None,
+            rule_position: None,
+            segments: None,
+            prerequisite: None,
+        };
+        match answer.decided_by {
+            DecidedBy::Rule { position, name, segments } => {
+                metadata.rule = Some(name);
+                metadata.rule_position = Some(position);
+                metadata.segments = (!segments.is_empty()).then(|| segments.join(","));
+            }
+            DecidedBy::Prerequisite { flag } => metadata.prerequisite = Some(flag),
+            _ => {}
+        }
+        metadata
+    }
 }
 
 /// One entry of a bulk answer: an answer, or why this flag has none.
@@ -383,7 +427,7 @@ fn success<'a>(key: &'a str, answer: &app::domain::Evaluation<'a>) -> OfrepSucce
         value: answer.value,
         reason: answer.reason.as_str(),
         variant: variant_name(answer),
-        metadata: OfrepMetadata { version: answer.version },
+        metadata: OfrepMetadata::of(answer),
     }
 }
 

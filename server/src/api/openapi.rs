@@ -11,7 +11,7 @@
 
 use super::{
     admin, config_io, error::ErrorBody, evaluate, frontend, ingest, ofrep, people, rollouts, schedule, stream,
-    structure, targets,
+    structure, targeting, targets,
 };
 use app::server::AppState;
 use axum::extract::DefaultBodyLimit;
@@ -44,6 +44,7 @@ const EVALUATION_BODY_LIMIT: usize = 1024 * 1024;
         (name = "environments", description = "The team's environments: everyone reads them, admins change them"),
         (name = "phases", description = "The phases flags are grouped and gated by: editors change them"),
         (name = "targets", description = "Overrides for any customer or organization key, and the registry of their names"),
+        (name = "targeting", description = "Targeting rules and prerequisites per flag and environment, and segments"),
         (name = "people", description = "Users, roles and set-password links: admins"),
         (name = "rollouts", description = "Staged rollouts: the same calls as the rollout page's buttons"),
         (name = "schedule", description = "Changes set to run at a given time"),
@@ -89,6 +90,11 @@ pub fn router(max_import_bytes: usize) -> Routers {
         .routes(routes!(targets::list_customers))
         // Room for the limit to be reported as such (413 with the sizes) rather than cut off.
         .routes(routes!(targets::import_customers).layer(DefaultBodyLimit::max(max_import_bytes.saturating_add(1))))
+        .routes(routes!(targeting::get_targeting))
+        .routes(routes!(targeting::set_rules))
+        .routes(routes!(targeting::set_prerequisites))
+        .routes(routes!(targeting::list_segments, targeting::create_segment))
+        .routes(routes!(targeting::get_segment, targeting::change_segment, targeting::delete_segment))
         .routes(routes!(people::list, people::add))
         .routes(routes!(people::update_roles))
         .routes(routes!(people::disable))

@@ -34,6 +34,7 @@ mod scheduled;
 mod security;
 mod simulate;
 mod static_assets;
+mod targeting;
 mod targets;
 mod targets_import;
 mod targets_migration;

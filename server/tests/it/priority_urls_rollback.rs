@@ -200,7 +200,10 @@ async fn turning_the_flag_on_for_an_account_is_an_audited_override_that_reaches_
     let snapshot = app::server::snapshot::load(&pool).await.unwrap();
     let entry = &snapshot.environments["production"].flags["priority_urls_enabled"];
     let ctx = app::domain::EvalContext { organization_id: Some(ACCOUNT.into()), ..Default::default() };
-    assert_eq!(app::domain::evaluate(Some((&entry.flag, &entry.env)), &ctx).unwrap().value, &serde_json::json!(true));
+    assert_eq!(
+        app::domain::evaluate(Some((&entry.flag, &entry.env)), &ctx, &app::domain::NoFlags).unwrap().value,
+        &serde_json::json!(true)
+    );
 
     let cleared = send(
         &router,

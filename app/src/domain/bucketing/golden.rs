@@ -7,7 +7,7 @@
 
 use super::*;
 use crate::domain::evaluation::{
-    evaluate, EnvConfig, EvalContext, FlagConfig, OnValue, RolloutConfig, RolloutStatus, Stickiness,
+    evaluate, EnvConfig, EvalContext, FlagConfig, NoFlags, OnValue, RolloutConfig, RolloutStatus, Stickiness,
 };
 use crate::domain::variant::{Variant, Variants};
 use crate::domain::FlagKey;
@@ -80,11 +80,12 @@ fn every_golden_row_evaluates_to_its_answer_and_variant() {
                 stickiness: Stickiness::CustomerId,
                 allow_customers: Default::default(),
                 allow_organizations: Default::default(),
+                audience: None,
             }),
             ..EnvConfig::new(true, json!("default"))
         };
         let ctx = EvalContext { customer_id: Some(id.clone()), ..EvalContext::default() };
-        let answer = evaluate(Some((&flag, &env)), &ctx).unwrap();
+        let answer = evaluate(Some((&flag, &env)), &ctx, &NoFlags).unwrap();
         // An empty id is no id: evaluation lets it in only at 100% (see `evaluate`), with the first variant.
         let (expected_in, expected_variant) = if id.is_empty() {
             (basis_points == 10_000, golden.variants[0].0.as_str())

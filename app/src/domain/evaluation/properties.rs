@@ -35,6 +35,8 @@ fn env_config() -> impl Strategy<Value = EnvConfig> {
     (any::<bool>(), status(), percent(), ids(), ids(), ids(), ids(), prop::bool::ANY).prop_map(
         |(enabled, status, percent, cust_over, org_over, allow_c, allow_o, by_org)| EnvConfig {
             enabled,
+            prerequisites: Vec::new(),
+            rules: Vec::new(),
             default_value: json!("default"),
             customer_overrides: cust_over
                 .into_iter()
@@ -50,13 +52,14 @@ fn env_config() -> impl Strategy<Value = EnvConfig> {
                 stickiness: if by_org { Stickiness::OrganizationId } else { Stickiness::CustomerId },
                 allow_customers: allow_c.into_iter().map(str::to_owned).collect(),
                 allow_organizations: allow_o.into_iter().map(str::to_owned).collect(),
+                audience: None,
             }),
         },
     )
 }
 
 fn is_on(flag: &FlagConfig, env: &EnvConfig, ctx: &EvalContext) -> bool {
-    evaluate(Some((flag, env)), ctx).unwrap().value == &json!(true)
+    evaluate(Some((flag, env)), ctx, &NoFlags).unwrap().value == &json!(true)
 }
 
 proptest! {
@@ -114,7 +117,7 @@ proptest! {
         let (before, after) = (snapshot(&a_before), snapshot(&a_after));
         let evaluate_b = |snapshot: &[(FlagConfig, EnvConfig)], ctx: &EvalContext| {
             let found = snapshot.iter().find(|(f, _)| f.key.as_str() == "b").map(|(f, e)| (f, e));
-            evaluate(found, ctx).map(|answer| (answer.value.clone(), answer.variant.map(str::to_owned), answer.reason))
+            evaluate(found, ctx, &NoFlags).map(|answer| (answer.value.clone(), answer.variant.map(str::to_owned), answer.reason))
         };
         for (c, o) in contexts {
             let ctx = member(c, o);
@@ -126,7 +129,7 @@ proptest! {
     fn overrides_and_the_allow_list_win_in_the_stated_order(env in env_config(), c in prop::sample::select(vec!["c1", "c2", "c3"]), o in prop::sample::select(vec!["o1", "o2", "o3"])) {
         let flag = flag("ordered");
         let ctx = member(c, o);
-        let answer = evaluate(Some((&flag, &env)), &ctx).unwrap();
+        let answer = evaluate(Some((&flag, &env)), &ctx, &NoFlags).unwrap();
         let rollout = env.rollout.as_ref().unwrap();
         let allowed = rollout.allow_list_applies() && (rollout.allow_customers.contains(c) || rollout.allow_organizations.contains(o));
         let unit = if rollout.stickiness == Stickiness::OrganizationId { o } else { c };
@@ -157,7 +160,7 @@ proptest! {
         };
         let (env_p, env_q) = (at(p), at(q));
         let ctx = customer(&id);
-        let (at_p, at_q) = (evaluate(Some((&flag, &env_p)), &ctx).unwrap(), evaluate(Some((&flag, &env_q)), &ctx).unwrap());
+        let (at_p, at_q) = (evaluate(Some((&flag, &env_p)), &ctx, &NoFlags).unwrap(), evaluate(Some((&flag, &env_q)), &ctx, &NoFlags).unwrap());
         if let (Some(variant_p), Some(variant_q)) = (at_p.variant, at_q.variant) {
             prop_assert_eq!(variant_p, variant_q);
         }

@@ -28,6 +28,7 @@ pub(super) fn rollout(status: RolloutStatus, basis_points: u16) -> RolloutConfig
         stickiness: Stickiness::CustomerId,
         allow_customers: HashSet::new(),
         allow_organizations: HashSet::new(),
+        audience: None,
     }
 }
 
@@ -36,7 +37,7 @@ fn on_env(rollout: Option<RolloutConfig>) -> EnvConfig {
 }
 
 fn eval<'a>(flag: &'a FlagConfig, env: &'a EnvConfig, ctx: &EvalContext) -> (Value, Option<String>, Reason) {
-    let answer = evaluate(Some((flag, env)), ctx).unwrap();
+    let answer = evaluate(Some((flag, env)), ctx, &NoFlags).unwrap();
     (answer.value.clone(), answer.variant.map(str::to_owned), answer.reason)
 }
 
@@ -47,7 +48,7 @@ fn id_where(flag_key: &str, wanted: impl Fn(u16) -> bool) -> String {
 
 #[test]
 fn an_unknown_flag_is_not_found() {
-    assert_eq!(evaluate(None, &customer("c")), Err(EvalError::FlagNotFound));
+    assert_eq!(evaluate(None, &customer("c"), &NoFlags), Err(EvalError::FlagNotFound));
     assert_eq!(EvalError::FlagNotFound.code(), "FLAG_NOT_FOUND");
 }
 
@@ -56,7 +57,7 @@ fn an_archived_flag_is_not_found_whatever_its_state() {
     let flag = FlagConfig { archived: true, ..flag("old") };
     let mut env = on_env(Some(rollout(RolloutStatus::Completed, 10_000)));
     env.customer_overrides.insert("c".to_owned(), json!(true));
-    assert_eq!(evaluate(Some((&flag, &env)), &customer("c")), Err(EvalError::FlagNotFound));
+    assert_eq!(evaluate(Some((&flag, &env)), &customer("c"), &NoFlags), Err(EvalError::FlagNotFound));
 }
 
 #[test]
@@ -234,21 +235,30 @@ fn customers_in_a_variant_rollout_get_a_variant_and_those_out_get_the_off_value(
 fn every_answer_carries_the_flag_version() {
     let flag = FlagConfig { version: 42, ..flag("f") };
     let env = on_env(None);
-    let answer = evaluate(Some((&flag, &env)), &customer("c")).unwrap();
+    let answer = evaluate(Some((&flag, &env)), &customer("c"), &NoFlags).unwrap();
     assert_eq!(answer.version, 42);
 }
 
 #[test]
 fn answers_serialize_with_openfeature_reason_names() {
-    let reasons = [Reason::Static, Reason::Default, Reason::TargetingMatch, Reason::Split, Reason::Disabled];
+    let reasons = Reason::ALL;
     let json: Vec<String> = reasons.iter().map(|r| serde_json::to_string(r).unwrap()).collect();
-    assert_eq!(json, ["\"STATIC\"", "\"DEFAULT\"", "\"TARGETING_MATCH\"", "\"SPLIT\"", "\"DISABLED\""]);
+    assert_eq!(
+        json,
+        ["\"STATIC\"", "\"DEFAULT\"", "\"TARGETING_MATCH\"", "\"SPLIT\"", "\"DISABLED\"", "\"PREREQUISITE_FAILED\""]
+    );
     assert!(reasons.iter().all(|r| format!("\"{r}\"") == serde_json::to_string(r).unwrap()));
     let value = json!(true);
-    let answer = Evaluation { value: &value, variant: Some("on"), reason: Reason::Split, version: 3 };
+    let answer = Evaluation {
+        value: &value,
+        variant: Some("on"),
+        reason: Reason::Split,
+        version: 3,
+        decided_by: DecidedBy::Rollout,
+    };
     assert_eq!(
         serde_json::to_value(answer).unwrap(),
-        json!({"value": true, "variant": "on", "reason": "SPLIT", "version": 3})
+        json!({"value": true, "variant": "on", "reason": "SPLIT", "version": 3, "decided_by": {"kind": "rollout"}})
     );
 }
 

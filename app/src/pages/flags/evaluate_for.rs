@@ -52,14 +52,19 @@ pub async fn evaluate_flag_for(
     organization: String,
     attrs: String,
 ) -> Result<EvaluateForResult, AppError> {
-    use crate::domain::{evaluate, EvalContext, Reason};
+    use crate::domain::{evaluate, DecidedBy, EvalContext, Reason};
     use crate::server::{to_app_error, AppState, ServiceError};
     crate::server::auth::require(crate::domain::Role::Viewer, "see this").await?;
     let state = expect_context::<AppState>();
     let attributes =
         parse_attributes(&attrs).map_err(|message| to_app_error(ServiceError::invalid("attrs", message)))?;
     let non_empty = |s: String| Some(s.trim().to_owned()).filter(|s| !s.is_empty());
-    let ctx = EvalContext { customer_id: non_empty(customer), organization_id: non_empty(organization), attributes };
+    let ctx = EvalContext {
+        customer_id: non_empty(customer),
+        organization_id: non_empty(organization),
+        attributes,
+        ..EvalContext::default()
+    };
     let snapshot = state.snapshot.get().ok_or_else(|| {
         to_app_error(ServiceError::invalid(
             "customer",
@@ -70,7 +75,7 @@ pub async fn evaluate_flag_for(
     for (env_key, env) in &snapshot.environments {
         let Some(entry) = env.flags.get(&key) else { continue };
         // Not counted in /metrics: these are people looking, not applications asking.
-        let Ok(answer) = evaluate(Some((&entry.flag, &entry.env)), &ctx) else {
+        let Ok(answer) = evaluate(Some((&entry.flag, &entry.env)), &ctx, env) else {
             answers.push(EnvAnswer {
                 environment: env_key.clone(),
                 value: "—".into(),
@@ -80,29 +85,41 @@ pub async fn evaluate_flag_for(
             });
             continue;
         };
-        let explanation = match answer.reason {
-            Reason::Disabled => "the flag is off in this environment (kill switch)".to_owned(),
-            Reason::TargetingMatch => {
-                let by_customer =
-                    ctx.customer_id.as_ref().is_some_and(|c| entry.env.customer_overrides.contains_key(c));
-                let by_org =
-                    ctx.organization_id.as_ref().is_some_and(|o| entry.env.organization_overrides.contains_key(o));
-                let (customer, organization) =
-                    (ctx.customer_id.as_deref().unwrap_or(""), ctx.organization_id.as_deref().unwrap_or(""));
-                if by_customer {
-                    format!("an override for customer {customer}")
-                } else if by_org {
-                    format!("an override for organization {organization}")
-                } else {
-                    "on the rollout's allow-list".to_owned()
+        let explanation = match answer.decided_by {
+            DecidedBy::Disabled => "the flag is off in this environment (kill switch)".to_owned(),
+            DecidedBy::Prerequisite { flag } => {
+                format!("the prerequisite {flag} is not as this flag requires, so it serves its off value")
+            }
+            DecidedBy::CustomerOverride => {
+                format!("an override for customer {}", ctx.customer_id.as_deref().unwrap_or(""))
+            }
+            DecidedBy::OrganizationOverride => {
+                format!("an override for organization {}", ctx.organization_id.as_deref().unwrap_or(""))
+            }
+            DecidedBy::AllowList => "on the rollout's allow-list".to_owned(),
+            DecidedBy::Rule { position, name, segments } => {
+                let share = entry
+                    .env
+                    .rules
+                    .get(position - 1)
+                    .and_then(|r| r.percent)
+                    .map(|p| format!(", in its {p} share"))
+                    .unwrap_or_default();
+                match segments {
+                    [] => format!("rule {position} ({name}) matched{share}"),
+                    _ => format!("rule {position} ({name}) matched, with segment {}{share}", segments.join(", ")),
                 }
             }
-            Reason::Split => match &entry.env.rollout {
+            DecidedBy::Rollout => match &entry.env.rollout {
                 Some(rollout) => format!("bucketed by the rollout at {}", rollout.percent),
                 None => "bucketed by the rollout".to_owned(),
             },
-            Reason::Static => "the environment's value; nothing targets this flag here".to_owned(),
-            Reason::Default => "the environment's default: no override or rollout picked this context".to_owned(),
+            DecidedBy::Default if answer.reason == Reason::Static => {
+                "the environment's value; nothing targets this flag here".to_owned()
+            }
+            DecidedBy::Default => {
+                "the environment's default: no prerequisite, override, rule or rollout picked this context".to_owned()
+            }
         };
         answers.push(EnvAnswer {
             environment: env_key.clone(),

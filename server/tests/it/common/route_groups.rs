@@ -64,6 +64,19 @@ pub async fn seed(pool: &PgPool) -> More {
     let file = format!("key,name,organization\ncust-1,Customer One,{ACCOUNT}\n,no key,{ACCOUNT}\n");
     let customer_batch =
         registry::import::import(pool, &editor(), "customers.csv", file.as_bytes(), 1 << 20).await.unwrap().batch.id;
+    for key in ["beta", "spare-segment"] {
+        let input = app::model::targeting::SegmentInput {
+            key: key.into(),
+            name: key.into(),
+            description: String::new(),
+            constraints: vec![app::domain::targeting::Constraint::new(
+                app::domain::targeting::ContextField::parse("plan").unwrap(),
+                app::domain::targeting::Operator::In,
+                vec!["beta".into()],
+            )],
+        };
+        app::server::targeting::segments::create(pool, &editor(), &input).await.unwrap();
+    }
     More { person, password_link, customer_batch }
 }
 
@@ -234,6 +247,74 @@ impl Fixture {
                 Json(json!({ "reason": "left the team" })),
             ),
             server_fn("set_user_disabled", Form(vec![("id", id), ("disable", s("false"))])),
+        ]
+    }
+
+    /// A flag's rules and prerequisites in staging, and the segments `beta` (changed) and `spare-segment`
+    /// (deleted, last).
+    pub fn targeting_routes(&self) -> Vec<Route> {
+        use Input::*;
+        use Via::*;
+        let targeting = format!("/api/admin/feature-flags/{FLAG}/environments/staging/targeting");
+        let rule = json!({
+            "name": "enterprise",
+            "constraints": [{ "field": "plan", "operator": "IN", "values": ["enterprise"] }],
+            "segments": ["beta"],
+            "serve": { "kind": "on" },
+        });
+        vec![
+            route(
+                Method::GET,
+                "/api/admin/feature-flags/{key}/environments/{env}/targeting",
+                targeting.clone(),
+                AdminApi,
+                Input::None,
+            ),
+            route(
+                Method::PUT,
+                "/api/admin/feature-flags/{key}/environments/{env}/targeting/rules",
+                format!("{targeting}/rules"),
+                AdminApi,
+                Json(json!({ "rules": [rule], "reason": "enterprise first" })),
+            ),
+            route(
+                Method::PUT,
+                "/api/admin/feature-flags/{key}/environments/{env}/targeting/prerequisites",
+                format!("{targeting}/prerequisites"),
+                AdminApi,
+                Json(json!({ "prerequisites": [], "reason": "none needed" })),
+            ),
+            get("/api/admin/segments", AdminApi, Input::None),
+            route(
+                Method::POST,
+                "/api/admin/segments",
+                "/api/admin/segments".to_owned(),
+                AdminApi,
+                Json(json!({ "key": "segment-{n}", "name": "Segment {n}",
+                             "constraints": [{ "field": "region", "operator": "IN", "values": ["eu-west"] }] })),
+            ),
+            route(
+                Method::GET,
+                "/api/admin/segments/{key}",
+                "/api/admin/segments/beta".to_owned(),
+                AdminApi,
+                Input::None,
+            ),
+            route(
+                Method::PUT,
+                "/api/admin/segments/{key}",
+                "/api/admin/segments/beta".to_owned(),
+                AdminApi,
+                Json(json!({ "name": "Beta testers",
+                             "constraints": [{ "field": "plan", "operator": "IN", "values": ["beta", "trial"] }] })),
+            ),
+            route(
+                Method::DELETE,
+                "/api/admin/segments/{key}",
+                "/api/admin/segments/spare-segment".to_owned(),
+                AdminApi,
+                Query(vec![("reason", "unused".to_owned())]),
+            ),
         ]
     }
 

@@ -612,6 +612,7 @@ impl Fixture {
         routes.extend(self.structure_routes());
         routes.extend(self.people_routes());
         routes.extend(self.target_routes());
+        routes.extend(self.targeting_routes());
         routes.extend(self.link_routes());
         routes.push(route(Method::POST, "/logout", s("/logout"), Public, Input::None));
         routes

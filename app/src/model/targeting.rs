@@ -1,0 +1,63 @@
+//! Targeting as pages and the admin API see it: segments with who uses them, and a flag's rules and
+//! prerequisites in one environment.
+
+use crate::domain::targeting::{Constraint, Prerequisite, TargetingRule};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// A segment: a named, reusable AND of constraints.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SegmentView {
+    pub key: String,
+    pub name: String,
+    pub description: String,
+    pub constraints: Vec<Constraint>,
+    /// The version an edit or deletion must be based on.
+    pub version: i32,
+    pub updated_at: DateTime<Utc>,
+    /// The rules that use it, in flags that are not archived, by flag and environment.
+    pub used_by: Vec<SegmentUse>,
+}
+
+/// One rule that uses a segment.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct SegmentUse {
+    pub flag: String,
+    pub environment: String,
+    /// The rule's name.
+    pub rule: String,
+}
+
+impl std::fmt::Display for SegmentUse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} in {} (rule {})", self.flag, self.environment, self.rule)
+    }
+}
+
+/// What a segment is made of, as a form or the API sends it.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SegmentInput {
+    pub key: String,
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub constraints: Vec<Constraint>,
+}
+
+/// A flag's targeting in one environment.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TargetingView {
+    pub flag: String,
+    pub environment: String,
+    /// In order: the first rule that takes a unit answers.
+    pub rules: Vec<TargetingRule>,
+    pub prerequisites: Vec<Prerequisite>,
+    /// The version an edit must be based on.
+    pub version: i32,
+}
