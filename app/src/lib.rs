@@ -59,6 +59,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("users/:id") view=pages::user::UserPage ssr=SsrMode::Async />
                     <Route path=path!("account") view=pages::account::AccountPage ssr=SsrMode::Async />
                     <Route path=path!("phases") view=pages::phases::PhasesPage ssr=SsrMode::Async />
+                    <Route path=path!("segments") view=pages::segments::SegmentsPage ssr=SsrMode::Async />
                     <Route path=path!("settings/environments") view=pages::settings::environments::EnvironmentsPage ssr=SsrMode::Async />
                     <Route path=path!("tokens") view=pages::tokens::TokensPage ssr=SsrMode::Async />
                     <Route path=path!("settings/webhooks") view=pages::settings::webhooks::WebhooksPage ssr=SsrMode::Async />

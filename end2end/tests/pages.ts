@@ -641,3 +641,104 @@ export async function auditActions(page: Page): Promise<string[]> {
   await page.goto('/admin/audit');
   return page.getByTestId('audit-table').locator('tbody tr td code').allTextContents();
 }
+
+// ---- Targeting: rules, segments, prerequisites --------------------------------------------------------
+
+/** `/admin/segments`: named lists of conditions, with the rules that use them. */
+export class SegmentsPage {
+  constructor(private readonly page: Page) {}
+
+  async goto() {
+    await this.page.goto('/admin/segments');
+  }
+
+  segment(key: string): Locator {
+    return this.page.getByTestId(`segment-${key}`);
+  }
+
+  /** Creates a segment with one condition. */
+  async create(fields: { key: string; name: string; field: string; operator: string; values: string }) {
+    const form = this.page.getByRole('form', { name: 'New segment' });
+    await form.getByLabel('Key').fill(fields.key);
+    await form.getByLabel('Name').fill(fields.name);
+    await form.getByLabel('Field of condition 1').fill(fields.field);
+    await form.getByLabel('Operator of condition 1').selectOption(fields.operator);
+    await form.getByLabel('Values of condition 1').fill(fields.values);
+    await form.getByRole('button', { name: 'Create segment' }).click();
+  }
+
+  async delete(key: string) {
+    await this.segment(key).getByRole('button', { name: `Delete the segment ${key}` }).click();
+  }
+
+  outcome(): Locator {
+    return this.page.getByTestId('segment-outcome');
+  }
+
+  error(): Locator {
+    return this.page.getByTestId('segment-outcome-error');
+  }
+}
+
+/** The "Targeting" card of a flag's page: per environment, prerequisites and ordered rules. */
+export class TargetingCard {
+  constructor(private readonly page: Page) {}
+
+  environment(env: string): Locator {
+    return this.page.getByTestId(`targeting-${env}`);
+  }
+
+  rule(env: string, name: string): Locator {
+    return this.environment(env).getByTestId(`rule-${name}`);
+  }
+
+  rules(env: string): Locator {
+    return this.page.getByTestId(`rules-${env}`).locator(':scope > li');
+  }
+
+  /**
+   * Adds a rule: conditions as [field, operator, values] rows (at most the two empty rows the form offers),
+   * segments by key, and what it serves (`on`, `off`, `variant:KEY`).
+   */
+  async addRule(env: string, rule: { name: string; conditions?: Array<[string, string, string]>; segments?: string[]; serve: string }) {
+    const form = this.page.getByRole('form', { name: `Add a rule in ${env}` });
+    const disclosure = this.environment(env).locator('details.rule-editor', { has: form }).last();
+    if (!(await disclosure.evaluate((d) => (d as HTMLDetailsElement).open))) {
+      await disclosure.locator(':scope > summary').click();
+    }
+    await form.getByLabel('Name').fill(rule.name);
+    for (const [i, [field, operator, values]] of (rule.conditions ?? []).entries()) {
+      await form.getByLabel(`Field of condition ${i + 1}`).fill(field);
+      await form.getByLabel(`Operator of condition ${i + 1}`).selectOption(operator);
+      await form.getByLabel(`Values of condition ${i + 1}`).fill(values);
+    }
+    for (const segment of rule.segments ?? []) {
+      await form.getByRole('checkbox', { name: new RegExp(`\\(${segment}\\)`) }).check();
+    }
+    await form.getByLabel('Serve').selectOption(rule.serve);
+    await form.getByRole('button', { name: 'Add rule' }).click();
+  }
+
+  async move(env: string, name: string, direction: 'up' | 'down') {
+    await this.rule(env, name).getByRole('button', { name: `Move the rule ${name} ${direction}` }).click();
+  }
+
+  async delete(env: string, name: string) {
+    await this.rule(env, name).getByRole('button', { name: `Delete the rule ${name}` }).click();
+  }
+
+  async addPrerequisite(env: string, flag: string, state: string) {
+    const form = this.page.getByRole('form', { name: `Add a prerequisite in ${env}` });
+    await form.getByLabel('Requires').selectOption(flag);
+    await form.getByLabel('to be').selectOption(state);
+    await form.getByRole('button', { name: 'Add prerequisite' }).click();
+  }
+
+  outcome(): Locator {
+    return this.page.getByTestId('targeting-outcome');
+  }
+
+  error(): Locator {
+    return this.page.getByTestId('targeting-outcome-error');
+  }
+}

@@ -26,6 +26,7 @@ pub fn AdminLayout() -> impl IntoView {
             </a>
             <nav class="mainnav" aria-label="Main">
                 <A href="/admin/feature-flags">"Feature flags"</A>
+                <A href="/admin/segments">"Segments"</A>
                 <A href="/admin/approvals">"Approvals"</A>
                 <A href="/admin/schedule">"Schedule"</A>
                 <A href="/admin/priority-urls">"Priority URLs"</A>

@@ -61,3 +61,32 @@ pub struct TargetingView {
     /// The version an edit must be based on.
     pub version: i32,
 }
+
+/// One environment of a flag's targeting card.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EnvironmentTargeting {
+    pub environment: String,
+    pub environment_name: String,
+    pub rules: Vec<TargetingRule>,
+    pub prerequisites: Vec<Prerequisite>,
+    /// The version an edit must be based on.
+    pub version: i32,
+    /// What units no rule takes get, when no rollout applies.
+    pub default_value: serde_json::Value,
+}
+
+/// Everything the targeting card of a flag's page shows and its forms offer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FlagTargeting {
+    pub flag: String,
+    pub value_type: crate::domain::ValueType,
+    /// The flag's variant keys, for "serve variant".
+    pub variants: Vec<String>,
+    pub archived: bool,
+    pub can_edit: bool,
+    /// Every segment, `(key, name)`, for picking.
+    pub segments: Vec<(String, String)>,
+    /// The other flags that are not archived, `(key, variant keys)`, for prerequisites.
+    pub other_flags: Vec<(String, Vec<String>)>,
+    pub environments: Vec<EnvironmentTargeting>,
+}

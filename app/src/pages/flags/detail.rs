@@ -138,6 +138,7 @@ fn FlagDetailView(
         <RolloutsPanel flag=key.clone() environments=rollout_envs archived=detail.archived />
         <crate::pages::schedule::FlagSchedule flag=key.clone() />
         <super::overrides::FlagOverridesCard flag=key.clone() />
+        <super::targeting::FlagTargetingCard flag=key.clone() />
         <EvaluateFor flag=key.clone() environments />
         <section class="card" aria-labelledby="history-h">
             <h2 id="history-h">"History"</h2>

@@ -8,3 +8,5 @@ pub mod move_phase;
 pub mod new_flag;
 pub mod override_actions;
 pub mod overrides;
+pub mod targeting;
+pub mod targeting_actions;

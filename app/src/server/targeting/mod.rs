@@ -2,7 +2,10 @@
 //! as a whole by an edit that names the version it saw; like every write, with the permission checked, the
 //! audit event (before and after) and NOTIFY in the same transaction.
 
+mod read;
 pub mod segments;
+
+pub use read::for_flag;
 
 use super::audit::{self, Actor, NewEvent};
 use super::ServiceError;

@@ -64,7 +64,7 @@ pub async fn seed(pool: &PgPool) -> More {
     let file = format!("key,name,organization\ncust-1,Customer One,{ACCOUNT}\n,no key,{ACCOUNT}\n");
     let customer_batch =
         registry::import::import(pool, &editor(), "customers.csv", file.as_bytes(), 1 << 20).await.unwrap().batch.id;
-    for key in ["beta", "spare-segment"] {
+    for key in ["beta", "spare-segment", "spare-segment-2"] {
         let input = app::model::targeting::SegmentInput {
             key: key.into(),
             name: key.into(),
@@ -250,11 +250,12 @@ impl Fixture {
         ]
     }
 
-    /// A flag's rules and prerequisites in staging, and the segments `beta` (changed) and `spare-segment`
-    /// (deleted, last).
+    /// A flag's rules and prerequisites in staging, through the admin API and the flag page, and the segments
+    /// `beta` (changed), `spare-segment` and `spare-segment-2` (deleted, last in their kind).
     pub fn targeting_routes(&self) -> Vec<Route> {
         use Input::*;
         use Via::*;
+        let s = |v: &str| v.to_owned();
         let targeting = format!("/api/admin/feature-flags/{FLAG}/environments/staging/targeting");
         let rule = json!({
             "name": "enterprise",
@@ -315,6 +316,64 @@ impl Fixture {
                 AdminApi,
                 Query(vec![("reason", "unused".to_owned())]),
             ),
+            get("/admin/segments", Browser, Input::None),
+            server_fn("list_segments", Input::None),
+            server_fn("flag_targeting", Form(vec![("flag", s(FLAG))])),
+            server_fn(
+                "targeting_rule_save",
+                Form(vec![
+                    ("flag", s(FLAG)),
+                    ("environment", s("staging")),
+                    ("name", s("rule {n}")),
+                    ("field[]", s("plan")),
+                    ("negate[]", s("")),
+                    ("operator[]", s("IN")),
+                    ("values[]", s("pro, team")),
+                    ("case[]", s("")),
+                    ("segment[]", s("beta")),
+                    ("serve", s("on")),
+                    ("percent", s("50")),
+                ]),
+            ),
+            server_fn(
+                "targeting_rule_move",
+                Form(vec![
+                    ("flag", s(FLAG)),
+                    ("environment", s("staging")),
+                    ("position", s("1")),
+                    ("direction", s("down")),
+                ]),
+            ),
+            server_fn(
+                "targeting_prerequisite_add",
+                Form(vec![
+                    ("flag", s(FLAG)),
+                    ("environment", s("staging")),
+                    ("requires", s("search")),
+                    ("state", s("on")),
+                ]),
+            ),
+            server_fn(
+                "targeting_prerequisite_remove",
+                Form(vec![("flag", s(FLAG)), ("environment", s("staging")), ("requires", s("search"))]),
+            ),
+            server_fn(
+                "targeting_rule_delete",
+                Form(vec![("flag", s(FLAG)), ("environment", s("staging")), ("position", s("1"))]),
+            ),
+            server_fn(
+                "segment_save",
+                Form(vec![
+                    ("key", s("page-segment-{n}")),
+                    ("name", s("Page segment {n}")),
+                    ("field[]", s("region")),
+                    ("negate[]", s("")),
+                    ("operator[]", s("IN")),
+                    ("values[]", s("eu-west")),
+                    ("case[]", s("")),
+                ]),
+            ),
+            server_fn("segment_delete", Form(vec![("key", s("spare-segment-2"))])),
         ]
     }
 

@@ -82,6 +82,8 @@ const READS: &[&str] = &[
     "/api/list_environments",
     "/api/list_phases",
     "/api/flag_overrides",
+    "/api/flag_targeting",
+    "/api/list_segments",
     "/api/registry_page",
     // One's own password, with the current one: every signed-in role.
     "/api/change_password",
