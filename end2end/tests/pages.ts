@@ -701,11 +701,14 @@ export class TargetingCard {
    * segments by key, and what it serves (`on`, `off`, `variant:KEY`).
    */
   async addRule(env: string, rule: { name: string; conditions?: Array<[string, string, string]>; segments?: string[]; serve: string }) {
-    const form = this.page.getByRole('form', { name: `Add a rule in ${env}` });
-    const disclosure = this.environment(env).locator('details.rule-editor', { has: form }).last();
+    // The form sits in a closed disclosure ("Add a rule"), hidden until it is opened.
+    const disclosure = this.environment(env)
+      .locator('details.rule-editor')
+      .filter({ has: this.page.locator(':scope > summary', { hasText: /^Add a rule$/ }) });
     if (!(await disclosure.evaluate((d) => (d as HTMLDetailsElement).open))) {
       await disclosure.locator(':scope > summary').click();
     }
+    const form = this.page.getByRole('form', { name: `Add a rule in ${env}` });
     await form.getByLabel('Name').fill(rule.name);
     for (const [i, [field, operator, values]] of (rule.conditions ?? []).entries()) {
       await form.getByLabel(`Field of condition ${i + 1}`).fill(field);

@@ -1,6 +1,7 @@
 //! Widgets shared by several pages.
 
 pub mod badges;
+pub mod forms;
 pub mod layout;
 pub mod priority_badges;
 pub mod status;

@@ -210,8 +210,9 @@ fn SegmentForm(segment: Option<SegmentView>, save: ServerAction<SaveSegment>) ->
         move |field: &'static str| save.value().get().and_then(Result::err).and_then(|e| e.field_message(field));
     let editing = segment.is_some();
     let label = if editing { format!("Edit the segment {key}") } else { "New segment".to_owned() };
+    let form = crate::components::forms::clear_after_success(save);
     view! {
-        <ActionForm action=save attr:class="form-grid" attr:aria-label=label>
+        <ActionForm action=save node_ref=form attr:class="form-grid" attr:aria-label=label>
             {editing.then(|| view! { <input type="hidden" name="original" value=key.clone() /> })}
             {version.map(|v| view! { <input type="hidden" name="expected_version" value=v.to_string() /> })}
             <div class="field">

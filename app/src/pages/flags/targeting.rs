@@ -372,8 +372,10 @@ fn RuleForm(
         Some(r) => format!("Edit the rule {} in {environment}", r.name),
         None => format!("Add a rule in {environment}"),
     };
+    // The page refetches into the same elements after a save, which would keep what was typed for the next.
+    let form = crate::components::forms::clear_after_success(actions.save);
     view! {
-        <ActionForm action=actions.save attr:class="form-grid rule-form" attr:aria-label=label>
+        <ActionForm action=actions.save node_ref=form attr:class="form-grid rule-form" attr:aria-label=label>
             {located(&shape, &environment, version)}
             {position_field}
             <div class="field">

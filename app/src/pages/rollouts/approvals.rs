@@ -93,7 +93,7 @@ fn ApprovalCard(item: ApprovalItem, sign: ServerAction<SignRollout>) -> impl Int
     let comment_id = format!("approval-{key}-comment");
     let own_hint_id = format!("approval-{key}-own");
     let pending = sign.pending();
-    let form = super::buttons::clear_after_success(sign);
+    let form = crate::components::forms::clear_after_success(sign);
     let own = item.requested_by_you;
     let target = format!("{} ({})", item.target_percent, item.stage_name);
     let what = format!("{target} of {} in {} as {}", item.flag, item.environment, item.role);

@@ -93,24 +93,6 @@ pub fn rollback_targets(rollout: &RolloutView) -> Vec<(String, String)> {
     targets
 }
 
-/// A form that empties itself once `action` succeeds. After a press the page refetches and renders the
-/// new state into the same elements, which would otherwise keep what was typed (a reason meant for the
-/// last press, a ticked override) for the next one.
-pub(super) fn clear_after_success<S>(action: ServerAction<S>) -> NodeRef<leptos::html::Form>
-where
-    S: server_fn::ServerFn<Output = String, Error = crate::error::AppError> + Clone + Send + Sync + 'static,
-{
-    let form = NodeRef::<leptos::html::Form>::new();
-    Effect::new(move |_| {
-        if action.value().with(|v| matches!(v, Some(Ok(_)))) {
-            if let Some(form) = form.get_untracked() {
-                form.reset();
-            }
-        }
-    });
-    form
-}
-
 /// The form with a rollout's buttons, its reason field and, for admins, the override.
 #[component]
 pub fn RolloutButtons(rollout: RolloutView, action: ServerAction<RolloutAct>, is_admin: bool) -> impl IntoView {
@@ -123,7 +105,7 @@ pub fn RolloutButtons(rollout: RolloutView, action: ServerAction<RolloutAct>, is
     let planned = rollout.status == RolloutStatus::Planned;
     let targets = rollback_targets(&rollout);
     let pending = action.pending();
-    let form = clear_after_success(action);
+    let form = crate::components::forms::clear_after_success(action);
     let reason_id = format!("rollout-{id}-reason");
     let override_id = format!("rollout-{id}-override");
     let target_id = format!("rollout-{id}-to-stage");
