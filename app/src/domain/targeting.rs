@@ -16,7 +16,7 @@ mod unleash_spec;
 
 pub use super::evaluation::EvalContext;
 pub use constraint::{Constraint, ContextField, Matcher, Operator};
-pub use prerequisite::{check_prerequisites, find_cycle, longest_chain, Prerequisite};
+pub use prerequisite::{check_prerequisites, dependencies_first, find_cycle, longest_chain, Prerequisite};
 pub use rule::{
     compile_rules, parse_segment_key, Audience, CompiledCondition, CompiledRule, CompiledSegment, Condition, FlagShape,
     Segments, Serve, Served, TargetingRule,

@@ -4,28 +4,31 @@
 
 use crate::common::*;
 use app::domain::rollout::{ChecklistItem, StagePlan};
+use app::domain::targeting::{Constraint, ContextField, Operator, Prerequisite, Serve, TargetingRule};
 use app::domain::{EnvKey, FlagKey, Percent, SignoffRole, Stickiness};
+use app::model::targeting::SegmentInput;
 use app::server::audit::Actor;
 use app::server::rollouts::{self, NewRollout, PlanSource};
+use app::server::targeting::{self, segments};
 use server::cli::client::{ApiClient, Secret};
 use server::cli::config_io;
 use sqlx::postgres::PgPoolOptions;
 use sqlx::PgPool;
 use std::time::Duration;
 
-const ADMIN: &str = "admin@example.com";
+pub(crate) const ADMIN: &str = "admin@example.com";
 
-async fn token_for(pool: &PgPool, email: &str, role: &str) -> Secret {
+pub(crate) async fn token_for(pool: &PgPool, email: &str, role: &str) -> Secret {
     seed_user(pool, email, role).await;
     Secret::new(admin_token_for(pool, email).await)
 }
 
 /// The application served over `pool` on a free port.
-async fn serve(pool: &PgPool) -> Served {
+pub(crate) async fn serve(pool: &PgPool) -> Served {
     serve_state(state(pool)).await
 }
 
-fn client(running: &Served, token: &Secret) -> ApiClient {
+pub(crate) fn client(running: &Served, token: &Secret) -> ApiClient {
     ApiClient::new(&running.url, Some(token.clone()), Duration::from_secs(30)).unwrap()
 }
 
@@ -50,7 +53,7 @@ async fn seed_targets(pool: &PgPool) {
 }
 
 /// A configuration with a bit of everything, made through the service layer and plain SQL.
-async fn seed_configuration(pool: &PgPool) {
+pub(crate) async fn seed_configuration(pool: &PgPool) {
     seed_targets(pool).await;
     sqlx::query(
         "insert into phases (key, name, description, position, requires_previous) values
@@ -126,6 +129,77 @@ async fn seed_configuration(pool: &PgPool) {
         .execute(pool)
         .await
         .unwrap();
+    seed_targeting(pool).await;
+}
+
+pub(crate) fn constraint(field: &str, operator: Operator, values: &[&str]) -> Constraint {
+    Constraint::new(ContextField::parse(field).unwrap(), operator, values.iter().map(|v| (*v).to_owned()).collect())
+}
+
+pub(crate) fn rule(name: &str, constraints: Vec<Constraint>, segments: &[&str], serve: Serve) -> TargetingRule {
+    TargetingRule {
+        name: name.to_owned(),
+        constraints,
+        segments: segments.iter().map(|s| (*s).to_owned()).collect(),
+        serve,
+        percent: None,
+        stickiness: Stickiness::default(),
+    }
+}
+
+/// Two segments; rules with constraints and segments on the string flag `banner` (a value, a share of a
+/// variant, off) and on `checkout`; `search` requires `checkout` and `banner`'s variant `a` in staging, which
+/// comes after it in the file, and `checkout` requires `panic` off in production.
+async fn seed_targeting(pool: &PgPool) {
+    let editor = Actor::system("test");
+    let beta = SegmentInput {
+        key: "beta".into(),
+        name: "Beta testers".into(),
+        description: "opted in to early builds".into(),
+        constraints: vec![constraint("app_version", Operator::SemverGte, &["2.3.0"])],
+    };
+    let mut email = constraint("email", Operator::StrEndsWith, &["@example.com"]);
+    email.case_insensitive = true;
+    let staff = SegmentInput {
+        key: "staff".into(),
+        name: "Staff".into(),
+        description: String::new(),
+        constraints: vec![email, constraint("seats", Operator::NumGte, &["10"])],
+    };
+    for segment in [beta, staff] {
+        segments::create(pool, &editor, &segment).await.unwrap();
+    }
+    let mut outside_eu = constraint("region", Operator::In, &["eu", "true"]);
+    outside_eu.inverted = true;
+    let mut split = rule("beta split", Vec::new(), &["beta"], Serve::Variant { key: "a".into() });
+    split.percent = Some(Percent::parse("25").unwrap());
+    split.stickiness = Stickiness::OrganizationId;
+    let banner = vec![
+        rule(
+            "enterprise",
+            vec![constraint("plan", Operator::In, &["enterprise"])],
+            &[],
+            Serve::Value { value: "Welcome back".into() },
+        ),
+        split,
+        rule("staff outside the EU", vec![outside_eu], &["staff"], Serve::Off),
+    ];
+    let checkout =
+        vec![rule("pilot customers", vec![constraint("customer_id", Operator::In, &["cust-1"])], &[], Serve::On)];
+    let (staging, production) = (EnvKey::parse("staging").unwrap(), EnvKey::parse("production").unwrap());
+    for (flag, env, rules) in [("banner", &staging, banner), ("checkout", &production, checkout)] {
+        targeting::set_rules(pool, &editor, &FlagKey::parse(flag).unwrap(), env, rules, None, None).await.unwrap();
+    }
+    let on_a = Prerequisite { flag: "banner".into(), on: true, variants: vec!["a".into()] };
+    let requires = [
+        ("search", &staging, vec![Prerequisite::on("checkout"), on_a]),
+        ("checkout", &production, vec![Prerequisite { flag: "panic".into(), on: false, variants: Vec::new() }]),
+    ];
+    for (flag, env, prerequisites) in requires {
+        targeting::set_prerequisites(pool, &editor, &FlagKey::parse(flag).unwrap(), env, prerequisites, None, None)
+            .await
+            .unwrap();
+    }
 }
 
 /// A second, empty database on the same server, migrated; dropped by [`drop_database`].
@@ -143,7 +217,7 @@ async fn drop_database(pool: &PgPool, fresh: PgPool, name: &str) {
     sqlx::query(&format!("drop database if exists {name} with (force)")).execute(pool).await.unwrap();
 }
 
-async fn count(pool: &PgPool, sql: &str) -> i64 {
+pub(crate) async fn count(pool: &PgPool, sql: &str) -> i64 {
     sqlx::query_scalar(sql).fetch_one(pool).await.unwrap()
 }
 
@@ -162,6 +236,13 @@ async fn export_then_apply_to_an_empty_database_then_export_gives_the_same_file(
         "archived: true",
         "requires_previous: true",
         "value_type: string",
+        "segments:\n- key: beta\n  name: Beta testers\n",
+        "operator: SEMVER_GTE",
+        "- name: beta split\n",
+        "kind: variant",
+        "percent: 25.0",
+        "prerequisites:\n      - flag: checkout\n",
+        "flag: panic",
     ] {
         assert!(first.contains(expected), "{expected:?} missing from\n{first}");
     }
@@ -178,6 +259,10 @@ async fn export_then_apply_to_an_empty_database_then_export_gives_the_same_file(
     drop_database(&pool, fresh, &name).await;
 
     assert!(report.applied && !report.changes.is_empty());
+    let actions: Vec<&str> = report.changes.iter().map(|c| c.action.as_str()).collect();
+    for action in ["segment.created", "targeting.rules_changed", "targeting.prerequisites_changed"] {
+        assert!(actions.contains(&action), "{action} missing from {actions:?}");
+    }
     assert_eq!(second, first, "the export of the restored database differs");
     assert!(again.changes.is_empty(), "a second apply changed {:?}", again.changes);
 }

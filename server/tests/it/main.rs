@@ -11,6 +11,7 @@ mod bad_input;
 mod charts;
 mod cli;
 mod config_as_code;
+mod config_as_code_targeting;
 mod docs;
 mod environments;
 mod evaluate;

@@ -146,6 +146,31 @@ pub fn longest_chain(graph: &BTreeMap<String, Vec<String>>) -> Vec<String> {
     longest.into_iter().map(str::to_owned).collect()
 }
 
+/// The flags of an acyclic graph (flag -> the flags it requires), each after the flags it requires, ties
+/// in key order. Writing a whole graph's new edges in this order never closes a cycle on the way, even
+/// when edges change direction: a flag's new edges only reach flags that already have theirs.
+pub fn dependencies_first(graph: &BTreeMap<String, Vec<String>>) -> Vec<String> {
+    fn visit<'g>(
+        at: &'g str,
+        graph: &'g BTreeMap<String, Vec<String>>,
+        done: &mut HashSet<&'g str>,
+        order: &mut Vec<&'g str>,
+    ) {
+        if !done.insert(at) {
+            return;
+        }
+        for next in graph.get(at).into_iter().flatten() {
+            visit(next, graph, done, order);
+        }
+        order.push(at);
+    }
+    let (mut done, mut order) = (HashSet::new(), Vec::new());
+    for start in graph.keys() {
+        visit(start, graph, &mut done, &mut order);
+    }
+    order.into_iter().map(str::to_owned).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -167,6 +192,19 @@ mod tests {
         let g = graph(&[("a", &["b", "x"]), ("b", &["c"]), ("x", &[])]);
         assert_eq!(longest_chain(&g), vec!["a", "b", "c"]);
         assert!(longest_chain(&BTreeMap::new()).is_empty());
+    }
+
+    #[test]
+    fn every_flag_comes_after_the_flags_it_requires() {
+        let g = graph(&[("a", &["b", "x"]), ("b", &["c"]), ("d", &["a"]), ("x", &[])]);
+        let order = dependencies_first(&g);
+        assert_eq!(order, vec!["c", "b", "x", "a", "d"]);
+        let position = |key: &str| order.iter().position(|k| k == key).unwrap();
+        for (flag, requires) in &g {
+            for required in requires {
+                assert!(position(required) < position(flag), "{required} must come before {flag}: {order:?}");
+            }
+        }
     }
 
     #[test]

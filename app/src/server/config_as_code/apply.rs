@@ -1,21 +1,28 @@
 //! `rollgate apply`: makes the configuration match a [`ConfigDocument`], in one transaction.
 //!
 //! Every change goes through the service layer's connection-taking functions (`environments::create_in` /
-//! `rename_in`, `phases::create_in` / `update_in`, `flags::create_in`, `flags::set_enabled_in`,
-//! `overrides::set_override_in`, `rollouts::create_in` / `edit_in`) or, where no service exists yet (a
-//! flag's other fields, default values, archiving), through the writes below; each appends its audit
-//! event in the same transaction. Each step compares first and writes only
-//! what differs, so applying the same file twice changes nothing the second time.
+//! `rename_in`, `phases::create_in` / `update_in`, `segments::create_in` / `update_in`, `flags::create_in`,
+//! `flags::set_enabled_in`, `overrides::set_override_in`, `targeting::set_rules_in` /
+//! `set_prerequisites_in`, `rollouts::create_in` / `edit_in`) or, where no service exists yet (a flag's
+//! other fields, default values, archiving), through the writes below; each appends its audit event in
+//! the same transaction. Each step compares first and writes only what differs, so applying the same file
+//! twice changes nothing the second time.
+//!
+//! The order: environments, phases, segments (rules name them), flags with their states, overrides, rules
+//! and rollouts, then prerequisites (a flag may require one the file creates further down), and last the
+//! archiving of the flags the file archives (so that a flag still takes its targeting on its way out).
 //!
 //! The report is read back from the audit trail: the events this transaction appended (`xmin` is the
 //! transaction's id), which are exactly the changes made. A dry run does all of it and rolls back, so it
 //! reports exactly what an apply would do, errors included, and the NOTIFY is never delivered.
 //!
-//! What apply leaves alone: flags, phases and environments missing from the file (nothing is deleted or
-//! archived), archived environments, the order of existing environments and phases, a rollout's progress
-//! (start, advance and roll back stay behind their gates), live rollouts of an environment whose entry has
-//! no `rollout`, and guardrails.
+//! What apply leaves alone: flags, phases, segments and environments missing from the file (nothing is
+//! deleted or archived), archived flags and environments, the order of existing environments and phases,
+//! a rollout's progress (start, advance and roll back stay behind their gates), live rollouts of an
+//! environment whose entry has no `rollout`, and guardrails.
 
+use super::apply_targeting::{apply_prerequisites, apply_rules, apply_segments};
+use super::at;
 use super::document::{
     ConfigDocument, EnvStateDoc, EnvironmentDoc, FlagDoc, OverrideDoc, PhaseDoc, RolloutDoc, FORMAT_VERSION,
 };
@@ -86,7 +93,9 @@ pub async fn apply(
         let path = format!("phases[{i}] ({})", phase.key);
         apply_phase(&mut tx, actor, phase).await.map_err(|e| at(&path, e))?;
     }
+    apply_segments(&mut tx, actor, &doc.segments).await?;
     let mut seen = BTreeMap::new();
+    let mut live = Vec::new();
     for (i, flag) in doc.flags.iter().enumerate() {
         let path = format!("flags[{i}] ({})", flag.key);
         if let Some(first) = seen.insert(flag.key.as_str(), i) {
@@ -95,7 +104,16 @@ pub async fn apply(
                 format!("{path}: the key {:?} is also flags[{first}]", flag.key),
             ));
         }
-        apply_flag(&mut tx, actor, flag, &path).await?;
+        if apply_flag(&mut tx, actor, flag, &path).await? == Frozen::No {
+            live.push(i);
+        }
+    }
+    apply_prerequisites(&mut tx, actor, &doc.flags, &live).await?;
+    for &i in &live {
+        let flag = &doc.flags[i];
+        if flag.archived {
+            archive(&mut tx, actor, &flag.key).await.map_err(|e| at(&format!("flags[{i}] ({})", flag.key), e))?;
+        }
     }
     let changes = sqlx::query!(
         r#"select action, entity_kind, entity_key, environment_key, before, after from audit_events
@@ -133,27 +151,6 @@ pub async fn apply(
     audit::notify_change(&mut tx, "config", "apply").await?;
     tx.commit().await?;
     Ok(ApplyReport { dry_run, applied: true, changes })
-}
-
-/// Says where in the file an error comes from. A check constraint of the database (a name too long, a key
-/// in the wrong format) is named rather than reported as an internal error.
-fn at(path: &str, err: ServiceError) -> ServiceError {
-    match err {
-        ServiceError::Invalid { field, message } => ServiceError::invalid(field, format!("{path}: {message}")),
-        ServiceError::NotFound(what) => ServiceError::invalid("document", format!("{path}: there is no {what}")),
-        ServiceError::Refused { code, message } => {
-            ServiceError::Refused { code, message: format!("{path}: {message}") }
-        }
-        ServiceError::Conflict { message, current_version } => {
-            ServiceError::Conflict { message: format!("{path}: {message}"), current_version }
-        }
-        ServiceError::Forbidden(why) => ServiceError::Forbidden(why),
-        ServiceError::Database(sqlx::Error::Database(db)) if db.constraint().is_some() => ServiceError::invalid(
-            "document",
-            format!("{path}: refused by the database rule {}", db.constraint().unwrap_or_default()),
-        ),
-        other => other,
-    }
 }
 
 /// Creates a missing environment at the end of the list, or renames one whose name differs. An archived
@@ -232,7 +229,16 @@ async fn read_fields(conn: &mut PgConnection, key: &str) -> Result<Option<(FlagF
     }))
 }
 
-async fn apply_flag(conn: &mut PgConnection, actor: &Actor, doc: &FlagDoc, path: &str) -> Result<(), ServiceError> {
+/// Whether a flag was archived before this apply, and so is left as it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Frozen {
+    Yes,
+    No,
+}
+
+/// Creates or updates a flag and its states. Archiving it, if the file says so, waits until the end of
+/// the apply.
+async fn apply_flag(conn: &mut PgConnection, actor: &Actor, doc: &FlagDoc, path: &str) -> Result<Frozen, ServiceError> {
     let key = FlagKey::parse(&doc.key).map_err(|e| at(path, e.into()))?;
     let name = FlagName::parse(&doc.name).map_err(|e| at(path, e.into()))?;
     let description = Description::parse(&doc.description).map_err(|e| at(path, e.into()))?;
@@ -267,7 +273,7 @@ async fn apply_flag(conn: &mut PgConnection, actor: &Actor, doc: &FlagDoc, path:
         ));
     }
     if archived {
-        return Ok(()); // an archived flag is frozen: nothing about it can change
+        return Ok(Frozen::Yes); // nothing about an archived flag can change
     }
     if fields != wanted {
         update_fields(conn, actor, key.as_str(), &fields, &wanted).await.map_err(|e| at(path, e))?;
@@ -280,10 +286,7 @@ async fn apply_flag(conn: &mut PgConnection, actor: &Actor, doc: &FlagDoc, path:
         let env_key = EnvKey::parse(env).map_err(|e| at(&env_path, e.into()))?;
         apply_state(conn, actor, &key, &env_key, value_type, state, &env_path).await?;
     }
-    if doc.archived {
-        archive(conn, actor, key.as_str()).await.map_err(|e| at(path, e))?;
-    }
-    Ok(())
+    Ok(Frozen::No)
 }
 
 async fn update_fields(
@@ -388,7 +391,7 @@ async fn apply_state(
     path: &str,
 ) -> Result<(), ServiceError> {
     let current = sqlx::query!(
-        r#"select fe.flag_id, fe.environment_id, fe.default_value from flag_environments fe
+        r#"select fe.flag_id, fe.environment_id, fe.default_value, fe.rules from flag_environments fe
            join flags f on f.id = fe.flag_id join environments e on e.id = fe.environment_id
            where f.key = $1 and e.key = $2 and e.archived_at is null for update of fe"#,
         flag.as_str(),
@@ -434,6 +437,7 @@ async fn apply_state(
         .await?;
     }
     apply_overrides(conn, actor, flag, env, current.flag_id, current.environment_id, &state.overrides, path).await?;
+    apply_rules(conn, actor, flag, env, current.rules, &state.rules, path).await?;
     if let Some(rollout) = &state.rollout {
         apply_rollout(conn, actor, flag, env, rollout, &format!("{path}.rollout")).await?;
     }

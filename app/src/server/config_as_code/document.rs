@@ -3,6 +3,7 @@
 //! empty so that a file stays short and two exports of the same configuration are byte-identical.
 
 use crate::domain::rollout::StagePlan;
+use crate::domain::targeting::{Constraint, Prerequisite, TargetingRule};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -10,7 +11,7 @@ use std::collections::BTreeMap;
 /// The version of this format, written as `rollgate: 1` at the top of every file.
 pub const FORMAT_VERSION: u32 = 1;
 
-/// A whole configuration: environments and phases in order, then flags in phase order.
+/// A whole configuration: environments and phases in order, segments by key, then flags in phase order.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ConfigDocument {
@@ -21,6 +22,10 @@ pub struct ConfigDocument {
     pub environments: Vec<EnvironmentDoc>,
     #[serde(default)]
     pub phases: Vec<PhaseDoc>,
+    /// Before the flags, whose rules name them. Every segment is written, whatever environment an export
+    /// is limited to: rules in any environment may use it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub segments: Vec<SegmentDoc>,
     #[serde(default)]
     pub flags: Vec<FlagDoc>,
 }
@@ -43,6 +48,19 @@ pub struct PhaseDoc {
     pub description: String,
     #[serde(default, skip_serializing_if = "is_false")]
     pub requires_previous: bool,
+}
+
+/// A segment: a named, reusable AND of constraints. Apply creates a missing one and updates one that
+/// differs; it never deletes one the file leaves out.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SegmentDoc {
+    pub key: String,
+    pub name: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub description: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub constraints: Vec<Constraint>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -82,9 +100,17 @@ pub struct EnvStateDoc {
     pub enabled: bool,
     #[serde(default = "json_true")]
     pub default_value: Value,
+    /// The flags this one requires here. The targeting parts come in the order evaluation uses them:
+    /// prerequisites, overrides, rules, then the rollout. Each list is the complete one: apply replaces
+    /// what differs, and an empty or absent list clears it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub prerequisites: Vec<Prerequisite>,
     /// The complete set of overrides in this environment: apply adds, changes and removes to match.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub overrides: Vec<OverrideDoc>,
+    /// The targeting rules, in order: the first that takes a unit answers.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rules: Vec<TargetingRule>,
     /// The live rollout's definition. Apply creates a planned rollout or edits the live one to match; it
     /// never starts, advances or rolls back (those stay behind their gates), and leaves a live rollout
     /// alone when the file has none.

@@ -1,9 +1,11 @@
 //! Reads the whole configuration (or one environment's part of it) into a [`ConfigDocument`], in a stable
-//! order: phases by position, flags by phase position then key, environments and overrides by key.
+//! order: phases by position, segments by key, flags by phase position then key, environments and
+//! overrides by key; rules and prerequisites as stored (rules in their order).
 
 use super::document::{
-    ConfigDocument, EnvStateDoc, EnvironmentDoc, FlagDoc, GuardrailDoc, OverrideDoc, PhaseDoc, RolloutDoc,
+    ConfigDocument, EnvStateDoc, EnvironmentDoc, FlagDoc, GuardrailDoc, OverrideDoc, PhaseDoc, RolloutDoc, SegmentDoc,
 };
+use crate::domain::targeting::{Constraint, Prerequisite, TargetingRule};
 use crate::server::rollouts::load_plans;
 use crate::server::ServiceError;
 use sqlx::{PgConnection, PgPool};
@@ -45,6 +47,15 @@ pub async fn export(conn: &mut PgConnection, environment: Option<&str>) -> Resul
             requires_previous: p.requires_previous,
         })
         .collect();
+    let mut segments = Vec::new();
+    for s in sqlx::query!("select key, name, description, constraints from segments order by key")
+        .fetch_all(&mut *conn)
+        .await?
+    {
+        let constraints: Vec<Constraint> = serde_json::from_value(s.constraints)
+            .map_err(|e| stored_badly(&format!("constraints of segment {}", s.key), e))?;
+        segments.push(SegmentDoc { key: s.key, name: s.name, description: s.description, constraints });
+    }
     let flag_rows = sqlx::query!(
         r#"select f.id, f.key, f.name, f.description, p.key as "phase?", f.kind, f.value_type, f.variants, f.owner,
                   f.tags, f.archived_at is not null as "archived!", f.visible_to_frontends
@@ -56,17 +67,29 @@ pub async fn export(conn: &mut PgConnection, environment: Option<&str>) -> Resul
 
     let mut states: HashMap<i64, BTreeMap<String, EnvStateDoc>> = HashMap::new();
     for s in sqlx::query!(
-        r#"select fe.flag_id, e.key as env, fe.enabled, fe.default_value
-           from flag_environments fe join environments e on e.id = fe.environment_id
+        r#"select fe.flag_id, f.key as flag, e.key as env, fe.enabled, fe.default_value, fe.rules, fe.prerequisites
+           from flag_environments fe join flags f on f.id = fe.flag_id join environments e on e.id = fe.environment_id
            where ($1::text is null or e.key = $1) and e.archived_at is null"#,
         environment
     )
     .fetch_all(&mut *conn)
     .await?
     {
+        let place = |what: &str| format!("{what} of {} in {}", s.flag, s.env);
+        let rules: Vec<TargetingRule> =
+            serde_json::from_value(s.rules).map_err(|e| stored_badly(&place("rules"), e))?;
+        let prerequisites: Vec<Prerequisite> =
+            serde_json::from_value(s.prerequisites).map_err(|e| stored_badly(&place("prerequisites"), e))?;
         states.entry(s.flag_id).or_default().insert(
             s.env,
-            EnvStateDoc { enabled: s.enabled, default_value: s.default_value, overrides: Vec::new(), rollout: None },
+            EnvStateDoc {
+                enabled: s.enabled,
+                default_value: s.default_value,
+                prerequisites,
+                overrides: Vec::new(),
+                rules,
+                rollout: None,
+            },
         );
     }
     for o in sqlx::query!(
@@ -168,7 +191,11 @@ pub async fn export(conn: &mut PgConnection, environment: Option<&str>) -> Resul
             archived: f.archived,
         })
         .collect();
-    Ok(ConfigDocument { rollgate: super::document::FORMAT_VERSION, environments, phases, flags })
+    Ok(ConfigDocument { rollgate: super::document::FORMAT_VERSION, environments, phases, segments, flags })
+}
+
+fn stored_badly(what: &str, e: serde_json::Error) -> ServiceError {
+    ServiceError::Internal(anyhow::anyhow!("the stored {what} do not read: {e}"))
 }
 
 /// [`export`] as one consistent picture, even while others write (a repeatable-read, read-only

@@ -165,24 +165,42 @@ pub async fn set_rules(
     expected_version: Option<i32>,
     reason: Option<&str>,
 ) -> Result<TargetingView, ServiceError> {
+    let mut tx = pool.begin().await?;
+    let (view, changed) = set_rules_in(&mut tx, actor, flag, env, rules, expected_version, reason).await?;
+    if changed {
+        audit::notify_change(&mut tx, "targeting", flag.as_str()).await?;
+        tx.commit().await?;
+    }
+    Ok(view)
+}
+
+/// [`set_rules`] inside the caller's transaction, without the NOTIFY. Also returns whether anything changed
+/// (the same rules again record nothing).
+pub async fn set_rules_in(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    flag: &FlagKey,
+    env: &EnvKey,
+    rules: Vec<TargetingRule>,
+    expected_version: Option<i32>,
+    reason: Option<&str>,
+) -> Result<(TargetingView, bool), ServiceError> {
     actor.require(Role::Editor, "change targeting rules")?;
     let why = ChangeReason::parse_optional(reason)?;
     let mut rules = rules;
     for rule in &mut rules {
         rule.name = rule.name.trim().to_owned();
     }
-    let mut tx = pool.begin().await?;
-    let row = stored(&mut tx, flag, env, true).await?;
+    let row = stored(conn, flag, env, true).await?;
     row.refuse_archived(flag)?;
     row.check_version(flag, env, expected_version)?;
     let named: Vec<&str> = rules.iter().flat_map(|r| r.segments.iter().map(String::as_str)).collect();
-    let segments = segments_for(&mut tx, &named).await?;
+    let segments = segments_for(conn, &named).await?;
     let variants = row.variants()?;
     compile_rules(&rules, FlagShape { value_type: row.value_type, variants: variants.as_ref() }, &segments)?;
     let before = row.rules()?;
     if before == rules {
-        tx.rollback().await?;
-        return row.view(flag, env);
+        return Ok((row.view(flag, env)?, false));
     }
     let document = serde_json::to_value(&rules).map_err(|e| ServiceError::Internal(e.into()))?;
     sqlx::query!(
@@ -193,10 +211,10 @@ pub async fn set_rules(
         document,
         actor.user_id
     )
-    .execute(&mut *tx)
+    .execute(&mut *conn)
     .await?;
     audit::record(
-        &mut tx,
+        conn,
         actor,
         NewEvent {
             action: "targeting.rules_changed",
@@ -210,10 +228,8 @@ pub async fn set_rules(
         },
     )
     .await?;
-    audit::notify_change(&mut tx, "targeting", flag.as_str()).await?;
-    let view = stored(&mut tx, flag, env, false).await?.view(flag, env)?;
-    tx.commit().await?;
-    Ok(view)
+    let view = stored(conn, flag, env, false).await?.view(flag, env)?;
+    Ok((view, true))
 }
 
 /// Replaces a flag's prerequisites in one environment. Each must name a flag that exists there and is not
@@ -229,6 +245,28 @@ pub async fn set_prerequisites(
     expected_version: Option<i32>,
     reason: Option<&str>,
 ) -> Result<TargetingView, ServiceError> {
+    let mut tx = pool.begin().await?;
+    let (view, changed) =
+        set_prerequisites_in(&mut tx, actor, flag, env, prerequisites, expected_version, reason).await?;
+    if changed {
+        audit::notify_change(&mut tx, "targeting", flag.as_str()).await?;
+        tx.commit().await?;
+    }
+    Ok(view)
+}
+
+/// [`set_prerequisites`] inside the caller's transaction, without the NOTIFY. Also returns whether anything
+/// changed. The graph it checks for cycles is the one the transaction sees, earlier writes of the caller
+/// included.
+pub async fn set_prerequisites_in(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    flag: &FlagKey,
+    env: &EnvKey,
+    prerequisites: Vec<Prerequisite>,
+    expected_version: Option<i32>,
+    reason: Option<&str>,
+) -> Result<(TargetingView, bool), ServiceError> {
     actor.require(Role::Editor, "change prerequisites")?;
     let why = ChangeReason::parse_optional(reason)?;
     let mut prerequisites = prerequisites;
@@ -236,8 +274,7 @@ pub async fn set_prerequisites(
         p.flag = p.flag.trim().to_owned();
     }
     check_prerequisites(flag.as_str(), &prerequisites)?;
-    let mut tx = pool.begin().await?;
-    let row = stored(&mut tx, flag, env, true).await?;
+    let row = stored(conn, flag, env, true).await?;
     row.refuse_archived(flag)?;
     row.check_version(flag, env, expected_version)?;
     // One prerequisite edit per environment at a time: two edits that each add half of a cycle would
@@ -246,7 +283,7 @@ pub async fn set_prerequisites(
         "select pg_advisory_xact_lock(hashtext('rollgate.prerequisites'), $1::int4)",
         row.environment_id as i32
     )
-    .execute(&mut *tx)
+    .execute(&mut *conn)
     .await?;
     let graph_rows = sqlx::query!(
         r#"select f.key, f.archived_at is not null as "archived!", f.value_type as "value_type: ValueType", f.variants,
@@ -255,7 +292,7 @@ pub async fn set_prerequisites(
            where fe.environment_id = $1"#,
         row.environment_id
     )
-    .fetch_all(&mut *tx)
+    .fetch_all(&mut *conn)
     .await?;
     let mut graph: BTreeMap<String, Vec<String>> = BTreeMap::new();
     let mut flags = BTreeMap::new();
@@ -304,8 +341,7 @@ pub async fn set_prerequisites(
     }
     let before = row.prerequisites()?;
     if before == prerequisites {
-        tx.rollback().await?;
-        return row.view(flag, env);
+        return Ok((row.view(flag, env)?, false));
     }
     let document = serde_json::to_value(&prerequisites).map_err(|e| ServiceError::Internal(e.into()))?;
     sqlx::query!(
@@ -316,10 +352,10 @@ pub async fn set_prerequisites(
         document,
         actor.user_id
     )
-    .execute(&mut *tx)
+    .execute(&mut *conn)
     .await?;
     audit::record(
-        &mut tx,
+        conn,
         actor,
         NewEvent {
             action: "targeting.prerequisites_changed",
@@ -333,8 +369,6 @@ pub async fn set_prerequisites(
         },
     )
     .await?;
-    audit::notify_change(&mut tx, "targeting", flag.as_str()).await?;
-    let view = stored(&mut tx, flag, env, false).await?.view(flag, env)?;
-    tx.commit().await?;
-    Ok(view)
+    let view = stored(conn, flag, env, false).await?.view(flag, env)?;
+    Ok((view, true))
 }

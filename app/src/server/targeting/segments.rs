@@ -148,12 +148,21 @@ fn document(name: &str, description: &str, constraints: &[Constraint]) -> serde_
 /// Creates a segment. Its key is refused if another segment has it, whatever the case.
 #[tracing::instrument(name = "segments::create", skip_all, fields(actor = %actor.label, key = input.key.as_str()))]
 pub async fn create(pool: &PgPool, actor: &Actor, input: &SegmentInput) -> Result<SegmentView, ServiceError> {
+    let mut tx = pool.begin().await?;
+    let key = create_in(&mut tx, actor, input).await?;
+    audit::notify_change(&mut tx, "segment", &key).await?;
+    let row = find(&mut tx, &key, false).await?;
+    tx.commit().await?;
+    view(row, Vec::new())
+}
+
+/// [`create`] inside the caller's transaction, without the NOTIFY. Returns the key as stored.
+pub async fn create_in(conn: &mut PgConnection, actor: &Actor, input: &SegmentInput) -> Result<String, ServiceError> {
     actor.require(Role::Editor, "create segments")?;
     let key = parse_segment_key(&input.key)?;
     let (name, description) = check(&key, input)?;
-    let mut tx = pool.begin().await?;
     if let Some(existing) = sqlx::query_scalar!("select key from segments where lower(key) = lower($1)", key)
-        .fetch_optional(&mut *tx)
+        .fetch_optional(&mut *conn)
         .await?
     {
         return Err(ServiceError::Invalid {
@@ -170,10 +179,10 @@ pub async fn create(pool: &PgPool, actor: &Actor, input: &SegmentInput) -> Resul
         constraints,
         actor.user_id
     )
-    .execute(&mut *tx)
+    .execute(&mut *conn)
     .await?;
     audit::record(
-        &mut tx,
+        conn,
         actor,
         NewEvent {
             action: "segment.created",
@@ -187,10 +196,7 @@ pub async fn create(pool: &PgPool, actor: &Actor, input: &SegmentInput) -> Resul
         },
     )
     .await?;
-    audit::notify_change(&mut tx, "segment", &key).await?;
-    let row = find(&mut tx, &key, false).await?;
-    tx.commit().await?;
-    view(row, Vec::new())
+    Ok(key)
 }
 
 fn check_version(key: &str, row: &Row, expected: Option<i32>) -> Result<(), ServiceError> {
@@ -216,10 +222,30 @@ pub async fn update(
     expected_version: Option<i32>,
     reason: Option<&str>,
 ) -> Result<SegmentView, ServiceError> {
+    let mut tx = pool.begin().await?;
+    let (key, changed) = update_in(&mut tx, actor, key, input, expected_version, reason).await?;
+    if changed {
+        audit::notify_change(&mut tx, "segment", &key).await?;
+    }
+    let fresh = find(&mut tx, &key, false).await?;
+    let used_by = uses(&mut tx).await?.remove(&key).unwrap_or_default();
+    tx.commit().await?;
+    view(fresh, used_by)
+}
+
+/// [`update`] inside the caller's transaction, without the NOTIFY. Returns the key as stored and whether
+/// anything changed (the same name, description and constraints again record nothing).
+pub async fn update_in(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    key: &str,
+    input: &SegmentInput,
+    expected_version: Option<i32>,
+    reason: Option<&str>,
+) -> Result<(String, bool), ServiceError> {
     actor.require(Role::Editor, "change segments")?;
     let why = ChangeReason::parse_optional(reason)?;
-    let mut tx = pool.begin().await?;
-    let row = find(&mut tx, key, true).await?;
+    let row = find(conn, key, true).await?;
     if !input.key.trim().is_empty() && input.key.trim() != row.key {
         return Err(ServiceError::Invalid {
             field: "key",
@@ -230,40 +256,37 @@ pub async fn update(
     let (name, description) = check(&row.key, input)?;
     let before = document(&row.name, &row.description, &constraints_of(&row)?);
     let after = document(&name, &description, &input.constraints);
-    if before != after {
-        let constraints = serde_json::to_value(&input.constraints).map_err(|e| ServiceError::Internal(e.into()))?;
-        sqlx::query!(
-            "update segments set name = $2, description = $3, constraints = $4, version = version + 1, updated_by = $5
-             where id = $1",
-            row.id,
-            name,
-            description,
-            constraints,
-            actor.user_id
-        )
-        .execute(&mut *tx)
-        .await?;
-        audit::record(
-            &mut tx,
-            actor,
-            NewEvent {
-                action: "segment.changed",
-                entity_kind: "segment",
-                entity_key: &row.key,
-                flag_key: None,
-                environment_key: None,
-                before: Some(before),
-                after: Some(after),
-                reason: why.as_ref(),
-            },
-        )
-        .await?;
-        audit::notify_change(&mut tx, "segment", &row.key).await?;
+    if before == after {
+        return Ok((row.key, false));
     }
-    let fresh = find(&mut tx, &row.key, false).await?;
-    let used_by = uses(&mut tx).await?.remove(&row.key).unwrap_or_default();
-    tx.commit().await?;
-    view(fresh, used_by)
+    let constraints = serde_json::to_value(&input.constraints).map_err(|e| ServiceError::Internal(e.into()))?;
+    sqlx::query!(
+        "update segments set name = $2, description = $3, constraints = $4, version = version + 1, updated_by = $5
+         where id = $1",
+        row.id,
+        name,
+        description,
+        constraints,
+        actor.user_id
+    )
+    .execute(&mut *conn)
+    .await?;
+    audit::record(
+        conn,
+        actor,
+        NewEvent {
+            action: "segment.changed",
+            entity_kind: "segment",
+            entity_key: &row.key,
+            flag_key: None,
+            environment_key: None,
+            before: Some(before),
+            after: Some(after),
+            reason: why.as_ref(),
+        },
+    )
+    .await?;
+    Ok((row.key, true))
 }
 
 /// Deletes a segment no rule uses; one in use is refused with the rules that use it.
