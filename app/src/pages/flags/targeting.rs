@@ -239,7 +239,7 @@ fn RuleItem(
 ) -> impl IntoView {
     let mut when: Vec<String> = rule.constraints.iter().map(describe).collect();
     when.extend(rule.segments.iter().map(|s| format!("in segment {s}")));
-    let when = if when.is_empty() { "everyone".to_owned() } else { when.join(" and ") };
+    let when = if when.is_empty() { "everyone".to_owned() } else { format!("when {}", when.join(" and ")) };
     let share = rule.percent.map(|p| format!(", {p} of them"));
     let serve = rule.serve.describe();
     let buttons = shape.can_edit.then(|| {
@@ -272,7 +272,7 @@ fn RuleItem(
         <li class="rule" data-testid=format!("rule-{}", rule.name)>
             <div class="rule-summary">
                 <strong class="rule-name">{rule.name.clone()}</strong>
-                <span>": when "{when}{share}", serve "<strong>{serve}</strong></span>
+                <span>": "{when}{share}", serve "<strong>{serve}</strong></span>
             </div>
             {buttons}
         </li>
