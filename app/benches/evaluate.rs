@@ -183,7 +183,16 @@ fn flag_with_rules(key: &str, rules: usize, n: usize, segments: &Segments) -> ((
             let constraints: Vec<Value> = rule
                 .constraints
                 .iter()
-                .map(|c| json!({"contextName": c.field.as_str(), "operator": c.operator.as_str(), "values": c.values}))
+                .map(|c| {
+                    // Unleash takes one `value` for the operators that compare with one, a list otherwise.
+                    let mut constraint = json!({"contextName": c.field.as_str(), "operator": c.operator.as_str()});
+                    if c.operator.takes_one_value() {
+                        constraint["value"] = json!(c.values[0]);
+                    } else {
+                        constraint["values"] = json!(c.values);
+                    }
+                    constraint
+                })
                 .collect();
             json!({"name": "default", "parameters": {}, "constraints": constraints})
         })
@@ -194,8 +203,8 @@ fn flag_with_rules(key: &str, rules: usize, n: usize, segments: &Segments) -> ((
 fn engine_of(features: Vec<Value>) -> EngineState {
     let features: ClientFeatures = serde_json::from_value(json!({"version": 2, "features": features})).unwrap();
     let engine = EngineState::default();
-    let warnings = engine.take_state(UpdateMessage::FullResponse(features));
-    assert!(warnings.unwrap_or_default().is_empty(), "Yggdrasil refused part of the configuration");
+    let warnings = engine.take_state(UpdateMessage::FullResponse(features)).unwrap_or_default();
+    assert!(warnings.is_empty(), "Yggdrasil refused part of the configuration: {warnings:?}");
     engine
 }
 

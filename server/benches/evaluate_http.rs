@@ -46,8 +46,28 @@ fn post(path: &str, token: &str, body: &serde_json::Value) -> Request<Body> {
         .unwrap()
 }
 
-async fn setup() -> Bench {
-    let pool = common::fresh_database("rollgate_bench_evaluate_http").await;
+/// Two rules of three constraints each, as a team would write them; the bench's context holds the first two
+/// constraints of each and fails the third, so every constraint runs and every flag goes on to its rollout.
+fn rules() -> serde_json::Value {
+    json!({"rules": [
+        {"name": "enterprise in the EU", "serve": {"kind": "on"}, "constraints": [
+            {"field": "plan", "operator": "IN", "values": ["enterprise", "business"]},
+            {"field": "app_version", "operator": "SEMVER_GTE", "values": ["2.3.0"]},
+            {"field": "region", "operator": "IN", "values": ["eu-west", "eu-central"]}]},
+        {"name": "internal", "serve": {"kind": "off"}, "constraints": [
+            {"field": "plan", "operator": "NOT_IN", "values": ["free"]},
+            {"field": "app_version", "operator": "SEMVER_LT", "values": ["9.0.0"]},
+            {"field": "email", "operator": "STR_ENDS_WITH", "values": ["@rollgate.test"]}]},
+    ]})
+}
+
+/// The context of every request: a new user each time, with the attributes the rules read.
+fn context(user: usize, key: &str) -> serde_json::Value {
+    json!({"context": {key: format!("user-{user}"), "plan": "enterprise", "app_version": "2.4.0", "region": "us-east"}})
+}
+
+async fn setup(database: &str, with_rules: bool) -> Bench {
+    let pool = common::fresh_database(database).await;
     sqlx::query("insert into environments (key, name, position) values ('production', 'Production', 0)")
         .execute(&pool)
         .await
@@ -107,7 +127,11 @@ async fn setup() -> Bench {
                 format!("/api/admin/feature-flags/{key}/environments/production"),
                 json!({"enabled": true, "reason": "bench"}),
             ),
-        ] {
+        ]
+        .into_iter()
+        .chain(with_rules.then(|| {
+            ("PUT", format!("/api/admin/feature-flags/{key}/environments/production/targeting/rules"), rules())
+        })) {
             let mut request = post(&path, &admin_token, &body);
             *request.method_mut() = method.parse().unwrap();
             let (status, _, text) = call(&router, request).await;
@@ -125,8 +149,7 @@ async fn setup() -> Bench {
     server::workers::snapshot::refresh(&pool, &state.snapshot).await.unwrap();
 
     let (status, headers, body) =
-        call(&router, post("/ofrep/v1/evaluate/flags", &evaluate, &json!({"context": {"targetingKey": "user-1"}})))
-            .await;
+        call(&router, post("/ofrep/v1/evaluate/flags", &evaluate, &context(1, "targetingKey"))).await;
     assert_eq!(status, StatusCode::OK);
     let answer: serde_json::Value = serde_json::from_slice(&body).unwrap();
     let flags = answer["flags"].as_array().unwrap();
@@ -138,9 +161,9 @@ async fn setup() -> Bench {
 
 fn evaluate_http(c: &mut Criterion) {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
-    let bench = runtime.block_on(setup());
+    let bench = runtime.block_on(setup("rollgate_bench_evaluate_http", false));
     let user = AtomicUsize::new(0);
-    let next_user = || json!({"context": {"targetingKey": format!("user-{}", user.fetch_add(1, Ordering::Relaxed))}});
+    let next_user = || context(user.fetch_add(1, Ordering::Relaxed), "targetingKey");
 
     let mut group = c.benchmark_group("evaluation through the router, 50 flags in 50% rollouts");
     // Requests are made outside the timed part (`iter_batched`): what is measured is the server's work.
@@ -158,8 +181,7 @@ fn evaluate_http(c: &mut Criterion) {
     group.bench_function("OFREP bulk, ETag still matches (304)", |b| {
         b.to_async(&runtime).iter_batched(
             || {
-                let mut request =
-                    post("/ofrep/v1/evaluate/flags", &bench.token, &json!({"context": {"targetingKey": "user-1"}}));
+                let mut request = post("/ofrep/v1/evaluate/flags", &bench.token, &context(1, "targetingKey"));
                 request.headers_mut().insert(header::IF_NONE_MATCH, bench.etag.parse().unwrap());
                 request
             },
@@ -175,7 +197,13 @@ fn evaluate_http(c: &mut Criterion) {
         b.to_async(&runtime).iter_batched(
             || {
                 let n = user.fetch_add(1, Ordering::Relaxed);
-                post("/api/v1/evaluate", &bench.token, &json!({"context": {"customer_id": format!("user-{n}")}}))
+                let mut body = context(n, "customer_id");
+                let attributes: serde_json::Map<_, _> = ["plan", "app_version", "region"]
+                    .into_iter()
+                    .map(|k| (k.to_owned(), body["context"][k].take()))
+                    .collect();
+                body["context"] = json!({"customer_id": body["context"]["customer_id"], "attributes": attributes});
+                post("/api/v1/evaluate", &bench.token, &body)
             },
             |request| async {
                 let (status, _, body) = call(&bench.router, request).await;
@@ -190,6 +218,23 @@ fn evaluate_http(c: &mut Criterion) {
             || post("/ofrep/v1/evaluate/flags/bench_flag_00", &bench.token, &next_user()),
             |request| async {
                 let (status, _, body) = call(&bench.router, request).await;
+                assert_eq!(status, StatusCode::OK);
+                body.len()
+            },
+            BatchSize::SmallInput,
+        );
+    });
+    group.finish();
+
+    // The same bulk request when every flag also has two targeting rules of three constraints, which the
+    // context passes through: what rules cost a bulk answer.
+    let ruled = runtime.block_on(setup("rollgate_bench_evaluate_http_rules", true));
+    let mut group = c.benchmark_group("evaluation through the router, 50 flags with two 3-constraint rules each");
+    group.bench_function("OFREP bulk, a new user each time", |b| {
+        b.to_async(&runtime).iter_batched(
+            || post("/ofrep/v1/evaluate/flags", &ruled.token, &next_user()),
+            |request| async {
+                let (status, _, body) = call(&ruled.router, request).await;
                 assert_eq!(status, StatusCode::OK);
                 body.len()
             },

@@ -301,7 +301,7 @@ impl Constraint {
         };
         let fold = |v: &str| if self.case_insensitive { v.to_lowercase() } else { v.to_owned() };
         let test = match op {
-            Operator::In | Operator::NotIn => Test::OneOf(self.values.iter().map(|v| fold(v)).collect()),
+            Operator::In | Operator::NotIn => Test::OneOf(OneOf::new(self.values.iter().map(|v| fold(v)).collect())),
             Operator::StrStartsWith | Operator::StrEndsWith | Operator::StrContains => {
                 Test::Text(self.values.iter().map(|v| fold(v)).collect())
             }
@@ -325,7 +325,7 @@ impl Constraint {
                 let raw = one()?;
                 let version = semver::Version::parse(raw)
                     .map_err(|e| bad(format!("{raw:?} is not a semantic version (MAJOR.MINOR.PATCH): {e}")))?;
-                Test::Version(version)
+                Test::Version(PlainVersion::of(&version), version)
             }
             Operator::Regex => {
                 let raw = one()?;
@@ -374,13 +374,14 @@ pub struct Matcher {
 
 #[derive(Debug, Clone)]
 enum Test {
-    /// `IN`, `NOT_IN`: a set, so a segment of thousands of customer keys is one lookup.
-    OneOf(HashSet<String>),
+    /// `IN`, `NOT_IN`.
+    OneOf(OneOf),
     /// The `STR_*` operators.
     Text(Vec<String>),
     Number(f64),
     Time(DateTime<Utc>),
-    Version(semver::Version),
+    /// The version, and its plain `MAJOR.MINOR.PATCH` form when it has no pre-release or build part.
+    Version(Option<PlainVersion>, semver::Version),
     Regex(regex::Regex),
     Ranges(Vec<ipnet::IpNet>),
 }
@@ -437,16 +438,22 @@ impl Matcher {
                 Operator::NumLt => v < *n,
                 _ => v <= *n,
             }),
-            Test::Version(version) => semver::Version::parse(value.trim()).is_ok_and(|v| {
-                let order = v.cmp_precedence(version);
-                match self.operator {
+            Test::Version(plain, version) => {
+                let value = value.trim();
+                // Most versions applications send are plain `MAJOR.MINOR.PATCH`: compared as three numbers
+                // without building a `semver::Version` (this runs for every flag of every request).
+                let order = match (plain.as_ref(), PlainVersion::parse(value)) {
+                    (Some(plain), Some(theirs)) => Some(theirs.cmp(plain)),
+                    _ => semver::Version::parse(value).ok().map(|v| v.cmp_precedence(version)),
+                };
+                order.is_some_and(|order| match self.operator {
                     Operator::SemverEq => order.is_eq(),
                     Operator::SemverGt => order.is_gt(),
                     Operator::SemverGte => order.is_ge(),
                     Operator::SemverLt => order.is_lt(),
                     _ => order.is_le(),
-                }
-            }),
+                })
+            }
             Test::Regex(regex) => regex.is_match(value),
             Test::Ranges(ranges) => {
                 value.trim().parse::<IpAddr>().is_ok_and(|addr| ranges.iter().any(|range| range.contains(&addr)))
@@ -462,6 +469,67 @@ impl Matcher {
             ContextField::CurrentTime => None,
             ContextField::Attribute(name) => ctx.attributes.get(name).map(String::as_str),
         }
+    }
+}
+
+/// The values of `IN` and `NOT_IN`. A short list is scanned (a few string comparisons beat hashing the
+/// value); a long one, such as a segment of thousands of customer keys, is a hash set: one lookup.
+#[derive(Debug, Clone)]
+enum OneOf {
+    Few(Vec<String>),
+    Many(HashSet<String, foldhash::fast::RandomState>),
+}
+
+impl OneOf {
+    /// Up to this many values are scanned.
+    const SCAN: usize = 8;
+
+    fn new(values: Vec<String>) -> Self {
+        if values.len() <= Self::SCAN {
+            Self::Few(values)
+        } else {
+            Self::Many(values.into_iter().collect())
+        }
+    }
+
+    fn contains(&self, value: &str) -> bool {
+        match self {
+            Self::Few(values) => values.iter().any(|v| v == value),
+            Self::Many(set) => set.contains(value),
+        }
+    }
+}
+
+/// A semantic version with no pre-release and no build metadata, which orders as its three numbers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct PlainVersion(u64, u64, u64);
+
+impl PlainVersion {
+    fn of(version: &semver::Version) -> Option<Self> {
+        (version.pre.is_empty() && version.build.is_empty()).then_some(Self(
+            version.major,
+            version.minor,
+            version.patch,
+        ))
+    }
+
+    /// `MAJOR.MINOR.PATCH` exactly as SemVer writes it (digits, no leading zero), else `None`: anything else,
+    /// a pre-release included, goes through the full parser.
+    fn parse(text: &str) -> Option<Self> {
+        let mut parts = text.split('.');
+        let mut number = || -> Option<u64> {
+            let part = parts.next()?;
+            let valid = !part.is_empty()
+                && part.bytes().all(|b| b.is_ascii_digit())
+                && (part.len() == 1 || !part.starts_with('0'));
+            if valid {
+                part.parse().ok()
+            } else {
+                None
+            }
+        };
+        let version = Self(number()?, number()?, number()?);
+        parts.next().is_none().then_some(version)
     }
 }
 

@@ -200,3 +200,31 @@ fn acyclic(graph: &BTreeMap<String, Vec<String>>) -> bool {
     let (mut on_path, mut done) = (HashSet::new(), HashSet::new());
     graph.keys().all(|n| visit(n, graph, &mut on_path, &mut done))
 }
+
+fn version() -> impl Strategy<Value = String> {
+    (0u64..4, 0u64..4, 0u64..4, prop::option::of(prop::sample::select(vec!["alpha", "alpha.1", "rc.2", "beta"])))
+        .prop_map(|(a, b, c, pre)| match pre {
+            Some(pre) => format!("{a}.{b}.{c}-{pre}"),
+            None => format!("{a}.{b}.{c}"),
+        })
+}
+
+proptest! {
+    /// The version operators order as SemVer's precedence, whether the shortcut for plain versions or the
+    /// full parser compares them.
+    #[test]
+    fn version_operators_follow_semver_precedence(theirs in version(), ours in version()) {
+        let order = semver::Version::parse(&theirs).unwrap().cmp_precedence(&semver::Version::parse(&ours).unwrap());
+        for (operator, expected) in [
+            (Operator::SemverEq, order.is_eq()),
+            (Operator::SemverGt, order.is_gt()),
+            (Operator::SemverGte, order.is_ge()),
+            (Operator::SemverLt, order.is_lt()),
+            (Operator::SemverLte, order.is_le()),
+        ] {
+            let c = Constraint::new(ContextField::parse("v").unwrap(), operator, vec![ours.clone()]);
+            let ctx = EvalContext { attributes: [("v".to_owned(), theirs.clone())].into(), ..EvalContext::default() };
+            prop_assert_eq!(holds(&c, &ctx), Some(expected), "{} {} {}", theirs, operator, ours);
+        }
+    }
+}
