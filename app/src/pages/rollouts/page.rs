@@ -254,6 +254,7 @@ mod tests {
             ],
             allow_customers: vec![],
             allow_organizations: vec![],
+            audience: None,
             next_gate: Some(NextGateView {
                 stage: 2,
                 stage_name: "c".into(),
