@@ -360,6 +360,9 @@ pub struct RolloutView {
     pub stages: Vec<StageView>,
     pub allow_customers: Vec<String>,
     pub allow_organizations: Vec<String>,
+    /// Only units this holds for take part in the staged percentages; the others get the default.
+    /// `null`: everybody.
+    pub audience: Option<crate::domain::targeting::Condition>,
     pub next_gate: Option<NextGateView>,
     pub signoffs: Vec<SignoffView>,
     pub timeline: Vec<RolloutEventView>,
@@ -396,6 +399,9 @@ pub struct PopulationView {
     pub organizations_known: u64,
     /// Organizations with at least one customer in.
     pub organizations_in: u64,
+    /// With an audience: how many known customers it holds for (the others are out, allow-list apart).
+    #[serde(default)]
+    pub customers_in_audience: Option<u64>,
     /// The next stage's percentage, if there is a next stage.
     pub next_percent: Option<String>,
     /// How many more customers the next stage would put in.

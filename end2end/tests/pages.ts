@@ -172,6 +172,21 @@ export class RolloutActions {
   }
 }
 
+/** A rollout's audience as a form takes it: condition rows as [field, operator, values], segments by key. */
+export type Audience = { conditions?: Array<[string, string, string]>; segments?: string[] };
+
+/** Fills the audience part of a rollout form: its condition rows from the first, and its segment boxes. */
+async function fillAudience(form: Locator, audience: Audience) {
+  for (const [i, [field, operator, values]] of (audience.conditions ?? []).entries()) {
+    await form.getByLabel(`Field of condition ${i + 1}`).fill(field);
+    await form.getByLabel(`Operator of condition ${i + 1}`).selectOption(operator);
+    await form.getByLabel(`Values of condition ${i + 1}`).fill(values);
+  }
+  for (const segment of audience.segments ?? []) {
+    await form.getByRole('checkbox', { name: new RegExp(`\\(${segment}\\)`) }).check();
+  }
+}
+
 /** The "Rollouts" section of a flag's page. */
 export class RolloutsPanel {
   constructor(private readonly page: Page) {}
@@ -197,7 +212,14 @@ export class RolloutsPanel {
     return this.page.getByTestId('rollout-outcome-error');
   }
 
-  async plan(fields: { environment: string; plan: 'Five tiers' | 'Canary' | 'Two steps' | 'Custom stages'; stages?: string; customers?: string; organizations?: string }) {
+  async plan(fields: {
+    environment: string;
+    plan: 'Five tiers' | 'Canary' | 'Two steps' | 'Custom stages';
+    stages?: string;
+    customers?: string;
+    organizations?: string;
+    audience?: Audience;
+  }) {
     const form = this.planForm();
     // The form stays open after an error; a click on its summary would close it.
     if (!(await form.isVisible())) await this.page.getByText('Plan a rollout', { exact: true }).click();
@@ -206,6 +228,7 @@ export class RolloutsPanel {
     if (fields.stages) await form.getByLabel(/^Custom stages \(/).fill(fields.stages);
     if (fields.customers) await form.getByLabel('Allow-listed customers').fill(fields.customers);
     if (fields.organizations) await form.getByLabel('Allow-listed organizations').fill(fields.organizations);
+    if (fields.audience) await fillAudience(form, fields.audience);
     await form.getByRole('button', { name: 'Plan the rollout' }).click();
   }
 
@@ -264,10 +287,16 @@ export class RolloutPage {
     return this.page.getByTestId(`stage-${position}`);
   }
 
-  async editPlan(lines: string, reason?: string) {
+  /** Who the rollout is limited to, in words ("everybody" without an audience). */
+  audience(): Locator {
+    return this.page.getByTestId('rollout-audience');
+  }
+
+  async editPlan(lines: string, reason?: string, audience?: Audience) {
     const form = this.page.getByRole('form', { name: 'Edit the plan' });
     if (!(await form.isVisible())) await this.page.getByText('Edit the plan', { exact: true }).click();
     await form.getByLabel('Stages').fill(lines);
+    if (audience) await fillAudience(form, audience);
     if (reason !== undefined) await form.getByLabel('Reason (optional)').fill(reason);
     await form.getByRole('button', { name: 'Save the plan' }).click();
   }

@@ -16,23 +16,36 @@ pub struct SegmentView {
     /// The version an edit or deletion must be based on.
     pub version: i32,
     pub updated_at: DateTime<Utc>,
-    /// The rules that use it, in flags that are not archived, by flag and environment.
+    /// The rules and rollout audiences that use it, in flags and environments that are not archived, by
+    /// flag and environment.
     pub used_by: Vec<SegmentUse>,
 }
 
-/// One rule that uses a segment.
+/// One rule, or one rollout's audience, that uses a segment.
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct SegmentUse {
     pub flag: String,
     pub environment: String,
-    /// The rule's name.
+    /// The rule's name; for a rollout's audience, `rollout audience`.
     pub rule: String,
+    /// The rollout whose audience uses the segment: the live rollout of the flag in the environment, or its
+    /// latest finished one while no rollout is live, as that one still decides answers. Absent for a rule.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollout: Option<i64>,
+}
+
+impl SegmentUse {
+    /// What `rule` says of a rollout's audience.
+    pub const ROLLOUT_AUDIENCE: &'static str = "rollout audience";
 }
 
 impl std::fmt::Display for SegmentUse {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} in {} (rule {})", self.flag, self.environment, self.rule)
+        match self.rollout {
+            Some(_) => write!(f, "the rollout of {} in {} (its audience)", self.flag, self.environment),
+            None => write!(f, "{} in {} (rule {})", self.flag, self.environment, self.rule),
+        }
     }
 }
 

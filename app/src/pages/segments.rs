@@ -1,6 +1,6 @@
 //! `/admin/segments`: named, reusable lists of conditions ("beta testers", "EU customers", "internal
-//! staff"). Each shows the rules that use it; editing one changes all of them at once, and one in use
-//! cannot be deleted. Plain forms posting to server functions, so the page works without JavaScript.
+//! staff"). Each shows the rules and rollout audiences that use it; editing one changes all of them at
+//! once, and one in use cannot be deleted. Plain forms posting to server functions, so the page works without JavaScript.
 // One argument per form field: a plain HTML form posts them by name.
 #![allow(clippy::too_many_arguments)]
 
@@ -66,8 +66,8 @@ pub async fn save_segment(
     .map_err(to_app_error)?;
     let users = match view.used_by.len() {
         0 => String::new(),
-        1 => " Its rule follows from the next evaluation.".to_owned(),
-        n => format!(" Its {n} rules follow from the next evaluation."),
+        1 => " What uses it follows from the next evaluation.".to_owned(),
+        n => format!(" The {n} rules and rollouts that use it follow from the next evaluation."),
     };
     Ok(format!("Saved the segment {}.{users}", view.key))
 }
@@ -92,8 +92,8 @@ pub fn SegmentsPage() -> impl IntoView {
         <h1>"Segments"</h1>
         <p class="muted">
             "A segment names a set of customers by conditions on what your application sends: "
-            "\"beta testers\", \"EU customers\", \"internal staff\". Targeting rules of any flag use it; "
-            "editing it changes all of them at once."
+            "\"beta testers\", \"EU customers\", \"internal staff\". Targeting rules and rollout audiences of "
+            "any flag use it; editing it changes all of them at once."
         </p>
         <div aria-live="polite">
             {move || outcome().map(|result| match result {
@@ -156,16 +156,22 @@ fn SegmentCard(
             .into_any()
     };
     let used_by = if segment.used_by.is_empty() {
-        view! { <p class="muted small" data-testid="segment-unused">"Used by no rule."</p> }.into_any()
+        view! { <p class="muted small" data-testid="segment-unused">"Used by no rule or rollout."</p> }.into_any()
     } else {
         let items = segment
             .used_by
             .iter()
-            .map(|u| {
-                view! {
+            .map(|u| match u.rollout {
+                Some(id) => view! {
+                    <li><a href=format!("/admin/rollouts/{id}")>{format!("rollout of {} in {}", u.flag, u.environment)}</a>
+                        " (its audience)"</li>
+                }
+                .into_any(),
+                None => view! {
                     <li><a href=format!("/admin/feature-flags/{}", u.flag)>{u.flag.clone()}</a>
                         {format!(" in {}, rule {}", u.environment, u.rule)}</li>
                 }
+                .into_any(),
             })
             .collect_view();
         view! { <div data-testid="segment-used-by"><p class="small">"Used by:"</p><ul>{items}</ul></div> }.into_any()
@@ -183,7 +189,7 @@ fn SegmentCard(
                 <input type="hidden" name="key" value=key.clone() />
                 <input type="hidden" name="expected_version" value=segment.version.to_string() />
                 <button type="submit" class="btn btn-small btn-danger" aria-label=format!("Delete the segment {key}")
-                    title=in_use.then_some("Take it out of the rules that use it first")>"Delete"</button>
+                    title=in_use.then_some("Take it out of the rules and rollouts that use it first")>"Delete"</button>
             </ActionForm>
         }
     });

@@ -1,9 +1,10 @@
-//! The condition rows shared by the rule form of a flag's page and the segment form: one row per
-//! constraint (a field, "is" or "is not", an operator, values and case), as plain form fields, so they work
-//! without JavaScript. Rows post as parallel lists (`field[]`, `negate[]`, `operator[]`, `values[]`,
-//! `case[]`): every control is a text box or a select, which always posts, so the lists stay aligned.
+//! The condition rows shared by the rule form of a flag's page, the segment form and the rollout audience
+//! forms: one row per constraint (a field, "is" or "is not", an operator, values and case), as plain form
+//! fields, so they work without JavaScript. Rows post as parallel lists (`field[]`, `negate[]`,
+//! `operator[]`, `values[]`, `case[]`): every control is a text box or a select, which always posts, so the
+//! lists stay aligned. Segments to require post as `segment[]` checkboxes.
 
-use crate::domain::targeting::{Constraint, ContextField, Operator};
+use crate::domain::targeting::{Condition, Constraint, ContextField, Operator};
 use crate::domain::InvalidValue;
 use leptos::prelude::*;
 
@@ -61,6 +62,39 @@ pub fn describe(c: &Constraint) -> String {
         c.values.join(", "),
         if c.case_insensitive { " (any case)" } else { "" }
     )
+}
+
+/// A rollout's audience as people read it: `only units in segment beta and plan is one of enterprise`;
+/// `everybody` without one.
+pub fn describe_audience(audience: Option<&Condition>) -> String {
+    let Some(audience) = audience.filter(|a| !a.is_empty()) else { return "everybody".to_owned() };
+    let mut parts: Vec<String> = audience.segments.iter().map(|s| format!("in segment {s}")).collect();
+    parts.extend(audience.constraints.iter().map(describe));
+    let lead = if audience.segments.is_empty() { "only units where " } else { "only units " };
+    format!("{lead}{}", parts.join(" and "))
+}
+
+/// The segment checkboxes of a form (`segment[]`), with `chosen` checked; a hint to create one when there
+/// are none. `segments` are `(key, name)`.
+#[component]
+pub fn SegmentBoxes(segments: Vec<(String, String)>, chosen: Vec<String>) -> impl IntoView {
+    if segments.is_empty() {
+        return view! { <p class="hint">"No segments yet: "<a href="/admin/segments">"create one"</a>" to reuse conditions."</p> }
+            .into_any();
+    }
+    segments
+        .into_iter()
+        .map(|(key, label)| {
+            let checked = chosen.contains(&key);
+            view! {
+                <label class="check">
+                    <input type="checkbox" name="segment[]" value=key.clone() checked=checked />
+                    {format!(" {label} ({key})")}
+                </label>
+            }
+        })
+        .collect_view()
+        .into_any()
 }
 
 /// The rows of a form: the constraints it has, then [`BLANK_ROWS`] empty ones. `id` makes the controls'
@@ -143,6 +177,19 @@ mod tests {
         assert_eq!(constraints[0].values, ["enterprise", "business"]);
         assert_eq!(constraints[1].values, ["^a{2,4}$"]);
         assert!(constraints[1].inverted && constraints[1].case_insensitive);
+    }
+
+    #[test]
+    fn an_audience_reads_as_segments_then_conditions() {
+        let plan =
+            constraints_from_rows(&rows(&["plan"]), &rows(&[""]), &rows(&["IN"]), &rows(&["enterprise"]), &rows(&[""]))
+                .unwrap();
+        let both = Condition { constraints: plan.clone(), segments: vec!["beta".into()] };
+        assert_eq!(describe_audience(Some(&both)), "only units in segment beta and plan is one of enterprise");
+        let only_plan = Condition { constraints: plan, segments: vec![] };
+        assert_eq!(describe_audience(Some(&only_plan)), "only units where plan is one of enterprise");
+        assert_eq!(describe_audience(Some(&Condition::default())), "everybody");
+        assert_eq!(describe_audience(None), "everybody");
     }
 
     #[test]

@@ -4,6 +4,7 @@
 use super::admin::AdminCaller;
 use super::error::{ApiError, ErrorBody};
 use app::domain::rollout::{Action, ChecklistItem, SignoffDecision, StagePlan, Template};
+use app::domain::targeting::Condition;
 use app::domain::{EnvKey, FlagKey, Percent, Role, SignoffRole, Stickiness};
 use app::model::RolloutView;
 use app::server::rollouts::{self, NewRollout, NewSignoff, PlanSource, RolloutEdit, TransitionRequest};
@@ -55,6 +56,10 @@ pub struct CreateRollout {
     allow_customers: Vec<String>,
     #[serde(default)]
     allow_organizations: Vec<String>,
+    /// Only units this holds for take part in the staged percentages; the others get the default. Absent,
+    /// null or empty: everybody.
+    #[serde(default)]
+    audience: Option<Condition>,
 }
 
 fn stage_from(i: usize, s: StageIn) -> Result<StagePlan, ApiError> {
@@ -89,7 +94,7 @@ fn stage_from(i: usize, s: StageIn) -> Result<StagePlan, ApiError> {
         (status = 201, description = "Created, planned", body = RolloutView),
         (status = 404, description = "No such flag or environment (`NOT_FOUND`)", body = ErrorBody),
         (status = 409, description = "A live rollout exists already (`CONFLICT`, `ROLLOUT_EXISTS`...)", body = ErrorBody),
-        (status = 422, description = "A bad plan: `details.field` says where (`INVALID`)", body = ErrorBody),
+        (status = 422, description = "A bad plan or audience: `details.field` says where (`INVALID`)", body = ErrorBody),
     ),
     security(("admin_token" = []), ("session" = [])),
 )]
@@ -122,6 +127,7 @@ pub async fn create(
             .map_err(ServiceError::from)?,
         allow_customers: request.allow_customers,
         allow_organizations: request.allow_organizations,
+        audience: request.audience,
     };
     let id = rollouts::create(&state.pool, &caller.actor(), &new).await?;
     Ok((StatusCode::CREATED, Json(rollouts::detail(&state.pool, id).await?)))
@@ -147,7 +153,8 @@ pub async fn show(
     Ok(Json(rollouts::detail(&state.pool, id).await?))
 }
 
-/// A live rollout's new plan; the sign-offs given so far are voided.
+/// A live rollout's new plan, replacing the old one as a whole (a list or audience left out is emptied);
+/// the sign-offs given so far are voided.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EditRollout {
@@ -157,6 +164,9 @@ pub struct EditRollout {
     allow_customers: Vec<String>,
     #[serde(default)]
     allow_organizations: Vec<String>,
+    /// Only units this holds for take part; absent, null or empty: everybody.
+    #[serde(default)]
+    audience: Option<Condition>,
     expected_version: Option<i32>,
     reason: Option<String>,
 }
@@ -170,7 +180,7 @@ pub struct EditRollout {
         (status = 200, description = "The edited rollout", body = RolloutView),
         (status = 404, description = "No such rollout (`NOT_FOUND`)", body = ErrorBody),
         (status = 409, description = "It moved since `expected_version`, or it is over (`CONFLICT`, `INVALID_TRANSITION`)", body = ErrorBody),
-        (status = 422, description = "A bad plan (`INVALID`)", body = ErrorBody),
+        (status = 422, description = "A bad plan or audience: `details.field` says where (`INVALID`)", body = ErrorBody),
     ),
     security(("admin_token" = []), ("session" = [])),
 )]
@@ -189,6 +199,7 @@ pub async fn edit(
             .map_err(ServiceError::from)?,
         allow_customers: request.allow_customers,
         allow_organizations: request.allow_organizations,
+        audience: request.audience,
         expected_version: request.expected_version,
         reason: request.reason,
     };

@@ -460,6 +460,7 @@ async fn rollout_of(pool: &PgPool, flag: &str, actions: &[app::domain::rollout::
         stickiness: Stickiness::CustomerId,
         allow_customers: Vec::new(),
         allow_organizations: Vec::new(),
+        audience: None,
     };
     let id = rollouts::create(pool, &editor(), &new).await.unwrap();
     let admin = app::server::audit::Actor { role: Role::Admin, ..editor() };

@@ -119,6 +119,7 @@ pub(crate) async fn seed_configuration(pool: &PgPool) {
         stickiness: Stickiness::OrganizationId,
         allow_customers: vec!["cust-1".into()],
         allow_organizations: vec!["acme".into()],
+        audience: None,
     };
     rollouts::create(pool, &editor, &new).await.unwrap();
     sqlx::query("insert into flags (key, name, kind, archived_at) values ('old_thing', 'Old', 'release', now())")

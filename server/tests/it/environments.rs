@@ -136,6 +136,7 @@ async fn archiving_is_refused_while_tokens_or_live_rollouts_use_the_environment_
             stickiness: app::domain::Stickiness::CustomerId,
             allow_customers: vec![],
             allow_organizations: vec![],
+            audience: None,
         },
     )
     .await

@@ -145,6 +145,7 @@ async fn canary(pool: &PgPool) -> i64 {
         stickiness: Stickiness::CustomerId,
         allow_customers: Vec::new(),
         allow_organizations: Vec::new(),
+        audience: None,
     };
     let id = rollouts::create(pool, &editor(), &new).await.unwrap();
     // The canary's start needs the ops on-call's sign-off; the test forces it as an admin.
@@ -444,6 +445,7 @@ async fn auto_advance_is_off_by_default_and_when_on_advances_once_every_guardrai
         stickiness: Stickiness::CustomerId,
         allow_customers: Vec::new(),
         allow_organizations: Vec::new(),
+        audience: None,
     };
     let id = rollouts::create(&pool, &editor(), &new).await.unwrap();
     let start = TransitionRequest {

@@ -31,6 +31,7 @@ mod priority_urls_rollback;
 mod reliability;
 mod retention;
 mod rollouts;
+mod rollouts_audience;
 mod scheduled;
 mod security;
 mod simulate;

@@ -130,6 +130,7 @@ async fn active_rollout(pool: &PgPool, flag: &str, soak_seconds: u32) -> i64 {
         stickiness: Stickiness::CustomerId,
         allow_customers: Vec::new(),
         allow_organizations: Vec::new(),
+        audience: None,
     };
     let id = rollouts::create(pool, &editor(), &new).await.unwrap();
     let start = TransitionRequest {

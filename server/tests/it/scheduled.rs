@@ -42,6 +42,7 @@ async fn rollout_waiting_for_signoff(pool: &PgPool) -> i64 {
         stickiness: Stickiness::CustomerId,
         allow_customers: Vec::new(),
         allow_organizations: Vec::new(),
+        audience: None,
     };
     let id = rollouts::create(pool, &editor(), &new).await.unwrap();
     let start = TransitionRequest {

@@ -35,6 +35,7 @@ async fn rolling_out(pool: &PgPool, flag: &str, percent: &str) {
         stickiness: Stickiness::CustomerId,
         allow_customers: Vec::new(),
         allow_organizations: Vec::new(),
+        audience: None,
     };
     let id = rollouts::create(pool, &editor(), &new).await.unwrap();
     let start = TransitionRequest {

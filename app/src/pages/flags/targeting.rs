@@ -8,7 +8,7 @@ use crate::components::status::{ErrorBox, Loading};
 use crate::domain::targeting::{Prerequisite, Serve, TargetingRule};
 use crate::domain::ValueType;
 use crate::model::targeting::{EnvironmentTargeting, FlagTargeting};
-use crate::pages::targeting_form::{describe, ConditionRows, ContextFieldList};
+use crate::pages::targeting_form::{describe, ConditionRows, ContextFieldList, SegmentBoxes};
 use leptos::prelude::*;
 
 /// The card's actions, handed to every form in it.
@@ -326,24 +326,6 @@ fn RuleForm(
         ),
         None => (String::new(), Vec::new(), Vec::new(), Serve::On, String::new(), "customer_id".to_owned()),
     };
-    let segment_boxes = if shape.segments.is_empty() {
-        view! { <p class="hint">"No segments yet: "<a href="/admin/segments">"create one"</a>" to reuse conditions."</p> }.into_any()
-    } else {
-        shape
-            .segments
-            .iter()
-            .map(|(key, label)| {
-                let checked = chosen.contains(key);
-                view! {
-                    <label class="check">
-                        <input type="checkbox" name="segment[]" value=key.clone() checked=checked />
-                        {format!(" {label} ({key})")}
-                    </label>
-                }
-            })
-            .collect_view()
-            .into_any()
-    };
     let serve_value = match &serve {
         Serve::Value { value } => match value {
             serde_json::Value::String(s) => s.clone(),
@@ -388,7 +370,7 @@ fn RuleForm(
             </fieldset>
             <fieldset class="field field-wide">
                 <legend>"And in every segment checked"</legend>
-                {segment_boxes}
+                <SegmentBoxes segments=shape.segments.clone() chosen />
             </fieldset>
             <div class="field">
                 <label for=format!("{id}-serve")>"Serve"</label>

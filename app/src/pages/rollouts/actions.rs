@@ -52,7 +52,32 @@ pub fn stickiness_from_form(kind: &str, attribute: Option<&str>) -> Result<Strin
     }
 }
 
-/// Creates a planned rollout of `flag` in `environment` from a template. Returns its id.
+/// A rollout's audience from a form's condition rows and segment checkboxes (see `targeting_form`); none
+/// when every row is blank and no segment is checked. A bad row is named, as the field `audience`.
+#[cfg(feature = "ssr")]
+fn audience_from_form(
+    field: Option<Vec<String>>,
+    negate: Option<Vec<String>>,
+    operator: Option<Vec<String>>,
+    values: Option<Vec<String>>,
+    case: Option<Vec<String>>,
+    segment: Option<Vec<String>>,
+) -> Result<Option<crate::domain::targeting::Condition>, AppError> {
+    let constraints = crate::pages::targeting_form::constraints_from_rows(
+        &field.unwrap_or_default(),
+        &negate.unwrap_or_default(),
+        &operator.unwrap_or_default(),
+        &values.unwrap_or_default(),
+        &case.unwrap_or_default(),
+    )
+    .map_err(|e| invalid("audience", e.message))?;
+    let segments = segment.unwrap_or_default().into_iter().filter(|s| !s.trim().is_empty()).collect();
+    let audience = crate::domain::targeting::Condition { constraints, segments };
+    Ok((!audience.is_empty()).then_some(audience))
+}
+
+/// Creates a planned rollout of `flag` in `environment` from a template, limited to an audience when the
+/// condition rows (`field[]`...) or segment boxes (`segment[]`) say so. Returns its id.
 #[server(endpoint = "rollout_create")]
 pub async fn create_rollout(
     flag: String,
@@ -63,6 +88,12 @@ pub async fn create_rollout(
     allow_customers: Option<String>,
     allow_organizations: Option<String>,
     custom_stages: Option<String>,
+    field: Option<Vec<String>>,
+    negate: Option<Vec<String>>,
+    operator: Option<Vec<String>>,
+    values: Option<Vec<String>>,
+    case: Option<Vec<String>>,
+    segment: Option<Vec<String>>,
 ) -> Result<i64, AppError> {
     use crate::domain::rollout::Template;
     use crate::domain::{EnvKey, FlagKey, Stickiness};
@@ -91,14 +122,19 @@ pub async fn create_rollout(
         stickiness,
         allow_customers: split_keys(allow_customers.as_deref().unwrap_or_default()),
         allow_organizations: split_keys(allow_organizations.as_deref().unwrap_or_default()),
+        audience: audience_from_form(field, negate, operator, values, case, segment)?,
     };
     let state = expect_context::<AppState>();
     rollouts::create(&state.pool, &Actor::user(&user), &new).await.map_err(to_app_error)
 }
 
 /// Replaces a live rollout's stages (typed as lines, see `stage_text`) and, when given, its allow-lists
-/// (any customer and organization keys), keeping its stickiness and the checklists of stages that keep
-/// their names. Voids the sign-offs given so far.
+/// (any customer and organization keys) and audience, keeping its stickiness and the checklists of stages
+/// that keep their names. Voids the sign-offs given so far.
+///
+/// The audience is the condition rows (`field[]`...) and segment boxes (`segment[]`) when the form has them,
+/// which `audience_rows` says (an unchecked box posts nothing, so their absence cannot say it); without it
+/// the audience stays as it is.
 #[server(endpoint = "rollout_edit")]
 pub async fn edit_rollout(
     rollout: i64,
@@ -107,6 +143,13 @@ pub async fn edit_rollout(
     allow_customers: Option<String>,
     allow_organizations: Option<String>,
     reason: Option<String>,
+    audience_rows: Option<String>,
+    field: Option<Vec<String>>,
+    negate: Option<Vec<String>>,
+    operator: Option<Vec<String>>,
+    values: Option<Vec<String>>,
+    case: Option<Vec<String>>,
+    segment: Option<Vec<String>>,
 ) -> Result<String, AppError> {
     use crate::server::rollouts::{self, RolloutEdit};
     use crate::server::{audit::Actor, to_app_error, AppState};
@@ -120,6 +163,10 @@ pub async fn edit_rollout(
         allow_customers: allow_customers.map_or_else(|| current.allow_customers.clone(), |t| split_keys(&t)),
         allow_organizations: allow_organizations
             .map_or_else(|| current.allow_organizations.clone(), |t| split_keys(&t)),
+        audience: match audience_rows {
+            Some(_) => audience_from_form(field, negate, operator, values, case, segment)?,
+            None => current.audience.clone(),
+        },
         expected_version,
         reason: reason.map(|r| r.trim().to_owned()).filter(|r| !r.is_empty()),
     };

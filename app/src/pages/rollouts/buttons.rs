@@ -206,6 +206,7 @@ mod tests {
             stages,
             allow_customers: vec![],
             allow_organizations: vec![],
+            audience: None,
             signoffs: vec![],
             timeline: vec![],
             created_at: DateTime::<Utc>::UNIX_EPOCH,

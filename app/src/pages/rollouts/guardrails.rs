@@ -240,6 +240,8 @@ fn GuardrailTable(
         .map(|s| view! { <option value=s.position.to_string()>{format!("{} ({})", s.name, s.percent)}</option> })
         .collect_view();
     view! {
+        // Scrolls on its own on a narrow screen, rather than widening the page.
+        <div class="table-wrap guardrail-table-wrap">
         <table class="table">
             <caption class="sr-only">"Guardrails of this rollout and their latest check"</caption>
             <thead>
@@ -254,6 +256,7 @@ fn GuardrailTable(
             </thead>
             <tbody>{rows}</tbody>
         </table>
+        </div>
         <p class="small" data-testid="auto-advance">
             {if auto_advance { "Auto-advance is on." } else { "Auto-advance is off: a person presses Advance." }}
         </p>

@@ -111,6 +111,7 @@ mod tests {
             stages: vec![stage(0, "disabled", "0%"), stage(1, "internal", "1%")],
             allow_customers: vec![],
             allow_organizations: vec![],
+            audience: None,
             next_gate: None,
             signoffs: vec![],
             timeline: vec![],

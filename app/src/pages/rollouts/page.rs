@@ -24,6 +24,7 @@ use crate::components::status::{ErrorBox, Loading};
 use crate::error::AppError;
 use crate::model::{PopulationView, RolloutView};
 use crate::pages::format_time;
+use crate::pages::targeting_form::describe_audience;
 use chrono::{DateTime, Utc};
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -45,12 +46,15 @@ pub struct RolloutPageData {
     /// Names registered for the allow-listed keys.
     #[serde(default)]
     pub names: crate::model::targets::TargetNames,
+    /// Every segment, `(key, name)`, for the plan editor's audience.
+    #[serde(default)]
+    pub segments: Vec<(String, String)>,
 }
 
 #[server(endpoint = "get_rollout")]
 pub async fn get_rollout(id: i64) -> Result<RolloutPageData, AppError> {
     use crate::domain::TargetKind;
-    use crate::server::{registry, rollouts, to_app_error, AppState};
+    use crate::server::{registry, rollouts, targeting::segments, to_app_error, AppState};
     let user = crate::server::auth::require(crate::domain::Role::Viewer, "see this").await?;
     let state = expect_context::<AppState>();
     let rollout = rollouts::detail(&state.pool, id).await.map_err(to_app_error)?;
@@ -70,7 +74,16 @@ pub async fn get_rollout(id: i64) -> Result<RolloutPageData, AppError> {
             .into_iter()
             .collect(),
     };
-    Ok(RolloutPageData { rollout, population, viewer: Viewer::of(&user), flag_enabled, now: Utc::now(), names })
+    let segments = segments::names(&state.pool).await.map_err(to_app_error)?;
+    Ok(RolloutPageData {
+        rollout,
+        population,
+        viewer: Viewer::of(&user),
+        flag_enabled,
+        now: Utc::now(),
+        names,
+        segments,
+    })
 }
 
 #[component]
@@ -102,7 +115,7 @@ pub fn RolloutPage() -> impl IntoView {
 
 #[component]
 fn RolloutBody(data: RolloutPageData, act: ServerAction<RolloutAct>, edit: ServerAction<EditRollout>) -> impl IntoView {
-    let RolloutPageData { rollout, population, viewer, flag_enabled, now, names } = data;
+    let RolloutPageData { rollout, population, viewer, flag_enabled, now, names, segments } = data;
     let live = rollout.status.is_live();
     let flag_href = format!("/admin/feature-flags/{}", rollout.flag);
     let title = format!("Rollout of {} in {}", rollout.flag, rollout.environment);
@@ -152,6 +165,8 @@ fn RolloutBody(data: RolloutPageData, act: ServerAction<RolloutAct>, edit: Serve
                     <dd>{rollout.started_at.as_ref().map_or_else(|| "—".into(), format_time)}</dd>
                     <dt>"Finished"</dt>
                     <dd>{rollout.completed_at.as_ref().map_or_else(|| "—".into(), format_time)}</dd>
+                    <dt>"Audience"</dt>
+                    <dd data-testid="rollout-audience">{describe_audience(rollout.audience.as_ref())}</dd>
                     <dt>"Allow-listed customers"</dt>
                     <dd data-testid="allow-customers">{names.list(crate::domain::TargetKind::Customer, &rollout.allow_customers)}</dd>
                     <dt>"Allow-listed organizations"</dt>
@@ -199,7 +214,7 @@ fn RolloutBody(data: RolloutPageData, act: ServerAction<RolloutAct>, edit: Serve
         <super::guardrails::GuardrailsPanel rollout_id=rollout.id stages=rollout.stages.clone() current_stage=rollout.current_stage />
         <Population population />
         <StagesTable rollout=rollout.clone() />
-        {(live && viewer.can_edit).then(|| view! { <EditPlan rollout=rollout.clone() edit /> })}
+        {(live && viewer.can_edit).then(|| view! { <EditPlan rollout=rollout.clone() segments edit /> })}
         <SignoffTable rollout=rollout.clone() />
         <Timeline events=rollout.timeline.clone() />
     }
@@ -254,6 +269,7 @@ mod tests {
             ],
             allow_customers: vec![],
             allow_organizations: vec![],
+            audience: None,
             next_gate: Some(NextGateView {
                 stage: 2,
                 stage_name: "c".into(),

@@ -9,6 +9,7 @@ use crate::components::status::{ErrorBox, Loading};
 use crate::domain::rollout::Template;
 use crate::error::AppError;
 use crate::model::RolloutView;
+use crate::pages::targeting_form::{describe_audience, ConditionRows, SegmentBoxes};
 use chrono::{DateTime, Utc};
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -29,15 +30,18 @@ pub struct FlagRolloutsData {
     pub viewer: Viewer,
     /// The server's clock, which the soak countdowns count from.
     pub now: DateTime<Utc>,
+    /// Every segment, `(key, name)`, for an audience.
+    pub segments: Vec<(String, String)>,
 }
 
 #[server(endpoint = "flag_rollouts")]
 pub async fn flag_rollouts(flag: String) -> Result<FlagRolloutsData, AppError> {
-    use crate::server::{rollouts, to_app_error, AppState};
+    use crate::server::{rollouts, targeting::segments, to_app_error, AppState};
     let user = crate::server::auth::require(crate::domain::Role::Viewer, "see this").await?;
     let state = expect_context::<AppState>();
     let rollouts = rollouts::for_flag(&state.pool, &flag).await.map_err(to_app_error)?;
-    Ok(FlagRolloutsData { rollouts, viewer: Viewer::of(&user), now: Utc::now() })
+    let segments = segments::names(&state.pool).await.map_err(to_app_error)?;
+    Ok(FlagRolloutsData { rollouts, viewer: Viewer::of(&user), now: Utc::now(), segments })
 }
 
 #[component]
@@ -77,7 +81,7 @@ fn PanelBody(
     act: ServerAction<RolloutAct>,
     create: ServerAction<CreateRollout>,
 ) -> impl IntoView {
-    let FlagRolloutsData { rollouts, viewer, now } = data;
+    let FlagRolloutsData { rollouts, viewer, now, segments } = data;
     let without_live: Vec<RolloutEnvironment> = environments
         .iter()
         .filter(|e| !rollouts.iter().any(|r| r.environment == e.key && r.status.is_live()))
@@ -93,7 +97,7 @@ fn PanelBody(
         .collect_view();
     view! {
         <div class="rollout-cards">{cards}</div>
-        {can_plan.then(|| view! { <PlanRolloutForm flag environments=without_live action=create /> })}
+        {can_plan.then(|| view! { <PlanRolloutForm flag environments=without_live segments action=create /> })}
     }
 }
 
@@ -132,6 +136,9 @@ fn EnvironmentCard(
                     <span class="rollout-stage">{stage_label(&rollout)}</span>
                 </p>
                 {in_stage.map(|t| view! { <p class="muted small">{format!("In this stage for {t}")}</p> })}
+                {rollout.audience.as_ref().map(|a| view! {
+                    <p class="small" data-testid="rollout-audience">"Audience: "{describe_audience(Some(a))}</p>
+                })}
                 {live.then(|| view! { <NextGate rollout=rollout.clone() now /> })}
                 {off_warning}
                 <p class="small"><a href=href>{link_label}</a></p>
@@ -201,13 +208,22 @@ pub fn NextGate(rollout: RolloutView, now: DateTime<Utc>) -> impl IntoView {
 fn PlanRolloutForm(
     flag: String,
     environments: Vec<RolloutEnvironment>,
+    segments: Vec<(String, String)>,
     action: ServerAction<CreateRollout>,
 ) -> impl IntoView {
     let value = action.value();
     let field_error = move |field: &'static str| {
         move || value.with(|v| v.as_ref().and_then(|r| r.as_ref().err()).and_then(|e| e.field_message(field)))
     };
-    let fields = ["environment", "template", "stickiness", "allow_customers", "allow_organizations", "custom_stages"];
+    let fields = [
+        "environment",
+        "template",
+        "stickiness",
+        "allow_customers",
+        "allow_organizations",
+        "custom_stages",
+        "audience",
+    ];
     let other_error = Signal::derive(move || {
         value.with(|v| match v {
             Some(Err(e @ AppError::Invalid { field, .. })) if !fields.contains(&field.as_str()) => Some(Err(e.clone())),
@@ -300,6 +316,17 @@ fn PlanRolloutForm(
                         aria-describedby="plan-organizations-error" aria-invalid=invalid("allow_organizations") />
                     <p id="plan-organizations-error" class="field-error" role="alert">{field_error("allow_organizations")}</p>
                 </div>
+                // The condition rows' field boxes use the targeting card's list of context fields, on the same page.
+                <fieldset class="field field-wide" aria-describedby="plan-audience-hint plan-audience-error">
+                    <legend>"Audience (optional)"</legend>
+                    <p class="hint" id="plan-audience-hint">
+                        "Only units for which every condition holds and that are in every segment checked take part in "
+                        "the stages; the others get the default. Leave it all empty for everybody."
+                    </p>
+                    <ConditionRows id="plan-audience".to_owned() constraints=Vec::new() />
+                    <SegmentBoxes segments chosen=Vec::new() />
+                    <p id="plan-audience-error" class="field-error" role="alert">{field_error("audience")}</p>
+                </fieldset>
                 <div class="form-actions">
                     <button type="submit" class="btn btn-primary" disabled=move || action.pending().get()>"Plan the rollout"</button>
                     <span class="muted small">"A planned rollout serves nobody until it is started."</span>

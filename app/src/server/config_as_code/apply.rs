@@ -521,7 +521,7 @@ async fn apply_rollout(
     };
     let (customers, organizations) = (sorted(&doc.allow_customers), sorted(&doc.allow_organizations));
     let live = sqlx::query!(
-        r#"select r.id, r.stickiness from rollouts r
+        r#"select r.id, r.stickiness, r.audience from rollouts r
            join flags f on f.id = r.flag_id join environments e on e.id = r.environment_id
            where f.key = $1 and e.key = $2 and r.status in ('planned', 'active', 'paused')"#,
         flag.as_str(),
@@ -537,6 +537,7 @@ async fn apply_rollout(
             stickiness,
             allow_customers: customers,
             allow_organizations: organizations,
+            audience: doc.audience.clone(),
         };
         rollouts::create_in(conn, actor, &new).await.map_err(|e| at(path, e))?;
         return Ok(());
@@ -555,10 +556,18 @@ async fn apply_rollout(
     .await?;
     let current_customers = sorted(&allow.iter().filter_map(|a| a.customer.clone()).collect::<Vec<_>>());
     let current_organizations = sorted(&allow.iter().filter_map(|a| a.organization.clone()).collect::<Vec<_>>());
+    // Tidied as the service stores it: the file's `{}` and a missing entry mean the same.
+    let wanted_audience = rollouts::tidy_audience(doc.audience.as_ref());
+    let current_audience = live
+        .audience
+        .map(serde_json::from_value::<crate::domain::targeting::Condition>)
+        .transpose()
+        .map_err(|e| ServiceError::bug(format!("rollout {}: stored audience: {e}", live.id)))?;
     if plan.stages() == wanted.stages()
         && live.stickiness == stickiness.to_string()
         && current_customers == customers
         && current_organizations == organizations
+        && current_audience == wanted_audience
     {
         return Ok(());
     }
@@ -567,6 +576,7 @@ async fn apply_rollout(
         stickiness,
         allow_customers: customers,
         allow_organizations: organizations,
+        audience: wanted_audience,
         expected_version: None,
         reason: Some("rollgate apply".to_owned()),
     };

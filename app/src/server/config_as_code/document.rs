@@ -3,7 +3,7 @@
 //! empty so that a file stays short and two exports of the same configuration are byte-identical.
 
 use crate::domain::rollout::StagePlan;
-use crate::domain::targeting::{Constraint, Prerequisite, TargetingRule};
+use crate::domain::targeting::{Condition, Constraint, Prerequisite, TargetingRule};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -141,6 +141,10 @@ pub struct RolloutDoc {
     pub allow_customers: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub allow_organizations: Vec<String>,
+    /// Only units this holds for take part in the stages; the others get the default. Left out: everybody
+    /// (apply takes an audience away from a live rollout whose entry has none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audience: Option<Condition>,
     /// Exported for reference; apply does not change guardrails (they are managed with the rollout).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub guardrails: Vec<GuardrailDoc>,

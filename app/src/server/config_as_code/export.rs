@@ -112,7 +112,7 @@ pub async fn export(conn: &mut PgConnection, environment: Option<&str>) -> Resul
         }
     }
     let live = sqlx::query!(
-        r#"select r.id, r.flag_id, e.key as env, r.stickiness from rollouts r join environments e on e.id = r.environment_id
+        r#"select r.id, r.flag_id, e.key as env, r.stickiness, r.audience from rollouts r join environments e on e.id = r.environment_id
            where r.status in ('planned', 'active', 'paused') and ($1::text is null or e.key = $1)
            order by r.id"#,
         environment
@@ -167,6 +167,11 @@ pub async fn export(conn: &mut PgConnection, environment: Option<&str>) -> Resul
             stages,
             allow_customers,
             allow_organizations,
+            audience: r
+                .audience
+                .map(serde_json::from_value)
+                .transpose()
+                .map_err(|e| stored_badly(&format!("audience of rollout {}", r.id), e))?,
             guardrails: guardrails.remove(&r.id).unwrap_or_default(),
         };
         if let Some(state) = states.get_mut(&r.flag_id).and_then(|m| m.get_mut(&r.env)) {

@@ -1,9 +1,10 @@
-//! Creating a planned rollout: its stages (a template or a custom plan) and allow-list, in one audited
-//! transaction.
+//! Creating a planned rollout: its stages (a template or a custom plan), allow-list and audience, in one
+//! audited transaction.
 
 use super::refused;
-use super::store::{insert_allow_list, insert_event, insert_stages, EventRow};
+use super::store::{audience_document, checked_audience, insert_allow_list, insert_event, insert_stages, EventRow};
 use crate::domain::rollout::{RolloutPlan, StagePlan, Template};
+use crate::domain::targeting::Condition;
 use crate::domain::{EnvKey, FlagKey, Role, Stickiness};
 use crate::server::audit::{self, Actor, NewEvent};
 use crate::server::ServiceError;
@@ -27,6 +28,9 @@ pub struct NewRollout {
     pub allow_customers: Vec<String>,
     /// Organization keys likewise.
     pub allow_organizations: Vec<String>,
+    /// Only units this holds for take part in the staged percentages; the others get the default. `None`
+    /// (or an empty condition): everybody.
+    pub audience: Option<Condition>,
 }
 
 /// Creates a planned rollout for a flag in one environment. At most one live rollout per flag and
@@ -55,13 +59,15 @@ pub async fn create_in(
     let plan = RolloutPlan::new(stages).map_err(|e| ServiceError::invalid("stages", e.to_string()))?;
     let (flag_id, environment_id) =
         crate::server::flags::live_flag_environment(&mut *conn, &new.flag, &new.environment).await?;
+    let audience = checked_audience(conn, new.audience.as_ref()).await?;
     let inserted = sqlx::query_scalar!(
-        "insert into rollouts (flag_id, environment_id, stickiness, template, created_by)
-         values ($1, $2, $3, $4, $5) returning id",
+        "insert into rollouts (flag_id, environment_id, stickiness, template, audience, created_by)
+         values ($1, $2, $3, $4, $5, $6) returning id",
         flag_id,
         environment_id,
         new.stickiness.to_string(),
         template,
+        audience_document(audience.as_ref())?,
         actor.user_id,
     )
     .fetch_one(&mut *conn)
@@ -93,6 +99,7 @@ pub async fn create_in(
         "stages": plan.stages().iter().map(|s| format!("{} {}", s.name, s.percent)).collect::<Vec<_>>(),
         "allow_customers": new.allow_customers,
         "allow_organizations": new.allow_organizations,
+        "audience": audience,
         "guardrails": guardrails.iter().map(|g| g.describe()).collect::<Vec<_>>(),
     });
     insert_event(conn, id, actor, EventRow { kind: "created", details: summary.clone(), ..EventRow::default() })

@@ -25,7 +25,7 @@ pub use edit::{edit, edit_in, RolloutEdit};
 pub use read::{approvals_for, detail, for_flag, live_id, population};
 pub use signoff::{sign, NewSignoff};
 pub use store::record_system_event;
-pub(crate) use store::{load_plan, load_plans};
+pub(crate) use store::{load_plan, load_plans, tidy_audience};
 pub use stuck::stuck;
 pub use transition::{transition, transition_with_notice, TransitionRequest};
 

@@ -1,7 +1,9 @@
 //! Reading rollouts for their pages, the flag page and the approvals queue. The next gate shown is
 //! computed by the same `check_gates` the advance button runs, so the page and the server never disagree.
 
-use super::store::{load_plans, load_signoffs_of, requester_of, stored_plan, unfinished_prerequisites};
+use super::store::{
+    load_plans, load_signoffs_of, requester_of, stored_audience, stored_plan, unfinished_prerequisites,
+};
 use super::ServiceError;
 use crate::domain::rollout::{
     check_gates, Gate, GateInput, RolloutState, RolloutStatus, SignoffDecision, SignoffRecord,
@@ -36,7 +38,7 @@ pub async fn details(pool: &PgPool, ids: &[i64]) -> Result<Vec<RolloutView>, Ser
                   r.stickiness as "stickiness: crate::domain::Stickiness", r.template,
                   r.flag_id, r.environment_id, f.key as flag, e.key as environment,
                   r.created_at as "created_at: DateTime<Utc>", r.started_at as "started_at: DateTime<Utc>",
-                  r.completed_at as "completed_at: DateTime<Utc>"
+                  r.completed_at as "completed_at: DateTime<Utc>", r.audience
            from rollouts r join flags f on f.id = r.flag_id join environments e on e.id = r.environment_id
            where r.id = any($1)"#,
         ids
@@ -155,6 +157,7 @@ pub async fn details(pool: &PgPool, ids: &[i64]) -> Result<Vec<RolloutView>, Ser
                     .collect(),
                 allow_customers,
                 allow_organizations,
+                audience: stored_audience(id, row.audience)?,
                 next_gate,
                 signoffs: signoffs
                     .remove(&id)
@@ -296,8 +299,9 @@ pub async fn approvals_for(
 }
 
 /// How many known customers and organizations the rollout reaches now, and whom the next stage would add.
-/// Computed with the same bucketing as evaluation, over the `customers` table (one pass; a table of
-/// 100,000 customers takes a few milliseconds).
+/// Computed with the same bucketing and audience as evaluation, over the `customers` table (one pass; a
+/// table of 100,000 customers takes a few milliseconds): a customer is tried against the audience with
+/// their key, organization and registered attributes, which is what applications usually send.
 pub async fn population(pool: &PgPool, id: i64) -> Result<crate::model::PopulationView, ServiceError> {
     use crate::domain::bucketing::bucket;
     use crate::domain::Stickiness;
@@ -316,13 +320,25 @@ pub async fn population(pool: &PgPool, id: i64) -> Result<crate::model::Populati
         _ if serving => view.current_stage.and_then(|s| view.stages.get(s as usize + 1)),
         _ => None,
     };
+    let audience = match &view.audience {
+        Some(audience) => {
+            let mut conn = pool.acquire().await?;
+            let segments = crate::server::targeting::all_segments(&mut conn).await?;
+            Some(
+                audience
+                    .compile(&segments, "audience")
+                    .map_err(|e| ServiceError::bug(format!("rollout {id}: stored audience: {}", e.message)))?,
+            )
+        }
+        None => None,
+    };
     let customers =
         sqlx::query!("select key, organization_key as organization, attributes from customers order by key")
             .fetch_all(pool)
             .await?;
     let allow_customers: HashSet<&str> = view.allow_customers.iter().map(String::as_str).collect();
     let allow_organizations: HashSet<&str> = view.allow_organizations.iter().map(String::as_str).collect();
-    let (mut customers_in, mut next_adds, mut preview) = (0u64, 0u64, Vec::new());
+    let (mut customers_in, mut in_audience, mut next_adds, mut preview) = (0u64, 0u64, 0u64, Vec::new());
     let (mut organizations, mut organizations_in) = (HashSet::new(), HashSet::new());
     for c in &customers {
         organizations.insert(c.organization.as_str());
@@ -334,6 +350,9 @@ pub async fn population(pool: &PgPool, id: i64) -> Result<crate::model::Populati
         let b = unit.map(|u| bucket(&view.flag, u));
         let allowed = allow_live
             && (allow_customers.contains(c.key.as_str()) || allow_organizations.contains(c.organization.as_str()));
+        let takes_part = audience.as_ref().is_none_or(|a| a.holds(&context_of(&c.key, &c.organization, &c.attributes)));
+        in_audience += u64::from(takes_part);
+        let b = b.filter(|_| takes_part);
         let is_in = allowed || b.is_some_and(|b| b < served);
         if is_in {
             customers_in += 1;
@@ -352,8 +371,34 @@ pub async fn population(pool: &PgPool, id: i64) -> Result<crate::model::Populati
         customers_in,
         organizations_known: organizations.len() as u64,
         organizations_in: organizations_in.len() as u64,
+        customers_in_audience: audience.is_some().then_some(in_audience),
         next_percent: next.map(|s| s.percent.clone()),
         next_adds,
         next_adds_preview: preview,
     })
+}
+
+/// A registered customer as an application would describe them: key, organization and attributes (text as
+/// it is, numbers and booleans as written).
+fn context_of(key: &str, organization: &str, attributes: &serde_json::Value) -> crate::domain::EvalContext {
+    let attributes = attributes
+        .as_object()
+        .map(|map| {
+            map.iter()
+                .filter_map(|(name, value)| match value {
+                    serde_json::Value::String(text) => Some((name.clone(), text.clone())),
+                    serde_json::Value::Number(_) | serde_json::Value::Bool(_) => {
+                        Some((name.clone(), value.to_string()))
+                    }
+                    _ => None,
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    crate::domain::EvalContext {
+        customer_id: Some(key.to_owned()),
+        organization_id: Some(organization.to_owned()),
+        attributes,
+        current_time: None,
+    }
 }

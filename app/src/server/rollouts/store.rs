@@ -4,6 +4,7 @@
 use crate::domain::rollout::{
     ChecklistItem, RolloutPlan, RolloutState, RolloutStatus, SignoffDecision, SignoffRecord, StagePlan,
 };
+use crate::domain::targeting::Condition;
 use crate::domain::{ChangeReason, Percent, SignoffRole};
 use crate::server::audit::{self, Actor, NewEvent};
 use crate::server::ServiceError;
@@ -81,6 +82,8 @@ pub(super) struct Locked {
     pub(super) flag_id: i64,
     pub(super) environment_id: i64,
     pub(super) state: RolloutState,
+    /// Who takes part; `None`: everybody.
+    pub(super) audience: Option<Condition>,
 }
 
 impl Locked {
@@ -142,7 +145,7 @@ impl Locked {
 pub(super) async fn lock(conn: &mut PgConnection, id: i64) -> Result<Locked, ServiceError> {
     let row = sqlx::query!(
         r#"select r.status as "status: RolloutStatus", r.current_stage, r.stage_entered_at as "stage_entered_at: DateTime<Utc>", r.version,
-                  r.flag_id, r.environment_id, f.key as flag, e.key as environment
+                  r.flag_id, r.environment_id, f.key as flag, e.key as environment, r.audience
            from rollouts r join flags f on f.id = r.flag_id join environments e on e.id = r.environment_id
            where r.id = $1 for update of r"#,
         id
@@ -165,6 +168,7 @@ pub(super) async fn lock(conn: &mut PgConnection, id: i64) -> Result<Locked, Ser
         flag_id: row.flag_id,
         environment_id: row.environment_id,
         state,
+        audience: stored_audience(id, row.audience)?,
     })
 }
 
@@ -347,4 +351,41 @@ pub(super) async fn insert_allow_list(
     .execute(&mut *conn)
     .await?;
     Ok(())
+}
+
+/// An audience as it is stored: segment keys trimmed, blank ones dropped, and an empty condition (which
+/// holds for everybody) as none.
+pub(crate) fn tidy_audience(audience: Option<&Condition>) -> Option<Condition> {
+    let audience = audience?;
+    let tidy = Condition {
+        constraints: audience.constraints.clone(),
+        segments: audience.segments.iter().map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect(),
+    };
+    (!tidy.is_empty()).then_some(tidy)
+}
+
+/// An audience tidied ([`tidy_audience`]) and checked against the stored segments, which stay share-locked
+/// until the transaction ends so that none of them can be deleted under it.
+pub(super) async fn checked_audience(
+    conn: &mut PgConnection,
+    audience: Option<&Condition>,
+) -> Result<Option<Condition>, ServiceError> {
+    let Some(audience) = tidy_audience(audience) else { return Ok(None) };
+    crate::server::targeting::check_audience(conn, &audience).await?;
+    Ok(Some(audience))
+}
+
+/// The `rollouts.audience` column's value: JSON, or null for everybody.
+pub(super) fn audience_document(audience: Option<&Condition>) -> Result<Option<serde_json::Value>, ServiceError> {
+    audience
+        .map(|a| serde_json::to_value(a).map_err(|e| ServiceError::internal("writing a rollout's audience", e)))
+        .transpose()
+}
+
+/// A stored audience, read back; one that does not read is reported, not guessed at.
+pub(crate) fn stored_audience(id: i64, raw: Option<serde_json::Value>) -> Result<Option<Condition>, ServiceError> {
+    raw.map(|raw| {
+        serde_json::from_value(raw).map_err(|e| ServiceError::bug(format!("rollout {id}: stored audience: {e}")))
+    })
+    .transpose()
 }

@@ -10,8 +10,8 @@ pub use read::for_flag;
 use super::audit::{self, Actor, NewEvent};
 use super::ServiceError;
 use crate::domain::targeting::{
-    check_prerequisites, compile_rules, find_cycle, limits, longest_chain, CompiledSegment, Constraint, FlagShape,
-    Prerequisite, Segments, TargetingRule,
+    check_prerequisites, compile_rules, find_cycle, limits, longest_chain, CompiledSegment, Condition, Constraint,
+    FlagShape, Prerequisite, Segments, TargetingRule,
 };
 use crate::domain::{ChangeReason, EnvKey, FlagKey, Role, ValueType, Variant, Variants};
 use crate::model::targeting::TargetingView;
@@ -141,15 +141,35 @@ async fn segments_for(conn: &mut PgConnection, keys: &[&str]) -> Result<Segments
     let rows = sqlx::query!("select key, constraints from segments where key = any($1) for share", &keys)
         .fetch_all(&mut *conn)
         .await?;
+    compile_segments(rows.into_iter().map(|r| (r.key, r.constraints)))
+}
+
+fn compile_segments(rows: impl Iterator<Item = (String, serde_json::Value)>) -> Result<Segments, ServiceError> {
     let mut segments = Segments::new();
-    for row in rows {
-        let constraints: Vec<Constraint> = serde_json::from_value(row.constraints)
-            .map_err(|e| corrupt(&format!("constraints of segment {}", row.key), e))?;
-        let compiled = CompiledSegment::compile(&row.key, &constraints)
-            .map_err(|e| corrupt(&format!("constraints of segment {}", row.key), e))?;
-        segments.insert(row.key, Arc::new(compiled));
+    for (key, constraints) in rows {
+        let constraints: Vec<Constraint> =
+            serde_json::from_value(constraints).map_err(|e| corrupt(&format!("constraints of segment {key}"), e))?;
+        let compiled = CompiledSegment::compile(&key, &constraints)
+            .map_err(|e| corrupt(&format!("constraints of segment {key}"), e))?;
+        segments.insert(key, Arc::new(compiled));
     }
     Ok(segments)
+}
+
+/// Checks a rollout's audience as the rules are checked (limits, every constraint, every segment it names),
+/// share-locking the segments it names until the transaction ends, as a rule edit does. An error names the
+/// field `audience`, with the constraint or segment at fault in its message.
+pub(crate) async fn check_audience(conn: &mut PgConnection, audience: &Condition) -> Result<(), ServiceError> {
+    let named: Vec<&str> = audience.segments.iter().map(String::as_str).collect();
+    let segments = segments_for(conn, &named).await?;
+    audience.compile(&segments, "audience").map_err(|e| e.at("audience"))?;
+    Ok(())
+}
+
+/// Every stored segment, compiled, without locking them: for reading whom an audience holds for.
+pub(crate) async fn all_segments(conn: &mut PgConnection) -> Result<Segments, ServiceError> {
+    let rows = sqlx::query!("select key, constraints from segments").fetch_all(&mut *conn).await?;
+    compile_segments(rows.into_iter().map(|r| (r.key, r.constraints)))
 }
 
 /// Replaces a flag's rules in one environment. Every rule is checked (names, limits, what it serves against

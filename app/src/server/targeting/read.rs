@@ -39,12 +39,7 @@ pub async fn for_flag(pool: &PgPool, flag: &str, can_edit: bool) -> Result<FlagT
             default_value: row.default_value,
         });
     }
-    let segments = sqlx::query!("select key, name from segments order by lower(key)")
-        .fetch_all(pool)
-        .await?
-        .into_iter()
-        .map(|r| (r.key, r.name))
-        .collect();
+    let segments = super::segments::names(pool).await?;
     let flags = sqlx::query!(
         r#"select key, value_type as "value_type: ValueType", variants from flags
            where archived_at is null and id <> $1 order by key"#,

@@ -1,9 +1,9 @@
-//! Segments: named, reusable lists of constraints. Editing one changes every rule that uses it in the next
-//! snapshot; deleting one in use is refused, naming the rules that use it.
+//! Segments: named, reusable lists of constraints. Editing one changes every rule and rollout audience that
+//! uses it in the next snapshot; deleting one in use is refused, naming the rules and rollouts that use it.
 
 use super::super::audit::{self, Actor, NewEvent};
 use super::super::ServiceError;
-use crate::domain::targeting::{parse_segment_key, CompiledSegment, Constraint, TargetingRule};
+use crate::domain::targeting::{parse_segment_key, CompiledSegment, Condition, Constraint, TargetingRule};
 use crate::domain::{ChangeReason, Description, Role};
 use crate::model::targeting::{SegmentInput, SegmentUse, SegmentView};
 use chrono::{DateTime, Utc};
@@ -42,7 +42,9 @@ fn view(row: Row, used_by: Vec<SegmentUse>) -> Result<SegmentView, ServiceError>
     })
 }
 
-/// Every rule that uses a segment, by segment key, in flags and environments that are not archived.
+/// Every rule and rollout audience that uses a segment, by segment key, in flags and environments that are
+/// not archived. The rollouts counted are those the snapshot evaluates: per flag and environment, the live
+/// rollout, else the latest finished one (a completed rollout goes on serving its audience).
 pub(super) async fn uses(conn: &mut PgConnection) -> Result<BTreeMap<String, Vec<SegmentUse>>, ServiceError> {
     let rows = sqlx::query!(
         r#"select f.key as flag, e.key as environment, fe.rules
@@ -66,14 +68,48 @@ pub(super) async fn uses(conn: &mut PgConnection) -> Result<BTreeMap<String, Vec
                     flag: row.flag.clone(),
                     environment: row.environment.clone(),
                     rule: rule.name.clone(),
+                    rollout: None,
                 });
             }
         }
     }
+    let audiences = sqlx::query!(
+        r#"select r.id, f.key as flag, e.key as environment, r.audience as "audience!"
+           from (select distinct on (flag_id, environment_id) id, flag_id, environment_id, audience from rollouts
+                 order by flag_id, environment_id, (status in ('planned', 'active', 'paused')) desc, id desc) r
+           join flags f on f.id = r.flag_id join environments e on e.id = r.environment_id
+           where r.audience is not null and f.archived_at is null and e.archived_at is null"#
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    for row in audiences {
+        let audience: Condition = serde_json::from_value(row.audience).map_err(|e| {
+            ServiceError::Internal(anyhow::anyhow!("the stored audience of rollout {} does not read: {e}", row.id))
+        })?;
+        for segment in audience.segments {
+            uses.entry(segment).or_default().push(SegmentUse {
+                flag: row.flag.clone(),
+                environment: row.environment.clone(),
+                rule: SegmentUse::ROLLOUT_AUDIENCE.to_owned(),
+                rollout: Some(row.id),
+            });
+        }
+    }
     for list in uses.values_mut() {
         list.sort();
+        list.dedup();
     }
     Ok(uses)
+}
+
+/// Every segment's key and name, by key: what a form offers to pick from.
+pub async fn names(pool: &PgPool) -> Result<Vec<(String, String)>, ServiceError> {
+    Ok(sqlx::query!("select key, name from segments order by lower(key)")
+        .fetch_all(pool)
+        .await?
+        .into_iter()
+        .map(|r| (r.key, r.name))
+        .collect())
 }
 
 /// Every segment, by key, with who uses it.
@@ -289,7 +325,7 @@ pub async fn update_in(
     Ok((row.key, true))
 }
 
-/// Deletes a segment no rule uses; one in use is refused with the rules that use it.
+/// Deletes a segment no rule or rollout audience uses; one in use is refused naming them.
 #[tracing::instrument(name = "segments::delete", skip_all, fields(actor = %actor.label, key))]
 pub async fn delete(
     pool: &PgPool,
@@ -301,8 +337,8 @@ pub async fn delete(
     actor.require(Role::Editor, "delete segments")?;
     let why = ChangeReason::parse_optional(reason)?;
     let mut tx = pool.begin().await?;
-    // Locked first: a rule edit that names this segment holds a share lock on it until it commits, so the
-    // uses read below include it.
+    // Locked first: a rule edit, or a rollout created or edited with an audience, that names this segment
+    // holds a share lock on it until it commits, so the uses read below include it.
     let row = find(&mut tx, key, true).await?;
     check_version(&row.key, &row, expected_version)?;
     let used_by = uses(&mut tx).await?.remove(&row.key).unwrap_or_default();
@@ -311,7 +347,7 @@ pub async fn delete(
         return Err(ServiceError::Refused {
             code: "SEGMENT_IN_USE",
             message: format!(
-                "the segment {} is used by {}; take it out of those rules first",
+                "the segment {} is used by {}; take it out of those rules and rollout audiences first",
                 row.key,
                 list.join(", ")
             ),

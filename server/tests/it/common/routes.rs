@@ -214,6 +214,7 @@ impl Fixture {
             stickiness: Stickiness::CustomerId,
             allow_customers: Vec::new(),
             allow_organizations: Vec::new(),
+            audience: None,
         };
         let rollout = rollouts::create(pool, &editor(), &new).await.unwrap();
         let guardrail = sqlx::query_scalar("select min(id) from guardrails where rollout_id = $1")
@@ -402,7 +403,9 @@ impl Fixture {
                 AdminApi,
                 Json(json!({ "flag": "search", "environment": "production", "template": "canary",
                              "stickiness": "customer_id", "allow_customers": ["cust-1"],
-                             "allow_organizations": [ACCOUNT] })),
+                             "allow_organizations": [ACCOUNT],
+                             "audience": { "segments": ["beta"],
+                                           "constraints": [{ "field": "plan", "operator": "IN", "values": ["pro"] }] } })),
             ),
             route(Method::GET, "/api/admin/rollouts/{id}", format!("/api/admin/rollouts/{r}"), AdminApi, Input::None),
             route(
@@ -411,7 +414,8 @@ impl Fixture {
                 format!("/api/admin/rollouts/{r}"),
                 AdminApi,
                 Json(json!({ "stages": [{ "name": "ten", "percent": 10 }, { "name": "all", "percent": "100%" }],
-                             "stickiness": "customer_id", "expected_version": 1, "reason": "why" })),
+                             "stickiness": "customer_id", "expected_version": 1, "reason": "why",
+                             "audience": { "segments": ["beta"] } })),
             ),
             act("start"),
             act("advance"),
@@ -546,6 +550,12 @@ impl Fixture {
                     ("template", s("canary")),
                     ("stickiness", s("customer_id")),
                     ("allow_customers", s("cust-1")),
+                    ("field[]", s("plan")),
+                    ("negate[]", s("")),
+                    ("operator[]", s("IN")),
+                    ("values[]", s("pro, team")),
+                    ("case[]", s("")),
+                    ("segment[]", s("beta")),
                 ]),
             ),
             server_fn(
@@ -555,6 +565,13 @@ impl Fixture {
                     ("expected_version", s("1")),
                     ("stages", s("ten | 10% | product_owner | 30m\nall | 100%")),
                     ("reason", s("why")),
+                    ("audience_rows", s("1")),
+                    ("field[]", s("region")),
+                    ("negate[]", s("not")),
+                    ("operator[]", s("IN")),
+                    ("values[]", s("eu")),
+                    ("case[]", s("ignore")),
+                    ("segment[]", s("beta")),
                 ]),
             ),
             server_fn(

@@ -1,17 +1,23 @@
-//! The form that edits a live rollout's stages and allow-list.
+//! The form that edits a live rollout's stages, allow-list and audience.
 
 use crate::model::RolloutView;
 use crate::pages::rollouts::actions::EditRollout;
 use crate::pages::rollouts::widgets::Outcome;
+use crate::pages::targeting_form::{ConditionRows, ContextFieldList, SegmentBoxes};
 use leptos::prelude::*;
 
 /// The plan as editable lines (see `stage_text`): a new plan bumps the version and voids the sign-offs.
 #[component]
-pub(super) fn EditPlan(rollout: RolloutView, edit: ServerAction<EditRollout>) -> impl IntoView {
+pub(super) fn EditPlan(
+    rollout: RolloutView,
+    segments: Vec<(String, String)>,
+    edit: ServerAction<EditRollout>,
+) -> impl IntoView {
     let text = crate::pages::rollouts::stage_text::format_stage_lines(&rollout.stages);
     let rows = rollout.stages.len().max(3).to_string();
     let value = edit.value();
     let outcome = Signal::derive(move || value.get());
+    let audience = rollout.audience.clone().unwrap_or_default();
     view! {
         <section class="card" aria-labelledby="edit-plan-h">
             <details open=move || value.with(|v| matches!(v, Some(Err(_))))>
@@ -45,6 +51,17 @@ pub(super) fn EditPlan(rollout: RolloutView, edit: ServerAction<EditRollout>) ->
                         "Keys as your application sends them, separated by commas; always in while the rollout is live. "
                         "They need not be registered."
                     </p>
+                    <fieldset class="field field-wide" aria-describedby="edit-audience-hint">
+                        <legend>"Audience"</legend>
+                        <p class="hint" id="edit-audience-hint">
+                            "Only units for which every condition holds and that are in every segment checked take part "
+                            "in the stages; the others get the default. Empty: everybody."
+                        </p>
+                        <input type="hidden" name="audience_rows" value="1" />
+                        <ContextFieldList />
+                        <ConditionRows id="edit-audience".to_owned() constraints=audience.constraints />
+                        <SegmentBoxes segments chosen=audience.segments />
+                    </fieldset>
                     <div class="field field-wide">
                         <label for="edit-reason">"Reason (optional)"</label>
                         <input id="edit-reason" name="reason" type="text" maxlength="2000" />

@@ -11,6 +11,7 @@ pub(super) fn Population(population: PopulationView) -> impl IntoView {
         customers_in,
         organizations_known,
         organizations_in,
+        customers_in_audience,
         next_percent,
         next_adds,
         next_adds_preview,
@@ -20,6 +21,10 @@ pub(super) fn Population(population: PopulationView) -> impl IntoView {
         <section class="card" aria-labelledby="population-h" data-testid="population">
             <h2 id="population-h">"Who is in"</h2>
             <dl class="details">
+                {customers_in_audience.map(|n| view! {
+                    <dt>"In the audience"</dt>
+                    <dd data-testid="population-audience">{format!("{n} of {customers_known} known customers")}</dd>
+                })}
                 <dt>"Customers"</dt>
                 <dd>{format!("{customers_in} in, {} out, of {customers_known} known", customers_known.saturating_sub(customers_in))}</dd>
                 <dt>"Organizations"</dt>
